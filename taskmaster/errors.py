@@ -1,0 +1,181 @@
+"""Every error Task Master raises, rooted in one class.
+
+Each error also subclasses the builtin a caller would naturally catch, so code that knows nothing
+of Task Master still handles it sensibly (``except KeyError`` catches an unknown task id). All of
+them pickle, because they cross process boundaries in the harness and in multiprocess tests.
+
+    TaskMasterError
+    ├── ProjectNotFound        (FileNotFoundError)  no .taskmaster/ above the directory
+    ├── StorageError           (OSError)
+    │   ├── CorruptTaskFile    (ValueError)         the file does not parse or has a wrong shape
+    │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
+    ├── NotFound               (KeyError)
+    │   ├── TaskNotFound                            no task or subtask with that id
+    │   └── TagNotFound                             no tag with that name
+    ├── InvalidInput           (ValueError)         a bad id, status, priority, tag name or field
+    │   ├── DependencyError                         self, missing or duplicate dependency
+    │   │   └── DependencyCycle                     the dependency would close a cycle
+    │   ├── TagExists                               a tag with that name already exists
+    │   └── ProtectedTag                            `master` cannot be deleted or renamed
+    └── RevisionMismatch                            an optimistic write saw a newer revision
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+class TaskMasterError(Exception):
+    """Root of every Task Master error; ``str(err)`` is a message meant for a person."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        for key, value in details.items():
+            setattr(self, key, value)
+
+    def __str__(self) -> str:
+        # KeyError would otherwise quote the message.
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, self.details))
+
+
+def _rebuild(cls: type[TaskMasterError], message: str, details: dict[str, Any]) -> TaskMasterError:
+    err = cls.__new__(cls)
+    TaskMasterError.__init__(err, message, **details)
+    return err
+
+
+class ProjectNotFound(TaskMasterError, FileNotFoundError):
+    """No `.taskmaster/` directory in the start directory or any parent."""
+
+    @classmethod
+    def below(cls, start: Path) -> ProjectNotFound:
+        return cls(
+            f"no Task Master project found in {start} or any parent directory "
+            "(run `tm init` to create one)",
+            start=str(start),
+        )
+
+
+class StorageError(TaskMasterError, OSError):
+    """The task file could not be read or written safely."""
+
+
+class CorruptTaskFile(StorageError, ValueError):
+    """The task file is not valid JSON or not a task document; it is left exactly as it is."""
+
+    @classmethod
+    def at(
+        cls,
+        path: Path | str,
+        reason: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        where: str | None = None,
+    ) -> CorruptTaskFile:
+        place = f"{path}:{line}:{column}" if line is not None else str(path)
+        if where:
+            place = f"{place} ({where})"
+        return cls(
+            f"corrupt task file {place}: {reason}; the file was left unchanged",
+            path=str(path),
+            line=line,
+            column=column,
+            where=where,
+            reason=reason,
+        )
+
+
+class LockTimeout(StorageError, TimeoutError):
+    """Another process held the write lock for longer than the timeout."""
+
+    @classmethod
+    def on(cls, lock_path: Path | str, timeout: float) -> LockTimeout:
+        return cls(
+            f"could not obtain the write lock {lock_path} within {timeout:g} s "
+            "(another process is writing; try again)",
+            path=str(lock_path),
+            timeout=timeout,
+        )
+
+
+class NotFound(TaskMasterError, KeyError):
+    """Something named by the caller does not exist."""
+
+
+class TaskNotFound(NotFound):
+    @classmethod
+    def for_id(cls, task_id: object, tag: str) -> TaskNotFound:
+        return cls(f"task {task_id} not found in tag '{tag}'", task_id=str(task_id), tag=tag)
+
+
+class TagNotFound(NotFound):
+    @classmethod
+    def named(cls, tag: str) -> TagNotFound:
+        return cls(f"tag '{tag}' does not exist", tag=tag)
+
+
+class InvalidInput(TaskMasterError, ValueError):
+    """A value given by the caller is not acceptable (the message says which and why)."""
+
+
+class DependencyError(InvalidInput):
+    """A dependency that cannot be added: on itself, on a missing task, or already present."""
+
+
+class DependencyCycle(DependencyError):
+    """Adding the dependency would close a cycle; ``cycle`` lists the ids around it."""
+
+    @classmethod
+    def through(cls, cycle: Sequence[str]) -> DependencyCycle:
+        path = " -> ".join(cycle)
+        return cls(f"dependency cycle: {path}", cycle=list(cycle))
+
+
+class TagExists(InvalidInput):
+    @classmethod
+    def named(cls, tag: str) -> TagExists:
+        return cls(f"tag '{tag}' already exists", tag=tag)
+
+
+class ProtectedTag(InvalidInput):
+    @classmethod
+    def named(cls, tag: str, action: str) -> ProtectedTag:
+        return cls(f"the '{tag}' tag cannot be {action}", tag=tag)
+
+
+class RevisionMismatch(TaskMasterError):
+    """A write was conditioned on a revision that is no longer current."""
+
+    @classmethod
+    def between(cls, expected: int, current: int) -> RevisionMismatch:
+        return cls(
+            f"the task file changed: expected revision {expected}, current revision is {current}",
+            expected=expected,
+            current=current,
+        )
+
+
+__all__ = [
+    "CorruptTaskFile",
+    "DependencyCycle",
+    "DependencyError",
+    "InvalidInput",
+    "LockTimeout",
+    "NotFound",
+    "ProjectNotFound",
+    "ProtectedTag",
+    "RevisionMismatch",
+    "StorageError",
+    "TagExists",
+    "TagNotFound",
+    "TaskMasterError",
+    "TaskNotFound",
+]

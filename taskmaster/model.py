@@ -1,0 +1,382 @@
+"""The task document, as claude-task-master stores it, kept as plain JSON values.
+
+Tasks and subtasks stay the dicts they were parsed into. That is what lets every key we do not
+know about (at the document, tag, metadata, task and subtask level) survive a read-modify-write
+untouched, in its original order, and it keeps a 5,000-task transaction cheap. This module
+normalises what the reference tool writes inconsistently (string ids such as ``"5"``), checks
+the shape once on load, and serialises with 2-space indentation like the reference tool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from taskmaster.errors import CorruptTaskFile, InvalidInput, TagNotFound, TaskNotFound
+
+Task = dict[str, Any]
+"""A task or subtask exactly as stored (unknown keys included)."""
+
+DEFAULT_TAG = "master"
+STATUSES = ("pending", "in-progress", "done", "review", "deferred", "cancelled", "blocked")
+DONE_STATUSES = frozenset({"done", "completed"})
+"""`completed` is accepted on read as done-equivalent; we never write it."""
+PRIORITIES = ("low", "medium", "high", "critical")
+DEFAULT_PRIORITY = "medium"
+PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
+TAG_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+_ID_TEXT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class TaskId:
+    """`N` for a task, `N.M` for subtask M of task N (subtasks do not nest)."""
+
+    task: int
+    sub: int | None = None
+
+    @classmethod
+    def parse(cls, value: str | int | TaskId) -> TaskId:
+        if isinstance(value, TaskId):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value < 1:
+                raise InvalidInput(f"invalid task id {value!r}: ids are positive integers")
+            return cls(value)
+        match = _ID_TEXT.match(value) if isinstance(value, str) else None
+        if not match:
+            raise InvalidInput(
+                f"invalid task id {value!r}: expected N or N.M, for example 3 or 3.2"
+            )
+        task, sub = int(match.group(1)), match.group(2)
+        if task < 1 or (sub is not None and int(sub) < 1):
+            raise InvalidInput(f"invalid task id {value!r}: ids are positive integers")
+        return cls(task, int(sub) if sub is not None else None)
+
+    @property
+    def is_subtask(self) -> bool:
+        return self.sub is not None
+
+    @property
+    def parent(self) -> TaskId:
+        return TaskId(self.task)
+
+    def __str__(self) -> str:
+        return f"{self.task}" if self.sub is None else f"{self.task}.{self.sub}"
+
+
+def parse_ids(text: str | Iterable[str | int | TaskId]) -> list[TaskId]:
+    """Parse `"1,2.3, 4"` (or a sequence of ids) into TaskIds, keeping order, dropping repeats."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    ids: list[TaskId] = []
+    for part in parts:
+        if isinstance(part, str) and not part.strip():
+            continue
+        task_id = TaskId.parse(part)
+        if task_id not in ids:
+            ids.append(task_id)
+    if not ids:
+        raise InvalidInput("no task id given")
+    return ids
+
+
+def check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise InvalidInput(f"invalid status {status!r}: expected one of {', '.join(STATUSES)}")
+    return status
+
+
+def check_priority(priority: str) -> str:
+    if priority not in PRIORITIES:
+        raise InvalidInput(
+            f"invalid priority {priority!r}: expected one of {', '.join(PRIORITIES)}"
+        )
+    return priority
+
+
+def check_tag_name(name: str) -> str:
+    if not isinstance(name, str) or not TAG_NAME.match(name):
+        raise InvalidInput(f"invalid tag name {name!r}: use letters, digits, '-' and '_' only")
+    return name
+
+
+def is_done(status: object) -> bool:
+    return status in DONE_STATUSES
+
+
+def subtask_dependency_id(parent: int, dep: int | str) -> TaskId:
+    """In a subtask a bare number is a sibling; a dotted string is a full reference."""
+    if isinstance(dep, int):
+        return TaskId(parent, dep)
+    return TaskId.parse(dep)
+
+
+def task_dependency_id(dep: int | str) -> TaskId:
+    return TaskId.parse(dep)
+
+
+def dependency_value(dep: TaskId) -> int | str:
+    """How a task stores a dependency on `dep`: an integer for a task, `"N.M"` for a subtask."""
+    return dep.task if dep.sub is None else str(dep)
+
+
+class Document:
+    """A parsed task file: tagged (`{tag: {tasks, metadata}}`) or flat (`{tasks, metadata}`).
+
+    ``data`` is the top-level JSON object; tags are its values (or the object itself when flat).
+    Top-level keys that are not task lists are kept as they are and are not tags.
+    """
+
+    __slots__ = ("data", "flat")
+
+    def __init__(self, data: dict[str, Any], *, flat: bool = False) -> None:
+        self.data = data
+        self.flat = flat
+
+    @classmethod
+    def empty(cls) -> Document:
+        return cls({DEFAULT_TAG: {"tasks": [], "metadata": {}}})
+
+    # tags ---------------------------------------------------------------------------------
+    def tag_names(self) -> list[str]:
+        if self.flat:
+            return [DEFAULT_TAG]
+        return [name for name, value in self.data.items() if _is_tag(value)]
+
+    def has_tag(self, name: str) -> bool:
+        if self.flat:
+            return name == DEFAULT_TAG
+        return _is_tag(self.data.get(name))
+
+    def tag(self, name: str) -> dict[str, Any]:
+        if self.flat and name == DEFAULT_TAG:
+            return self.data
+        if not self.flat and _is_tag(self.data.get(name)):
+            return self.data[name]
+        raise TagNotFound.named(name)
+
+    def tasks(self, tag: str) -> list[Task]:
+        return self.tag(tag).setdefault("tasks", [])
+
+    def tag_metadata(self, tag: str) -> dict[str, Any]:
+        return self.tag(tag).setdefault("metadata", {})
+
+    def put_tag(self, name: str, value: dict[str, Any], *, after: str | None = None) -> None:
+        """Add or replace a tag; a flat document becomes tagged when a second tag appears."""
+        if self.flat and name != DEFAULT_TAG:
+            self.data = {DEFAULT_TAG: self.data}
+            self.flat = False
+        if self.flat:
+            self.data = value
+            return
+        if after is None or after not in self.data:
+            self.data[name] = value
+            return
+        # Rebuild to keep a renamed tag where it was: order is what a person sees in a diff.
+        rebuilt: dict[str, Any] = {}
+        for key, existing in self.data.items():
+            rebuilt[key] = existing
+            if key == after:
+                rebuilt[name] = value
+        self.data = rebuilt
+
+    def drop_tag(self, name: str) -> dict[str, Any]:
+        value = self.tag(name)
+        if self.flat:
+            raise InvalidInput("cannot remove the only tag of a flat task file")
+        del self.data[name]
+        return value
+
+    # tasks --------------------------------------------------------------------------------
+    def find_task(self, tag: str, task_id: int) -> Task | None:
+        for task in self.tasks(tag):
+            if task.get("id") == task_id:
+                return task
+        return None
+
+    def task(self, tag: str, task_id: int) -> Task:
+        found = self.find_task(tag, task_id)
+        if found is None:
+            raise TaskNotFound.for_id(task_id, tag)
+        return found
+
+    def find(self, tag: str, task_id: TaskId) -> Task | None:
+        """The task or subtask with that id, or None."""
+        task = self.find_task(tag, task_id.task)
+        if task is None or task_id.sub is None:
+            return task
+        return find_subtask(task, task_id.sub)
+
+    def get(self, tag: str, task_id: TaskId) -> Task:
+        found = self.find(tag, task_id)
+        if found is None:
+            raise TaskNotFound.for_id(task_id, tag)
+        return found
+
+    def exists(self, tag: str, task_id: TaskId) -> bool:
+        return self.find(tag, task_id) is not None
+
+    def iter_items(self, tag: str) -> Iterator[tuple[TaskId, Task]]:
+        """Every task and subtask of a tag with its id, tasks before their subtasks."""
+        for task in self.tasks(tag):
+            yield TaskId(task["id"]), task
+            for sub in task.get("subtasks") or ():
+                yield TaskId(task["id"], sub["id"]), sub
+
+    def next_task_id(self, tag: str) -> int:
+        return max((task["id"] for task in self.tasks(tag)), default=0) + 1
+
+    # serialisation ------------------------------------------------------------------------
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2) + b"\n"
+
+    @classmethod
+    def from_json(cls, raw: bytes, path: Path | str = "<memory>") -> Document:
+        """Parse and validate; raises CorruptTaskFile naming the place and the reason."""
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            reason = str(err).split(": line")[0] if raw.strip() else "the file is empty"
+            line, column = (err.lineno, err.colno) if raw.strip() else (None, None)
+            raise CorruptTaskFile.at(path, reason, line=line, column=column) from None
+        return cls.from_data(data, path)
+
+    @classmethod
+    def from_data(cls, data: Any, path: Path | str = "<memory>") -> Document:
+        if not isinstance(data, dict):
+            raise CorruptTaskFile.at(
+                path, f"expected a JSON object at the top level, found {_type_name(data)}"
+            )
+        if isinstance(data.get("tasks"), list):
+            _normalise_tag(data, path, where="")
+            return cls(data, flat=True)
+        tags = [(name, value) for name, value in data.items() if _is_tag(value)]
+        if "tasks" in data and not tags:
+            _normalise_tag(data, path, where="")  # raises: "tasks" holds the wrong type
+        for name, value in tags:
+            _normalise_tag(value, path, where=f"{name}.")
+        return cls(data, flat=False)
+
+
+def find_subtask(task: Task, sub_id: int) -> Task | None:
+    for sub in task.get("subtasks") or ():
+        if sub.get("id") == sub_id:
+            return sub
+    return None
+
+
+def subtask_view(parent: Task, sub: Task) -> Task:
+    """A subtask as the front ends show it: `"id": "N.M"` and `"parentId": N`."""
+    view = dict(sub)
+    view["id"] = f"{parent['id']}.{sub['id']}"
+    view["parentId"] = parent["id"]
+    return view
+
+
+# validation -----------------------------------------------------------------------------------
+
+
+def _is_tag(value: object) -> bool:
+    return isinstance(value, dict) and "tasks" in value
+
+
+def _type_name(value: object) -> str:
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+def _as_id(value: object, path: Path | str, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise CorruptTaskFile.at(
+        path, f"'id' must be an integer, found {_type_name(value)} {value!r}", where=where
+    )
+
+
+def _normalise_dependencies(item: Task, path: Path | str, where: str) -> None:
+    deps = item.get("dependencies")
+    if deps is None:
+        return
+    if not isinstance(deps, list):
+        raise CorruptTaskFile.at(
+            path, f"'dependencies' must be a list, found {_type_name(deps)}", where=where
+        )
+    for index, dep in enumerate(deps):
+        if isinstance(dep, bool) or not isinstance(dep, int | str):
+            raise CorruptTaskFile.at(
+                path,
+                f"a dependency must be an id, found {_type_name(dep)}",
+                where=f"{where}.dependencies[{index}]",
+            )
+        # "5" is the integer id 5 in either context; "2.3" stays a dotted reference.
+        if isinstance(dep, str) and dep.strip().isdigit():
+            deps[index] = int(dep)
+
+
+_TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status", "priority")
+
+
+def _check_fields(item: Task, path: Path | str, where: str) -> None:
+    for field in _TEXT_FIELDS:
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            raise CorruptTaskFile.at(
+                path, f"'{field}' must be a string, found {_type_name(value)}", where=where
+            )
+
+
+def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
+    tasks = tag.get("tasks")
+    if not isinstance(tasks, list):
+        raise CorruptTaskFile.at(
+            path, f"'tasks' must be a list, found {_type_name(tasks)}", where=f"{where}tasks"
+        )
+    metadata = tag.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise CorruptTaskFile.at(
+            path,
+            f"'metadata' must be an object, found {_type_name(metadata)}",
+            where=f"{where}metadata",
+        )
+    for index, task in enumerate(tasks):
+        place = f"{where}tasks[{index}]"
+        if not isinstance(task, dict):
+            raise CorruptTaskFile.at(
+                path, f"a task must be an object, found {_type_name(task)}", where=place
+            )
+        task["id"] = _as_id(task.get("id"), path, place)
+        _check_fields(task, path, place)
+        _normalise_dependencies(task, path, place)
+        subtasks = task.get("subtasks")
+        if subtasks is None:
+            continue
+        if not isinstance(subtasks, list):
+            raise CorruptTaskFile.at(
+                path,
+                f"'subtasks' must be a list, found {_type_name(subtasks)}",
+                where=f"{place}.subtasks",
+            )
+        for sub_index, sub in enumerate(subtasks):
+            sub_place = f"{place}.subtasks[{sub_index}]"
+            if not isinstance(sub, dict):
+                raise CorruptTaskFile.at(
+                    path, f"a subtask must be an object, found {_type_name(sub)}", where=sub_place
+                )
+            sub["id"] = _as_id(sub.get("id"), path, sub_place)
+            _check_fields(sub, path, sub_place)
+            _normalise_dependencies(sub, path, sub_place)
