@@ -8,6 +8,7 @@ them pickle, because they cross process boundaries in the harness and in multipr
     ├── ProjectNotFound        (FileNotFoundError)  no .taskmaster/ above the directory
     ├── StorageError           (OSError)
     │   ├── CorruptTaskFile    (ValueError)         the file does not parse or has a wrong shape
+    │   ├── TaskFileMissing    (FileNotFoundError)  the project has no task file (any more)
     │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
     ├── NotFound               (KeyError)
     │   ├── TaskNotFound                            no task or subtask with that id
@@ -90,6 +91,16 @@ class CorruptTaskFile(StorageError, ValueError):
             column=column,
             where=where,
             reason=reason,
+        )
+
+
+class TaskFileMissing(StorageError, FileNotFoundError):
+    """The task file does not exist; nothing is created behind the user's back."""
+
+    @classmethod
+    def at(cls, path: Path | str) -> TaskFileMissing:
+        return cls(
+            f"task file {path} does not exist (run `tm init` to create a project)", path=str(path)
         )
 
 
@@ -176,6 +187,7 @@ __all__ = [
     "StorageError",
     "TagExists",
     "TagNotFound",
+    "TaskFileMissing",
     "TaskMasterError",
     "TaskNotFound",
 ]

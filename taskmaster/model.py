@@ -219,6 +219,13 @@ class Document:
             raise TaskNotFound.for_id(task_id, tag)
         return found
 
+    def view(self, tag: str, task_id: TaskId) -> Task:
+        """A task as stored, or a subtask as `subtask_view` shows it."""
+        item = self.get(tag, task_id)
+        if task_id.sub is None:
+            return item
+        return subtask_view(self.task(tag, task_id.task), item)
+
     def exists(self, tag: str, task_id: TaskId) -> bool:
         return self.find(tag, task_id) is not None
 

@@ -1,0 +1,1 @@
+"""Replays the races of the design documents with real processes and checks the guarantees."""

@@ -1,0 +1,217 @@
+"""FileStorage: one JSON file shared safely by any number of processes.
+
+Writes: the whole read-modify-write runs under one cross-process lock and re-reads the file
+inside it, so no process ever writes back a stale snapshot (the lost update). The new content
+goes to a temporary file that is fsynced and renamed over the old one, so a crash leaves the
+old file or the new, never a torn one. A file that does not parse is never written over.
+
+Reads take no lock: they validate against the revision (see `revision.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from filelock import FileLock, Timeout
+
+from taskmaster.errors import LockTimeout, TaskFileMissing
+from taskmaster.model import Document
+from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
+from taskmaster.storage.base import Commit, Snapshot
+from taskmaster.storage.revision import RevisionFile, Signature, Version, next_revision
+
+T = TypeVar("T")
+
+DEFAULT_LOCK_TIMEOUT = 10.0
+# filelock polls flock; its 50 ms default makes hand-off under contention slow and unfair.
+LOCK_POLL_INTERVAL = 0.001
+_READ_ATTEMPTS = 20
+
+
+def lock_path_for(task_path: Path) -> Path:
+    # Not `tasks.json.lock`: the reference tool uses that name with another protocol and
+    # would take our (never removed) lock file for a lock that is held forever.
+    return task_path.with_name(task_path.name + ".tm-lock")
+
+
+class FileStorage:
+    """Lock, atomic write and revision for one task file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        durable: bool = True,
+    ) -> None:
+        self.path = Path(path).absolute()
+        self.lock_path = lock_path_for(self.path)
+        self.lock_timeout = lock_timeout
+        self.durable = durable
+        self._revisions = RevisionFile(self.path)
+        self._owner_pid = -1
+        self._thread_lock = threading.RLock()
+        self._file_lock: FileLock | None = None
+        self._swept = False
+
+    # locking ------------------------------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the cross-process write lock (LockTimeout after `lock_timeout` seconds).
+
+        flock excludes processes; the thread lock in front of it excludes this process's own
+        threads. Both are reentrant, so a caller may hold the lock around a transaction.
+        """
+        self._ensure_lock_for_this_process()
+        deadline = time.monotonic() + self.lock_timeout
+        if not self._thread_lock.acquire(timeout=self.lock_timeout):
+            raise LockTimeout.on(self.lock_path, self.lock_timeout)
+        try:
+            assert self._file_lock is not None
+            try:
+                self._file_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+            except Timeout:
+                raise LockTimeout.on(self.lock_path, self.lock_timeout) from None
+            try:
+                yield
+            finally:
+                self._file_lock.release()
+        finally:
+            self._thread_lock.release()
+
+    def _ensure_lock_for_this_process(self) -> None:
+        # A forked child must not reuse its parent's lock objects (filelock is fork-aware only
+        # per instance, and a thread lock copied while held would never be released).
+        if self._owner_pid != os.getpid():
+            self._owner_pid = os.getpid()
+            self._thread_lock = threading.RLock()
+            self._file_lock = FileLock(
+                self.lock_path,
+                timeout=self.lock_timeout,
+                poll_interval=LOCK_POLL_INTERVAL,
+                preserve_lock_file=True,
+            )
+
+    # reading ------------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def revision(self) -> int:
+        """The current revision: two stat calls when nothing changed, no lock."""
+        return self._version().revision
+
+    def _version(self) -> Version:
+        try:
+            current = self._revisions.current()
+            return current if current is not None else self._settle()
+        except FileNotFoundError:
+            raise TaskFileMissing.at(self.path) from None
+
+    def read(self) -> Snapshot:
+        """The current document and its revision, without the write lock."""
+        for _ in range(_READ_ATTEMPTS):
+            version = self._version()
+            try:
+                with open(self.path, "rb") as handle:
+                    before = Signature.of(os.fstat(handle.fileno()))
+                    raw = handle.read()
+                    after = Signature.of(os.fstat(handle.fileno()))
+            except FileNotFoundError:
+                raise TaskFileMissing.at(self.path) from None
+            # Keep the bytes only if they are exactly the version the revision names; a rename
+            # or an in-place write in the meantime shows up as another signature.
+            if before == version.signature == after:
+                return Snapshot(Document.from_json(raw, self.path), version.revision)
+        # The file keeps changing under us (an editor streaming writes): read it under the lock.
+        with self.locked():
+            raw, revision = self._read_locked()
+            return Snapshot(Document.from_json(raw, self.path), revision)
+
+    # writing ------------------------------------------------------------------------------
+    def transact(self, operation: Callable[[Document], T]) -> Commit[T]:
+        """Lock, re-read and parse, run `operation`, write atomically if it changed anything.
+
+        If the file does not parse, CorruptTaskFile is raised before `operation` runs and the
+        file stays byte for byte as it was. If `operation` raises, nothing is written.
+        """
+        with self.locked():
+            self._sweep_orphans()
+            raw, revision = self._read_locked()
+            document = Document.from_json(raw, self.path)
+            result = operation(document)
+            new = document.to_json()
+            if new == raw:
+                return Commit(result, revision, changed=False)
+            return Commit(result, self._write_locked(new, revision), changed=True)
+
+    def create(self, document: Document) -> bool:
+        """Write `document` as a new task file unless one exists; True if it was written."""
+        with self.locked():
+            if self.path.exists():
+                return False
+            self._write_locked(document.to_json(), self._revisions.recorded().revision)
+            return True
+
+    def _read_locked(self) -> tuple[bytes, int]:
+        """The file's bytes and their revision."""
+        try:
+            with open(self.path, "rb") as handle:
+                raw = handle.read()
+                signature = Signature.of(os.fstat(handle.fileno()))
+        except FileNotFoundError:
+            raise TaskFileMissing.at(self.path) from None
+        return raw, self._revision_locked(signature).revision
+
+    def _revision_locked(self, signature: Signature) -> Version:
+        """The revision of the file version `signature`; an outside change gets a new one."""
+        recorded = self._revisions.recorded()
+        if recorded.signature == signature:
+            return Version(recorded.revision, signature)
+        revision = next_revision(recorded.revision)
+        self._revisions.record(revision, signature)
+        return Version(revision, signature)
+
+    def _write_locked(self, data: bytes, previous: int) -> int:
+        replace_file(self.path, data, durable=self.durable, sync_dir=False)
+        revision = next_revision(previous)
+        # Stat after the rename: rename itself changes ctime. We hold the lock, so nobody else
+        # of ours can have replaced the file in between.
+        self._revisions.record(revision, Signature.of(os.stat(self.path)))
+        if self.durable:
+            fsync_directory(self.path.parent)
+        return revision
+
+    def _sweep_orphans(self) -> None:
+        """Remove temporary files left by writers that were killed before their rename.
+
+        Our temporaries are only created under the lock, so none of them is in use while we
+        hold it. Once per instance is enough, and keeps a directory scan off the hot path.
+        """
+        if self._swept:
+            return
+        self._swept = True
+        prefix = f".{self.path.name}."
+        for orphan in self.path.parent.glob(f"{glob.escape(prefix)}*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                orphan.unlink()
+
+    def _settle(self) -> Version:
+        """Give an outside change its revision (or wait out a writer between its renames)."""
+        with self.locked():
+            settled = self._revision_locked(Signature.of(os.stat(self.path)))
+        current = self._revisions.current()
+        return current if current is not None else settled
+
+    def close(self) -> None:
+        self._revisions.close()
+
+    def __repr__(self) -> str:
+        return f"FileStorage({str(self.path)!r})"

@@ -1,0 +1,340 @@
+"""FileStorage on real files: atomic writes, corrupt input, revisions, the lock."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import orjson
+import pytest
+
+from taskmaster.errors import CorruptTaskFile, LockTimeout, TaskFileMissing
+from taskmaster.model import Document
+from taskmaster.storage import FileStorage, lock_path_for
+from taskmaster.storage import atomic as atomic_module
+
+
+def add_task(title: str):
+    def operation(document: Document) -> int:
+        task_id = document.next_task_id("master")
+        document.tasks("master").append({"id": task_id, "title": title})
+        return task_id
+
+    return operation
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStorage:
+    storage = FileStorage(tmp_path / "tasks.json")
+    assert storage.create(Document.empty())
+    yield storage
+    storage.close()
+
+
+def titles(storage: FileStorage) -> list[str]:
+    return [task["title"] for task in storage.read().document.tasks("master")]
+
+
+def test_transact_commits_and_returns_the_result_and_a_new_revision(store: FileStorage) -> None:
+    before = store.revision()
+    commit = store.transact(add_task("one"))
+    assert commit.result == 1
+    assert commit.changed
+    assert commit.revision > before
+    assert store.revision() == commit.revision
+    assert titles(store) == ["one"]
+
+
+def test_file_is_written_with_two_space_indentation(store: FileStorage) -> None:
+    store.transact(add_task("one"))
+    text = store.path.read_text()
+    assert text.startswith('{\n  "master": {\n    "tasks": [\n      {\n        "id": 1,')
+
+
+def test_revision_strictly_increases_with_every_commit(store: FileStorage) -> None:
+    revisions = [store.transact(add_task(f"t{i}")).revision for i in range(50)]
+    assert revisions == sorted(set(revisions))
+
+
+def test_a_transaction_that_changes_nothing_writes_nothing(store: FileStorage) -> None:
+    revision = store.revision()
+    inode = os.stat(store.path).st_ino
+    commit = store.transact(lambda document: "looked")
+    assert commit == type(commit)("looked", revision, changed=False)
+    assert os.stat(store.path).st_ino == inode
+
+
+def test_an_operation_that_raises_leaves_the_file_untouched(store: FileStorage) -> None:
+    store.transact(add_task("keep"))
+    before = store.path.read_bytes()
+
+    def fail(document: Document) -> None:
+        document.tasks("master").clear()
+        raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError):
+        store.transact(fail)
+    assert store.path.read_bytes() == before
+
+
+def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
+    store: FileStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.transact(add_task("keep"))
+    before = store.path.read_bytes()
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomic_module.os, "fsync", broken_fsync)
+    with pytest.raises(OSError, match="No space"):
+        store.transact(add_task("lost"))
+    monkeypatch.undo()
+    assert store.path.read_bytes() == before
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "tasks.json",
+        "tasks.json.tm-lock",
+        "tasks.json.tm-rev",
+    ]
+
+
+def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
+    first = FileStorage(tmp_path / "tasks.json")
+    first.create(Document.empty())
+    orphan = tmp_path / ".tasks.json.abc123.tmp"
+    orphan.write_text('{"master": {"tas')
+    unrelated = tmp_path / ".other.json.abc.tmp"
+    unrelated.write_text("x")
+    FileStorage(tmp_path / "tasks.json").transact(add_task("one"))
+    assert not orphan.exists()
+    assert unrelated.exists()
+
+
+def test_new_file_keeps_the_permissions_of_the_one_it_replaces(store: FileStorage) -> None:
+    os.chmod(store.path, 0o640)
+    store.transact(add_task("one"))
+    assert os.stat(store.path).st_mode & 0o777 == 0o640
+
+
+def test_lock_file_is_not_the_reference_tools_lock_and_stays(store: FileStorage) -> None:
+    assert lock_path_for(store.path).name == "tasks.json.tm-lock"
+    store.transact(add_task("one"))
+    assert store.lock_path.exists()
+    assert not (store.path.parent / "tasks.json.lock").exists()
+
+
+def test_unknown_keys_survive_a_transaction(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    original = {
+        "x-doc": {"keep": True},
+        "master": {
+            "tasks": [
+                {
+                    "id": "1",
+                    "title": "a",
+                    "custom": [1, 2],
+                    "subtasks": [{"id": 1, "title": "s", "weird": None}],
+                }
+            ],
+            "metadata": {"created": "2025-01-01", "extra": "m"},
+            "tag-extra": 7,
+        },
+    }
+    path.write_bytes(orjson.dumps(original))
+    FileStorage(path).transact(add_task("b"))
+    data = orjson.loads(path.read_bytes())
+    assert data["x-doc"] == {"keep": True}
+    assert data["master"]["tag-extra"] == 7
+    assert data["master"]["metadata"]["extra"] == "m"
+    first = data["master"]["tasks"][0]
+    assert first["id"] == 1  # "1" was normalised
+    assert first["custom"] == [1, 2]
+    assert first["subtasks"][0]["weird"] is None
+    assert list(data) == ["x-doc", "master"]
+
+
+CORRUPT_FILES = {
+    "truncated": (b'{"master": {"tasks": [{"id": 1, "ti', "1:", "unexpected end of data"),
+    "empty": (b"", None, "the file is empty"),
+    "a list": (b"[1, 2]", None, "expected a JSON object at the top level, found a list"),
+    "wrong type in a task": (
+        b'{"master": {"tasks": [{"id": 1, "title": 5}]}}',
+        None,
+        "master.tasks[0]",
+    ),
+    "string dependencies": (
+        b'{"master": {"tasks": [{"id": 1, "dependencies": "2"}]}}',
+        None,
+        "'dependencies' must be a list",
+    ),
+    "non-numeric id": (b'{"master": {"tasks": [{"id": "abc"}]}}', None, "'id' must be an integer"),
+    "second line error": (b'{\n  "master": {"tasks": [}\n}', "2:", "unexpected character"),
+}
+
+
+@pytest.mark.parametrize("name", list(CORRUPT_FILES))
+def test_a_corrupt_file_is_refused_by_every_path_and_never_overwritten(
+    tmp_path: Path, name: str
+) -> None:
+    raw, position, reason = CORRUPT_FILES[name]
+    path = tmp_path / "tasks.json"
+    path.write_bytes(raw)
+    storage = FileStorage(path)
+    for attempt in (storage.read, lambda: storage.transact(add_task("x"))):
+        with pytest.raises(CorruptTaskFile) as caught:
+            attempt()
+        message = str(caught.value)
+        assert str(path) in message
+        assert reason in message
+        if position:
+            assert f"{path}:{position}" in message
+        assert "left unchanged" in message
+    assert not storage.create(Document.empty())
+    assert path.read_bytes() == raw
+
+
+def test_corrupt_error_carries_line_and_column_and_pickles(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.json"
+    path.write_bytes(b'{\n  "master": {"tasks": [}\n}')
+    with pytest.raises(CorruptTaskFile) as caught:
+        FileStorage(path).read()
+    err = pickle.loads(pickle.dumps(caught.value))
+    assert (err.line, err.column) == (2, 24)  # the "}" that closes nothing
+    assert isinstance(err, ValueError)
+
+
+def test_a_missing_file_is_a_clear_error_and_is_not_created(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path / "tasks.json")
+    with pytest.raises(TaskFileMissing, match="tm init"):
+        storage.read()
+    with pytest.raises(TaskFileMissing):
+        storage.transact(add_task("x"))
+    assert not (tmp_path / "tasks.json").exists()
+
+
+# revisions --------------------------------------------------------------------------------------
+
+
+def test_an_external_replace_gets_a_new_revision(store: FileStorage) -> None:
+    before = store.revision()
+    tmp = store.path.with_name("other.json")
+    tmp.write_bytes(b'{"master": {"tasks": [{"id": 1, "title": "from an editor"}]}}')
+    os.replace(tmp, store.path)
+    after = store.revision()
+    assert after > before
+    assert store.read().revision == after
+    assert titles(store) == ["from an editor"]
+
+
+def test_an_external_in_place_edit_gets_a_new_revision(store: FileStorage) -> None:
+    store.transact(add_task("aaaa"))
+    before = store.revision()
+    with open(store.path, "r+b") as handle:  # same inode, same size, like an editor's save
+        content = handle.read().replace(b"aaaa", b"bbbb")
+        handle.seek(0)
+        handle.write(content)
+    assert store.revision() > before
+    assert titles(store) == ["bbbb"]
+
+
+def test_same_size_and_mtime_replacements_never_repeat_a_revision(store: FileStorage) -> None:
+    """ext4's coarse mtime and inode reuse after rename must not make two contents look alike."""
+    stamp = os.stat(store.path).st_mtime_ns
+    seen = [store.revision()]
+    for i in range(300):
+        tmp = store.path.with_name("replacement.json")
+        tmp.write_bytes(b'{"master": {"tasks": [{"id": 1, "title": "%03d"}]}}' % (i % 1000))
+        os.utime(tmp, ns=(stamp, stamp))
+        os.replace(tmp, store.path)
+        revision = store.revision()
+        assert revision > seen[-1], f"replacement {i} kept revision {revision}"
+        seen.append(revision)
+        assert titles(store) == [f"{i:03d}"]
+
+
+def test_a_second_storage_sees_commits_of_the_first(tmp_path: Path) -> None:
+    writer = FileStorage(tmp_path / "tasks.json")
+    writer.create(Document.empty())
+    reader = FileStorage(tmp_path / "tasks.json")
+    for i in range(20):
+        commit = writer.transact(add_task(f"t{i}"))
+        snapshot = reader.read()
+        assert snapshot.revision == commit.revision
+        assert len(snapshot.document.tasks("master")) == i + 1
+
+
+def test_a_lost_sidecar_restarts_above_every_earlier_revision(store: FileStorage) -> None:
+    before = store.transact(add_task("one")).revision
+    (store.path.parent / "tasks.json.tm-rev").write_bytes(b"garbage")
+    fresh = FileStorage(store.path)
+    assert fresh.revision() > before
+    assert fresh.transact(add_task("two")).revision > before
+
+
+# the lock ---------------------------------------------------------------------------------------
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from taskmaster.storage import FileStorage
+    storage = FileStorage(sys.argv[1])
+    with storage.locked():
+        print("held", flush=True)
+        time.sleep(float(sys.argv[2]))
+    """
+)
+
+
+def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_lock_timeout_names_the_lock_file(store: FileStorage) -> None:
+    holder = _hold_lock(store.path, 30)
+    try:
+        impatient = FileStorage(store.path, lock_timeout=0.2)
+        with pytest.raises(LockTimeout) as caught:
+            impatient.transact(add_task("x"))
+        assert str(store.lock_path) in str(caught.value)
+        assert isinstance(caught.value, TimeoutError)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_process_killed_while_holding_the_lock_does_not_block_others(
+    store: FileStorage,
+) -> None:
+    holder = _hold_lock(store.path, 60)
+    holder.kill()
+    holder.wait()
+    commit = FileStorage(store.path, lock_timeout=2).transact(add_task("after"))
+    assert commit.changed
+    assert titles(store) == ["after"]
+
+
+def test_threads_of_one_process_are_serialised(store: FileStorage) -> None:
+    import threading
+
+    def work() -> None:
+        for _ in range(25):
+            store.transact(add_task("t"))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [task["id"] for task in store.read().document.tasks("master")]
+    assert ids == list(range(1, 101))
