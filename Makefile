@@ -1,0 +1,31 @@
+# The two set-up commands of the README: `make demo` (the main job) and `make test` (every test).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash harness/demo.sh
+
+test: venv
+	$(BIN)/pytest -n auto
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: venv
+	$(BIN)/python -m benchmarks run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,67 @@
+"""`python -m benchmarks run [NAME...] [--quick] [--json FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import orjson
+
+from benchmarks.environment import describe, header
+
+BENCHMARKS = ("transaction", "cli_list")
+
+
+def _format_row(row: dict[str, object]) -> str:
+    figures = "  ".join(
+        f"{key[:-3]} {row[key]:8.2f}"
+        for key in ("median_ms", "p95_ms", "p99_ms", "max_ms")
+        if isinstance(row.get(key), float)
+    )
+    target = row.get("target_median_ms")
+    verdict = ""
+    if isinstance(target, float):
+        verdict = f"  target median <= {target:g} ms: " + (
+            "met" if row["median_ms"] <= target else "MISSED"
+        )
+    return f"  {row['case']:<34} n={row['n']:<4} {figures}{verdict}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run benchmarks and print a table")
+    run.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"which to run (default: all of {', '.join(BENCHMARKS)})",
+    )
+    run.add_argument("--quick", action="store_true", help="fewer repetitions, for CI")
+    run.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+
+    env = describe()
+    print(header(env))
+    results = []
+    for name in args.names or BENCHMARKS:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"\n{name}: {module.DESCRIPTION}", flush=True)
+        for row in module.run(quick=args.quick):
+            print(_format_row(row), flush=True)
+            results.append(row)
+    if args.json:
+        args.json.write_bytes(
+            orjson.dumps({"environment": env, "results": results}, option=orjson.OPT_INDENT_2)
+        )
+        print(f"\nresults written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

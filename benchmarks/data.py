@@ -1,0 +1,72 @@
+"""Synthetic but realistic task documents of a given size, for benchmarks."""
+
+from __future__ import annotations
+
+import random
+
+from taskmaster.model import PRIORITIES, Document
+
+_WORDS = [
+    "cache",
+    "event",
+    "lock",
+    "file",
+    "task",
+    "api",
+    "server",
+    "client",
+    "write",
+    "read",
+    "revision",
+    "watcher",
+    "bus",
+    "tag",
+    "subtask",
+    "dependency",
+    "status",
+    "priority",
+    "update",
+    "render",
+    "parse",
+    "schema",
+    "index",
+    "queue",
+]
+
+
+def _sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
+
+
+def synthetic_document(tasks: int, *, seed: int = 7) -> Document:
+    """`tasks` tasks of a few hundred bytes each; every fifth has three subtasks."""
+    rng = random.Random(seed)
+    items = []
+    for task_id in range(1, tasks + 1):
+        deps = sorted(rng.sample(range(1, task_id), k=min(2, task_id - 1))) if task_id > 3 else []
+        task = {
+            "id": task_id,
+            "title": _sentence(rng, 5),
+            "description": _sentence(rng, 14),
+            "details": _sentence(rng, 40),
+            "testStrategy": _sentence(rng, 10),
+            "status": "pending",
+            "dependencies": deps,
+            "priority": rng.choice(PRIORITIES),
+            "subtasks": [],
+        }
+        if task_id % 5 == 0:
+            task["subtasks"] = [
+                {
+                    "id": sub,
+                    "title": _sentence(rng, 4),
+                    "description": _sentence(rng, 10),
+                    "details": "",
+                    "status": "pending",
+                    "dependencies": [sub - 1] if sub > 1 else [],
+                    "parentTaskId": task_id,
+                }
+                for sub in range(1, 4)
+            ]
+        items.append(task)
+    return Document({"master": {"tasks": items, "metadata": {"description": "benchmark"}}})
