@@ -15,6 +15,7 @@ import glob
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import TypeVar
 
 from filelock import FileLock, Timeout
 
-from taskmaster.errors import LockTimeout, TaskFileMissing
+from taskmaster.errors import LockTimeout, RevisionMismatch, TaskFileMissing
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import Commit, Snapshot
@@ -61,6 +62,8 @@ class FileStorage:
         self._thread_lock = threading.RLock()
         self._file_lock: FileLock | None = None
         self._swept = False
+        # Revisions this instance committed, so that its watcher can tell them from others'.
+        self._committed: deque[int] = deque(maxlen=256)
 
     # locking ------------------------------------------------------------------------------
     @contextmanager
@@ -136,15 +139,21 @@ class FileStorage:
             return Snapshot(Document.from_json(raw, self.path), revision)
 
     # writing ------------------------------------------------------------------------------
-    def transact(self, operation: Callable[[Document], T]) -> Commit[T]:
+    def transact(
+        self, operation: Callable[[Document], T], *, expected_revision: int | None = None
+    ) -> Commit[T]:
         """Lock, re-read and parse, run `operation`, write atomically if it changed anything.
 
         If the file does not parse, CorruptTaskFile is raised before `operation` runs and the
-        file stays byte for byte as it was. If `operation` raises, nothing is written.
+        file stays byte for byte as it was. If `operation` raises, nothing is written. With
+        `expected_revision`, the write is refused (RevisionMismatch) unless the file is still
+        at that revision: optimistic concurrency for clients that read earlier.
         """
         with self.locked():
             self._sweep_orphans()
             raw, revision = self._read_locked()
+            if expected_revision is not None and expected_revision != revision:
+                raise RevisionMismatch.between(expected_revision, revision)
             document = Document.from_json(raw, self.path)
             result = operation(document)
             new = document.to_json()
@@ -182,12 +191,31 @@ class FileStorage:
     def _write_locked(self, data: bytes, previous: int) -> int:
         replace_file(self.path, data, durable=self.durable, sync_dir=False)
         revision = next_revision(previous)
+        self._committed.append(revision)
         # Stat after the rename: rename itself changes ctime. We hold the lock, so nobody else
         # of ours can have replaced the file in between.
         self._revisions.record(revision, Signature.of(os.stat(self.path)))
         if self.durable:
             fsync_directory(self.path.parent)
         return revision
+
+    def mark_changed(self) -> int:
+        """Give the file as it is now a new revision, even if its stat looks unchanged.
+
+        For in-place writes by other programs, which on a coarse clock can keep size and mtime.
+        """
+        with self.locked():
+            try:
+                signature = Signature.of(os.stat(self.path))
+            except FileNotFoundError:
+                raise TaskFileMissing.at(self.path) from None
+            revision = next_revision(self._revisions.recorded().revision)
+            self._revisions.record(revision, signature)
+            return revision
+
+    def committed_here(self, revision: int) -> bool:
+        """Whether this instance wrote `revision` (recent commits only)."""
+        return revision in self._committed
 
     def _sweep_orphans(self) -> None:
         """Remove temporary files left by writers that were killed before their rename.

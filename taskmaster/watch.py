@@ -1,0 +1,123 @@
+"""Turns changes other programs make to the task file into `file.changed` events.
+
+It watches the *directory*, not the file: an atomic rename replaces the file's inode, and a
+watch on the file itself goes blind after the first write (the reference Node tool has exactly
+that bug). Changes this process committed are already announced by the facade, so the watcher
+skips them, and it announces each outside revision once.
+
+watchdog is imported only when a watcher starts, so the CLI never pays for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from taskmaster.errors import StorageError
+from taskmaster.events import FILE_CHANGED, Event
+
+if TYPE_CHECKING:
+    from taskmaster.bus import EventBus
+    from taskmaster.storage import FileStorage
+
+log = logging.getLogger(__name__)
+
+# watchdog holds an unpaired IN_MOVED_FROM for its grouping delay (0.5 s) before delivering the
+# next event; an atomic replace produces exactly that. A few ms keeps pairing for same-directory
+# renames without stalling; an unpaired IN_MOVED_TO then arrives as a created event, handled.
+MOVE_GROUPING_DELAY = 0.002
+_IN_PLACE = frozenset({"modified", "closed"})
+
+
+def _shorten_move_grouping() -> None:
+    try:
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+    except ImportError:  # watchdog 6: the delay lives on InotifyBuffer
+        try:
+            from watchdog.observers.inotify_buffer import InotifyBuffer as InotifyMoveEventGrouper
+        except ImportError:  # not Linux: nothing to tune
+            return
+    if hasattr(InotifyMoveEventGrouper, "delay"):
+        InotifyMoveEventGrouper.delay = MOVE_GROUPING_DELAY
+
+
+class FileWatcher:
+    def __init__(self, storage: FileStorage, bus: EventBus, *, origin: str) -> None:
+        self.storage = storage
+        self.bus = bus
+        self.origin = origin
+        self._path = os.fsdecode(storage.path)
+        self._observer: Any = None
+        self._lock = threading.Lock()
+        self._last_announced = 0
+        self.announced = 0
+
+    @property
+    def running(self) -> bool:
+        return self._observer is not None
+
+    def start(self) -> None:
+        """Start watching (idempotent)."""
+        with self._lock:
+            if self._observer is not None:
+                return
+            _shorten_move_grouping()
+            from watchdog import events
+            from watchdog.observers import Observer
+
+            observer = Observer()
+            observer.schedule(
+                _Handler(self),
+                os.fsdecode(self.storage.path.parent),
+                # Not opens and no-write closes: every reader, this watcher included, makes them.
+                event_filter=[
+                    events.FileCreatedEvent,
+                    events.FileDeletedEvent,
+                    events.FileModifiedEvent,
+                    events.FileMovedEvent,
+                    events.FileClosedEvent,
+                ],
+            )
+            observer.daemon = True
+            observer.start()
+            self._observer = observer
+
+    def stop(self) -> None:
+        """Stop watching and join the observer thread (idempotent)."""
+        with self._lock:
+            observer, self._observer = self._observer, None
+        if observer is not None:
+            observer.stop()
+            observer.join(timeout=5)
+
+    def handle(self, event_type: str, paths: tuple[str, ...]) -> None:
+        if self._path not in paths:
+            return
+        try:
+            if event_type in _IN_PLACE:
+                # An in-place write can keep size and (on coarse clocks) mtime: only the event
+                # tells us the content changed, so it always gets a new revision.
+                revision = self.storage.mark_changed()
+            else:
+                revision = self.storage.revision()
+        except StorageError as err:  # deleted, or unreadable for now: the next event will tell
+            log.debug("watcher: %s", err)
+            return
+        if revision <= self._last_announced or self.storage.committed_here(revision):
+            return
+        self._last_announced = revision
+        self.announced += 1
+        self.bus.publish(Event(FILE_CHANGED, revision, self.origin))
+
+
+class _Handler:
+    """The watchdog callback object (duck-typed: watchdog only calls `dispatch`)."""
+
+    def __init__(self, watcher: FileWatcher) -> None:
+        self._watcher = watcher
+
+    def dispatch(self, event: Any) -> None:
+        paths = (os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or ""))
+        self._watcher.handle(event.event_type, paths)

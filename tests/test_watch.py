@@ -1,0 +1,133 @@
+"""The directory watcher on real files: what other programs do becomes `file.changed`."""
+
+from __future__ import annotations
+
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from taskmaster.core import TaskMaster
+from taskmaster.events import FILE_CHANGED, TASK_CREATED, Event
+from taskmaster.model import Document
+from taskmaster.storage import FileStorage
+
+WAIT = 5.0
+
+
+@pytest.fixture
+def watched(tmp_path: Path):
+    project, _ = TaskMaster.init(tmp_path)
+    events: queue.Queue[Event] = queue.Queue()
+    project.bus.subscribe(events.put)
+    project.watch()
+    yield project, events
+    project.close()
+
+
+def _next_file_change(events: queue.Queue[Event], at_least: int) -> Event:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            break
+        if event.kind == FILE_CHANGED and event.revision >= at_least:
+            return event
+    raise AssertionError(f"no file.changed event for revision >= {at_least} within {WAIT} s")
+
+
+def _add(title: str):
+    def operation(document: Document) -> None:
+        document.tasks("master").append({"id": document.next_task_id("master"), "title": title})
+
+    return operation
+
+
+def test_another_writers_atomic_replace_is_announced(watched) -> None:
+    project, events = watched
+    other = FileStorage(project.tasks_file)  # another process's handle on the same file
+    revision = other.transact(_add("from elsewhere")).revision
+    event = _next_file_change(events, revision)
+    assert event.revision == revision
+    assert event.origin == project.instance_id
+
+
+REPLACER = """
+import sys
+from taskmaster.storage import FileStorage
+storage = FileStorage(sys.argv[1], durable=False)
+for i in range(int(sys.argv[2])):
+    storage.transact(lambda document: document.tasks("master").append({"id": i, "title": "t"}))
+print(storage.revision())
+"""
+
+
+def test_it_keeps_working_after_thousands_of_replacements(watched) -> None:
+    project, events = watched
+    done = subprocess.run(
+        [sys.executable, "-c", REPLACER, str(project.tasks_file), "2000"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    final = int(done.stdout)
+    assert _next_file_change(events, final).revision == final
+    other = FileStorage(project.tasks_file)
+    last = other.transact(_add("one more")).revision
+    assert _next_file_change(events, last).revision == last
+
+
+def test_an_in_place_editor_write_is_announced(watched) -> None:
+    project, events = watched
+    before = project.revision()
+    with open(project.tasks_file, "r+b") as handle:
+        content = handle.read()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(content.replace(b'"tasks": []', b'"tasks": [{"id": 1, "title": "vim"}]'))
+    event = _next_file_change(events, before + 1)
+    assert project.storage.revision() >= event.revision
+    assert [t["title"] for t in project.list_tasks().tasks] == ["vim"]
+
+
+def test_delete_and_recreate_is_announced(watched) -> None:
+    project, events = watched
+    content = project.tasks_file.read_bytes()
+    before = project.revision()
+    os.unlink(project.tasks_file)
+    time.sleep(0.05)
+    project.tasks_file.write_bytes(content.replace(b'"tasks": []', b'"tasks": [{"id": 1}]'))
+    assert _next_file_change(events, before + 1).revision > before
+
+
+def test_own_commits_are_announced_once_by_the_facade_not_the_watcher(watched) -> None:
+    project, events = watched
+    for i in range(20):
+        project.add_task(f"mine {i}")
+    time.sleep(0.3)  # give the watcher time to (wrongly) announce our own renames
+    kinds = []
+    while not events.empty():
+        kinds.append(events.get_nowait().kind)
+    assert kinds == [TASK_CREATED] * 20
+
+
+def test_the_watcher_starts_lazily_and_leaves_no_thread(tmp_path: Path) -> None:
+    baseline = threading.active_count()
+    project, _ = TaskMaster.init(tmp_path)
+    project.add_task("no watcher needed")
+    assert threading.active_count() == baseline
+    watcher = project.watch()
+    assert watcher.running and threading.active_count() > baseline
+    assert project.watch() is watcher  # idempotent
+    project.close()
+    deadline = time.monotonic() + WAIT
+    while threading.active_count() > baseline and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert threading.active_count() == baseline
