@@ -315,7 +315,45 @@ def _as_id(value: object, path: Path | str, where: str) -> int:
     )
 
 
-def _normalise_dependencies(item: Task, path: Path | str, where: str) -> None:
+_TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status", "priority")
+
+
+def _is_clean(item: object) -> bool:
+    """True for the common case: right types, nothing to normalise.
+
+    Loading checks every task of every tag on every transaction, so this path is kept tight
+    (exact `type` checks, no string building); anything unusual goes to `_normalise_item`,
+    which fixes what it can and explains what it cannot.
+    """
+    if type(item) is not dict or type(item.get("id")) is not int:
+        return False
+    for field in _TEXT_FIELDS:
+        value = item.get(field)
+        if value is not None and type(value) is not str:
+            return False
+    deps = item.get("dependencies")
+    if deps is None:
+        return True
+    if type(deps) is not list:
+        return False
+    for dep in deps:
+        if type(dep) is not int and (type(dep) is not str or dep.strip().isdigit()):
+            return False
+    return True
+
+
+def _normalise_item(item: object, kind: str, path: Path | str, where: str) -> None:
+    if not isinstance(item, dict):
+        raise CorruptTaskFile.at(
+            path, f"a {kind} must be an object, found {_type_name(item)}", where=where
+        )
+    item["id"] = _as_id(item.get("id"), path, where)
+    for field in _TEXT_FIELDS:
+        value = item.get(field)
+        if value is not None and not isinstance(value, str):
+            raise CorruptTaskFile.at(
+                path, f"'{field}' must be a string, found {_type_name(value)}", where=where
+            )
     deps = item.get("dependencies")
     if deps is None:
         return
@@ -335,18 +373,6 @@ def _normalise_dependencies(item: Task, path: Path | str, where: str) -> None:
             deps[index] = int(dep)
 
 
-_TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status", "priority")
-
-
-def _check_fields(item: Task, path: Path | str, where: str) -> None:
-    for field in _TEXT_FIELDS:
-        value = item.get(field)
-        if value is not None and not isinstance(value, str):
-            raise CorruptTaskFile.at(
-                path, f"'{field}' must be a string, found {_type_name(value)}", where=where
-            )
-
-
 def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
     tasks = tag.get("tasks")
     if not isinstance(tasks, list):
@@ -361,29 +387,18 @@ def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
             where=f"{where}metadata",
         )
     for index, task in enumerate(tasks):
-        place = f"{where}tasks[{index}]"
-        if not isinstance(task, dict):
-            raise CorruptTaskFile.at(
-                path, f"a task must be an object, found {_type_name(task)}", where=place
-            )
-        task["id"] = _as_id(task.get("id"), path, place)
-        _check_fields(task, path, place)
-        _normalise_dependencies(task, path, place)
+        if not _is_clean(task):
+            _normalise_item(task, "task", path, f"{where}tasks[{index}]")
         subtasks = task.get("subtasks")
         if subtasks is None:
             continue
-        if not isinstance(subtasks, list):
+        if type(subtasks) is not list:
             raise CorruptTaskFile.at(
                 path,
                 f"'subtasks' must be a list, found {_type_name(subtasks)}",
-                where=f"{place}.subtasks",
+                where=f"{where}tasks[{index}].subtasks",
             )
         for sub_index, sub in enumerate(subtasks):
-            sub_place = f"{place}.subtasks[{sub_index}]"
-            if not isinstance(sub, dict):
-                raise CorruptTaskFile.at(
-                    path, f"a subtask must be an object, found {_type_name(sub)}", where=sub_place
-                )
-            sub["id"] = _as_id(sub.get("id"), path, sub_place)
-            _check_fields(sub, path, sub_place)
-            _normalise_dependencies(sub, path, sub_place)
+            if not _is_clean(sub):
+                place = f"{where}tasks[{index}].subtasks[{sub_index}]"
+                _normalise_item(sub, "subtask", path, place)

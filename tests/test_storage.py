@@ -338,3 +338,18 @@ def test_threads_of_one_process_are_serialised(store: FileStorage) -> None:
         thread.join()
     ids = [task["id"] for task in store.read().document.tasks("master")]
     assert ids == list(range(1, 101))
+
+
+def test_an_operation_that_changes_nothing_does_not_reformat_another_programs_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "tasks.json"
+    raw = b'{"master":{"tasks":[{"id":"1","title":"compact, string id"}]}}'
+    path.write_bytes(raw)
+    storage = FileStorage(path)
+    commit = storage.transact(lambda document: document.task("master", 1)["title"])
+    assert commit.result == "compact, string id"
+    assert not commit.changed
+    assert path.read_bytes() == raw
+    storage.transact(add_task("now it changes"))
+    assert path.read_bytes().startswith(b'{\n  "master"')  # written in our layout from now on

@@ -19,15 +19,16 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING, TypeVar
 
 from taskmaster.errors import LockTimeout, RevisionMismatch, TaskFileMissing
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import Commit, Snapshot
 from taskmaster.storage.revision import RevisionFile, Signature, Version, next_revision
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 T = TypeVar("T")
 
@@ -73,6 +74,8 @@ class FileStorage:
         flock excludes processes; the thread lock in front of it excludes this process's own
         threads. Both are reentrant, so a caller may hold the lock around a transaction.
         """
+        from filelock import Timeout  # a read-only command never pays for importing it
+
         self._ensure_lock_for_this_process()
         deadline = time.monotonic() + self.lock_timeout
         if not self._thread_lock.acquire(timeout=self.lock_timeout):
@@ -94,6 +97,8 @@ class FileStorage:
         # A forked child must not reuse its parent's lock objects (filelock is fork-aware only
         # per instance, and a thread lock copied while held would never be released).
         if self._owner_pid != os.getpid():
+            from filelock import FileLock
+
             self._owner_pid = os.getpid()
             self._thread_lock = threading.RLock()
             self._file_lock = FileLock(
@@ -135,8 +140,8 @@ class FileStorage:
                 return Snapshot(Document.from_json(raw, self.path), version.revision)
         # The file keeps changing under us (an editor streaming writes): read it under the lock.
         with self.locked():
-            raw, revision = self._read_locked()
-            return Snapshot(Document.from_json(raw, self.path), revision)
+            raw, version, _ = self._read_locked()
+            return Snapshot(Document.from_json(raw, self.path), version.revision)
 
     # writing ------------------------------------------------------------------------------
     def transact(
@@ -151,13 +156,18 @@ class FileStorage:
         """
         with self.locked():
             self._sweep_orphans()
-            raw, revision = self._read_locked()
+            raw, version, canonical = self._read_locked()
+            revision = version.revision
             if expected_revision is not None and expected_revision != revision:
                 raise RevisionMismatch.between(expected_revision, revision)
             document = Document.from_json(raw, self.path)
             result = operation(document)
             new = document.to_json()
-            if new == raw:
+            # Another program's bytes differ from ours in layout alone: compare what they mean,
+            # so that an operation that changes nothing never rewrites (reformats) their file.
+            if new == raw or (
+                not canonical and new == Document.from_json(raw, self.path).to_json()
+            ):
                 return Commit(result, revision, changed=False)
             return Commit(result, self._write_locked(new, revision), changed=True)
 
@@ -169,24 +179,24 @@ class FileStorage:
             self._write_locked(document.to_json(), self._revisions.recorded().revision)
             return True
 
-    def _read_locked(self) -> tuple[bytes, int]:
-        """The file's bytes and their revision."""
+    def _read_locked(self) -> tuple[bytes, Version, bool]:
+        """The file's bytes, their version, and whether we wrote them exactly like that."""
         try:
             with open(self.path, "rb") as handle:
                 raw = handle.read()
                 signature = Signature.of(os.fstat(handle.fileno()))
         except FileNotFoundError:
             raise TaskFileMissing.at(self.path) from None
-        return raw, self._revision_locked(signature).revision
+        return raw, *self._revision_locked(signature)
 
-    def _revision_locked(self, signature: Signature) -> Version:
-        """The revision of the file version `signature`; an outside change gets a new one."""
+    def _revision_locked(self, signature: Signature) -> tuple[Version, bool]:
+        """The version of the file `signature` describes; an outside change gets a new one."""
         recorded = self._revisions.recorded()
         if recorded.signature == signature:
-            return Version(recorded.revision, signature)
+            return Version(recorded.revision, signature), recorded.canonical
         revision = next_revision(recorded.revision)
         self._revisions.record(revision, signature)
-        return Version(revision, signature)
+        return Version(revision, signature), False
 
     def _write_locked(self, data: bytes, previous: int) -> int:
         replace_file(self.path, data, durable=self.durable, sync_dir=False)
@@ -194,7 +204,7 @@ class FileStorage:
         self._committed.append(revision)
         # Stat after the rename: rename itself changes ctime. We hold the lock, so nobody else
         # of ours can have replaced the file in between.
-        self._revisions.record(revision, Signature.of(os.stat(self.path)))
+        self._revisions.record(revision, Signature.of(os.stat(self.path)), canonical=True)
         if self.durable:
             fsync_directory(self.path.parent)
         return revision
@@ -234,7 +244,7 @@ class FileStorage:
     def _settle(self) -> Version:
         """Give an outside change its revision (or wait out a writer between its renames)."""
         with self.locked():
-            settled = self._revision_locked(Signature.of(os.stat(self.path)))
+            settled, _ = self._revision_locked(Signature.of(os.stat(self.path)))
         current = self._revisions.current()
         return current if current is not None else settled
 

@@ -49,6 +49,8 @@ class Signature(NamedTuple):
 class RecordedRevision:
     revision: int
     signature: Signature | None
+    canonical: bool = False
+    """The file holds exactly what a FileStorage serialised (not another program's bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +154,8 @@ class RevisionFile:
             return RecordedRevision(0, None)
 
     # writing (under the write lock) -------------------------------------------------------
-    def record(self, revision: int, signature: Signature) -> None:
-        payload = {"revision": revision, "file": list(signature)}
+    def record(self, revision: int, signature: Signature, *, canonical: bool = False) -> None:
+        payload = {"revision": revision, "file": list(signature), "canonical": canonical}
         # Not fsynced: a sidecar lost in a crash only costs a bump, and next_revision's clock
         # floor keeps the numbers increasing. The caller's directory fsync covers the rename.
         replace_file(self.path, orjson.dumps(payload) + b"\n", durable=False, sync_dir=False)
@@ -173,7 +175,7 @@ def parse_recorded(raw: bytes) -> RecordedRevision:
         signature = Signature(*(int(part) for part in data["file"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return RecordedRevision(0, None)
-    return RecordedRevision(revision, signature)
+    return RecordedRevision(revision, signature, data.get("canonical") is True)
 
 
 def _close(fd: int | None) -> None:

@@ -1,0 +1,61 @@
+"""Pure domain operations on a task `Document`.
+
+Every function works on the document it is given, in place, and returns the objects it
+created or changed; none does I/O, reads the clock (timestamps come in as ``now``) or keeps
+state. A failing operation raises a `taskmaster.errors` error and leaves the document as it
+was. Tasks are the stored dicts themselves; subtasks are returned as `model.subtask_view`
+copies (``"id": "N.M"``).
+
+    tasks         add_task, update_task, remove_task
+    status        set_status (a subtask's parent follows its subtasks)
+    subtasks      add_subtask, convert_task_to_subtask, remove_subtask, clear_subtasks
+    dependencies  add_dependency, remove_dependency, validate_dependencies, fix_dependencies
+    move          move_tasks (within a tag);  move_tag: move_to_tag (between tags)
+    tags          add_tag, copy_tag, rename_tag, delete_tag, list_tags
+    next          next_task, ready_ids
+"""
+
+from taskmaster.ops.dependencies import (
+    DependencyIssue,
+    add_dependency,
+    fix_dependencies,
+    remove_dependency,
+    validate_dependencies,
+)
+from taskmaster.ops.move import move_tasks
+from taskmaster.ops.move_tag import move_to_tag
+from taskmaster.ops.next import next_task, ready_ids
+from taskmaster.ops.status import set_status
+from taskmaster.ops.subtasks import (
+    add_subtask,
+    clear_subtasks,
+    convert_task_to_subtask,
+    remove_subtask,
+)
+from taskmaster.ops.tags import add_tag, copy_tag, delete_tag, list_tags, rename_tag
+from taskmaster.ops.tasks import add_task, remove_task, update_task
+
+__all__ = [
+    "DependencyIssue",
+    "add_dependency",
+    "add_subtask",
+    "add_tag",
+    "add_task",
+    "clear_subtasks",
+    "convert_task_to_subtask",
+    "copy_tag",
+    "delete_tag",
+    "fix_dependencies",
+    "list_tags",
+    "move_tasks",
+    "move_to_tag",
+    "next_task",
+    "ready_ids",
+    "remove_dependency",
+    "remove_subtask",
+    "remove_task",
+    "rename_tag",
+    "set_status",
+    "update_task",
+    "validate_dependencies",
+]

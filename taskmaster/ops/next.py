@@ -1,0 +1,115 @@
+"""Which task to work on next, exactly as the reference tool decides it."""
+
+from __future__ import annotations
+
+from taskmaster.model import (
+    DEFAULT_PRIORITY,
+    PRIORITY_RANK,
+    Document,
+    Task,
+    TaskId,
+    is_done,
+    subtask_view,
+)
+from taskmaster.ops._refs import resolve
+
+WORKABLE = frozenset({"pending", "in-progress"})
+
+
+class _Done:
+    """Ids with a done status: task numbers and (task, subtask) pairs, so the common integer
+    entries are checked without building a TaskId (`next` runs on every `tm next`)."""
+
+    __slots__ = ("subtasks", "tasks")
+
+    def __init__(self, tasks: list[Task]) -> None:
+        self.tasks: set[int] = set()
+        self.subtasks: set[tuple[int, int]] = set()
+        for task in tasks:
+            if is_done(task.get("status")):
+                self.tasks.add(task["id"])
+            for sub in task.get("subtasks") or ():
+                if is_done(sub.get("status")):
+                    self.subtasks.add((task["id"], sub["id"]))
+
+    def satisfied(self, parent: int | None, item: Task) -> bool:
+        # An unreadable or missing dependency is not satisfied, and neither is a cancelled one.
+        for dep in item.get("dependencies") or ():
+            if type(dep) is int:
+                if (dep in self.tasks) if parent is None else ((parent, dep) in self.subtasks):
+                    continue
+                return False
+            target = resolve(parent, dep)
+            if target is None:
+                return False
+            if target.sub is None:
+                if target.task not in self.tasks:
+                    return False
+            elif (target.task, target.sub) not in self.subtasks:
+                return False
+        return True
+
+
+def _rank(priority: object) -> int:
+    # The reference maps an unknown priority to medium rather than failing.
+    medium = PRIORITY_RANK[DEFAULT_PRIORITY]
+    return PRIORITY_RANK.get(priority, medium) if isinstance(priority, str) else medium
+
+
+def next_task(doc: Document, tag: str) -> Task | None:
+    """The next item to work on, or None.
+
+    First: pending/in-progress subtasks of in-progress parents whose dependencies are done
+    (bare numbers are siblings), by priority (own, else the parent's, else medium), then fewer
+    dependencies, parent id, subtask id; returned as a view with ``parentTitle``. Otherwise:
+    pending/in-progress tasks whose dependencies are done, by priority, fewer dependencies, id.
+    """
+    tasks = doc.tasks(tag)
+    done = _Done(tasks)
+
+    best_sub: tuple[tuple[int, int, int, int], Task, Task] | None = None
+    for task in tasks:
+        if task.get("status") != "in-progress":
+            continue
+        for sub in task.get("subtasks") or ():
+            if sub.get("status") not in WORKABLE or not done.satisfied(task["id"], sub):
+                continue
+            priority = sub.get("priority") or task.get("priority") or DEFAULT_PRIORITY
+            key = (-_rank(priority), len(sub.get("dependencies") or ()), task["id"], sub["id"])
+            if best_sub is None or key < best_sub[0]:
+                best_sub = (key, task, sub)
+    if best_sub is not None:
+        _, parent, sub = best_sub
+        view = subtask_view(parent, sub)
+        view["parentTitle"] = parent.get("title", "")
+        return view
+
+    best: tuple[tuple[int, int, int], Task] | None = None
+    for task in tasks:
+        if task.get("status") not in WORKABLE or not done.satisfied(None, task):
+            continue
+        key = (-_rank(task.get("priority")), len(task.get("dependencies") or ()), task["id"])
+        if best is None or key < best[0]:
+            best = (key, task)
+    return None if best is None else best[1]
+
+
+def ready_ids(doc: Document, tag: str) -> set[TaskId]:
+    """Ids of tasks and subtasks that are pending or in-progress with every dependency done
+    (a subtask does not need its parent to be in progress here)."""
+    tasks = doc.tasks(tag)
+    done = _Done(tasks)
+    ready: set[TaskId] = set()
+    for task in tasks:
+        if task.get("status") in WORKABLE and done.satisfied(None, task):
+            ready.add(TaskId(task["id"]))
+        for sub in task.get("subtasks") or ():
+            if sub.get("status") in WORKABLE and done.satisfied(task["id"], sub):
+                ready.add(TaskId(task["id"], sub["id"]))
+    return ready
+
+
+__all__ = [
+    "next_task",
+    "ready_ids",
+]

@@ -1,0 +1,166 @@
+"""Subtasks: add, convert a task into one, remove (or promote back to a task), clear."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from taskmaster.errors import DependencyError, InvalidInput, TaskNotFound
+from taskmaster.model import Document, Task, TaskId, check_status, subtask_view
+from taskmaster.ops._atomic import all_or_nothing
+from taskmaster.ops._convert import subtask_to_task, task_to_subtask
+from taskmaster.ops._refs import encode, find_in, remap, remove_item, task_index
+from taskmaster.ops.tasks import check_new_dependencies, check_title
+
+
+def task_number(value: int | str | TaskId, role: str) -> int:
+    """A task id where a subtask id makes no sense (a parent, a task to convert)."""
+    task_id = TaskId.parse(value)
+    if task_id.sub is not None:
+        raise InvalidInput(f"the {role} must be a task id (N), not the subtask {task_id}")
+    return task_id.task
+
+
+def next_subtask_id(parent: Task) -> int:
+    return max((sub["id"] for sub in parent.get("subtasks") or ()), default=0) + 1
+
+
+def add_subtask(
+    doc: Document,
+    tag: str,
+    parent: int,
+    *,
+    title: str,
+    description: str = "",
+    details: str = "",
+    dependencies: Iterable[TaskId] = (),
+    status: str = "pending",
+    test_strategy: str = "",
+) -> Task:
+    """Append a subtask (id = the parent's max subtask id + 1) and return its view.
+
+    A dependency on a sibling is stored as a bare number, any other subtask as ``"N.M"``; a
+    top-level task cannot be expressed in a subtask's dependencies and is refused.
+    """
+    check_title(title)
+    check_status(status)
+    parent_task = doc.task(tag, task_number(parent, "parent"))
+    new = TaskId(parent_task["id"], next_subtask_id(parent_task))
+    deps = list(dict.fromkeys(TaskId.parse(raw) for raw in dependencies))
+    for dep in deps:
+        if dep.sub is None:
+            raise DependencyError(
+                f"subtask {new} cannot depend on task {dep}: a subtask's dependencies can "
+                "only name subtasks (N.M)",
+                task_id=str(new),
+                tag=tag,
+            )
+    check_new_dependencies(doc, tag, new, deps)
+    sub: Task = {
+        "id": new.sub,
+        "title": title,
+        "description": description,
+        "details": details,
+        "status": status,
+        "dependencies": [encode(new.task, dep) for dep in deps],
+        "parentTaskId": new.task,
+    }
+    if test_strategy:
+        sub["testStrategy"] = test_strategy
+    parent_task.setdefault("subtasks", []).append(sub)
+    return subtask_view(parent_task, sub)
+
+
+def convert_task_to_subtask(doc: Document, tag: str, task_id: int, parent: int) -> Task:
+    """Make task `task_id` the last subtask of `parent` and return its view.
+
+    References to the task become references to the subtask; the task's own dependencies on
+    tasks are dropped (a subtask cannot store them), those on subtasks are kept. Refused if the
+    task has subtasks (subtasks do not nest) or if the result would close a cycle.
+    """
+    number = task_number(task_id, "task to convert")
+    parent_number = task_number(parent, "parent")
+    if number == parent_number:
+        raise InvalidInput(f"task {number} cannot become a subtask of itself")
+    task = doc.task(tag, number)
+    parent_task = doc.task(tag, parent_number)
+    if task.get("subtasks"):
+        raise InvalidInput(
+            f"task {number} has subtasks and cannot become a subtask: subtasks do not nest"
+        )
+    tasks = doc.tasks(tag)
+    with all_or_nothing(doc, tag):
+        task_to_subtask(tasks, task, parent_task, next_subtask_id(parent_task))
+    return subtask_view(parent_task, task)
+
+
+def _subtask_ids(ids: Sequence[TaskId]) -> list[TaskId]:
+    wanted = list(dict.fromkeys(TaskId.parse(raw) for raw in ids))
+    for item_id in wanted:
+        if item_id.sub is None:
+            raise InvalidInput(
+                f"{item_id} is not a subtask id (expected N.M); use remove_task for tasks"
+            )
+    return wanted
+
+
+def remove_subtask(
+    doc: Document, tag: str, ids: Sequence[TaskId], *, convert: bool = False
+) -> list[Task]:
+    """Remove subtasks (all must exist or nothing changes).
+
+    Without `convert` every reference to them is stripped and their views are returned. With
+    `convert` each becomes a new task (next free id) and references from tasks follow it; the
+    created tasks are returned.
+    """
+    wanted = _subtask_ids(ids)
+    tasks = doc.tasks(tag)
+    index = task_index(tasks)
+    for item_id in wanted:
+        if find_in(index, item_id) is None:
+            raise TaskNotFound.for_id(item_id, tag)
+    pairs = [(index[item_id.task], find_in(index, item_id)) for item_id in wanted]
+    if not convert:
+        removed = [subtask_view(parent, sub) for parent, sub in pairs]
+        for parent, sub in pairs:
+            remove_item(parent["subtasks"], sub)
+        remap(tasks, dict.fromkeys(wanted))
+        return removed
+    created: list[Task] = []
+    with all_or_nothing(doc, tag):
+        for parent, sub in pairs:
+            subtask_to_task(tasks, parent, sub, doc.next_task_id(tag))
+            created.append(sub)
+    return created
+
+
+def clear_subtasks(doc: Document, tag: str, ids: Sequence[int] | None) -> list[Task]:
+    """Remove all subtasks of the given tasks (None: of every task in the tag) and strip
+    references to them. All ids must exist or nothing changes. Returns the tasks that had
+    subtasks, in order."""
+    tasks = doc.tasks(tag)
+    if ids is None:
+        targets = list(tasks)
+    else:
+        index = task_index(tasks)
+        targets = []
+        for raw in dict.fromkeys(TaskId.parse(raw) for raw in ids):
+            if raw.sub is not None:
+                raise InvalidInput(f"{raw} is a subtask id; clear_subtasks takes task ids")
+            if raw.task not in index:
+                raise TaskNotFound.for_id(raw, tag)
+            targets.append(index[raw.task])
+    changed = [task for task in targets if task.get("subtasks")]
+    mapping: dict[TaskId, None] = {}
+    for task in changed:
+        mapping.update(dict.fromkeys(TaskId(task["id"], sub["id"]) for sub in task["subtasks"]))
+        task["subtasks"].clear()
+    remap(tasks, mapping)
+    return changed
+
+
+__all__ = [
+    "add_subtask",
+    "clear_subtasks",
+    "convert_task_to_subtask",
+    "remove_subtask",
+]

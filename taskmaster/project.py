@@ -1,0 +1,105 @@
+"""Finding a project on disk and the small state files beside the task file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from taskmaster.errors import CorruptTaskFile, ProjectNotFound
+from taskmaster.model import DEFAULT_TAG
+from taskmaster.storage.atomic import replace_file
+
+PROJECT_DIR = ".taskmaster"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectPaths:
+    root: Path
+    tasks_file: Path
+
+    @property
+    def config_dir(self) -> Path:
+        return self.root / PROJECT_DIR
+
+    @property
+    def state_file(self) -> Path:
+        return self.config_dir / "state.json"
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.json"
+
+
+def find_root(start: Path | str | None = None) -> Path:
+    """The nearest directory at or above `start` that holds `.taskmaster/`, like git does."""
+    here = Path(start if start is not None else os.getcwd()).absolute()
+    for candidate in (here, *here.parents):
+        if (candidate / PROJECT_DIR).is_dir():
+            return candidate
+    raise ProjectNotFound.below(here)
+
+
+def default_tasks_file(root: Path) -> Path:
+    """An existing reference-tool layout (`.taskmaster/tasks/tasks.json`) wins over ours."""
+    reference = root / PROJECT_DIR / "tasks" / "tasks.json"
+    if reference.exists():
+        return reference
+    return root / PROJECT_DIR / "tasks.json"
+
+
+def locate(
+    start: Path | str | None = None, *, tasks_file: Path | str | None = None
+) -> ProjectPaths:
+    if tasks_file is not None and start is None:
+        # `--file` alone: the project is the one around the file, or the file's own folder.
+        file_path = Path(tasks_file).absolute()
+        try:
+            root = find_root(file_path.parent)
+        except ProjectNotFound:
+            root = file_path.parent
+        return ProjectPaths(root, file_path)
+    root = find_root(start)
+    path = Path(tasks_file).absolute() if tasks_file is not None else default_tasks_file(root)
+    return ProjectPaths(root, path)
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A small JSON settings file; absent means empty, unreadable is a clear error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as err:
+        raise CorruptTaskFile.at(
+            path, str(err).split(": line")[0], line=err.lineno, column=err.colno
+        ) from None
+    if not isinstance(data, dict):
+        raise CorruptTaskFile.at(path, "expected a JSON object")
+    return data
+
+
+def write_json_object(path: Path, data: dict[str, Any]) -> None:
+    replace_file(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def current_tag(paths: ProjectPaths) -> str:
+    state = read_json_object(paths.state_file)
+    tag = state.get("currentTag")
+    if isinstance(tag, str) and tag:
+        return tag
+    config = read_json_object(paths.config_file)
+    default = config.get("global", {}).get("defaultTag") if isinstance(config, dict) else None
+    return default if isinstance(default, str) and default else DEFAULT_TAG
+
+
+def set_current_tag(paths: ProjectPaths, tag: str) -> None:
+    # Read-modify-write keeps the reference tool's other state keys.
+    state = read_json_object(paths.state_file)
+    state["currentTag"] = tag
+    write_json_object(paths.state_file, state)
