@@ -1,0 +1,181 @@
+"""`tm`: the Task Master command line.
+
+One click group; each command parses its options, calls one method of the `TaskMaster` facade
+and prints the result (`render.py`). Command names and options follow the reference
+claude-task-master CLI, because people type those from habit.
+
+Exit codes: 0 success, 1 a Task Master error (one `Error: ...` line on stderr) or an unexpected
+failure, 2 a usage error. `--debug` adds the traceback.
+
+Only what `tm list` needs is imported at start-up: the web server, the file watcher and Redis
+are imported inside the commands that use them.
+"""
+
+from __future__ import annotations
+
+import errno
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from taskmaster.cli import dependencies, project, serve, subtasks, tags, tasks
+from taskmaster.cli.context import App, use_color
+from taskmaster.errors import TaskMasterError
+from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
+
+ALIASES = {"ls": "list", "status": "set-status"}
+
+
+class Failure(click.ClickException):
+    """A failure already explained in one line; click prints `Error: <message>`, exits 1."""
+
+    exit_code = 1
+
+
+class TaskMasterGroup(click.Group):
+    """The `tm` group: command aliases, commands in a deliberate order, errors as one line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)  # the order they were added: most used first
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Report the real name (`list`, not `ls`) in usage lines and to `invoked_subcommand`.
+        _, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else None), cmd, rest
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        shown = {name: alias for alias, name in ALIASES.items()}
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            title = f"{name} ({shown[name]})" if name in shown else name
+            rows.append((title, cmd.get_short_help_str(limit=formatter.width - 30)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
+        except TaskMasterError as err:
+            raise _failure(ctx, str(err)) from err
+        except OSError as err:
+            if err.errno == errno.EPIPE:
+                raise  # click's main quietens a closed pipe (`tm list | head`)
+            raise _failure(ctx, _describe(err)) from err
+        except Exception as err:
+            raise _failure(ctx, _describe(err)) from err
+
+
+def _describe(err: BaseException) -> str:
+    text = str(err) or "no details"
+    return f"{type(err).__name__}: {text} (run with --debug for the traceback)"
+
+
+def _failure(ctx: click.Context, message: str) -> Failure:
+    if ctx.params.get("debug"):
+        click.echo(traceback.format_exc().rstrip(), err=True)
+    # Exactly one line: a message with line breaks would read as several errors.
+    return Failure(" ".join(message.split()))
+
+
+@click.group(cls=TaskMasterGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="TM_PROJECT",
+    show_envvar=True,
+    help="Project directory (default: the nearest one at or above the current directory).",
+)
+@click.option(
+    "-f",
+    "--file",
+    "tasks_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The task file itself (default: .taskmaster/tasks.json, or tasks/tasks.json if present).",
+)
+@click.option(
+    "--tag", metavar="NAME", help="Work on this tag instead of the current one (every command)."
+)
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_LOCK_TIMEOUT,
+    envvar="TM_LOCK_TIMEOUT",
+    show_envvar=True,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a write waits for another writer before giving up.",
+)
+@click.option("--debug", is_flag=True, help="Show the traceback of an error.")
+@click.version_option(package_name="taskmaster-pro", prog_name="tm")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    project: Path | None,
+    tasks_file: Path | None,
+    tag: str | None,
+    lock_timeout: float,
+    debug: bool,
+) -> None:
+    """Task Master Pro: tasks in .taskmaster/tasks.json, safe for many processes at once.
+
+    \b
+    Examples:
+      tm init
+      tm add-task --title "Set up CI" --priority high
+      tm list --with-subtasks
+      tm set-status 3 done
+      tm next
+    """
+    app = ctx.ensure_object(App)
+    app.project = project.absolute() if project is not None else None
+    app.tasks_file = tasks_file.absolute() if tasks_file is not None else None
+    app.tag = tag
+    app.lock_timeout = lock_timeout
+    app.debug = debug
+    app.color = use_color()
+    ctx.call_on_close(app.close)
+
+
+for _command in (
+    project.init,
+    tasks.list_tasks,
+    tasks.show,
+    tasks.next_task,
+    tasks.set_status,
+    tasks.add_task,
+    tasks.update_task,
+    tasks.remove_task,
+    subtasks.add_subtask,
+    subtasks.remove_subtask,
+    subtasks.clear_subtasks,
+    dependencies.add_dependency,
+    dependencies.remove_dependency,
+    dependencies.validate_dependencies,
+    dependencies.fix_dependencies,
+    dependencies.move,
+    tags.tags,
+    project.generate,
+    serve.serve,
+):
+    cli.add_command(_command)
+
+
+def main(args: list[str] | None = None) -> Any:
+    """The `tm` console script."""
+    return cli.main(args=args, prog_name="tm")
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,84 @@
+"""The project itself: `init` creates one, `generate` writes its tasks out as markdown files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from taskmaster.cli import render
+from taskmaster.cli.context import App, json_option, pass_app, tag_option
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("-y", "--yes", is_flag=True, hidden=True, help="Accepted for compatibility.")
+@json_option
+@pass_app
+def init(app: App, directory: Path | None, yes: bool, as_json: bool) -> None:
+    """Create a project: .taskmaster/ with an empty task file and the master tag.
+
+    DIRECTORY defaults to --project, else the current directory. An existing project (ours, or
+    a claude-task-master one with .taskmaster/tasks/tasks.json) is left as it is.
+
+    \b
+    Example:
+      tm init ~/code/my-app
+    """
+    if app.tasks_file is not None:
+        raise click.UsageError("init always creates .taskmaster/tasks.json; drop -f/--file")
+    from taskmaster.core import TaskMaster
+
+    target = directory or app.project or Path.cwd()
+    core, created = TaskMaster.init(target, lock_timeout=app.lock_timeout)
+    try:
+        if as_json:
+            render.echo_json(
+                {"root": str(core.root), "tasksFile": str(core.tasks_file), "created": created}
+            )
+        elif created:
+            click.echo(f"Created a Task Master project in {core.root}")
+            click.echo(f"Tasks file: {core.tasks_file}")
+            click.echo('Next: tm add-task --title "..."')
+        else:
+            click.echo(
+                f"{core.root} is already a Task Master project (tasks file: "
+                f"{core.tasks_file}); nothing changed."
+            )
+    finally:
+        core.close()
+
+
+@click.command()
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for the files (default: <project>/.taskmaster/tasks/).",
+)
+@tag_option
+@json_option
+@pass_app
+def generate(app: App, output: Path | None, tag: str | None, as_json: bool) -> None:
+    """Write one markdown file per task: task_001.md (task_001_<tag>.md for other tags).
+
+    Files of tasks that no longer exist are removed; unchanged files are not rewritten.
+
+    \b
+    Example:
+      tm generate --output docs/tasks
+    """
+    result = app.core.generate(
+        output.absolute() if output is not None else None, tag=app.tag_for(tag)
+    )
+    if as_json:
+        render.echo_json(result.to_dict())
+        return
+    noun = "file" if len(result.files) == 1 else "files"
+    line = (
+        f"{len(result.files)} task {noun} for tag '{result.tag}' in {result.output_dir} "
+        f"({len(result.written)} written"
+    )
+    if result.removed:
+        line += f", {len(result.removed)} stale removed"
+    click.echo(line + ").")

@@ -1,0 +1,78 @@
+"""`tm serve`: the REST API for this project (falcon under waitress).
+
+falcon, waitress and watchdog are imported inside the command: every other command (and
+`tm list` above all) starts without them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from taskmaster.cli.context import App, pass_app
+from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT
+
+
+@click.command("serve")
+@click.option(
+    "--host",
+    default=None,
+    help=f"Address to listen on [default: {DEFAULT_HOST}, or TM_HOST]. Anything but loopback "
+    "exposes the tasks to the network: set TM_API_TOKEN then.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help=f"Port to listen on; 0 picks a free one [default: {DEFAULT_PORT}, or TM_PORT].",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Worker threads [default: 8, or TM_THREADS]; each open event stream holds one.",
+)
+@click.option(
+    "--rate-limit",
+    metavar="LIMIT",
+    default=None,
+    help="Requests per client, e.g. 100/minute [default: TM_RATE_LIMIT, else no limit].",
+)
+@click.option(
+    "--no-cache", is_flag=True, help="Serve every read from the file (no response cache)."
+)
+@pass_app
+def serve(
+    app: App,
+    host: str | None,
+    port: int | None,
+    threads: int | None,
+    rate_limit: str | None,
+    no_cache: bool,
+) -> None:
+    """Serve the REST API of this project until Ctrl+C (or SIGTERM).
+
+    Reads are cached and always fresh: changes by other processes (tm, an editor, another
+    server) are watched, and every cached answer is checked against the file's revision.
+    Settings come from TM_* variables (TM_API_TOKEN, TM_RATE_LIMIT, TM_MAX_BODY_BYTES, ...);
+    the options here win over them. The API is described at /api/v1/openapi.json.
+
+    \b
+    Examples:
+      tm serve
+      tm serve --port 9000 --threads 16
+      TM_API_TOKEN=secret tm serve --host 0.0.0.0
+    """
+    from taskmaster.api.server import serve as run_server
+    from taskmaster.config import Config
+
+    config = Config.from_env(
+        os.environ,
+        host=host,
+        port=port,
+        threads=threads,
+        rate_limit=rate_limit,
+        cache_enabled=False if no_cache else None,
+    )
+    run_server(app.core, config, announce=click.echo)

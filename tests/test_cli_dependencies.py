@@ -1,0 +1,162 @@
+"""add/remove-dependency, validate/fix-dependencies and move."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from test_cli_support import Tm
+
+
+@pytest.fixture
+def tm(tmp_path: Path) -> Tm:
+    tm = Tm.init(tmp_path)
+    for title in ("One", "Two", "Three", "Four"):
+        tm.add(title)
+    return tm
+
+
+def test_add_and_remove_dependency(tm: Tm) -> None:
+    task = tm.json("add-dependency", "--id", "3", "--depends-on", "1")
+    assert task["id"] == 3 and task["dependencies"] == [1]
+    assert tm.ok("add-dependency", "-i", "3", "-d", "2").stdout == "Task 3 now depends on 2.\n"
+    assert tm.task(3)["dependencies"] == [1, 2]
+    task = tm.json("remove-dependency", "-i", "3", "-d", "1")
+    assert task["dependencies"] == [2]
+    out = tm.ok("remove-dependency", "-i", "3", "-d", "2").stdout
+    assert out == "Task 3 no longer depends on 2.\n"
+    assert tm.task(3)["dependencies"] == []
+
+
+def test_subtask_dependencies_bare_means_sibling(tm: Tm) -> None:
+    tm.ok("add-subtask", "-p", "1", "-t", "a")
+    tm.ok("add-subtask", "-p", "1", "-t", "b")
+    sub = tm.json("add-dependency", "-i", "1.2", "-d", "1")
+    assert sub["id"] == "1.2" and sub["dependencies"] == [1]
+    tm.json("add-dependency", "-i", "2", "-d", "1.2")
+    assert tm.task(2)["dependencies"] == ["1.2"]
+    assert tm.json("remove-dependency", "-i", "1.2", "-d", "1.1")["dependencies"] == []
+
+
+def test_add_dependency_rejects_cycle_self_and_missing(tm: Tm) -> None:
+    tm.ok("add-dependency", "-i", "2", "-d", "1")
+    tm.ok("add-dependency", "-i", "3", "-d", "2")
+    before = tm.tasks_file.read_bytes()
+    cycle = tm.fails(1, "add-dependency", "-i", "1", "-d", "3")
+    assert "cycle" in cycle.stderr and "1 -> 3 -> 2 -> 1" in cycle.stderr
+    assert tm.fails(1, "add-dependency", "-i", "2", "-d", "2").exit_code == 1
+    assert "9" in tm.fails(1, "add-dependency", "-i", "2", "-d", "9").stderr
+    assert "9" in tm.fails(1, "add-dependency", "-i", "9", "-d", "2").stderr
+    assert tm.tasks_file.read_bytes() == before
+    assert tm.fails(2, "add-dependency", "-i", "2").exit_code == 2
+    assert tm.fails(2, "add-dependency", "-i", "2", "-d", "x").exit_code == 2
+
+
+def _break(tm: Tm) -> None:
+    """Write problems a hand edit or another tool could leave: missing, self, duplicate, cycle."""
+    data = tm.data()
+    tasks = data["master"]["tasks"]
+    tasks[0]["dependencies"] = [99, 1]
+    tasks[1]["dependencies"] = [3, 3]
+    tasks[2]["dependencies"] = [2]
+    tm.tasks_file.write_bytes(orjson.dumps(data))
+
+
+def test_validate_dependencies_valid(tm: Tm) -> None:
+    assert tm.json("validate-dependencies") == {"tag": "master", "valid": True, "issues": []}
+    assert "valid" in tm.ok("validate-dependencies").stdout
+
+
+def test_validate_dependencies_reports_and_exits_1(tm: Tm) -> None:
+    _break(tm)
+    before = tm.tasks_file.read_bytes()
+    result = tm("validate-dependencies", "--json")
+    assert result.exit_code == 1 and result.stderr == ""
+    report = orjson.loads(result.stdout)
+    assert report["tag"] == "master" and report["valid"] is False
+    kinds = sorted(issue["kind"] for issue in report["issues"])
+    assert kinds == ["cycle", "duplicate", "missing", "self"]
+    assert all(
+        set(issue) == {"kind", "item", "dependency", "message"} for issue in report["issues"]
+    )
+    missing = next(i for i in report["issues"] if i["kind"] == "missing")
+    assert (missing["item"], missing["dependency"]) == ("1", "99")
+    human = tm("validate-dependencies")
+    assert human.exit_code == 1
+    assert human.stdout.startswith("4 dependency issues in tag 'master':\n")
+    assert "  1 -> 99: " in human.stdout
+    assert tm.tasks_file.read_bytes() == before  # validating never writes
+
+
+def test_fix_dependencies(tm: Tm) -> None:
+    _break(tm)
+    fixed = tm.json("fix-dependencies")
+    assert fixed["tag"] == "master" and len(fixed["fixed"]) == 4
+    assert tm.json("validate-dependencies")["valid"] is True
+    assert tm.task(1)["dependencies"] == []
+    assert tm.ok("fix-dependencies").stdout == "No dependency issues in tag 'master'.\n"
+    _break(tm)
+    assert tm.ok("fix-dependencies").stdout.startswith("Fixed 4 dependency issues")
+
+
+# move ------------------------------------------------------------------------------------------
+
+
+def test_move_renumber_and_reorder(tm: Tm) -> None:
+    tm.ok("add-dependency", "-i", "3", "-d", "1")
+    moved = tm.json("move", "--from", "1", "--to", "7")
+    assert [m["id"] for m in moved] == [7]
+    assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
+    assert tm.task(3)["dependencies"] == [7]
+    assert tm.ok("move", "--from", "4", "--to", "2").stdout == "Task 4 moved to 4: Four\n"
+    assert [t["id"] for t in tm.tasks()] == [4, 2, 3, 7]
+
+
+def test_move_task_to_subtask_and_back(tm: Tm) -> None:
+    moved = tm.json("move", "--from", "2,3", "--to", "1.1,1.2")
+    assert [m["id"] for m in moved] == ["1.1", "1.2"]
+    assert [s["title"] for s in tm.task(1)["subtasks"]] == ["Two", "Three"]
+    back = tm.json("move", "--from", "1.2", "--to", "8")
+    assert back[0]["id"] == 8 and back[0]["title"] == "Three"
+
+
+def test_move_usage_errors(tm: Tm) -> None:
+    before = tm.tasks_file.read_bytes()
+    assert "--to" in tm.fails(2, "move", "--from", "1").stderr
+    assert tm.fails(2, "move", "--to", "2").exit_code == 2
+    assert "one each" in tm.fails(2, "move", "--from", "1,2", "--to", "5").stderr
+    assert tm.fails(2, "move", "--from", "1", "--from-tag", "master", "--to", "3").exit_code == 2
+    assert tm.fails(2, "move", "--from", "1", "--to", "9", "--with-dependencies").exit_code == 2
+    assert tm.fails(1, "move", "--from", "9", "--to", "10").exit_code == 1
+    assert tm.tasks_file.read_bytes() == before
+
+
+def test_move_between_tags(tm: Tm) -> None:
+    tm.ok("tags", "add", "feature")
+    tm.ok("add-task", "-t", "Feature one", "--tag", "feature")
+    tm.ok("add-dependency", "-i", "3", "-d", "2")
+    refused = tm.fails(1, "move", "--from", "3", "--from-tag", "master", "--to-tag", "feature")
+    assert "depend" in refused.stderr
+    across = ("--from-tag", "master", "--to-tag", "feature")
+    moved = tm.json("move", "--from", "3", *across, "--with-dependencies")
+    assert sorted(m["title"] for m in moved) == ["Three", "Two"]
+    assert [t["title"] for t in tm.tasks()] == ["One", "Four"]
+    assert [t["title"] for t in tm.tasks("feature")] == ["Feature one", "Two", "Three"]
+    ids = [t["id"] for t in tm.tasks("feature")]
+    assert len(set(ids)) == 3 and ids[0] == 1  # renumbered where taken
+    out = tm.ok("move", "--from", "4", "--to-tag", "feature").stdout  # from the current tag
+    assert out.startswith("Moved 1 task to tag 'feature':")
+    assert [t["title"] for t in tm.tasks()] == ["One"]
+
+
+def test_move_between_tags_ignore_dependencies_and_errors(tm: Tm) -> None:
+    tm.ok("tags", "add", "feature")
+    tm.ok("add-dependency", "-i", "2", "-d", "1")
+    tm.ok("move", "--from", "2", "--to-tag", "feature", "--ignore-dependencies")
+    assert tm.tasks("feature")[0]["dependencies"] == []
+    both = ("--with-dependencies", "--ignore-dependencies")
+    assert tm.fails(2, "move", "--from", "3", "--to-tag", "feature", *both).exit_code == 2
+    assert tm.fails(2, "move", "--from", "3", "--to-tag", "master").exit_code == 2
+    assert tm.fails(2, "move", "--from", "3", "--to", "1", "--to-tag", "feature").exit_code == 2
+    assert "nope" in tm.fails(1, "move", "--from", "3", "--to-tag", "nope").stderr
