@@ -1,0 +1,104 @@
+"""`create_app(core, config)`: the WSGI application, with the core injected.
+
+The API calls only the `TaskMaster` facade. At creation it subscribes the response cache to
+the facade's bus and starts the facade's directory watcher, so a change made by any process
+(the CLI, an editor, another API instance) becomes an event that invalidates the cache.
+"""
+
+from __future__ import annotations
+
+import falcon
+
+from taskmaster.api import problems
+from taskmaster.api.metrics import Metrics
+from taskmaster.api.middleware import (
+    AuthMiddleware,
+    BodyMiddleware,
+    MetricsMiddleware,
+    RateLimitMiddleware,
+)
+from taskmaster.api.ratelimit import RateLimiter
+from taskmaster.api.resources.meta import Health, MetricsResource, OpenApiResource
+from taskmaster.api.resources.tags import TagCollection, TagItem
+from taskmaster.api.resources.tasks import (
+    Dependencies,
+    Dependency,
+    NextTask,
+    Subtasks,
+    TaskCollection,
+    TaskItem,
+    TaskStatus,
+)
+from taskmaster.api.sse import EventHub, EventsResource
+from taskmaster.api.state import ApiState
+from taskmaster.cache import RevisionCache
+from taskmaster.config import Config
+from taskmaster.core import TaskMaster
+from taskmaster.events import Event
+
+
+class TaskMasterApp(falcon.App):
+    """A falcon App that also owns what `create_app` set up (`state`) and can release it."""
+
+    state: ApiState
+
+    def close(self) -> None:
+        """End event streams and unsubscribe from the bus. The core stays open: it was given
+        to us, and whoever opened it closes it (which also stops its watcher)."""
+        self.state.close()
+
+
+def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
+    config = config if config is not None else Config()
+    cache: RevisionCache[bytes] = RevisionCache(
+        core.revision,
+        maxsize=config.cache_maxsize,
+        ttl=config.cache_ttl,
+        enabled=config.cache_enabled,
+    )
+    metrics = Metrics(cache)
+    hub = EventHub(
+        core.bus,
+        metrics,
+        max_clients=config.event_stream_limit,
+        queue_size=config.sse_queue_size,
+    )
+    state = ApiState(core, config, cache, metrics, hub)
+
+    def invalidate(event: Event) -> None:
+        cache.on_event(event)
+        metrics.observe_event(event)
+
+    state.closers.append(core.bus.subscribe(invalidate))
+    state.closers.append(hub.close)
+    if config.watch:
+        # After subscribing: an outside change seen from now on reaches the cache.
+        state.watcher = core.watch()
+
+    middleware: list[object] = [MetricsMiddleware(metrics)]
+    if config.rate_limit:
+        limiter = RateLimiter(config.rate_limit, config.rate_limit_storage_uri)
+        middleware.append(RateLimitMiddleware(limiter, metrics, api_token=config.api_token))
+    if config.api_token:
+        middleware.append(AuthMiddleware(config.api_token))
+    middleware.append(BodyMiddleware(config.max_body_bytes))
+
+    app = TaskMasterApp(middleware=middleware)
+    app.state = state
+    problems.install(app)
+
+    prefix = "/api/v1"
+    app.add_route(f"{prefix}/tasks", TaskCollection(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}", TaskItem(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}/status", TaskStatus(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}/subtasks", Subtasks(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies", Dependencies(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies/{{dep_id}}", Dependency(state))
+    app.add_route(f"{prefix}/next", NextTask(state))
+    app.add_route(f"{prefix}/tags", TagCollection(state))
+    app.add_route(f"{prefix}/tags/{{name}}", TagItem(state))
+    app.add_route(f"{prefix}/events", EventsResource(hub, config.sse_heartbeat))
+    app.add_route(f"{prefix}/health", Health(state))
+    app.add_route(f"{prefix}/openapi.json", OpenApiResource())
+    app.add_route("/metrics", MetricsResource(metrics))
+    return app

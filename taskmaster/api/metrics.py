@@ -1,0 +1,96 @@
+"""Prometheus metrics of one API instance (prometheus_client, in a registry of its own).
+
+A registry per app rather than the library's global one: tests and the harness create many
+apps in one process, and each must count only its own requests.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+
+from taskmaster.cache import RevisionCache
+from taskmaster.events import Event
+
+# Invalidation is meant to take well under 10 ms (DESIGN §1), so the buckets are fine there.
+LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class _CacheCollector:
+    """Reads the cache's own counters at scrape time: no second set of numbers to keep."""
+
+    def __init__(self, cache: RevisionCache[bytes]) -> None:
+        self._cache = cache
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._cache.stats
+        yield CounterMetricFamily("tm_cache_hits", "Response cache hits.", value=stats.hits)
+        yield CounterMetricFamily("tm_cache_misses", "Response cache misses.", value=stats.misses)
+        yield CounterMetricFamily(
+            "tm_cache_invalidations",
+            "Response cache entries dropped by change events.",
+            value=stats.invalidations,
+        )
+        yield CounterMetricFamily(
+            "tm_cache_refused",
+            "Builds not cached because a newer revision had been seen.",
+            value=stats.refused,
+        )
+        yield GaugeMetricFamily("tm_cache_entries", "Entries in the cache.", value=len(self._cache))
+
+    def describe(self) -> Iterator[Metric]:
+        return self.collect()
+
+
+class Metrics:
+    def __init__(self, cache: RevisionCache[bytes]) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "tm_http_requests",
+            "HTTP requests by route template, method and status.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "tm_http_request_duration_seconds",
+            "Time to produce a response (for event streams: until streaming starts).",
+            ["route", "method"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.invalidation_lag = Histogram(
+            "tm_cache_invalidation_lag_seconds",
+            "Seconds from a change event's time to its handling by the response cache.",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.events = Counter(
+            "tm_events", "Change events seen on the bus.", ["kind"], registry=self.registry
+        )
+        self.event_streams = Gauge(
+            "tm_event_streams", "Open /api/v1/events streams.", registry=self.registry
+        )
+        self.events_dropped = Counter(
+            "tm_event_stream_overflows",
+            "Event streams closed because the client fell too far behind.",
+            registry=self.registry,
+        )
+        self.rate_limited = Counter(
+            "tm_rate_limited_requests", "Requests refused with 429.", registry=self.registry
+        )
+        self.registry.register(_CacheCollector(cache))
+
+    def observe_event(self, event: Event) -> None:
+        """Called right after the cache handled `event` (both in the publisher's thread)."""
+        self.invalidation_lag.observe(max(0.0, time.time() - event.time))
+        self.events.labels(event.kind).inc()
+
+    def render(self, accept: str | None) -> tuple[bytes, str]:
+        """The exposition in the format the scraper asked for (text or OpenMetrics)."""
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type

@@ -1,0 +1,134 @@
+"""Cross-cutting request handling, in the order it runs: metrics, rate limit, auth, body checks.
+
+The rate limit comes before authentication so that guessing tokens is rate limited too; the
+body checks come last and look only at headers (Content-Length, Content-Type), so an oversized
+or mistyped body is refused before a byte of it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import falcon
+
+from taskmaster.api.inputs import is_json_media_type, too_large, unsupported_media_type
+from taskmaster.api.metrics import Metrics
+from taskmaster.api.problems import Problem
+from taskmaster.api.ratelimit import RateLimiter
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Probes and scrapes are not client traffic: a load balancer must not lock itself out.
+RATE_LIMIT_EXEMPT = frozenset({"/metrics", "/api/v1/health"})
+
+
+class MetricsMiddleware:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.started = time.perf_counter()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        # The route template, not the path: ids in paths would make the label set unbounded.
+        route = req.uri_template or "unmatched"
+        self.metrics.requests.labels(route, req.method, str(resp.status_code)).inc()
+        started = getattr(req.context, "started", None)
+        if started is not None:
+            self.metrics.duration.labels(route, req.method).observe(time.perf_counter() - started)
+
+
+def client_key(req: falcon.Request, valid_token: str | None) -> str:
+    """Who a request counts against: its bearer token if that is a valid one, else its address.
+
+    Only a verified token can be a key: if any token were, a client could dodge the limit by
+    sending a new made-up token with each request. The token is hashed so that it never
+    appears as a key in a shared (Redis) store.
+    """
+    scheme, _, credentials = (req.get_header("Authorization") or "").partition(" ")
+    token = credentials.strip()
+    if (
+        valid_token
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(token.encode(), valid_token.encode())
+    ):
+        return f"token:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
+    return f"addr:{req.remote_addr}"
+
+
+class RateLimitMiddleware:
+    def __init__(
+        self, limiter: RateLimiter, metrics: Metrics, *, api_token: str | None = None
+    ) -> None:
+        self.limiter = limiter
+        self.metrics = metrics
+        self.api_token = api_token
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.path in RATE_LIMIT_EXEMPT:
+            return
+        decision = self.limiter.hit(client_key(req, self.api_token))
+        req.context.rate_limit = decision
+        if not decision.allowed:
+            self.metrics.rate_limited.inc()
+            raise Problem(
+                429,
+                f"rate limit of {self.limiter.item} exceeded; retry in {decision.reset_after} s",
+                kind="rate-limited",
+                title="Too many requests",
+                headers={"Retry-After": str(decision.reset_after), **decision.headers()},
+            )
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        decision = getattr(req.context, "rate_limit", None)
+        if decision is not None:
+            resp.set_headers(decision.headers())
+
+
+class AuthMiddleware:
+    """Writes need `Authorization: Bearer <token>`; reads stay open (the server binds to
+    loopback by default, and the token protects the file, not its contents)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method not in WRITE_METHODS:
+            return
+        scheme, _, credentials = (req.get_header("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            raise Problem(
+                401,
+                "this request changes data and needs an 'Authorization: Bearer <token>' header",
+                kind="unauthorized",
+                headers={"WWW-Authenticate": 'Bearer realm="taskmaster"'},
+            )
+        # Constant-time comparison: response timing must not reveal a token's prefix.
+        if not hmac.compare_digest(credentials.strip().encode(), self._token):
+            raise Problem(
+                401,
+                "the bearer token is not valid",
+                kind="unauthorized",
+                headers={"WWW-Authenticate": 'Bearer realm="taskmaster", error="invalid_token"'},
+            )
+
+
+class BodyMiddleware:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method not in WRITE_METHODS:
+            return
+        length = req.content_length
+        if not length:
+            return  # no body, or one whose length is unknown: `inputs.read_json` bounds it
+        if length > self.max_bytes:
+            raise too_large(self.max_bytes)
+        if not is_json_media_type(req.content_type):
+            raise unsupported_media_type(req.content_type)

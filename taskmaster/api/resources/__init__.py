@@ -1,0 +1,1 @@
+"""The API's resources: plain classes with `on_get`/`on_post`/... responders."""

@@ -1,0 +1,171 @@
+"""What every resource shares, and the two shapes of a response: a cached read and a write.
+
+Reads: the body is serialised once (orjson) and the bytes are cached in the `RevisionCache`
+under ``GET:<path>?<sorted query>``, so a hit costs two `stat` calls and a dict lookup. The
+cache checks the entry's revision against the file's on every hit, which is what makes it
+correct even when an invalidation event is lost; events only make misses happen sooner.
+
+Writes: `If-Match` reaches the storage lock through `core.condition`, so "the file is still at
+the revision you saw" is checked under the same lock as the write itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlencode
+
+import falcon
+import orjson
+
+from taskmaster.api.problems import Problem
+from taskmaster.cache import RevisionCache
+from taskmaster.config import Config
+from taskmaster.core import TaskMaster
+
+if TYPE_CHECKING:
+    from taskmaster.api.metrics import Metrics
+    from taskmaster.api.sse import EventHub
+    from taskmaster.watch import FileWatcher
+
+T = TypeVar("T")
+
+JSON = "application/json"
+
+
+@dataclass
+class ApiState:
+    core: TaskMaster
+    config: Config
+    cache: RevisionCache[bytes]
+    metrics: Metrics
+    hub: EventHub
+    watcher: FileWatcher | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    _closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # reads ---------------------------------------------------------------------------------
+    def tag_or_current(self, tag: str | None) -> str:
+        """The tag a request means. The current tag lives in state.json, outside the revision,
+        so it is resolved per request and becomes part of the cache key."""
+        return tag if tag is not None else self.core.current_tag()
+
+    def cached(
+        self, path: str, params: Mapping[str, object], build: Callable[[], tuple[Any, int]]
+    ) -> tuple[bytes, int]:
+        """The serialised body and its revision, from the cache or built (and cached) now.
+
+        `build` returns a JSON-able value and a revision no newer than the value: a read that
+        races a write then labels newer content with an older revision, which only costs a
+        miss later, never a stale hit.
+        """
+
+        def build_bytes() -> tuple[bytes, int]:
+            value, revision = build()
+            return orjson.dumps(value), revision
+
+        return self.cache.get_or_build(cache_key(path, params), build_bytes)
+
+    def respond_read(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        path: str,
+        params: Mapping[str, object],
+        build: Callable[[], tuple[Any, int]],
+    ) -> None:
+        body, revision = self.cached(path, params, build)
+        resp.etag = etag(revision)
+        if not_modified(req, revision):
+            resp.status = falcon.HTTP_304
+            return
+        resp.content_type = JSON
+        resp.data = body
+
+    # writes --------------------------------------------------------------------------------
+    def write(self, req: falcon.Request, operation: Callable[[], T]) -> tuple[T, int]:
+        """Run one core write under the request's `If-Match`; returns its result and revision."""
+        expected = self.expected_revision(req)
+        with self.core.condition(expected):
+            result = operation()
+        commit = self.core.last_commit()
+        revision = commit.revision if commit is not None else self.core.revision()
+        return result, revision
+
+    def expected_revision(self, req: falcon.Request) -> int | None:
+        """The revision `If-Match` insists on; None when there is no condition.
+
+        If-Match uses strong comparison: a weak or foreign tag can never match (412 at once).
+        Of several tags, the one naming the current revision is used; the lock re-checks it.
+        """
+        tags = req.if_match
+        if not tags or tags == ["*"]:
+            return None
+        candidates = {
+            int(tag) for tag in tags if not getattr(tag, "is_weak", False) and str(tag).isdigit()
+        }
+        if not candidates:
+            raise _precondition_failed(tags, self.core.revision())
+        if len(candidates) == 1:
+            return next(iter(candidates))
+        current = self.core.revision()
+        if current not in candidates:
+            raise _precondition_failed(tags, current)
+        return current
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for closer in reversed(self.closers):
+            closer()
+
+
+def cache_key(path: str, params: Mapping[str, object]) -> str:
+    """``GET:<path>?<sorted query>`` over the normalised parameters (None ones left out), so
+    equivalent requests share an entry and junk parameters cannot fill the cache."""
+    query = urlencode(sorted((k, _param(v)) for k, v in params.items() if v is not None))
+    return f"GET:{path}?{query}"
+
+
+def _param(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def not_modified(req: falcon.Request, revision: int) -> bool:
+    """If-None-Match uses weak comparison: `W/"5"` matches revision 5."""
+    tags = req.if_none_match
+    if not tags:
+        return False
+    return any(str(tag) == "*" or str(tag) == str(revision) for tag in tags)
+
+
+def send_json(
+    resp: falcon.Response, value: Any, *, revision: int | None = None, status: int = 200
+) -> None:
+    resp.status = status
+    resp.content_type = JSON
+    resp.data = orjson.dumps(value)
+    if revision is not None:
+        resp.etag = etag(revision)
+
+
+def _precondition_failed(tags: list[Any], current: int) -> Problem:
+    given = ", ".join(f'W/"{t}"' if getattr(t, "is_weak", False) else f'"{t}"' for t in tags)
+    return Problem(
+        412,
+        f"If-Match {given} does not name the current revision {current}",
+        kind="revision-mismatch",
+        title="Revision mismatch",
+        current=current,
+    )

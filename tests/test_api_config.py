@@ -1,0 +1,114 @@
+"""`Config` from TM_* variables and flags, and `tm serve` as a CLI command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from taskmaster.cli import cli
+from taskmaster.config import Config
+from taskmaster.errors import InvalidInput
+
+
+def test_defaults_listen_on_loopback_with_the_cache_on() -> None:
+    config = Config.from_env({})
+    assert (config.host, config.port) == ("127.0.0.1", 8765)
+    assert config.cache_enabled
+    assert config.rate_limit is None and config.api_token is None
+    assert config.max_body_bytes == 1 << 20
+    assert config.event_stream_limit == config.threads // 2
+
+
+def test_tm_variables_are_read() -> None:
+    config = Config.from_env(
+        {
+            "TM_HOST": "0.0.0.0",
+            "TM_PORT": "9000",
+            "TM_THREADS": "16",
+            "TM_RATE_LIMIT": "100/minute",
+            "TM_RATE_LIMIT_STORAGE": "redis://localhost:6379",
+            "TM_API_TOKEN": "tok",
+            "TM_MAX_BODY_BYTES": "2048",
+            "TM_CACHE": "off",
+            "TM_CACHE_TTL": "1.5",
+            "TM_CACHE_MAXSIZE": "10",
+            "TM_SSE_HEARTBEAT": "2",
+            "TM_SSE_MAX_CLIENTS": "3",
+            "UNRELATED": "x",
+        }
+    )
+    assert config == Config(
+        host="0.0.0.0",
+        port=9000,
+        threads=16,
+        rate_limit="100/minute",
+        rate_limit_storage_uri="redis://localhost:6379",
+        api_token="tok",
+        max_body_bytes=2048,
+        cache_enabled=False,
+        cache_ttl=1.5,
+        cache_maxsize=10,
+        sse_heartbeat=2.0,
+        sse_max_clients=3,
+    )
+
+
+def test_flags_win_over_variables_and_none_means_not_given() -> None:
+    config = Config.from_env({"TM_PORT": "9000", "TM_HOST": "::1"}, port=7000, host=None)
+    assert (config.host, config.port) == ("::1", 7000)
+    assert config.replace(threads=2, port=None).threads == 2
+
+
+def test_an_empty_rate_limit_or_token_means_off() -> None:
+    config = Config.from_env({"TM_RATE_LIMIT": "", "TM_API_TOKEN": "  "})
+    assert config.rate_limit is None and config.api_token is None
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TM_PORT", "http"),
+        ("TM_PORT", "70000"),
+        ("TM_THREADS", "0"),
+        ("TM_CACHE", "maybe"),
+        ("TM_CACHE_TTL", "soon"),
+        ("TM_HOST", " "),
+    ],
+)
+def test_bad_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(InvalidInput):
+        Config.from_env({variable: value})
+
+
+def test_serve_is_a_tm_command_with_help() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--host", "--port", "--threads", "--rate-limit", "--no-cache"):
+        assert option in result.output
+    assert "serve" in CliRunner().invoke(cli, ["--help"]).output
+
+
+def test_tm_list_imports_no_web_server_and_no_watcher(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from taskmaster.cli import cli
+        cli.main(["--project", {str(tmp_path)!r}, "init"], standalone_mode=False)
+        cli.main(["--project", {str(tmp_path)!r}, "list"], standalone_mode=False)
+        roots = ("falcon", "waitress", "watchdog", "limits", "prometheus_client")
+        heavy = sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in roots or name.startswith("taskmaster.api")
+        )
+        print("HEAVY", heavy)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "HEAVY []" in result.stdout, result.stdout
