@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean
+.PHONY: venv demo harness test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The lost-update and stale-cache races of the design documents, replayed with real processes
+# in a scratch project against the naive baseline and against taskmaster; prints the verdicts.
 demo: venv
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash harness/demo.sh
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/harness run lost-update stale-cache --quick
+
+harness: venv
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/harness run all --quick
 
 test: venv
 	$(BIN)/pytest -n auto

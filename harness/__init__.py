@@ -1,1 +1,23 @@
-"""Replays the races of the design documents with real processes and checks the guarantees."""
+"""Replays the races of the design documents with real processes and checks the guarantees.
+
+`harness run NAME... | all` runs each scenario of `scenarios/*.toml` twice with the same seed:
+against the naive "Current" stack (`baseline.py`) and against taskmaster (the real `tm`, real
+`tm serve` processes, the `TaskMaster` facade). Every operation is recorded; the checker
+decides from the recorded history alone, so `harness replay RUN_DIR` reaches the same verdict.
+
+    cli.py          the `harness` command: list, run, replay
+    scenarios.py    loading the scenario files (`[quick]` overrides, `--writers` & co.)
+    runners/        one runner per scenario kind, driven by its file; `base.ScenarioRun`
+    targets.py      the two stacks: which programs a CLI op, a server, a core writer are
+    actors.py       performing and recording operations: CLI process, HTTP API, core
+    workers.py      actor processes: planned writers, readers, file observer, editor
+    hooked.py       the real CLI/server with a probe in its transaction (barriers, mid-write)
+    processes.py    spawning and always reaping, free ports, barrier files, the run folder
+    history.py      the `Op` record and its JSON-lines files
+    registers.py    the register model of a history
+    checker.py      the invariants over a history (pure); phase_checks.py the phase-bound ones
+    violations.py   what the checker reports
+    report.py       rows, verdicts, table, JSON, exit code
+    progress.py     progress lines on stderr
+    baseline.py     the naive file store, naive CLI and naive cached API server
+"""

@@ -1,18 +1,37 @@
 """The naive stack of the design documents' "Current" architecture, kept only to be beaten.
 
 Direct, non-atomic writes of the whole file and no lock: exactly what loses updates and tears
-files. Every harness scenario and concurrency test also runs against this, to prove that its
-check can fail. It lives here, never in the `taskmaster` package.
+files. And an API server with a per-process response cache (5-minute TTL) that nothing ever
+invalidates: exactly what serves stale data. Every harness scenario runs against this too, to
+prove that its check can fail. It lives here, never in the `taskmaster` package.
+
+    python -m harness.baseline --file F set-status ID STATUS
+    python -m harness.baseline --file F update-task ID [--title T] [--status S] [--details D]
+    python -m harness.baseline --file F add-task --title T
+    python -m harness.baseline --file F show ID --json
+    python -m harness.baseline --file F list --json
+    python -m harness.baseline --file F serve --port N [--cache-ttl 300]
+
+(`--file` may also follow the command.) Same command and route shapes as `tm` for the few the
+scenarios use.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Callable
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+TAG = "master"
+CACHE_TTL = 300.0
 
 
 class TornRead(ValueError):
@@ -34,6 +53,253 @@ class NaiveFileStore:
         """Read, modify, write back, with nothing stopping another process in between."""
         data = self.read()
         result = operation(data)
+        self._write(data)
+        return result
+
+    def _write(self, data: Any) -> None:
         with open(self.path, "w") as handle:  # truncates first: a reader can see it half done
             handle.write(json.dumps(data, indent=2))
-        return result
+
+
+# the naive operations on the raw document ------------------------------------------------------
+
+
+class NaiveError(Exception):
+    status = 400
+
+
+class NoSuchTask(NaiveError):
+    status = 404
+
+
+def tasks_of(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return data[TAG]["tasks"] if TAG in data else data["tasks"]
+
+
+def find_task(data: dict[str, Any], task_id: int) -> dict[str, Any]:
+    for task in tasks_of(data):
+        if int(task["id"]) == task_id:
+            return task
+    raise NoSuchTask(f"task {task_id} not found")
+
+
+def set_status(task_id: int, status: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        task = find_task(data, task_id)
+        task["status"] = status
+        return task
+
+    return apply
+
+
+def update_task(task_id: int, fields: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        task = find_task(data, task_id)
+        task.update(fields)
+        return task
+
+    return apply
+
+
+def add_task(title: str, **fields: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def apply(data: dict[str, Any]) -> dict[str, Any]:
+        tasks = tasks_of(data)
+        task = {
+            "id": max((int(t["id"]) for t in tasks), default=0) + 1,
+            "title": title,
+            "description": fields.get("description", ""),
+            "details": fields.get("details", ""),
+            "testStrategy": "",
+            "status": fields.get("status", "pending"),
+            "dependencies": [],
+            "priority": fields.get("priority", "medium"),
+            "subtasks": [],
+        }
+        tasks.append(task)
+        return task
+
+    return apply
+
+
+class NaiveCore:
+    """The naive counterpart of the `TaskMaster` facade, for direct writers."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.store = NaiveFileStore(path)
+
+    def set_status(self, task_id: int, status: str) -> dict[str, Any]:
+        return self.store.transact(set_status(task_id, status))
+
+    def update_task(self, task_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        return self.store.transact(update_task(task_id, fields))
+
+    def add_task(self, title: str, **fields: Any) -> dict[str, Any]:
+        return self.store.transact(add_task(title, **fields))
+
+    def show(self, task_id: int) -> dict[str, Any]:
+        return find_task(self.store.read(), task_id)
+
+    def close(self) -> None:
+        pass
+
+
+# the naive API server ----------------------------------------------------------------------------
+
+_TASK = re.compile(r"^/api/v1/tasks/(\d+)$")
+_STATUS = re.compile(r"^/api/v1/tasks/(\d+)/status$")
+
+
+class TtlCache:
+    """A per-process response cache: entries live `ttl` seconds and are never invalidated."""
+
+    def __init__(self, ttl: float = CACHE_TTL) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] < time.monotonic():
+                return None
+            return entry[1]
+
+    def put(self, key: str, body: bytes) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.ttl, body)
+
+
+class NaiveApp:
+    """WSGI app: GET /tasks/{id} and /tasks (cached), PUT /tasks/{id}/status, PATCH /tasks/{id},
+    POST /tasks, GET /health."""
+
+    def __init__(self, path: Path | str, cache_ttl: float = CACHE_TTL) -> None:
+        self.core = NaiveCore(path)
+        self.cache = TtlCache(cache_ttl)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        try:
+            status, body = self.route(method, path, environ)
+        except NaiveError as err:
+            status, body = err.status, {"error": str(err)}
+        except (TornRead, OSError) as err:
+            status, body = 500, {"error": str(err)}
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        start_response(
+            f"{status} {'OK' if status < 400 else 'Error'}",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
+
+    def route(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, Any]:
+        if path == "/api/v1/health":
+            return 200, {"status": "ok"}
+        if method == "GET" and (path == "/api/v1/tasks" or _TASK.match(path)):
+            cached = self.cache.get(path)
+            if cached is not None:
+                return 200, cached
+            data = self.core.store.read()
+            match = _TASK.match(path)
+            value = find_task(data, int(match.group(1))) if match else {"tasks": tasks_of(data)}
+            body = json.dumps(value).encode()
+            self.cache.put(path, body)
+            return 200, body
+        if method == "PUT" and (match := _STATUS.match(path)):
+            status = _body(environ).get("status")
+            return 200, self.core.set_status(int(match.group(1)), str(status))
+        if method == "PATCH" and (match := _TASK.match(path)):
+            return 200, self.core.update_task(int(match.group(1)), _body(environ))
+        if method == "POST" and path == "/api/v1/tasks":
+            body = _body(environ)
+            title = str(body.pop("title", "") or body.pop("prompt", ""))
+            return 201, self.core.add_task(title, **body)
+        raise NoSuchTask(f"no route {method} {path}")
+
+
+def _body(environ: dict[str, Any]) -> dict[str, Any]:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b"{}"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise NaiveError(f"bad JSON body: {err}") from None
+    if not isinstance(value, dict):
+        raise NaiveError("the body must be a JSON object")
+    return value
+
+
+def serve(path: Path | str, port: int, cache_ttl: float = CACHE_TTL, threads: int = 4) -> None:
+    import waitress
+
+    print(f"naive API serving {path} on http://127.0.0.1:{port}/api/v1", flush=True)
+    waitress.serve(
+        NaiveApp(path, cache_ttl), host="127.0.0.1", port=port, threads=threads, _quiet=True
+    )
+
+
+# the naive CLI -----------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--file", "-f", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.baseline", description=__doc__.split("\n\n")[0], parents=[common]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cmd = commands.add_parser("set-status", parents=[common])
+    cmd.add_argument("id", type=int)
+    cmd.add_argument("status")
+    cmd = commands.add_parser("update-task", parents=[common])
+    cmd.add_argument("id", type=int)
+    for name in ("title", "status", "details", "description", "priority"):
+        cmd.add_argument(f"--{name}")
+    cmd = commands.add_parser("add-task", parents=[common])
+    cmd.add_argument("--title", required=True)
+    cmd.add_argument("--details", default="")
+    cmd = commands.add_parser("show", parents=[common])
+    cmd.add_argument("id", type=int)
+    commands.add_parser("list", parents=[common])
+    cmd = commands.add_parser("serve", parents=[common])
+    cmd.add_argument("--port", type=int, required=True)
+    cmd.add_argument("--cache-ttl", type=float, default=CACHE_TTL)
+    return parser
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    args = _parser().parse_args(list(argv) if argv is not None else None)
+    path = getattr(args, "file", None)
+    if path is None:
+        print("Error: --file is required", file=sys.stderr)
+        return 2
+    core = NaiveCore(path)
+    try:
+        if args.command == "serve":
+            serve(path, args.port, args.cache_ttl)
+            return 0
+        if args.command == "set-status":
+            result: Any = core.set_status(args.id, args.status)
+        elif args.command == "update-task":
+            names = ("title", "status", "details", "description", "priority")
+            fields = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+            result = core.update_task(args.id, fields)
+        elif args.command == "add-task":
+            result = core.add_task(args.title, details=args.details)
+        elif args.command == "show":
+            result = core.show(args.id)
+        else:
+            result = {"tag": TAG, "tasks": tasks_of(core.store.read())}
+    except (NaiveError, TornRead, OSError) as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"Task {result.get('id', '')}: ok" if isinstance(result, dict) else "ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""One runner function per scenario kind; each reads its parameters from the scenario file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from harness.runners import (
+    corrupt_file,
+    crash,
+    external_edit,
+    lock_holder,
+    lost_update,
+    multi_instance,
+    rate_limit,
+    stale_cache,
+)
+from harness.runners.base import ScenarioRun
+
+Runner = Callable[[ScenarioRun], None]
+
+RUNNERS: dict[str, Runner] = {
+    "lost-update": lost_update.run,
+    "stale-cache": stale_cache.run,
+    "multi-instance": multi_instance.run,
+    "crash": crash.run,
+    "external-edit": external_edit.run,
+    "corrupt-file": corrupt_file.run,
+    "lock-holder-dies": lock_holder.run,
+    "rate-limit": rate_limit.run,
+}
+
+__all__ = ["RUNNERS", "Runner", "ScenarioRun"]

@@ -1,0 +1,54 @@
+"""`multi-instance`: K API servers on one project, writes spread over all of them and over
+`tm`, reader processes reading from all of them the whole time.
+
+After the writers finish (and a short settle), every instance is read once more: they must all
+agree with the file ("converged"). Reads during the run must never be stale or go backwards.
+"""
+
+from __future__ import annotations
+
+from harness.history import WRITE
+from harness.runners.base import ScenarioRun
+from harness.runners.storm import start_writers, tasks_needed
+
+
+def run(run: ScenarioRun) -> None:
+    params = run.params
+    storm = params["storm"]
+    instances = int(params.get("instances", 2))
+    if instances < 2:
+        run.note(f"instances={instances} raised to 2: this scenario needs several servers")
+        instances = 2
+    readers = int(params.get("readers", 2))
+    run.init_project(tasks_needed(storm))
+    run.start_servers(instances)
+    run.read_everywhere(run.task_ids, "warm")
+
+    stop = "readers:stop"
+    reader_procs = [
+        run.spawn_worker(
+            "reader",
+            f"reader-{i}",
+            tasks=run.task_ids,
+            stop=stop,
+            seed=run.rng.randrange(1 << 30),
+            pause_ms=float(params.get("read_pause_ms", 2)),
+            phase="storm",
+        )
+        for i in range(readers)
+    ]
+    flag = "storm:go"
+    writers, total = start_writers(run, storm, first_task=1, phase="storm", start_flag=flag)
+    ready = [f"writer-{i}:ready" for i in range(len(writers))]
+    ready += [f"reader-{i}:ready" for i in range(readers)]
+    run.barriers.wait(ready, timeout=60)
+    run.progress.say(
+        f"{len(writers)} writers x {storm['ops']} ops and {readers} readers over "
+        f"{instances} instances"
+    )
+    run.barriers.mark(flag)
+    with run.monitor(total, (WRITE,)):
+        run.wait_all(writers, timeout=float(storm.get("timeout_s", 180)))
+    run.barriers.mark(stop)
+    run.wait_all(reader_procs, timeout=30)
+    run.final(settle_s=float(params.get("settle_ms", 100)) / 1000)
