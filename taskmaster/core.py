@@ -394,6 +394,10 @@ class TaskMaster:
             if not document.has_tag(name):
                 raise TagNotFound.named(name)
             set_current_tag(self.paths, name)
+            # Answers for "the current tag" change with it: a new revision tells every cache
+            # and every HTTP client (ETag) in every process, as any other change would.
+            revision = self.storage.mark_changed()
+        self.bus.publish(Event(TAG_CHANGED, revision, self.instance_id, tag=name))
         return next(info for info in self.tags() if info["name"] == name)
 
     # derived files ----------------------------------------------------------------------

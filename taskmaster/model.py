@@ -258,7 +258,7 @@ class Document:
     def from_data(cls, data: Any, path: Path | str = "<memory>") -> Document:
         if not isinstance(data, dict):
             raise CorruptTaskFile.at(
-                path, f"expected a JSON object at the top level, found {_type_name(data)}"
+                path, f"expected a JSON object at the top level, found {json_type_name(data)}"
             )
         if isinstance(data.get("tasks"), list):
             _normalise_tag(data, path, where="")
@@ -293,7 +293,8 @@ def _is_tag(value: object) -> bool:
     return isinstance(value, dict) and "tasks" in value
 
 
-def _type_name(value: object) -> str:
+def json_type_name(value: object) -> str:
+    """How a person would name the JSON type of `value` in an error message."""
     return {
         dict: "an object",
         list: "a list",
@@ -311,7 +312,7 @@ def _as_id(value: object, path: Path | str, where: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
     raise CorruptTaskFile.at(
-        path, f"'id' must be an integer, found {_type_name(value)} {value!r}", where=where
+        path, f"'id' must be an integer, found {json_type_name(value)} {value!r}", where=where
     )
 
 
@@ -345,27 +346,27 @@ def _is_clean(item: object) -> bool:
 def _normalise_item(item: object, kind: str, path: Path | str, where: str) -> None:
     if not isinstance(item, dict):
         raise CorruptTaskFile.at(
-            path, f"a {kind} must be an object, found {_type_name(item)}", where=where
+            path, f"a {kind} must be an object, found {json_type_name(item)}", where=where
         )
     item["id"] = _as_id(item.get("id"), path, where)
     for field in _TEXT_FIELDS:
         value = item.get(field)
         if value is not None and not isinstance(value, str):
             raise CorruptTaskFile.at(
-                path, f"'{field}' must be a string, found {_type_name(value)}", where=where
+                path, f"'{field}' must be a string, found {json_type_name(value)}", where=where
             )
     deps = item.get("dependencies")
     if deps is None:
         return
     if not isinstance(deps, list):
         raise CorruptTaskFile.at(
-            path, f"'dependencies' must be a list, found {_type_name(deps)}", where=where
+            path, f"'dependencies' must be a list, found {json_type_name(deps)}", where=where
         )
     for index, dep in enumerate(deps):
         if isinstance(dep, bool) or not isinstance(dep, int | str):
             raise CorruptTaskFile.at(
                 path,
-                f"a dependency must be an id, found {_type_name(dep)}",
+                f"a dependency must be an id, found {json_type_name(dep)}",
                 where=f"{where}.dependencies[{index}]",
             )
         # "5" is the integer id 5 in either context; "2.3" stays a dotted reference.
@@ -377,13 +378,13 @@ def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
     tasks = tag.get("tasks")
     if not isinstance(tasks, list):
         raise CorruptTaskFile.at(
-            path, f"'tasks' must be a list, found {_type_name(tasks)}", where=f"{where}tasks"
+            path, f"'tasks' must be a list, found {json_type_name(tasks)}", where=f"{where}tasks"
         )
     metadata = tag.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         raise CorruptTaskFile.at(
             path,
-            f"'metadata' must be an object, found {_type_name(metadata)}",
+            f"'metadata' must be an object, found {json_type_name(metadata)}",
             where=f"{where}metadata",
         )
     for index, task in enumerate(tasks):
@@ -395,7 +396,7 @@ def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
         if type(subtasks) is not list:
             raise CorruptTaskFile.at(
                 path,
-                f"'subtasks' must be a list, found {_type_name(subtasks)}",
+                f"'subtasks' must be a list, found {json_type_name(subtasks)}",
                 where=f"{where}tasks[{index}].subtasks",
             )
         for sub_index, sub in enumerate(subtasks):

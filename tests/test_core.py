@@ -183,3 +183,15 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) ->
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_switching_tags_gives_a_new_revision_and_an_event(project: TaskMaster) -> None:
+    project.add_tag("feature")
+    seen = []
+    project.bus.subscribe(seen.append)
+    before = project.revision()
+    project.use_tag("feature")
+    assert project.revision() > before
+    assert [(e.kind, e.tag, e.revision) for e in seen] == [
+        ("tag.changed", "feature", project.revision())
+    ]

@@ -15,7 +15,7 @@ import orjson
 
 from taskmaster.api.problems import Problem, invalid
 from taskmaster.errors import InvalidInput
-from taskmaster.model import PRIORITIES, STATUSES, TAG_NAME, TaskId
+from taskmaster.model import PRIORITIES, STATUSES, TAG_NAME, TaskId, json_type_name
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -77,7 +77,7 @@ def read_object(
     """A JSON object body with only `allowed` members and all `required` ones."""
     body = read_json(req, max_bytes)
     if not isinstance(body, dict):
-        raise invalid("body", f"the body must be a JSON object, not {_json_type(body)}")
+        raise invalid("body", f"the body must be a JSON object, not {json_type_name(body)}")
     for key in body:
         if key not in allowed:
             raise invalid(key, f"unknown field {key!r}; accepted: {', '.join(sorted(allowed))}")
@@ -95,7 +95,7 @@ def text(body: Mapping[str, Any], name: str, *, non_empty: bool = False) -> str 
     if value is None:
         return None
     if not isinstance(value, str):
-        raise invalid(name, f"{name!r} must be a string, not {_json_type(value)}")
+        raise invalid(name, f"{name!r} must be a string, not {json_type_name(value)}")
     if non_empty and not value.strip():
         raise invalid(name, f"{name!r} must not be empty")
     return value
@@ -131,7 +131,7 @@ def id_list(body: Mapping[str, Any], name: str) -> list[TaskId]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise invalid(name, f"{name!r} must be a list of task ids, not {_json_type(value)}")
+        raise invalid(name, f"{name!r} must be a list of task ids, not {json_type_name(value)}")
     return [task_id(item, name) for item in value]
 
 
@@ -183,15 +183,3 @@ def query_statuses(req: falcon.Request) -> list[str] | None:
 
 def path_id(raw: str, field: str = "id") -> TaskId:
     return task_id(raw, field)
-
-
-def _json_type(value: object) -> str:
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)

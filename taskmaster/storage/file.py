@@ -212,15 +212,20 @@ class FileStorage:
     def mark_changed(self) -> int:
         """Give the file as it is now a new revision, even if its stat looks unchanged.
 
-        For in-place writes by other programs, which on a coarse clock can keep size and mtime.
+        For in-place writes by other programs, which on a coarse clock can keep size and mtime,
+        and for project state kept beside the file (the current tag) that answers depend on.
         """
         with self.locked():
             try:
                 signature = Signature.of(os.stat(self.path))
             except FileNotFoundError:
                 raise TaskFileMissing.at(self.path) from None
-            revision = next_revision(self._revisions.recorded().revision)
-            self._revisions.record(revision, signature)
+            recorded = self._revisions.recorded()
+            revision = next_revision(recorded.revision)
+            # Same stat: the bytes may still be ours (a state change, not an edit); if an editor
+            # did write them, treating them as ours only costs a reformat on the next write.
+            canonical = recorded.canonical and recorded.signature == signature
+            self._revisions.record(revision, signature, canonical=canonical)
             return revision
 
     def committed_here(self, revision: int) -> bool:
