@@ -21,7 +21,7 @@ from taskmaster.bus import EventBus, LocalBus
 from taskmaster.errors import InvalidInput, TagNotFound
 from taskmaster.events import TAG_CHANGED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids
-from taskmaster.project import ProjectPaths, current_tag, locate, set_current_tag
+from taskmaster.project import CurrentTag, ProjectPaths, locate, set_current_tag
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT, Commit, FileStorage, Snapshot
 
 if TYPE_CHECKING:
@@ -59,6 +59,7 @@ class TaskMaster:
         self.instance_id = os.urandom(6).hex()  # not uuid: its import costs every `tm` run
         self._local = threading.local()
         self._watcher: FileWatcher | None = None
+        self._current_tag = CurrentTag(paths)
 
     # opening ------------------------------------------------------------------------------
     @classmethod
@@ -104,7 +105,7 @@ class TaskMaster:
 
     # reads (no lock) ----------------------------------------------------------------------
     def current_tag(self) -> str:
-        return current_tag(self.paths)
+        return self._current_tag.get()
 
     def revision(self) -> int:
         return self.storage.revision()

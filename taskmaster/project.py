@@ -88,6 +88,36 @@ def write_json_object(path: Path, data: dict[str, Any]) -> None:
     replace_file(path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
+class CurrentTag:
+    """The tag in use, re-read only when state.json or config.json changed on disk.
+
+    A server asks on every request; two stat calls replace two file reads and JSON parses.
+    """
+
+    def __init__(self, paths: ProjectPaths) -> None:
+        self.paths = paths
+        # Plain strings: building the Path objects cost more than the two stat calls.
+        self._watched = (os.fspath(paths.state_file), os.fspath(paths.config_file))
+        self._seen: tuple[object, str] | None = None
+
+    def get(self) -> str:
+        key = tuple(_stat_key(path) for path in self._watched)
+        seen = self._seen
+        if seen is not None and seen[0] == key:
+            return seen[1]
+        tag = current_tag(self.paths)
+        self._seen = (key, tag)
+        return tag
+
+
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def current_tag(paths: ProjectPaths) -> str:
     state = read_json_object(paths.state_file)
     tag = state.get("currentTag")

@@ -248,5 +248,7 @@ def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
 
 
 def echo_lines(lines: Iterable[str]) -> None:
-    for line in lines:
-        click.echo(line)
+    # One write, not one per line: click.echo flushes each call, a syscall per row.
+    text = "\n".join(lines)
+    if text:
+        click.echo(text)
