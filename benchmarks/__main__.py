@@ -11,22 +11,34 @@ import orjson
 
 from benchmarks.environment import describe, header
 
-BENCHMARKS = ("transaction", "cli_list")
+BENCHMARKS = ("transaction", "cli_list", "invalidation", "api")
 
 
 def _format_row(row: dict[str, object]) -> str:
-    figures = "  ".join(
-        f"{key[:-3]} {row[key]:8.2f}"
-        for key in ("median_ms", "p95_ms", "p99_ms", "max_ms")
-        if isinstance(row.get(key), float)
-    )
-    target = row.get("target_median_ms")
-    verdict = ""
-    if isinstance(target, float):
-        verdict = f"  target median <= {target:g} ms: " + (
-            "met" if row["median_ms"] <= target else "MISSED"
-        )
-    return f"  {row['case']:<34} n={row['n']:<4} {figures}{verdict}"
+    figures = []
+    if isinstance(row.get("requests_per_s"), float):
+        figures.append(f"{row['requests_per_s']:9.0f} req/s")
+    for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):
+        if isinstance(row.get(key), float):
+            figures.append(f"{key[:-3]} {row[key]:8.3f}")
+    verdicts = []
+    for key, figure, sense in (
+        ("target_median_ms", "median_ms", "<="),
+        ("target_p99_ms", "p99_ms", "<"),
+        ("target_ratio", "ratio_to_ceiling", ">="),
+    ):
+        target, value = row.get(key), row.get(figure)
+        if isinstance(target, float) and isinstance(value, float):
+            met = (
+                value <= target
+                if sense == "<="
+                else value < target
+                if sense == "<"
+                else value >= target
+            )
+            shown = f"{value:.2f}" if figure == "ratio_to_ceiling" else f"{value:.2f} ms"
+            verdicts.append(f"{figure} {shown} {sense} {target:g}: {'met' if met else 'MISSED'}")
+    return f"  {row['case']:<40} n={row['n']:<6} {'  '.join(figures)}  {'; '.join(verdicts)}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,8 +38,12 @@ def _sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(words)).capitalize() + "."
 
 
-def synthetic_document(tasks: int, *, seed: int = 7) -> Document:
-    """`tasks` tasks of a few hundred bytes each; every fifth has three subtasks."""
+def synthetic_document(tasks: int, *, seed: int = 7, detail_words: int = 12) -> Document:
+    """`tasks` tasks; every fifth has three subtasks.
+
+    With the default `detail_words` a task takes about 450 bytes of the file, the middle of
+    the 20-60 KB per 100 tasks the design assumes; 40 words make about 950 bytes.
+    """
     rng = random.Random(seed)
     items = []
     for task_id in range(1, tasks + 1):
@@ -48,8 +52,8 @@ def synthetic_document(tasks: int, *, seed: int = 7) -> Document:
             "id": task_id,
             "title": _sentence(rng, 5),
             "description": _sentence(rng, 14),
-            "details": _sentence(rng, 40),
-            "testStrategy": _sentence(rng, 10),
+            "details": _sentence(rng, detail_words),
+            "testStrategy": _sentence(rng, 6),
             "status": "pending",
             "dependencies": deps,
             "priority": rng.choice(PRIORITIES),
