@@ -29,6 +29,19 @@ DONE_STATUSES = frozenset({"done", "completed"})
 PRIORITIES = ("low", "medium", "high", "critical")
 DEFAULT_PRIORITY = "medium"
 PRIORITY_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
+TASK_KEYS = (
+    "id",
+    "title",
+    "description",
+    "details",
+    "testStrategy",
+    "status",
+    "dependencies",
+    "priority",
+    "subtasks",
+)
+"""The keys of a task, in the order the reference tool writes them (new tasks follow it)."""
+SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies", "parentTaskId")
 TAG_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 _ID_TEXT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")

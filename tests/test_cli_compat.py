@@ -20,17 +20,9 @@ import orjson
 import pytest
 from test_cli_support import FIXTURES, Tm
 
-TASK_KEYS = {
-    "id",
-    "title",
-    "description",
-    "details",
-    "testStrategy",
-    "status",
-    "dependencies",
-    "priority",
-    "subtasks",
-}
+from taskmaster import model
+
+TASK_KEYS = set(model.TASK_KEYS)
 SUBTASK_KEYS = (TASK_KEYS - {"subtasks"}) | {"parentTaskId"}  # the link follows a renumbering
 FEATURE = "feature-payments"
 

@@ -11,7 +11,7 @@ from taskmaster.errors import (
     InvalidInput,
     TaskNotFound,
 )
-from taskmaster.model import TaskId
+from taskmaster.model import TASK_KEYS, TaskId
 from taskmaster.ops import (
     add_subtask,
     clear_subtasks,
@@ -201,17 +201,7 @@ def test_remove_subtask_with_convert_creates_a_task() -> None:
     doc = _family()
     [task] = remove_subtask(doc, "master", [T("1.2")], convert=True)
     assert task["id"] == 3
-    assert list(task)[:9] == [
-        "id",
-        "title",
-        "description",
-        "details",
-        "testStrategy",
-        "status",
-        "dependencies",
-        "priority",
-        "subtasks",
-    ]
+    assert list(task)[:9] == list(TASK_KEYS)
     assert (task["status"], task["priority"], task["testStrategy"]) == ("done", "high", "")
     assert task["dependencies"] == ["1.1", "2.1"]  # the sibling is now a dotted reference
     assert task["extra"] == [1] and "parentTaskId" not in task

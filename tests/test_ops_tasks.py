@@ -12,7 +12,7 @@ from taskmaster.errors import (
     TagNotFound,
     TaskNotFound,
 )
-from taskmaster.model import Document, TaskId
+from taskmaster.model import TASK_KEYS, Document, TaskId
 from taskmaster.ops import add_task, remove_task, update_task
 
 T = TaskId.parse
@@ -35,17 +35,7 @@ def test_add_task_takes_max_id_plus_one_and_the_reference_key_order() -> None:
         "priority": "medium",
         "subtasks": [],
     }
-    assert list(task) == [
-        "id",
-        "title",
-        "description",
-        "details",
-        "testStrategy",
-        "status",
-        "dependencies",
-        "priority",
-        "subtasks",
-    ]
+    assert list(task) == list(TASK_KEYS)
     assert doc.tasks("master")[-1] is task
 
 

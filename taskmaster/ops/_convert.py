@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from taskmaster.errors import DependencyCycle
-from taskmaster.model import Task, TaskId
+from taskmaster.model import SUBTASK_KEYS, TASK_KEYS, Task, TaskId
 from taskmaster.ops._graph import TagGraph, cycle_names
 from taskmaster.ops._refs import (
     absolute_entries,
@@ -23,19 +23,6 @@ from taskmaster.ops._refs import (
     set_parent_link,
     write_entries,
 )
-
-TASK_KEYS = (
-    "id",
-    "title",
-    "description",
-    "details",
-    "testStrategy",
-    "status",
-    "dependencies",
-    "priority",
-    "subtasks",
-)
-SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies", "parentTaskId")
 
 
 def check_no_cycle(tasks: list[Task], nodes: Iterable[TaskId]) -> None:
