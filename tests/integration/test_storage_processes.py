@@ -50,11 +50,13 @@ def _naive_worker(path: str, barrier, increments: int) -> int:
     store = NaiveFileStore(path)
     barrier.wait()
     acknowledged = 0
-    while acknowledged < increments:
+    for _ in range(increments):
         try:
             store.transact(_naive_increment)
         except TornRead:
-            continue  # it saw a half-written file; the naive tool would crash, we retry
+            # It read a half-written file: that increment failed (the naive tool would crash).
+            # No retry: two overlapping truncate+write calls can leave the file torn for good.
+            continue
         acknowledged += 1
     return acknowledged
 
@@ -63,7 +65,7 @@ def _report(worker, path: str, barrier, results) -> None:
     results.put(worker(path, barrier, INCREMENTS))
 
 
-def _run_contention(path: Path, worker) -> tuple[int, int]:
+def _run_contention(path: Path, worker) -> tuple[int, int | None]:
     """Start every process at once behind a barrier; verdict from what each acknowledged."""
     context = multiprocess.get_context("fork")
     barrier = context.Barrier(PROCESSES)
@@ -82,7 +84,10 @@ def _run_contention(path: Path, worker) -> tuple[int, int]:
             if proc.is_alive():
                 proc.kill()
     assert all(proc.exitcode == 0 for proc in procs)
-    final = orjson.loads(path.read_bytes())["master"]["tasks"][0]["count"]
+    try:
+        final = orjson.loads(path.read_bytes())["master"]["tasks"][0]["count"]
+    except orjson.JSONDecodeError:
+        final = None  # torn: every increment is gone
     return acknowledged, final
 
 
@@ -99,8 +104,9 @@ def test_the_same_contention_loses_increments_on_the_naive_path(tmp_path: Path) 
     path = tmp_path / "tasks.json"
     FileStorage(path).create(_counter_document())
     acknowledged, final = _run_contention(path, _naive_worker)
-    assert acknowledged == PROCESSES * INCREMENTS
-    assert final < acknowledged, "the naive writers lost nothing: the check proves nothing"
+    assert acknowledged > 0
+    lost = acknowledged if final is None else acknowledged - final
+    assert lost > 0, "the naive writers lost nothing: the check proves nothing"
 
 
 # crash: SIGKILL at random moments ----------------------------------------------------------------
