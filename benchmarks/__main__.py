@@ -53,7 +53,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--quick", action="store_true", help="fewer repetitions, for CI")
     run.add_argument("--json", type=Path, help="also write the results to this file")
+    gate = sub.add_parser("gate", help="check results against benchmarks/gates.toml")
+    gate.add_argument(
+        "results",
+        nargs="?",
+        type=Path,
+        default=Path("results/bench.json"),
+        help="results written by `run --json` (default: results/bench.json)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "gate":
+        return _gate(args.results)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
@@ -73,6 +83,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"\nresults written to {args.json}")
     return 0
+
+
+def _gate(path: Path) -> int:
+    from benchmarks.gates import check, load_gates
+
+    try:
+        results = orjson.loads(path.read_bytes())["results"]
+    except (OSError, orjson.JSONDecodeError, KeyError) as err:
+        print(f"cannot read benchmark results from {path}: {err}", file=sys.stderr)
+        return 2
+    verdicts = check(results, load_gates())
+    for verdict in verdicts:
+        print(f"{'pass' if verdict.passed else 'FAIL'}  {verdict.gate}\n      {verdict.detail}")
+    failed = sum(not verdict.passed for verdict in verdicts)
+    print(f"\n{len(verdicts) - failed} of {len(verdicts)} gates pass")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
