@@ -11,13 +11,19 @@ import orjson
 
 from benchmarks.environment import describe, header
 
-BENCHMARKS = ("transaction", "cli_list", "invalidation", "api")
+BENCHMARKS = ("transaction", "cli_list", "invalidation", "api", "contention", "scale")
 
 
 def _format_row(row: dict[str, object]) -> str:
     figures = []
     if isinstance(row.get("requests_per_s"), float):
         figures.append(f"{row['requests_per_s']:9.0f} req/s")
+    if isinstance(row.get("ops_per_s"), float):
+        figures.append(f"{row['ops_per_s']:7.0f} ops/s  lost {row['lost_updates']}")
+        if row.get("failed"):
+            figures.append(f"failed {row['failed']}")
+    if isinstance(row.get("peak_mib"), float):
+        figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):
         if isinstance(row.get(key), float):
             figures.append(f"{key[:-3]} {row[key]:8.3f}")

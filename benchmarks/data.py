@@ -41,8 +41,9 @@ def _sentence(rng: random.Random, words: int) -> str:
 def synthetic_document(tasks: int, *, seed: int = 7, detail_words: int = 12) -> Document:
     """`tasks` tasks; every fifth has three subtasks.
 
-    With the default `detail_words` a task takes about 450 bytes of the file, the middle of
-    the 20-60 KB per 100 tasks the design assumes; 40 words make about 950 bytes.
+    With the default `detail_words` a task takes about 700 bytes of the file (subtasks and
+    indentation included): 70 KiB per 100 tasks, above the 20-60 KB the design assumes;
+    40 words make about 900 bytes.
     """
     rng = random.Random(seed)
     items = []
