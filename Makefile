@@ -29,8 +29,12 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every benchmark, the README's table, charts in results/charts, then the gates.
 bench: venv
-	$(BIN)/python -m benchmarks run
+	$(BIN)/pip install --quiet -e ".[dev,bench]"
+	mkdir -p results
+	$(BIN)/python -m benchmarks run --json results/bench.json --plot results/charts
+	$(BIN)/python -m benchmarks gate results/bench.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--quick", action="store_true", help="fewer repetitions, for CI")
     run.add_argument("--json", type=Path, help="also write the results to this file")
+    run.add_argument("--plot", type=Path, metavar="DIR", help="write PNG charts into DIR")
     gate = sub.add_parser("gate", help="check results against benchmarks/gates.toml")
     gate.add_argument(
         "results",
@@ -83,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         for row in module.run(quick=args.quick):
             print(_format_row(row), flush=True)
             results.append(row)
+    if args.plot:
+        from benchmarks.plots import write_charts
+
+        for chart in write_charts(results, args.plot):
+            print(f"chart: {chart}")
     if args.json:
         args.json.write_bytes(
             orjson.dumps({"environment": env, "results": results}, option=orjson.OPT_INDENT_2)

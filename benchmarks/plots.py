@@ -1,0 +1,105 @@
+"""PNG charts of a benchmark run (`python -m benchmarks run --plot DIR`).
+
+matplotlib is imported only here, and only when charts are asked for (`pip install matplotlib`,
+or `make bench`, which installs it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def write_charts(results: list[Row], directory: Path) -> list[Path]:
+    """Write every chart the results allow; returns the files written."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install matplotlib") from None
+    matplotlib.use("Agg")  # no display: files only
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for chart in (_latency_cdf, _contention, _scale):
+        path = chart(results, directory)
+        if path is not None:
+            written.append(path)
+    return written
+
+
+def _latency_cdf(results: list[Row], directory: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results if r.get("benchmark") == "invalidation" and r.get("samples_ms")]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for row in rows:
+        samples = sorted(row["samples_ms"])
+        fractions = [(i + 1) / len(samples) for i in range(len(samples))]
+        ax.step(samples, fractions, where="post", label=row["case"])
+    ax.axvline(10, color="red", linestyle="--", linewidth=1, label="gate: p99 < 10 ms")
+    ax.set(xlabel="latency (ms)", ylabel="fraction of changes", title="Invalidation latency (CDF)")
+    ax.set_xscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, directory / "invalidation-cdf.png")
+
+
+def _contention(results: list[Row], directory: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float, int]]] = defaultdict(list)
+    for row in results:
+        if row.get("benchmark") == "contention" and "ops_per_s" in row:
+            series[row["store"]].append((row["writers"], row["ops_per_s"], row["lost_updates"]))
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for store, points in sorted(series.items()):
+        points.sort()
+        lost = sum(p[2] for p in points)
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o",
+            label=f"{store} ({lost} updates lost)",
+        )
+    ax.set(xlabel="writer processes", ylabel="transactions/s", title="Writers on one task file")
+    ax.set_yscale("log")
+    ax.set_xticks(sorted({p[0] for points in series.values() for p in points}))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, directory / "contention.png")
+
+
+def _scale(results: list[Row], directory: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for row in results:
+        if row.get("benchmark") == "scale" and "median_ms" in row:
+            series[row["measure"]].append((row["tasks"], row["median_ms"]))
+    if not series:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for measure, points in sorted(series.items()):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=measure)
+    ax.set(xlabel="tasks in the file", ylabel="median (ms)", title="Cost as the task file grows")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, directory / "scale.png")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
