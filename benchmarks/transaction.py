@@ -33,10 +33,15 @@ def measure(tasks: int, detail_words: int, repeats: int) -> dict[str, float]:
         statuses = ("in-progress", "done")
         samples = []
         for i in range(repeats):
+            # 7 is coprime with the task count, so each block of `tasks` steps visits every task
+            # once; the status flips from one block to the next, so every step is a real change.
             task_id = 1 + (i * 7) % tasks
             start = time.perf_counter()
-            project.set_status(str(task_id), statuses[i % 2])
+            project.set_status(str(task_id), statuses[(i // tasks) % 2])
             samples.append((time.perf_counter() - start) * 1000)
+            commit = project.last_commit()
+            if commit is None or not commit.changed:
+                raise RuntimeError(f"step {i} changed nothing: it would time a no-op, not a write")
         project.close()
         return {"file_bytes": size, **summarise(samples)}
 
