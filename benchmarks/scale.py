@@ -17,6 +17,7 @@ from pathlib import Path
 
 from benchmarks.project import scratch_project, supervised
 from benchmarks.stats import summarise
+from benchmarks.transaction import real_change
 from harness.processes import Supervisor, free_port, wait_http
 from harness.targets import tm_executable
 from taskmaster.core import TaskMaster
@@ -44,12 +45,8 @@ def _timed(action: Callable[[int], object], repeats: int) -> list[float]:
 
 def _in_process(root: Path, size: int, quick: bool) -> dict[str, list[float]]:
     project = TaskMaster.open(root)
-    statuses = ("in-progress", "done")
     try:
-        writes = _timed(
-            lambda i: project.set_status(str(1 + (i * 7) % size), statuses[i % 2]),
-            _repeats(size, quick, 200, 40),
-        )
+        writes = _timed(lambda i: real_change(project, i, size), _repeats(size, quick, 200, 40))
         project.list_tasks()  # warm up
         reads = _timed(lambda i: project.list_tasks(), _repeats(size, quick, 200, 40))
     finally:

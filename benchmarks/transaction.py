@@ -22,6 +22,23 @@ DESCRIPTION = "median latency of one set-status transaction (fsync included) by 
 CASES = ((100, 12, 3.0), (5000, 12, 40.0), (5000, 40, None))
 
 
+STATUSES = ("in-progress", "done")
+
+
+def real_change(project: TaskMaster, step: int, tasks: int) -> None:
+    """Step `step` of a set-status series that changes the file every time.
+
+    7 is coprime with the task count, so each block of `tasks` steps visits every task once;
+    the status flips from one block to the next. A step that changed nothing would time a
+    no-op, not a write, so it aborts the benchmark.
+    """
+    task_id = 1 + (step * 7) % tasks
+    project.set_status(str(task_id), STATUSES[(step // tasks) % 2])
+    commit = project.last_commit()
+    if commit is None or not commit.changed:
+        raise RuntimeError(f"step {step} changed nothing: it would time a no-op, not a write")
+
+
 def measure(tasks: int, detail_words: int, repeats: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="tm-bench-") as scratch:
         root = Path(scratch)
@@ -30,18 +47,11 @@ def measure(tasks: int, detail_words: int, repeats: int) -> dict[str, float]:
         FileStorage(path).create(synthetic_document(tasks, detail_words=detail_words))
         size = path.stat().st_size
         project = TaskMaster.open(root)
-        statuses = ("in-progress", "done")
         samples = []
         for i in range(repeats):
-            # 7 is coprime with the task count, so each block of `tasks` steps visits every task
-            # once; the status flips from one block to the next, so every step is a real change.
-            task_id = 1 + (i * 7) % tasks
             start = time.perf_counter()
-            project.set_status(str(task_id), statuses[(i // tasks) % 2])
+            real_change(project, i, tasks)
             samples.append((time.perf_counter() - start) * 1000)
-            commit = project.last_commit()
-            if commit is None or not commit.changed:
-                raise RuntimeError(f"step {i} changed nothing: it would time a no-op, not a write")
         project.close()
         return {"file_bytes": size, **summarise(samples)}
 
