@@ -17,26 +17,11 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from taskmaster.model import PRIORITIES, STATUSES, Document
+from taskmaster.model import PRIORITIES, STATUSES, TASK_KEYS, Document
 
 TAG_KEYS = frozenset({"tasks", "metadata"})
 TAG_METADATA_KEYS = frozenset({"created", "updated", "description"})
-ITEM_KEYS = frozenset(
-    {
-        "id",
-        "title",
-        "description",
-        "details",
-        "testStrategy",
-        "status",
-        "dependencies",
-        "priority",
-        "subtasks",
-        "metadata",
-        "parentTaskId",
-        "parentId",
-    }
-)
+ITEM_KEYS = frozenset(TASK_KEYS) | {"metadata", "parentTaskId", "parentId"}
 """Keys with a meaning for a task or a subtask (an item can turn from one into the other)."""
 
 statuses = st.sampled_from([*STATUSES, "completed"])
