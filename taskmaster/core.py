@@ -113,8 +113,13 @@ class TaskMaster:
     def snapshot(self) -> Snapshot:
         return self.storage.read()
 
-    def _read(self, tag: str | None) -> tuple[Document, str, int]:
+    def _snapshot(self) -> Snapshot:
         snapshot = self.storage.read()
+        self._local.last_read = snapshot.revision
+        return snapshot
+
+    def _read(self, tag: str | None) -> tuple[Document, str, int]:
+        snapshot = self._snapshot()
         name = tag or self.current_tag()
         snapshot.document.tag(name)  # TagNotFound before anything else
         return snapshot.document, name, snapshot.revision
@@ -149,7 +154,7 @@ class TaskMaster:
         return ops.next_task(document, name)
 
     def tags(self) -> list[dict[str, Any]]:
-        document = self.storage.read().document
+        document = self._snapshot().document
         current = self.current_tag()
         return [{**info, "current": info["name"] == current} for info in ops.list_tags(document)]
 
@@ -168,6 +173,10 @@ class TaskMaster:
             yield
         finally:
             self._local.expected = previous
+
+    def last_read_revision(self) -> int | None:
+        """The exact revision this thread's latest read (show, next, tags...) was answered from."""
+        return getattr(self._local, "last_read", None)
 
     def last_commit(self) -> Commit[Any] | None:
         """The commit of this thread's latest write (for the revision a response reports)."""

@@ -139,6 +139,13 @@ def _param(value: object) -> str:
     return str(value)
 
 
+def read_revision(core: TaskMaster) -> int:
+    """The exact revision the core's latest read in this thread was answered from."""
+    revision = core.last_read_revision()
+    assert revision is not None, "read_revision() follows a core read"
+    return revision
+
+
 def etag(revision: int) -> str:
     return f'"{revision}"'
 

@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 
 from taskmaster.api import inputs
-from taskmaster.api.state import ApiState, etag, send_json
+from taskmaster.api.state import ApiState, etag, read_revision, send_json
 from taskmaster.errors import TagNotFound
 
 PREFIX = "/api/v1"
@@ -28,8 +28,9 @@ class TagCollection:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            revision = core.revision()
-            return {"revision": revision, "tags": core.tags()}, revision
+            tags = core.tags()
+            revision = read_revision(core)
+            return {"revision": revision, "tags": tags}, revision
 
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
 
@@ -59,10 +60,9 @@ class TagItem:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            revision = core.revision()
             for info in core.tags():
                 if info["name"] == name:
-                    return info, revision
+                    return info, read_revision(core)
             raise TagNotFound.named(name)
 
         self.state.respond_read(req, resp, tag_location(name), {"current": current}, build)

@@ -9,7 +9,7 @@ import falcon
 
 from taskmaster.api import inputs
 from taskmaster.api.problems import invalid
-from taskmaster.api.state import ApiState, etag, send_json
+from taskmaster.api.state import ApiState, etag, read_revision, send_json
 from taskmaster.model import Task, TaskId
 
 PREFIX = "/api/v1"
@@ -119,8 +119,7 @@ class TaskItem:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            revision = core.revision()  # first: the content read next is at least this new
-            return core.show([target], tag)[0], revision
+            return core.show([target], tag)[0], read_revision(core)
 
         path = task_location(target)
         self.state.respond_read(req, resp, path, {"tag": tag}, build)
@@ -273,7 +272,6 @@ class NextTask:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            revision = core.revision()
-            return core.next_task(tag), revision
+            return core.next_task(tag), read_revision(core)
 
         self.state.respond_read(req, resp, req.path, {"tag": tag}, build)
