@@ -177,9 +177,6 @@ class Document:
     def tasks(self, tag: str) -> list[Task]:
         return self.tag(tag).setdefault("tasks", [])
 
-    def tag_metadata(self, tag: str) -> dict[str, Any]:
-        return self.tag(tag).setdefault("metadata", {})
-
     def put_tag(self, name: str, value: dict[str, Any], *, after: str | None = None) -> None:
         """Add or replace a tag; a flat document becomes tagged when a second tag appears."""
         if self.flat and name != DEFAULT_TAG:
@@ -238,9 +235,6 @@ class Document:
         if task_id.sub is None:
             return item
         return subtask_view(self.task(tag, task_id.task), item)
-
-    def exists(self, tag: str, task_id: TaskId) -> bool:
-        return self.find(tag, task_id) is not None
 
     def iter_items(self, tag: str) -> Iterator[tuple[TaskId, Task]]:
         """Every task and subtask of a tag with its id, tasks before their subtasks."""

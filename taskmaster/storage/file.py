@@ -128,9 +128,6 @@ class FileStorage:
             )
 
     # reading ------------------------------------------------------------------------------
-    def exists(self) -> bool:
-        return self.path.exists()
-
     def revision(self) -> int:
         """The current revision: two stat calls when nothing changed, no lock."""
         return self._version().revision
