@@ -18,8 +18,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from benchmarks.project import scratch_project, start_server, supervised
-from harness.processes import free_port, wait_http
+from benchmarks.project import scratch_project, start_http, start_server, supervised
 
 NAME = "api"
 DESCRIPTION = "GET /api/v1/tasks (100 tasks) requests/s: cached vs uncached vs a bare route"
@@ -57,17 +56,19 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
         supervised() as supervisor,
         tempfile.TemporaryDirectory(prefix="tm-bench-body-") as scratch,
     ):
-        cached = start_server(supervisor, root, "cached")
-        uncached = start_server(supervisor, root, "uncached", "--no-cache")
+        cached, _ = start_server(supervisor, root, "cached")
+        uncached, _ = start_server(supervisor, root, "uncached", "--no-cache")
         body = Path(scratch) / "tasks.json"
         with urllib.request.urlopen(f"http://127.0.0.1:{cached}/api/v1/tasks") as response:
             body.write_bytes(response.read())
-        port = free_port()
-        ceiling_proc = supervisor.spawn(
+        port, _ = start_http(
+            supervisor,
             "ceiling",
-            [sys.executable, "-m", "benchmarks.ceiling", "--port", str(port), "--body", str(body)],
+            lambda port: [
+                *(sys.executable, "-m", "benchmarks.ceiling"),
+                *("--port", str(port), "--body", str(body)),
+            ],
         )
-        wait_http(port, "/api/v1/health", ceiling_proc)
         results = {}
         for case, server_port in (("ceiling", port), ("cached", cached), ("uncached", uncached)):
             url = f"http://127.0.0.1:{server_port}/api/v1/tasks"

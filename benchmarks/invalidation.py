@@ -53,7 +53,7 @@ def _first_fresh(conn: http.client.HTTPConnection, task_id: int, status: str) ->
 def _cross_process(changes: int) -> tuple[list[float], list[float]]:
     fresh, events = [], []
     with scratch_project(TASKS) as root, supervised() as supervisor:
-        port = start_server(supervisor, root, "server")
+        port, _ = start_server(supervisor, root, "server")
         arrivals: queue.Queue[tuple[int, float]] = queue.Queue()
         ready = threading.Event()
         threading.Thread(target=_listen, args=(port, arrivals, ready), daemon=True).start()

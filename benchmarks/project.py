@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.data import synthetic_document
-from harness.processes import Supervisor, free_port, supervised, wait_http
+from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
 from harness.targets import tm_executable
 from taskmaster.storage import FileStorage
 
@@ -23,18 +23,38 @@ def scratch_project(tasks: int) -> Iterator[Path]:
         yield root
 
 
+def start_http(
+    supervisor: Supervisor,
+    name: str,
+    argv: Callable[[int], list[str]],
+    *,
+    env: dict[str, str] | None = None,
+) -> tuple[int, Proc]:
+    """Spawn the server `argv(port)` on a free port; returns the port and process once healthy."""
+    port = free_port()
+    proc = supervisor.spawn(name, argv(port), env=env)
+    wait_http(port, "/api/v1/health", proc)
+    return port, proc
+
+
 def start_server(
     supervisor: Supervisor, root: Path, name: str, *extra: str, env: dict[str, str] | None = None
-) -> int:
-    """`tm serve` on a free port for the project at `root`; returns the port once healthy."""
-    port = free_port()
-    proc = supervisor.spawn(
+) -> tuple[int, Proc]:
+    """`tm serve` on a free port for the project at `root`, once healthy."""
+    return start_http(
+        supervisor,
         name,
-        [tm_executable(), "--project", str(root), "serve", "--port", str(port), *extra],
+        lambda port: [
+            tm_executable(),
+            "--project",
+            str(root),
+            "serve",
+            "--port",
+            str(port),
+            *extra,
+        ],
         env=env,
     )
-    wait_http(port, "/api/v1/health", proc)
-    return port
 
 
-__all__ = ["scratch_project", "start_server", "supervised"]
+__all__ = ["scratch_project", "start_http", "start_server", "supervised"]

@@ -15,10 +15,10 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.project import scratch_project, supervised
+from benchmarks.project import scratch_project, start_server, supervised
 from benchmarks.stats import summarise
 from benchmarks.transaction import real_change
-from harness.processes import Supervisor, free_port, wait_http
+from harness.processes import Supervisor
 from harness.targets import tm_executable
 from taskmaster.core import TaskMaster
 
@@ -74,14 +74,8 @@ def _vm_field(pid: int, field: str) -> float:
 
 
 def _server_memory(supervisor: Supervisor, root: Path, size: int) -> dict[str, float]:
-    # As `benchmarks.project.start_server`, but keeping the Proc for its pid.
-    port = free_port()
-    proc = supervisor.spawn(
-        f"serve-{size}",
-        [tm_executable(), "--project", str(root), "serve", "--port", str(port)],
-    )
+    port, proc = start_server(supervisor, root, f"serve-{size}")
     try:
-        wait_http(port, "/api/v1/health", proc)
         idle = _vm_field(proc.pid, "VmRSS")
         samples = []
         for _ in range(GETS):
