@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import falcon
@@ -31,6 +32,8 @@ def main() -> None:
     fixed = FixedBytes(args.body.read_bytes())
     app.add_route("/api/v1/tasks", fixed)
     app.add_route("/api/v1/health", fixed)
+    # As `tm serve` does: waitress would log a line for every request that waits for a thread.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, _quiet=True)
 
 

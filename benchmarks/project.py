@@ -10,16 +10,24 @@ from pathlib import Path
 from benchmarks.data import synthetic_document
 from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
 from harness.targets import tm_executable
+from taskmaster.model import DEFAULT_TAG
+from taskmaster.project import locate, set_current_tag
 from taskmaster.storage import FileStorage
 
 
 @contextlib.contextmanager
 def scratch_project(tasks: int) -> Iterator[Path]:
-    """A project holding `tasks` synthetic tasks, removed afterwards."""
+    """A project holding `tasks` synthetic tasks, removed afterwards.
+
+    Laid out as `tm init` (and the reference tool) leave it, state.json with the current tag
+    included: a server's per-request cost depends on which of these files exist.
+    """
     with tempfile.TemporaryDirectory(prefix="tm-bench-") as scratch:
         root = Path(scratch)
         (root / ".taskmaster").mkdir()
-        FileStorage(root / ".taskmaster" / "tasks.json").create(synthetic_document(tasks))
+        paths = locate(root, tasks_file=root / ".taskmaster" / "tasks.json")
+        FileStorage(paths.tasks_file).create(synthetic_document(tasks))
+        set_current_tag(paths, DEFAULT_TAG)
         yield root
 
 

@@ -12,7 +12,7 @@ import fnmatch
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from cachetools import TTLCache
 
@@ -22,6 +22,15 @@ V = TypeVar("V")
 
 DEFAULT_MAXSIZE = 1024
 DEFAULT_TTL = 300.0
+
+
+class SecondLevel(Protocol[V]):
+    """A cache shared with other processes (Redis), asked on a miss. Keys include the
+    revision, so it can only answer with a value built from exactly that revision."""
+
+    def get(self, key: str, revision: int) -> V | None: ...
+
+    def put(self, key: str, revision: int, value: V) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,18 +57,23 @@ class RevisionCache(Generic[V]):
         maxsize: int = DEFAULT_MAXSIZE,
         ttl: float = DEFAULT_TTL,
         enabled: bool = True,
+        second_level: SecondLevel[V] | None = None,
     ) -> None:
         self._current_revision = current_revision
+        self.second_level = second_level
         self._entries: TTLCache[str, _Entry[V]] = TTLCache(maxsize=maxsize, ttl=ttl)
         self._lock = threading.Lock()  # cachetools caches are not thread-safe
         self._newest = 0
         self.enabled = enabled
         self.stats = CacheStats()
 
-    def get_or_build(self, key: str, build: Callable[[], tuple[V, int]]) -> tuple[V, int]:
+    def get_or_build(
+        self, key: str, build: Callable[[], tuple[V, int]], *, shared: bool = True
+    ) -> tuple[V, int]:
         """The value for `key` at the current revision, built (and cached) when needed.
 
-        `build` returns the value and the revision it was built from.
+        `build` returns the value and the revision it was built from. `shared=False` keeps
+        the second level out of it (for answers that must come from this process's own read).
         """
         if not self.enabled:
             return build()
@@ -70,14 +84,25 @@ class RevisionCache(Generic[V]):
                 self.stats.hits += 1
                 return entry.value, entry.revision
             self.stats.misses += 1
+        second = self.second_level if shared else None
+        if second is not None:
+            value = second.get(key, revision)
+            if value is not None:
+                self._install(key, value, revision)
+                return value, revision
         value, built = build()
-        with self._lock:
-            if built >= self._newest:
-                self._newest = built
-                self._entries[key] = _Entry(value, built)
-            else:
-                self.stats.refused += 1
+        if self._install(key, value, built) and second is not None:
+            second.put(key, built, value)
         return value, built
+
+    def _install(self, key: str, value: V, revision: int) -> bool:
+        with self._lock:
+            if revision >= self._newest:
+                self._newest = revision
+                self._entries[key] = _Entry(value, revision)
+                return True
+            self.stats.refused += 1
+            return False
 
     def clear_pattern(self, pattern: str) -> int:
         """Drop every entry whose key matches the glob `pattern`; returns how many."""

@@ -6,7 +6,10 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
 
     TM_HOST, TM_PORT, TM_THREADS        where and how wide the server listens
     TM_RATE_LIMIT                       e.g. "100/minute"; unset or empty: no limit
-    TM_RATE_LIMIT_STORAGE               limits storage URI ("memory://", "redis://host:6379")
+    TM_RATE_LIMIT_STORAGE               limits storage URI ("memory://", "redis://host:6379");
+                                        default: TM_REDIS_URL when set, else memory
+    TM_RATE_LIMIT_FALLBACK              when that store is unreachable: open | local | closed
+    TM_REDIS_URL                        Redis shared by all instances: events, L2 cache, limits
     TM_API_TOKEN                        bearer token required for writes; unset: open
     TM_MAX_BODY_BYTES                   largest accepted request body (default 1 MiB)
     TM_CACHE                            "0"/"false"/"off" disables the response cache
@@ -31,6 +34,9 @@ DEFAULT_PORT = 8765
 DEFAULT_THREADS = 8
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 
+RATE_LIMIT_FALLBACKS = ("open", "local", "closed")
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -43,8 +49,13 @@ class Config:
     threads: int = DEFAULT_THREADS
     rate_limit: str | None = None
     """A `limits` string such as ``100/minute``; None disables rate limiting."""
-    rate_limit_storage_uri: str = "memory://"
-    """Where the limiter counts: memory (per process) or e.g. ``redis://`` (shared)."""
+    rate_limit_storage_uri: str | None = None
+    """Where the limiter counts: memory (per process) or e.g. ``redis://`` (shared); None
+    means the Redis of `redis_url` when there is one, else memory."""
+    rate_limit_fallback: str = "open"
+    """What the limiter does while a shared store is unreachable: open, local or closed."""
+    redis_url: str | None = None
+    """Redis shared by every instance of the project: events, L2 cache and the rate limit."""
     api_token: str | None = None
     """When set, POST/PUT/PATCH/DELETE need ``Authorization: Bearer <token>``."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -67,6 +78,21 @@ class Config:
             raise InvalidInput("max_body_bytes cannot be negative")
         if self.sse_heartbeat <= 0:
             raise InvalidInput("sse_heartbeat must be positive")
+        if self.rate_limit_fallback not in RATE_LIMIT_FALLBACKS:
+            raise InvalidInput(
+                f"invalid rate-limit fallback {self.rate_limit_fallback!r}: expected one of "
+                + ", ".join(RATE_LIMIT_FALLBACKS)
+            )
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            raise InvalidInput(
+                f"invalid Redis URL {self.redis_url!r}: expected redis://, rediss:// or unix://"
+            )
+
+    @property
+    def limiter_storage_uri(self) -> str:
+        if self.rate_limit_storage_uri is not None:
+            return self.rate_limit_storage_uri
+        return self.redis_url or "memory://"
 
     @property
     def event_stream_limit(self) -> int:
@@ -84,6 +110,8 @@ class Config:
             "threads": ("TM_THREADS", _integer),
             "rate_limit": ("TM_RATE_LIMIT", _optional_text),
             "rate_limit_storage_uri": ("TM_RATE_LIMIT_STORAGE", _text),
+            "rate_limit_fallback": ("TM_RATE_LIMIT_FALLBACK", _text),
+            "redis_url": ("TM_REDIS_URL", _optional_text),
             "api_token": ("TM_API_TOKEN", _optional_text),
             "max_body_bytes": ("TM_MAX_BODY_BYTES", _integer),
             "cache_enabled": ("TM_CACHE", _boolean),
@@ -139,4 +167,4 @@ def _boolean(variable: str, raw: str) -> bool:
     raise InvalidInput(f"{variable}={raw!r} is not a boolean (use 1/0, true/false, on/off)")
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Config"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "RATE_LIMIT_FALLBACKS", "Config"]

@@ -58,6 +58,29 @@ def test_tm_variables_are_read() -> None:
     )
 
 
+def test_the_rate_limit_counts_in_redis_when_there_is_one() -> None:
+    assert Config().limiter_storage_uri == "memory://"
+    with_redis = Config.from_env({"TM_REDIS_URL": "redis://127.0.0.1:7000/1"})
+    assert with_redis.limiter_storage_uri == "redis://127.0.0.1:7000/1"
+    assert with_redis.rate_limit_fallback == "open"
+    # An explicit store wins, so the limit can live elsewhere than the events and the cache.
+    explicit = with_redis.replace(rate_limit_storage_uri="memory://")
+    assert explicit.limiter_storage_uri == "memory://"
+    assert Config.from_env({"TM_RATE_LIMIT_FALLBACK": "closed"}).rate_limit_fallback == "closed"
+
+
+def test_a_redis_url_needs_a_core_opened_with_the_redis_bus(tmp_path: Path) -> None:
+    from taskmaster.api import create_app
+    from taskmaster.core import TaskMaster
+
+    core, _ = TaskMaster.init(tmp_path)
+    try:
+        with pytest.raises(InvalidInput, match="without a Redis bus"):
+            create_app(core, Config(redis_url="redis://127.0.0.1:1/0", watch=False))
+    finally:
+        core.close()
+
+
 def test_flags_win_over_variables_and_none_means_not_given() -> None:
     config = Config.from_env({"TM_PORT": "9000", "TM_HOST": "::1"}, port=7000, host=None)
     assert (config.host, config.port) == ("::1", 7000)
@@ -78,6 +101,8 @@ def test_an_empty_rate_limit_or_token_means_off() -> None:
         ("TM_CACHE", "maybe"),
         ("TM_CACHE_TTL", "soon"),
         ("TM_HOST", " "),
+        ("TM_REDIS_URL", "http://localhost:6379"),
+        ("TM_RATE_LIMIT_FALLBACK", "maybe"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -88,7 +113,8 @@ def test_bad_values_name_the_variable(variable: str, value: str) -> None:
 def test_serve_is_a_tm_command_with_help() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
-    for option in ("--host", "--port", "--threads", "--rate-limit", "--no-cache"):
+    options = ("--host", "--port", "--threads", "--rate-limit", "--no-cache", "--redis-url")
+    for option in (*options, "--rate-limit-fallback"):
         assert option in result.output
     assert "serve" in CliRunner().invoke(cli, ["--help"]).output
 
@@ -100,7 +126,7 @@ def test_tm_list_imports_no_web_server_and_no_watcher(tmp_path: Path) -> None:
         from taskmaster.cli import cli
         cli.main(["--project", {str(tmp_path)!r}, "init"], standalone_mode=False)
         cli.main(["--project", {str(tmp_path)!r}, "list"], standalone_mode=False)
-        roots = ("falcon", "waitress", "watchdog", "limits", "prometheus_client")
+        roots = ("falcon", "waitress", "watchdog", "limits", "prometheus_client", "redis")
         heavy = sorted(
             name for name in sys.modules
             if name.split(".")[0] in roots or name.startswith("taskmaster.api")

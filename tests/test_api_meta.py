@@ -32,6 +32,7 @@ def test_health_reports_the_revision_the_file_and_the_watcher(api: Api) -> None:
         "revision": api.core.revision(),
         "tasksFile": str(api.tasks_file),
         "watcher": False,
+        "redis": {"state": "disabled", "error": None},
     }
 
 

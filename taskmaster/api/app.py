@@ -34,6 +34,7 @@ from taskmaster.api.state import ApiState
 from taskmaster.cache import RevisionCache
 from taskmaster.config import Config
 from taskmaster.core import TaskMaster
+from taskmaster.errors import InvalidInput
 from taskmaster.events import Event
 
 
@@ -69,6 +70,8 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
         cache.on_event(event)
         metrics.observe_event(event)
 
+    if config.redis_url:
+        _use_redis(core, config, cache, metrics)
     state.closers.append(core.bus.subscribe(invalidate))
     state.closers.append(hub.close)
     if config.watch:
@@ -77,7 +80,9 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
 
     middleware: list[object] = [MetricsMiddleware(metrics)]
     if config.rate_limit:
-        limiter = RateLimiter(config.rate_limit, config.rate_limit_storage_uri)
+        limiter = RateLimiter(
+            config.rate_limit, config.limiter_storage_uri, fallback=config.rate_limit_fallback
+        )
         middleware.append(RateLimitMiddleware(limiter, metrics, api_token=config.api_token))
     if config.api_token:
         middleware.append(AuthMiddleware(config.api_token))
@@ -102,3 +107,24 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())
     app.add_route("/metrics", MetricsResource(metrics))
     return app
+
+
+def _use_redis(
+    core: TaskMaster, config: Config, cache: RevisionCache[bytes], metrics: Metrics
+) -> None:
+    """Share events and cached answers with the project's other instances through Redis."""
+    from taskmaster.redis import RedisBus, RedisL2Cache
+
+    bus = core.bus
+    if not isinstance(bus, RedisBus):
+        raise InvalidInput(
+            "a Redis URL is configured but the project was opened without a Redis bus: "
+            "open it with TaskMaster.open(..., bus=taskmaster.redis.redis_bus(url, tasks_file))"
+        )
+    cache.second_level = RedisL2Cache(
+        bus.link, str(core.tasks_file.resolve()), ttl_seconds=int(config.cache_ttl)
+    )
+    # Events sent while we were disconnected are lost (pub/sub keeps nothing): start over.
+    bus.link.on_reconnect(cache.clear)
+    bus.on_remote = metrics.observe_remote
+    metrics.watch_redis(bus.link, cache.second_level)

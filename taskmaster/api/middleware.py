@@ -16,7 +16,7 @@ import falcon
 from taskmaster.api.inputs import is_json_media_type, too_large, unsupported_media_type
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.problems import Problem
-from taskmaster.api.ratelimit import RateLimiter
+from taskmaster.api.ratelimit import LimiterUnavailable, RateLimiter
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Probes and scrapes are not client traffic: a load balancer must not lock itself out.
@@ -35,10 +35,9 @@ class MetricsMiddleware:
     ) -> None:
         # The route template, not the path: ids in paths would make the label set unbounded.
         route = req.uri_template or "unmatched"
-        self.metrics.requests.labels(route, req.method, str(resp.status_code)).inc()
         started = getattr(req.context, "started", None)
-        if started is not None:
-            self.metrics.duration.labels(route, req.method).observe(time.perf_counter() - started)
+        elapsed = None if started is None else time.perf_counter() - started
+        self.metrics.observe_request(route, req.method, resp.status_code, elapsed)
 
 
 def client_key(req: falcon.Request, valid_token: str | None) -> str:
@@ -70,7 +69,17 @@ class RateLimitMiddleware:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.path in RATE_LIMIT_EXEMPT:
             return
-        decision = self.limiter.hit(client_key(req, self.api_token))
+        try:
+            decision = self.limiter.hit(client_key(req, self.api_token))
+        except LimiterUnavailable as err:
+            raise Problem(
+                503,
+                f"{err}; this server refuses requests until it is back (rate-limit fallback "
+                "'closed')",
+                kind="rate-limit-unavailable",
+                title="Rate limiter unavailable",
+                headers={"Retry-After": "1"},
+            ) from None
         req.context.rate_limit = decision
         if not decision.allowed:
             self.metrics.rate_limited.inc()

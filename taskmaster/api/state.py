@@ -84,6 +84,13 @@ class ApiState:
         resp.content_type = JSON
         resp.data = body
 
+    def redis_health(self) -> dict[str, Any]:
+        """Redis's part of /api/v1/health: "disabled" in the embedded default."""
+        link = getattr(self.core.bus, "link", None)
+        if not self.config.redis_url or link is None:
+            return {"state": "disabled", "error": None}
+        return link.describe()
+
     # writes --------------------------------------------------------------------------------
     def write(self, req: falcon.Request, operation: Callable[[], T]) -> tuple[T, int]:
         """Run one core write under the request's `If-Match`; returns its result and revision."""

@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from taskmaster.cli import dependencies, project, serve, subtasks, tags, tasks
-from taskmaster.cli.context import App, use_color
+from taskmaster.cli.context import App, redis_url_option, use_color
 from taskmaster.errors import TaskMasterError
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
@@ -118,6 +118,15 @@ def _failure(ctx: click.Context, message: str) -> Failure:
     metavar="SECONDS",
     help="How long a write waits for another writer before giving up.",
 )
+@click.option(
+    "--redis-url",
+    metavar="URL",
+    envvar="TM_REDIS_URL",
+    show_envvar=True,
+    callback=redis_url_option,
+    help="Redis shared by the project's processes (redis://host:6379/0): every write announces "
+    "its change there, so API servers using the same Redis invalidate at once. Optional.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.version_option(package_name="taskmaster-pro", prog_name="tm")
 @click.pass_context
@@ -127,6 +136,7 @@ def cli(
     tasks_file: Path | None,
     tag: str | None,
     lock_timeout: float,
+    redis_url: str | None,
     debug: bool,
 ) -> None:
     """Task Master Pro: tasks in .taskmaster/tasks.json, safe for many processes at once.
@@ -144,6 +154,7 @@ def cli(
     app.tasks_file = tasks_file.absolute() if tasks_file is not None else None
     app.tag = tag
     app.lock_timeout = lock_timeout
+    app.redis_url = redis_url
     app.debug = debug
     app.color = use_color()
     ctx.call_on_close(app.close)

@@ -34,6 +34,8 @@ class App:
     tasks_file: Path | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     tag: str | None = None
+    redis_url: str | None = None
+    """When set, writes announce their events on this Redis (see taskmaster.redis)."""
     debug: bool = False
     color: bool = False
     _core: TaskMaster | None = field(default=None, repr=False)
@@ -44,9 +46,20 @@ class App:
         if self._core is None:
             from taskmaster.core import TaskMaster
 
-            self._core = TaskMaster.open(
-                self.project, tasks_file=self.tasks_file, lock_timeout=self.lock_timeout
-            )
+            if self.redis_url:
+                from taskmaster.project import locate
+                from taskmaster.redis import redis_bus
+
+                paths = locate(self.project, tasks_file=self.tasks_file)
+                self._core = TaskMaster(
+                    paths,
+                    lock_timeout=self.lock_timeout,
+                    bus=redis_bus(self.redis_url, paths.tasks_file),
+                )
+            else:
+                self._core = TaskMaster.open(
+                    self.project, tasks_file=self.tasks_file, lock_timeout=self.lock_timeout
+                )
         return self._core
 
     def tag_for(self, tag: str | None) -> str | None:
@@ -59,6 +72,22 @@ class App:
     def close(self) -> None:
         if self._core is not None:
             self._core.close()
+            if self.redis_url:
+                self._core.bus.close()  # ours: opened above for this core alone
+
+
+def redis_url_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error for a URL Redis could not use, before any command runs."""
+    from taskmaster.config import REDIS_SCHEMES
+
+    if value is None or not value.strip():
+        return None
+    if not value.startswith(REDIS_SCHEMES):
+        raise click.BadParameter(
+            f"{value!r} is not a Redis URL: expected redis://host:port/db, rediss://... or "
+            "unix:///path/to/socket"
+        )
+    return value.strip()
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

@@ -6,12 +6,13 @@ falcon, waitress and watchdog are imported inside the command: every other comma
 
 from __future__ import annotations
 
+import logging
 import os
 
 import click
 
-from taskmaster.cli.context import App, pass_app
-from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT
+from taskmaster.cli.context import App, pass_app, redis_url_option
+from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT, RATE_LIMIT_FALLBACKS
 
 
 @click.command("serve")
@@ -40,6 +41,21 @@ from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT
     help="Requests per client, e.g. 100/minute [default: TM_RATE_LIMIT, else no limit].",
 )
 @click.option(
+    "--rate-limit-fallback",
+    type=click.Choice(RATE_LIMIT_FALLBACKS),
+    default=None,
+    help="When the shared (Redis) rate-limit store is unreachable: open lets requests through, "
+    "local counts per instance meanwhile, closed answers 503 [default: open, or "
+    "TM_RATE_LIMIT_FALLBACK].",
+)
+@click.option(
+    "--redis-url",
+    metavar="URL",
+    callback=redis_url_option,
+    help="Share events, cached answers and the rate limit with the project's other instances "
+    "through this Redis, e.g. redis://127.0.0.1:6379/0 [default: TM_REDIS_URL, else none].",
+)
+@click.option(
     "--no-cache", is_flag=True, help="Serve every read from the file (no response cache)."
 )
 @pass_app
@@ -49,6 +65,8 @@ def serve(
     port: int | None,
     threads: int | None,
     rate_limit: str | None,
+    rate_limit_fallback: str | None,
+    redis_url: str | None,
     no_cache: bool,
 ) -> None:
     """Serve the REST API of this project until Ctrl+C (or SIGTERM).
@@ -67,12 +85,29 @@ def serve(
     from taskmaster.api.server import serve as run_server
     from taskmaster.config import Config
 
+    if redis_url:
+        app.redis_url = redis_url  # before the project is opened: it picks the event bus
     config = Config.from_env(
         os.environ,
         host=host,
         port=port,
         threads=threads,
         rate_limit=rate_limit,
+        rate_limit_fallback=rate_limit_fallback,
+        redis_url=app.redis_url,
         cache_enabled=False if no_cache else None,
     )
+    configure_logging()
     run_server(app.core, config, announce=click.echo)
+
+
+def configure_logging() -> None:
+    """Warnings (Redis gone and back, a failing subscriber) as one line each on stderr.
+
+    waitress warns "Task queue depth is N" for every request that waits for a free thread;
+    under load that is one line per request, which helps no one and costs throughput.
+    """
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)

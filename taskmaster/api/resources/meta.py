@@ -22,16 +22,18 @@ class Health:
         # Parsing is cached per revision like any read, so probes do not re-parse an unchanged
         # file; a corrupt or missing one raises here and becomes a 503 problem.
         _, revision = self.state.cache.get_or_build(
-            "GET:/api/v1/health?", lambda: (b"", core.snapshot().revision)
+            "GET:/api/v1/health?", lambda: (b"", core.snapshot().revision), shared=False
         )
         watcher = self.state.watcher
+        redis = self.state.redis_health()
         send_json(
             resp,
             {
-                "status": "ok",
+                "status": "degraded" if redis["state"] == "down" else "ok",
                 "revision": revision,
                 "tasksFile": str(core.tasks_file),
                 "watcher": bool(watcher is not None and watcher.running),
+                "redis": redis,
             },
         )
         resp.cache_control = ["no-store"]

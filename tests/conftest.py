@@ -1,0 +1,35 @@
+"""Fixtures shared by the test modules.
+
+`redis_server`: one real `redis-server` per test session (per xdist worker), on a free port,
+never the system one. Missing `redis-server` skips the tests that use it, unless
+TM_REQUIRE_REDIS=1 (then they fail: CI must not pass by skipping them). `redis_url`: the
+server's URL, emptied (FLUSHALL) before each test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from harness.redis_server import MISSING, REQUIRE_ENV, RedisServer, redis_required
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    try:
+        server = RedisServer(name="pytest-redis")
+    except FileNotFoundError:
+        if redis_required():
+            pytest.fail(f"{MISSING}, and {REQUIRE_ENV}=1 requires it")
+        pytest.skip(f"{MISSING}; set {REQUIRE_ENV}=1 to fail instead")
+    with server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    if not redis_server.alive():  # a test killed it (an outage test): bring it back
+        redis_server.restart()
+    redis_server.flushall()
+    return redis_server.url
