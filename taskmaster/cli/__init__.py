@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from taskmaster.cli import dependencies, project, serve, subtasks, tags, tasks
+from taskmaster.cli import dependencies, mcp, project, serve, subtasks, tags, tasks
 from taskmaster.cli.context import App, redis_url_option, use_color
 from taskmaster.errors import TaskMasterError
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
@@ -180,6 +180,7 @@ for _command in (
     tags.tags,
     project.generate,
     serve.serve,
+    mcp.mcp_server,
 ):
     cli.add_command(_command)
 

@@ -79,9 +79,7 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     name = app.resolved_tag(tag)
     issues = app.core.validate_dependencies(name)
     if as_json:
-        render.echo_json(
-            {"tag": name, "valid": not issues, "issues": [issue.to_dict() for issue in issues]}
-        )
+        render.echo_json(render.validation_document(name, issues))
     elif not issues:
         click.echo(f"All dependencies in tag '{name}' are valid.")
     else:
@@ -105,7 +103,7 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     name = app.resolved_tag(tag)
     fixed = app.core.fix_dependencies(tag=name)
     if as_json:
-        render.echo_json({"tag": name, "fixed": [issue.to_dict() for issue in fixed]})
+        render.echo_json(render.fixed_document(name, fixed))
         return
     if not fixed:
         click.echo(f"No dependency issues in tag '{name}'.")

@@ -1,0 +1,158 @@
+"""Dependency and move tools: add_dependency, remove_dependency, validate_dependencies,
+fix_dependencies, move_task."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from taskmaster.cli import render
+from taskmaster.cli.context import sibling
+from taskmaster.errors import InvalidInput
+from taskmaster.mcp.projects import Projects
+from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.model import TaskId
+
+
+def _pair(task_id: str, depends_on: str) -> tuple[TaskId, TaskId]:
+    """The item and its dependency as full ids, the way `tm add-dependency` reads them."""
+    item, dep = TaskId.parse(task_id), TaskId.parse(depends_on)
+    return item, sibling(item, dep) if item.is_subtask else dep
+
+
+def register(server: MCPServer, projects: Projects) -> None:
+    @tool(server, title="Add Dependency", idempotent=True)
+    def add_dependency(
+        projectRoot: ProjectRoot,
+        id: Annotated[str, IDS, Field(description="The task or subtask that waits.")],
+        dependsOn: Annotated[
+            str, IDS, Field(description="The task (or subtask, '2.3') it waits for.")
+        ],
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Make a task or subtask depend on another; returns the changed item.
+
+        Refuses a dependency on itself, on a missing id, and one that would close a cycle.
+        For a subtask, a bare number names a sibling: id '3.2', dependsOn '1' is 3.1.
+        """
+        item, dep = _pair(id, dependsOn)
+        core = projects.open(projectRoot, file)
+        return reply(core.add_dependency(item, dep, tag=projects.tag(tag)))
+
+    @tool(server, title="Remove Dependency", idempotent=True)
+    def remove_dependency(
+        projectRoot: ProjectRoot,
+        id: Annotated[str, IDS, Field(description="The task or subtask that waits.")],
+        dependsOn: Annotated[str, IDS, Field(description="The dependency to remove.")],
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Remove one dependency of a task or subtask; returns the changed item.
+
+        For a subtask, a bare number names a sibling.
+        """
+        item, dep = _pair(id, dependsOn)
+        core = projects.open(projectRoot, file)
+        return reply(core.remove_dependency(item, dep, tag=projects.tag(tag)))
+
+    @tool(server, title="Validate Dependencies", read_only=True)
+    def validate_dependencies(
+        projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None
+    ) -> str:
+        """Check every dependency of a tag: missing targets, self-references, duplicates, cycles.
+
+        Returns {"tag", "valid", "issues": [{kind, item, dependency, message}]}; issues are
+        an answer, not an error. fix_dependencies removes them.
+        """
+        core = projects.open(projectRoot, file)
+        name = projects.tag(tag) or core.current_tag()
+        return reply(render.validation_document(name, core.validate_dependencies(name)))
+
+    @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
+    def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
+        """Remove every invalid dependency of a tag (what validate_dependencies reports).
+
+        Returns {"tag", "fixed": [the issues removed]}.
+        """
+        core = projects.open(projectRoot, file)
+        name = projects.tag(tag) or core.current_tag()
+        return reply(render.fixed_document(name, core.fix_dependencies(tag=name)))
+
+    @tool(server, title="Move Task", destructive=True)
+    def move_task(
+        projectRoot: ProjectRoot,
+        from_ids: Annotated[
+            str,
+            IDS,
+            Field(
+                validation_alias="from",
+                description="Ids to move, comma-separated, e.g. '5' or '5,6.2'.",
+            ),
+        ],
+        to: Annotated[
+            str | None,
+            IDS,
+            Field(
+                description=(
+                    "Within a tag: where each 'from' id goes, one per id. An unused id "
+                    "renumbers it, an existing task id puts it before that task, 'P.S' makes "
+                    "it a subtask of P. Leave out with toTag."
+                )
+            ),
+        ] = None,
+        fromTag: Annotated[
+            str | None, Field(description="Across tags: the source tag (default: tag).")
+        ] = None,
+        toTag: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Across tags: move whole tasks to the end of this tag (renumbered if their "
+                    "ids are taken there)."
+                )
+            ),
+        ] = None,
+        withDependencies: Annotated[
+            bool, Field(description="Across tags: bring the tasks they depend on along.")
+        ] = False,
+        ignoreDependencies: Annotated[
+            bool, Field(description="Across tags: drop dependencies on tasks left behind.")
+        ] = False,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Move tasks and subtasks: reorder, renumber, task <-> subtask, or to another tag.
+
+        Within a tag give from and to; to move to another tag give from and toTag. Returns
+        the moved items (with their new ids).
+        """
+        if toTag is None:
+            if fromTag is not None:
+                raise InvalidInput("fromTag needs toTag (within one tag, use tag)")
+            if withDependencies or ignoreDependencies:
+                raise InvalidInput(
+                    "withDependencies/ignoreDependencies apply to moves between tags (toTag)"
+                )
+            if not (to and to.strip()):
+                raise InvalidInput("missing 'to': where should the items go? (or give toTag)")
+            core = projects.open(projectRoot, file)
+            return reply(core.move(from_ids, to, tag=projects.tag(tag)))
+        if to and to.strip():
+            raise InvalidInput("'to' is for moves within a tag; with toTag leave it out")
+        if withDependencies and ignoreDependencies:
+            raise InvalidInput("give withDependencies or ignoreDependencies, not both")
+        core = projects.open(projectRoot, file)
+        source = fromTag or projects.tag(tag) or core.current_tag()
+        if source == toTag:
+            raise InvalidInput(f"the tasks are already in tag '{toTag}'")
+        moved = core.move_to_tag(
+            from_ids,
+            source,
+            toTag,
+            with_dependencies=withDependencies,
+            ignore_dependencies=ignoreDependencies,
+        )
+        return reply(moved)

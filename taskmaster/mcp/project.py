@@ -1,0 +1,42 @@
+"""Project tools: generate (one markdown file per task)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from taskmaster.mcp.projects import Projects
+from taskmaster.mcp.roots import resolve, resolve_inside
+from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, reply, tool
+
+
+def register(server: MCPServer, projects: Projects) -> None:
+    @tool(server, title="Generate Task Files", idempotent=True)
+    def generate(
+        projectRoot: ProjectRoot,
+        output: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Directory for the files, absolute or relative to projectRoot; it must lie "
+                    "inside projectRoot. Default: .taskmaster/tasks/."
+                )
+            ),
+        ] = None,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Write one markdown file per task of a tag: task_001.md (task_001_<tag>.md for tags
+        other than master).
+
+        Files of tasks that no longer exist are removed; unchanged files are not rewritten.
+        Returns {"tag", "outputDir", "files", "written", "removed"}.
+        """
+        core = projects.open(projectRoot, file)
+        # The agent picks the directory, and generate deletes stale task_*.md files there:
+        # keep it inside the project, as checked for projectRoot itself.
+        root = resolve(core.root)
+        directory = resolve_inside(root, output, "output") if output else None
+        return reply(core.generate(directory, tag=projects.tag(tag)).to_dict())

@@ -1,0 +1,85 @@
+"""The `TaskMaster` facades an MCP server works through: one per project and task file.
+
+A facade is kept for the life of the server (opening one per call would re-read the current
+tag and revision files for nothing), but it holds no copy of the tasks: every read asks the
+file for its revision and every write re-reads under the lock, so a change made by any other
+process shows on the next call. That is the stale-data bug of the reference MCP server,
+which served a task list it had loaded earlier.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from taskmaster.bus import EventBus
+from taskmaster.core import TaskMaster
+from taskmaster.mcp.roots import RootPolicy, resolve_inside
+from taskmaster.project import ProjectPaths, default_tasks_file
+from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
+
+
+class Projects:
+    """Checks each `projectRoot` against the policy and hands out the project's facade."""
+
+    def __init__(
+        self,
+        policy: RootPolicy,
+        *,
+        tasks_file: Path | None = None,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        default_tag: str | None = None,
+        redis_url: str | None = None,
+    ) -> None:
+        self.policy = policy
+        self.redis_url = redis_url
+        """When set, writes announce their change on this Redis, as `tm` and `tm serve` do."""
+        self.tasks_file = tasks_file
+        """`tm --file`: the server's own project uses this task file unless a call names one."""
+        self.lock_timeout = lock_timeout
+        self.default_tag = default_tag
+        self._cores: dict[tuple[Path, Path], TaskMaster] = {}
+        # Tools run on worker threads; two first calls must not open two facades.
+        self._lock = threading.Lock()
+
+    def open(self, project_root: str, file: str | None = None) -> TaskMaster:
+        """The facade for a client's `projectRoot` (and optional `file`), after the checks."""
+        root = self.policy.check(project_root)
+        if file is not None and file.strip():
+            tasks_file = resolve_inside(root, file, "file")
+        elif root == self.policy.project and self.tasks_file is not None:
+            tasks_file = self.tasks_file
+        else:
+            # Looked up on every call, as `tm` does: a reference-layout file that appears
+            # later is found without restarting the server.
+            tasks_file = default_tasks_file(root)
+        key = (root, tasks_file)
+        with self._lock:
+            core = self._cores.get(key)
+            if core is None:
+                core = TaskMaster(
+                    ProjectPaths(root, tasks_file),
+                    lock_timeout=self.lock_timeout,
+                    bus=self._bus(tasks_file),
+                )
+                self._cores[key] = core
+        return core
+
+    def _bus(self, tasks_file: Path) -> EventBus | None:
+        if not self.redis_url:
+            return None  # the facade's own in-process bus
+        from taskmaster.redis import redis_bus
+
+        return redis_bus(self.redis_url, tasks_file)
+
+    def tag(self, tag: str | None) -> str | None:
+        """A call's own `tag` wins over `tm --tag`; None means the project's current tag."""
+        return tag or self.default_tag
+
+    def close(self) -> None:
+        with self._lock:
+            cores, self._cores = list(self._cores.values()), {}
+        for core in cores:
+            core.close()
+            if self.redis_url:
+                core.bus.close()  # opened in `_bus` for this facade alone

@@ -1,0 +1,59 @@
+"""The MCP server: every tool registered on one `MCPServer`, served over stdio.
+
+Tool modules mirror the CLI's (`tasks`, `subtasks`, `dependencies`, `tags`, `project`); each
+`register(server, projects)` adds its tools. Nothing here holds task data: `Projects` hands
+out facades, and every call goes through one of them (its lock, its revision check).
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Literal
+
+from mcp.server.mcpserver import MCPServer
+
+from taskmaster.mcp import dependencies, project, subtasks, tags, tasks
+from taskmaster.mcp.projects import Projects
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+INSTRUCTIONS = """\
+Task Master Pro: the project's tasks in .taskmaster/tasks.json, shared safely with the `tm`
+command line and other servers (every write is locked and atomic; every read is fresh).
+Pass projectRoot = the project's absolute directory in every call. Ids are '3' for a task and
+'3.2' for subtask 2 of task 3. Results are JSON; a failed call returns an error saying why.
+Start with get_tasks or next_task.
+"""
+
+TOOL_MODULES = (tasks, subtasks, dependencies, tags, project)
+
+
+def build_server(projects: Projects, *, log_level: LogLevel = "WARNING") -> MCPServer:
+    # WARNING by default: the SDK logs every tool error at INFO, and a client shows the
+    # server's stderr as its log, where a mistyped id is not worth a line.
+    server: MCPServer = MCPServer(
+        name="taskmaster",
+        title="Task Master Pro",
+        version=_version(),
+        instructions=INSTRUCTIONS,
+        log_level=log_level,
+    )
+    for module in TOOL_MODULES:
+        module.register(server, projects)
+    return server
+
+
+def serve_stdio(projects: Projects, *, log_level: LogLevel = "WARNING") -> None:
+    """Answer one client on stdin/stdout until it closes stdin; then close every facade."""
+    server = build_server(projects, log_level=log_level)
+    try:
+        server.run("stdio")
+    finally:
+        projects.close()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("taskmaster-pro")
+    except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+        return "0"

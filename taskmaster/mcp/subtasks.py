@@ -1,0 +1,119 @@
+"""Subtask tools: add_subtask (new, or convert a task), remove_subtask, clear_subtasks."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from mcp.server.mcpserver import MCPServer
+from pydantic import Field
+
+from taskmaster.cli.context import sibling
+from taskmaster.errors import InvalidInput
+from taskmaster.mcp.projects import Projects
+from taskmaster.mcp.toolkit import IDS, STATUS_ENUM, ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.model import TaskId, parse_ids
+
+
+def register(server: MCPServer, projects: Projects) -> None:
+    @tool(server, title="Add Subtask")
+    def add_subtask(
+        projectRoot: ProjectRoot,
+        id: Annotated[str, IDS, Field(description="The parent task's id, e.g. '15'.")],
+        taskId: Annotated[
+            str | None,
+            IDS,
+            Field(
+                description=(
+                    "Instead of creating a subtask, turn this existing task into a subtask "
+                    "of the parent (leave title out then)."
+                )
+            ),
+        ] = None,
+        title: Annotated[str | None, Field(description="The new subtask's title.")] = None,
+        description: Annotated[str | None, Field(description="A one-line description.")] = None,
+        details: Annotated[str | None, Field(description="Implementation details.")] = None,
+        status: Annotated[
+            str | None,
+            Field(description="Status (default pending).", json_schema_extra=STATUS_ENUM),
+        ] = None,
+        dependencies: Annotated[
+            str | None,
+            IDS,
+            Field(
+                description=(
+                    "Ids it depends on, comma-separated: a bare number is a sibling subtask "
+                    "('1' means 15.1 under parent 15), '2.3' any other subtask."
+                )
+            ),
+        ] = None,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Add a subtask to a task (the next free subtask id), or convert a task into one.
+
+        Returns the subtask as {"id": "15.3", "parentId": 15, ...}.
+        """
+        core = projects.open(projectRoot, file)
+        name = projects.tag(tag)
+        if taskId is not None:
+            if title is not None:
+                raise InvalidInput("give either taskId (convert a task) or title, not both")
+            return reply(core.convert_to_subtask(taskId, id, tag=name))
+        if not (title and title.strip()):
+            raise InvalidInput("give the subtask a title (or taskId to convert a task)")
+        parent = TaskId.parse(id)
+        deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
+        sub = core.add_subtask(
+            id,
+            title,
+            description=description or "",
+            details=details or "",
+            dependencies=[sibling(parent, dep) for dep in deps],
+            status=status or "pending",
+            tag=name,
+        )
+        return reply(sub)
+
+    @tool(server, title="Remove Subtask", destructive=True)
+    def remove_subtask(
+        projectRoot: ProjectRoot,
+        id: Annotated[
+            str, IDS, Field(description="Subtask ids 'parent.sub', comma-separated: '15.2,16.1'.")
+        ],
+        convert: Annotated[
+            bool,
+            Field(description="Turn each subtask into a standalone task instead of deleting it."),
+        ] = False,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Remove subtasks (and dependencies on them), or promote them to tasks with convert.
+
+        Returns the removed subtasks, or with convert the tasks created.
+        """
+        core = projects.open(projectRoot, file)
+        return reply(core.remove_subtask(id, convert=convert, tag=projects.tag(tag)))
+
+    @tool(server, title="Clear Subtasks", destructive=True)
+    def clear_subtasks(
+        projectRoot: ProjectRoot,
+        id: Annotated[
+            str | None,
+            IDS,
+            Field(description="Task ids whose subtasks to remove, comma-separated."),
+        ] = None,
+        all_tasks: Annotated[
+            bool,
+            Field(validation_alias="all", description="Remove the subtasks of every task."),
+        ] = False,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Remove all subtasks of some tasks (id) or of every task (all: true).
+
+        Returns the tasks that had subtasks, now without them.
+        """
+        if bool(id and id.strip()) == all_tasks:
+            raise InvalidInput("give either id (task ids) or all: true, not both or neither")
+        core = projects.open(projectRoot, file)
+        return reply(core.clear_subtasks(None if all_tasks else id, tag=projects.tag(tag)))
