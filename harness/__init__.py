@@ -13,11 +13,15 @@ decides from the recorded history alone, so `harness replay RUN_DIR` reaches the
     workers.py      actor processes: planned writers, readers, file observer, editor
     hooked.py       the real CLI/server with a probe in its transaction (barriers, mid-write)
     processes.py    spawning and always reaping, free ports, barrier files, the run folder
+    redis_server.py a throwaway redis-server on a free port (kill/restart for outages)
     history.py      the `Op` record and its JSON-lines files
     registers.py    the register model of a history
     checker.py      the invariants over a history (pure); phase_checks.py the phase-bound ones
     violations.py   what the checker reports
     report.py       rows, verdicts, table, JSON, exit code
     progress.py     progress lines on stderr
-    baseline.py     the naive file store, naive CLI and naive cached API server
+    baseline.py     the naive file store, naive CLI and naive cached (rate-limited) API server
+
+Scenarios that need Redis start their own redis-server; without one they are skipped (the row
+says so) unless TM_REQUIRE_REDIS=1, which makes that an error.
 """

@@ -65,7 +65,9 @@ class CliResult:
     error: str | None = None
 
 
-def run_cli(argv: list[str], timeout: float = CLI_TIMEOUT) -> CliResult:
+def run_cli(
+    argv: list[str], timeout: float = CLI_TIMEOUT, env: dict[str, str] | None = None
+) -> CliResult:
     try:
         done = subprocess.run(
             argv,
@@ -73,7 +75,7 @@ def run_cli(argv: list[str], timeout: float = CLI_TIMEOUT) -> CliResult:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env=child_env(),
+            env=child_env(env),
             preexec_fn=die_with_parent,
         )
     except subprocess.TimeoutExpired:
@@ -209,11 +211,14 @@ class Actor:
         apis: list[ApiClient] | None = None,
         *,
         crashable: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.history = history
         self.target = target
         self.apis = apis if apis is not None else []
         self.crashable = crashable
+        self.env = env if env is not None else {}
+        """Extra environment of the CLI processes (e.g. TM_REDIS_URL)."""
         self._core: Any = None
 
     @property
@@ -245,7 +250,7 @@ class Actor:
             self.history.pending(op)
         op.start = now_ns()
         if channel == "cli":
-            result = run_cli(self.target.cli(*cli_args(spec)))
+            result = run_cli(self.target.cli(*cli_args(spec)), env=self.env)
             op.info["exit"] = result.code
             return self.history.complete(op, result.outcome, error=result.error)
         if channel == "api":

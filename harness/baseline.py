@@ -2,15 +2,19 @@
 
 Direct, non-atomic writes of the whole file and no lock: exactly what loses updates and tears
 files. And an API server with a per-process response cache (5-minute TTL) that nothing ever
-invalidates: exactly what serves stale data. Every harness scenario runs against this too, to
-prove that its check can fail. It lives here, never in the `taskmaster` package.
+invalidates: exactly what serves stale data; and, when given a budget, a per-process rate
+limiter ("Per-Instance Buckets"): two instances with 100 req/min each allow 200 req/min in
+total. Every harness scenario runs against this too, to prove that its check can fail. It
+lives here, never in the `taskmaster` package.
 
     python -m harness.baseline --file F set-status ID STATUS
     python -m harness.baseline --file F update-task ID [--title T] [--status S] [--details D]
     python -m harness.baseline --file F add-task --title T
     python -m harness.baseline --file F show ID --json
     python -m harness.baseline --file F list --json
-    python -m harness.baseline --file F serve --port N [--cache-ttl 300]
+    python -m harness.baseline --file F serve --port N [--cache-ttl 300] [--rate-limit 20/minute]
+
+(`--rate-limit` defaults to the NAIVE_RATE_LIMIT environment variable; unset: no limit.)
 
 (`--file` may also follow the command.) Same command and route shapes as `tm` for the few the
 scenarios use.
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import threading
@@ -32,6 +37,7 @@ T = TypeVar("T")
 
 TAG = "master"
 CACHE_TTL = 300.0
+RATE_LIMIT_ENV = "NAIVE_RATE_LIMIT"
 
 
 class TornRead(ValueError):
@@ -70,6 +76,10 @@ class NaiveError(Exception):
 
 class NoSuchTask(NaiveError):
     status = 404
+
+
+class RateLimited(NaiveError):
+    status = 429
 
 
 def tasks_of(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -169,17 +179,42 @@ class TtlCache:
             self._entries[key] = (time.monotonic() + self.ttl, body)
 
 
+class LocalRateLimiter:
+    """A per-process limiter (moving window, in memory, per client address): each instance
+    counts only what it sees itself."""
+
+    def __init__(self, limit: str) -> None:
+        from limits import parse
+        from limits.storage import MemoryStorage
+        from limits.strategies import MovingWindowRateLimiter
+
+        self.item = parse(limit)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, client: str) -> bool:
+        return self._limiter.hit(self.item, client)
+
+
 class NaiveApp:
     """WSGI app: GET /tasks/{id} and /tasks (cached), PUT /tasks/{id}/status, PATCH /tasks/{id},
-    POST /tasks, GET /health."""
+    POST /tasks, GET /health; every route but /health behind the per-process limiter, if any."""
 
-    def __init__(self, path: Path | str, cache_ttl: float = CACHE_TTL) -> None:
+    def __init__(
+        self, path: Path | str, cache_ttl: float = CACHE_TTL, rate_limit: str | None = None
+    ) -> None:
         self.core = NaiveCore(path)
         self.cache = TtlCache(cache_ttl)
+        self.limiter = LocalRateLimiter(rate_limit) if rate_limit else None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         try:
+            if (
+                self.limiter is not None
+                and path != "/api/v1/health"
+                and not self.limiter.allow(environ.get("REMOTE_ADDR", "-"))
+            ):
+                raise RateLimited("rate limit exceeded")
             status, body = self.route(method, path, environ)
         except NaiveError as err:
             status, body = err.status, {"error": str(err)}
@@ -229,13 +264,19 @@ def _body(environ: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def serve(path: Path | str, port: int, cache_ttl: float = CACHE_TTL, threads: int = 4) -> None:
+def serve(
+    path: Path | str,
+    port: int,
+    cache_ttl: float = CACHE_TTL,
+    threads: int = 4,
+    rate_limit: str | None = None,
+) -> None:
     import waitress
 
-    print(f"naive API serving {path} on http://127.0.0.1:{port}/api/v1", flush=True)
-    waitress.serve(
-        NaiveApp(path, cache_ttl), host="127.0.0.1", port=port, threads=threads, _quiet=True
-    )
+    limited = f", at most {rate_limit} per client in this process" if rate_limit else ""
+    print(f"naive API serving {path} on http://127.0.0.1:{port}/api/v1{limited}", flush=True)
+    app = NaiveApp(path, cache_ttl, rate_limit)
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
 
 
 # the naive CLI -----------------------------------------------------------------------------------
@@ -265,6 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("serve", parents=[common])
     cmd.add_argument("--port", type=int, required=True)
     cmd.add_argument("--cache-ttl", type=float, default=CACHE_TTL)
+    cmd.add_argument("--rate-limit", default=None, help=f"e.g. 20/minute [env {RATE_LIMIT_ENV}]")
     return parser
 
 
@@ -277,7 +319,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     core = NaiveCore(path)
     try:
         if args.command == "serve":
-            serve(path, args.port, args.cache_ttl)
+            limit = args.rate_limit or os.environ.get(RATE_LIMIT_ENV) or None
+            serve(path, args.port, args.cache_ttl, rate_limit=limit)
             return 0
         if args.command == "set-status":
             result: Any = core.set_status(args.id, args.status)

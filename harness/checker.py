@@ -25,6 +25,10 @@ Invariants (the names scenario files use) and the anomaly each reports:
                                   unclear-error     ...or failed, but not with a 503 problem
     writes-succeed                write-failed      a write that had to succeed did not
     rate-limit                    rate-limit-exceeded  more requests accepted than the budget
+    available                     request-failed    a request failed in a phase where every one
+                                                    must succeed (a Redis outage included)
+    recovers                      not-recovered     an instance did not report Redis up again
+                                                    soon after Redis came back
 """
 
 from __future__ import annotations
@@ -37,9 +41,11 @@ from typing import Any
 
 from harness.history import FINAL, META, OBSERVE, OK, READ, WRITE, Op
 from harness.phase_checks import (
+    check_available,
     check_bytes_unchanged,
     check_clear_503,
     check_rate_limit,
+    check_recovers,
     check_writes_refused,
     check_writes_succeed,
 )
@@ -65,6 +71,8 @@ INVARIANT_ANOMALIES: dict[str, tuple[str, ...]] = {
     "clear-503": ("corrupt-served", "unclear-error"),
     "writes-succeed": ("write-failed",),
     "rate-limit": ("rate-limit-exceeded",),
+    "available": ("request-failed",),
+    "recovers": ("not-recovered",),
 }
 INVARIANTS = tuple(INVARIANT_ANOMALIES)
 ANOMALIES = tuple(a for names in INVARIANT_ANOMALIES.values() for a in names)
@@ -337,6 +345,8 @@ _CONFIG_CHECKS: dict[str, Callable[[list[Op], dict[str, Any]], list[Violation]]]
     "clear-503": check_clear_503,
     "writes-succeed": check_writes_succeed,
     "rate-limit": check_rate_limit,
+    "available": check_available,
+    "recovers": check_recovers,
 }
 
 

@@ -6,7 +6,8 @@
     harness replay RUN_DIR [--json]
 
 Every scenario runs against the naive baseline and against taskmaster, with the same seed.
-Exit 0 only when taskmaster holds every invariant and every baseline shows its failure.
+Exit 0 only when taskmaster holds every invariant and every baseline shows its failure. A
+scenario that needs redis-server where there is none is skipped (TM_REQUIRE_REDIS=1: failed).
 Progress goes to stderr, the verdict table (or `--json`) to stdout.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 from harness import report
 from harness.processes import Interrupted, RunFolder, install_signal_handlers
 from harness.progress import Progress
-from harness.runners import RUNNERS, ScenarioRun
+from harness.runners import RUNNERS, ScenarioRun, ScenarioSkipped
 from harness.scenarios import SCENARIO_DIR, Scenario, ScenarioError, load_all, select
 from harness.targets import BASELINE, SAFE
 
@@ -77,6 +78,8 @@ def run_one(scenario: Scenario, target: str, root: Path, seed: int, quiet: bool)
     run = ScenarioRun(scenario, target, root, seed, progress)
     try:
         RUNNERS[scenario.kind](run)
+    except ScenarioSkipped as skip:
+        run.config["skipped"] = str(skip)
     except Exception as err:
         run.config["error"] = f"{type(err).__name__}: {err}"
         (run.dir / "error.txt").write_text(traceback.format_exc())
@@ -134,7 +137,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             print(report.table(rows))
             print(f"\n{len(rows)} rows in {duration} s, seed {seed}", end="")
-            print(": all pass" if report.exit_code(rows) == 0 else ": FAILED")
+            print(": all pass" if report.exit_code(rows) == 0 else ": FAILED", end="")
+            skipped = sum(row.verdict == report.SKIPPED for row in rows)
+            print(f" ({skipped} skipped)" if skipped else "")
             failed = report.failures(rows)
             if failed:
                 print(failed)

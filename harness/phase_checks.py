@@ -1,7 +1,8 @@
 """Checks of what must (or must not) happen in given phases of a scenario.
 
 The phases come from the history's meta record (`refuse_phases`, `expect_ok_phases`,
-`limit_phases`, `rate_limit`), so a replay checks exactly what the run checked.
+`limit_phases`, `rate_limit`, `available_phases`, `outage`, `recovery`), so a replay checks
+exactly what the run checked.
 """
 
 from __future__ import annotations
@@ -119,4 +120,50 @@ def check_rate_limit(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
                     )
                 )
                 break
+    return found
+
+
+def _during(op: Op, windows: list[list[int]]) -> bool:
+    end = op.end if op.end is not None else op.start
+    return any(op.start <= high and end >= low for low, high in windows)
+
+
+def check_available(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
+    """Every read and write of the `available_phases` succeeded: an outage of a helper
+    service (Redis) must not fail a single request. Says which failures overlapped one."""
+    phases = phases_of(config, "available_phases")
+    windows = [list(w) for w in (config.get("outage") or {}).get("windows", [])]
+    found = []
+    for op in ops:
+        if op.kind not in (READ, WRITE) or op.phase not in phases or op.outcome == OK:
+            continue
+        where = f"instance {op.instance}" if op.instance is not None else op.channel or op.actor
+        when = " while Redis was down" if _during(op, windows) else ""
+        found.append(
+            Violation(
+                "request-failed",
+                f"{op.kind} {op.key} through {where} failed{when}: "
+                f"{op.outcome} {op.error or ''}".rstrip(),
+                (op,),
+            )
+        )
+    return found
+
+
+def check_recovers(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
+    """After Redis came back, every instance's /api/v1/health said so within `within_s`
+    (they reconnect on their own, no restart)."""
+    recovery = config.get("recovery") or {}
+    within = recovery.get("within_s")
+    found = []
+    for index, state in sorted((recovery.get("instances") or {}).items()):
+        seconds = state.get("seconds")
+        if seconds is None or (within is not None and seconds > within):
+            found.append(
+                Violation(
+                    "not-recovered",
+                    f"instance {index}: /api/v1/health did not report redis up within "
+                    f"{within:g} s after Redis came back (last: {state.get('last')})",
+                )
+            )
     return found

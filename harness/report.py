@@ -2,8 +2,9 @@
 
 A `safe` row passes when taskmaster held every invariant the scenario checks; a `baseline`
 row passes when the checker found the scenario's expected anomaly in the naive stack's
-history ("reproduced"): a check that cannot fail there proves nothing. The run exits 0 only
-when every row passes.
+history ("reproduced"): a check that cannot fail there proves nothing. A row the machine
+could not run (no redis-server) is "skipped", with the reason, and does not fail the run
+(TM_REQUIRE_REDIS=1 turns that into an error). The run exits 0 only when every row passes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ VIOLATED = "VIOLATED"
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "NOT reproduced"
 ERROR = "ERROR"
+SKIPPED = "skipped"
 SHOWN_VIOLATIONS = 5
 
 
@@ -39,9 +41,12 @@ class Row:
     notes: list[str] = field(default_factory=list)
     error: str | None = None
     folder: str | None = None
+    skipped: str | None = None
 
     @property
     def passed(self) -> bool:
+        if self.verdict == SKIPPED:
+            return True
         return self.verdict == (HOLDS if self.target == SAFE else REPRODUCED)
 
     def to_dict(self) -> dict[str, Any]:
@@ -56,6 +61,7 @@ class Row:
             "violations": [v.to_dict() for v in self.violations[:SHOWN_VIOLATIONS]],
             "notes": self.notes,
             "error": self.error,
+            "skipped": self.skipped,
             "folder": self.folder,
         }
 
@@ -109,8 +115,11 @@ def evaluate(folder: Path | str) -> Row:
     target = meta["target"]
     expected = meta.get("baseline_expected", "")
     error = meta.get("error")
+    skipped = meta.get("skipped")
     if error:
         verdict = ERROR
+    elif skipped:
+        verdict = SKIPPED
     elif target == BASELINE:
         verdict = REPRODUCED if result.count(expected) else NOT_REPRODUCED
     else:
@@ -130,6 +139,7 @@ def evaluate(folder: Path | str) -> Row:
         notes=list(meta.get("notes") or []),
         error=error,
         folder=str(folder),
+        skipped=skipped,
     )
 
 
@@ -158,6 +168,8 @@ def _verdict_text(row: Row) -> str:
         return f"{VIOLATED} ({kinds})"
     if row.verdict == ERROR:
         return f"{ERROR}: {row.error}"
+    if row.verdict == SKIPPED:
+        return f"{SKIPPED}: {row.skipped}"
     return row.verdict
 
 
@@ -169,8 +181,10 @@ def _other(row: Row) -> str:
     return ", ".join(f"{k} {v}" for k, v in others.items())
 
 
+NAME_WIDTH = 22  # the longest scenario name ("multi-instance-redis") and a gap
+
 HEADER = (
-    f"{'scenario':<17}{'target':<10}{'ops':>6}{'lost':>6}{'stale':>7}{'torn':>6}  "
+    f"{'scenario':<{NAME_WIDTH}}{'target':<10}{'ops':>6}{'lost':>6}{'stale':>7}{'torn':>6}  "
     f"{'write ms p50/p99':<18}{'read ms p50/p99':<17}{'verdict':<40}other anomalies"
 )
 
@@ -185,15 +199,17 @@ def table(rows: list[Row]) -> str:
         name = row.scenario if row.scenario != last else ""
         last = row.scenario
         lines.append(
-            f"{name:<17}{row.target:<10}{f['ops']:>6}{f['lost_updates']:>6}"
+            f"{name:<{NAME_WIDTH}}{row.target:<10}{f['ops']:>6}{f['lost_updates']:>6}"
             f"{f['stale_reads']:>7}{f['torn_files']:>6}  {_ms(f['write_ms']):<18}"
             f"{_ms(f['read_ms']):<17}{_verdict_text(row):<40}{_other(row)}".rstrip()
         )
         if row is _last_of(rows, row.scenario):
-            lines.append(f"{'':<17}checked: {', '.join(row.checked)}")
+            lines.append(f"{'':<{NAME_WIDTH}}checked: {', '.join(row.checked)}")
             for other in rows:
                 if other.scenario == row.scenario:
-                    lines.extend(f"{'':<17}{other.target}: {note}" for note in other.notes)
+                    lines.extend(
+                        f"{'':<{NAME_WIDTH}}{other.target}: {note}" for note in other.notes
+                    )
     return "\n".join(lines)
 
 

@@ -41,7 +41,13 @@ def _apis(spec: dict[str, Any]) -> list[ApiClient]:
 
 def writer(spec: dict[str, Any]) -> None:
     history, target, barriers = _setup(spec)
-    actor = Actor(history, target, _apis(spec), crashable=spec.get("crashable", False))
+    actor = Actor(
+        history,
+        target,
+        _apis(spec),
+        crashable=spec.get("crashable", False),
+        env=spec.get("env"),
+    )
     stop = spec.get("stop")
     barriers.mark(f"{spec['actor']}:ready")
     if spec.get("start"):

@@ -83,3 +83,31 @@ def test_transact_writes_in_place_without_a_lock(tmp_path: Path) -> None:
     assert store.transact(lambda data: len(data["master"]["tasks"])) == 2
     assert path.stat().st_ino == inode  # rewritten in place: readers can see it half done
     assert not list(tmp_path.glob("*.lock")) and not list(tmp_path.glob("*.tm-lock"))
+
+
+def test_each_naive_instance_counts_its_own_budget(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    first, second = NaiveApp(path, rate_limit="3/minute"), NaiveApp(path, rate_limit="3/minute")
+    answers = [call(app, "GET", "/api/v1/tasks/1")[0] for app in (first, second) for _ in range(4)]
+    # "two instances with 100 req/min each allow 200 req/min in total"
+    assert [a[:3] for a in answers] == ["200"] * 3 + ["429"] + ["200"] * 3 + ["429"]
+    assert call(first, "GET", "/api/v1/health")[0].startswith("200")  # never limited
+    assert call(first, "GET", "/api/v1/tasks/1")[1] == {"error": "rate limit exceeded"}
+
+
+def test_the_naive_server_takes_its_budget_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(baseline, "serve", lambda *args, **kw: served.append((args, kw)))
+    monkeypatch.setenv(baseline.RATE_LIMIT_ENV, "5/second")
+    path = project(tmp_path)
+    assert baseline.main(["--file", str(path), "serve", "--port", "1"]) == 0
+    assert served[-1][1]["rate_limit"] == "5/second"
+    assert (
+        baseline.main(["--file", str(path), "serve", "--port", "1", "--rate-limit", "1/hour"]) == 0
+    )
+    assert served[-1][1]["rate_limit"] == "1/hour"
+    monkeypatch.delenv(baseline.RATE_LIMIT_ENV)
+    assert baseline.main(["--file", str(path), "serve", "--port", "1"]) == 0
+    assert served[-1][1]["rate_limit"] is None

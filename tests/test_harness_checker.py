@@ -431,6 +431,35 @@ def test_rate_limit_budget_per_window() -> None:
     assert anomalies(within, "rate-limit", **shared) == ["rate-limit-exceeded"]
 
 
+def test_every_request_must_succeed_through_an_outage() -> None:
+    config = {"available_phases": ["storm"], "outage": {"windows": [[50 * MS, 80 * MS]]}}
+    history = [
+        write(0, 10, 1, phase="storm", title="a"),
+        read(60, 61, 1, phase="storm", title="a"),
+        op(READ, 62, 63, phase="warm", outcome=FAIL, key="task/1"),  # a phase that does not count
+    ]
+    assert anomalies(history, "available", **config) == []
+    during = op(READ, 60, 70, phase="storm", outcome=FAIL, key="task/1", error="HTTP 500")
+    after = write(90, None, 1, outcome=INFO, phase="storm", title="b")
+    result = check([*history, during, after], ["available"], config)
+    assert [v.anomaly for v in result.violations] == ["request-failed", "request-failed"]
+    assert "while Redis was down" in result.violations[0].message
+    assert "while Redis was down" not in result.violations[1].message
+
+
+def test_every_instance_must_recover() -> None:
+    fine = {"0": {"seconds": 0.2}, "1": {"seconds": 1.5}}
+    config = {"recovery": {"within_s": 5, "instances": fine}}
+    assert anomalies([], "recovers", **config) == []
+    assert anomalies([], "recovers") == []  # nothing to recover (the naive stack)
+    late = {**fine, "2": {"seconds": None, "last": {"redis": {"state": "down"}}}}
+    config = {"recovery": {"within_s": 5, "instances": late}}
+    (violation,) = check([], ["recovers"], config).violations
+    assert violation.anomaly == "not-recovered" and "instance 2" in violation.message
+    slow = {"recovery": {"within_s": 1, "instances": fine}}
+    assert anomalies([], "recovers", **slow) == ["not-recovered"]
+
+
 # plumbing -------------------------------------------------------------------------------------
 
 

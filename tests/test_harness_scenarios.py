@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from harness import report
 from harness.checker import INVARIANT_ANOMALIES
-from harness.cli import main
-from harness.runners import RUNNERS
+from harness.cli import main, run_one
+from harness.runners import RUNNERS, base
 from harness.scenarios import SCENARIO_DIR, ScenarioError, load, load_all, merge, override, select
+from harness.targets import TARGETS
 
 EXPECTED = [
     "lost-update",
@@ -20,7 +23,10 @@ EXPECTED = [
     "corrupt-file",
     "lock-holder-dies",
     "rate-limit",
+    "multi-instance-redis",
+    "redis-outage",
 ]
+REDIS_SCENARIOS = ["rate-limit", "multi-instance-redis", "redis-outage"]
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -44,6 +50,32 @@ def test_quick_is_smaller() -> None:
     assert quick["lost-update"].param("storm", "ops") < full["lost-update"].param("storm", "ops")
     assert quick["crash"].params["kills"] < full["crash"].params["kills"]
     assert quick["lost-update"].params["forced"] == full["lost-update"].params["forced"]
+
+
+def test_quick_redis_scenarios_stay_short() -> None:
+    full = {s.name: s for s in load_all()}
+    quick = {s.name: s for s in load_all(quick=True)}
+    outage, quick_outage = full["redis-outage"].params, quick["redis-outage"].params
+    timeline = ("before_ms", "outage_ms", "after_ms")
+    assert sum(quick_outage[k] for k in timeline) < sum(outage[k] for k in timeline) <= 10_000
+    assert quick["redis-outage"].param("storm", "writers") < outage["storm"]["writers"]
+    assert quick["multi-instance-redis"].param("storm", "ops") < full["multi-instance-redis"].param(
+        "storm", "ops"
+    )
+
+
+def test_redis_scenarios_start_their_own_redis_and_share_what_they_check() -> None:
+    scenarios = {s.name: s for s in load_all(quick=True)}
+    for name in REDIS_SCENARIOS:
+        scenario = scenarios[name]
+        assert scenario.kind == "redis-outage" or scenario.params["redis"] is True, name
+        assert scenario.params["instances"] >= 2, f"{name}: one instance shares nothing"
+        assert "redis" in scenario.actors, f"{name} does not declare its redis actor"
+    assert scenarios["rate-limit"].params["shared"] is True
+    assert scenarios["multi-instance-redis"].invariants == scenarios["multi-instance"].invariants
+    assert {"available", "recovers", "no-stale-read", "acknowledged-writes-present"} <= set(
+        scenarios["redis-outage"].invariants
+    )
 
 
 def test_overrides_reach_every_parameter_of_that_name() -> None:
@@ -119,3 +151,29 @@ def test_a_run_folder_that_is_not_empty_is_refused(
 
 def test_scenario_dir_is_the_repository_one() -> None:
     assert Path(__file__).resolve().parent.parent / "scenarios" == SCENARIO_DIR
+
+
+@pytest.mark.parametrize("name", REDIS_SCENARIOS)
+def test_without_redis_server_a_redis_scenario_is_skipped_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setattr(base, "redis_server_binary", lambda: None)
+    monkeypatch.delenv("TM_REQUIRE_REDIS", raising=False)
+    (scenario,) = select(load_all(quick=True), [name])
+    rows = [run_one(scenario, target, tmp_path, 1, quiet=True) for target in TARGETS]
+    assert [row.verdict for row in rows] == [report.SKIPPED, report.SKIPPED]
+    assert all("redis-server not installed" in (row.skipped or "") for row in rows)
+    assert report.exit_code(rows) == 0
+    assert "skipped: redis-server not installed" in report.table(rows)
+    assert json.loads(report.as_json(rows))["rows"][0]["skipped"]
+
+
+def test_tm_require_redis_turns_the_skip_into_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(base, "redis_server_binary", lambda: None)
+    monkeypatch.setenv("TM_REQUIRE_REDIS", "1")
+    (scenario,) = select(load_all(quick=True), ["redis-outage"])
+    row = run_one(scenario, "safe", tmp_path, 1, quiet=True)
+    assert row.verdict == report.ERROR and "TM_REQUIRE_REDIS=1" in (row.error or "")
+    assert report.exit_code([row]) == 1

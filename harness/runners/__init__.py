@@ -12,9 +12,10 @@ from harness.runners import (
     lost_update,
     multi_instance,
     rate_limit,
+    redis_outage,
     stale_cache,
 )
-from harness.runners.base import ScenarioRun
+from harness.runners.base import ScenarioRun, ScenarioSkipped
 
 Runner = Callable[[ScenarioRun], None]
 
@@ -27,6 +28,7 @@ RUNNERS: dict[str, Runner] = {
     "corrupt-file": corrupt_file.run,
     "lock-holder-dies": lock_holder.run,
     "rate-limit": rate_limit.run,
+    "redis-outage": redis_outage.run,
 }
 
-__all__ = ["RUNNERS", "Runner", "ScenarioRun"]
+__all__ = ["RUNNERS", "Runner", "ScenarioRun", "ScenarioSkipped"]

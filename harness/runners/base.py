@@ -32,12 +32,24 @@ from harness.history import (
 )
 from harness.processes import Barriers, Proc, Supervisor, free_port, wait_http
 from harness.progress import Monitor, Progress
+from harness.redis_server import (
+    MISSING,
+    REQUIRE_ENV,
+    RedisServer,
+    redis_required,
+    redis_server_binary,
+)
 from harness.targets import Target
 
 if TYPE_CHECKING:
     from harness.scenarios import Scenario
 
 STATUSES = ("pending", "in-progress", "done", "review", "deferred", "blocked")
+REDIS_URL_ENV = "TM_REDIS_URL"
+
+
+class ScenarioSkipped(Exception):
+    """The scenario cannot run on this machine (no redis-server...): the row says why."""
 
 
 def initial_task(task_id: int, pad: str = "") -> dict[str, Any]:
@@ -76,7 +88,11 @@ class ScenarioRun:
         self.progress = progress
         self.apis: list[ApiClient] = []
         self.servers: list[Proc] = []
-        self.actor = Actor(self.history, self.target, self.apis)
+        self.env: dict[str, str] = {}
+        """Extra environment of every process the run starts: servers, workers, the CLI
+        processes of both (the same for both targets; the naive stack ignores TM_*)."""
+        self.redis: RedisServer | None = None
+        self.actor = Actor(self.history, self.target, self.apis, env=self.env)
         self.notes: list[str] = []
         self.config: dict[str, Any] = {}
         self.expected_ops: int | None = None
@@ -113,7 +129,10 @@ class ScenarioRun:
             taken.add(port)
             index = len(self.apis) + position
             proc = self.supervisor.spawn(
-                f"{name}-{index}", self.target.server(port), env=env, cwd=self.target.root
+                f"{name}-{index}",
+                self.target.server(port),
+                env={**self.env, **(env or {})},
+                cwd=self.target.root,
             )
             started.append((index, port, proc))
         clients = []
@@ -138,6 +157,22 @@ class ScenarioRun:
         self.apis.clear()
         self.servers.clear()
 
+    # Redis ---------------------------------------------------------------------------------
+    def use_redis(self) -> RedisServer:
+        """Start this run's own redis-server (free port, run folder, no persistence) and hand
+        its URL as TM_REDIS_URL to every process the run starts. Call it first: without
+        redis-server the scenario is skipped (failed when TM_REQUIRE_REDIS=1)."""
+        if redis_server_binary() is None:
+            if redis_required():
+                raise RuntimeError(f"{MISSING}, and {REQUIRE_ENV}=1 requires it")
+            raise ScenarioSkipped(MISSING)
+        self.redis = RedisServer(directory=self.dir / "redis", supervisor=self.supervisor)
+        self.redis.start()
+        self.env[REDIS_URL_ENV] = self.redis.url
+        self.config["redis_url"] = self.redis.url
+        self.event(f"redis-server up on port {self.redis.port}", pid=self.redis.pid)
+        return self.redis
+
     # actor processes -----------------------------------------------------------------------
     def write_spec(self, name: str, spec: dict[str, Any]) -> Path:
         path = self.dir / "specs" / f"{name}.json"
@@ -155,8 +190,10 @@ class ScenarioRun:
         }
 
     def spawn_worker(self, role: str, actor: str, **spec: Any) -> Proc:
-        path = self.write_spec(actor, {**self.base_spec(actor), "role": role, **spec})
-        return self.supervisor.spawn(actor, [sys.executable, "-m", "harness.workers", str(path)])
+        data = {**self.base_spec(actor), "role": role, "env": self.env, **spec}
+        path = self.write_spec(actor, data)
+        argv = [sys.executable, "-m", "harness.workers", str(path)]
+        return self.supervisor.spawn(actor, argv, env=self.env)
 
     def spawn_hooked(self, actor: str, mode: str, args: list[str], **spec: Any) -> Proc:
         """The target's real CLI (or server, with serve args) with a probe in its storage."""
@@ -169,7 +206,7 @@ class ScenarioRun:
         }
         path = self.write_spec(f"probe-{actor}", data)
         argv = [sys.executable, "-m", "harness.hooked", str(path), program, *leading, *args]
-        return self.supervisor.spawn(f"hooked-{actor}", argv, cwd=self.target.root)
+        return self.supervisor.spawn(f"hooked-{actor}", argv, env=self.env, cwd=self.target.root)
 
     def wait_all(self, procs: Iterable[Proc], timeout: float) -> list[Proc]:
         """Wait for `procs` to exit; kill and return those still running after `timeout`."""

@@ -3,12 +3,19 @@
 
 After the writers finish (and a short settle), every instance is read once more: they must all
 agree with the file ("converged"). Reads during the run must never be stale or go backwards.
+
+With `redis = true` the run starts its own redis-server first and every process (servers,
+writers, their `tm` commands) gets TM_REDIS_URL: events cross instances over Redis pub/sub and
+the instances share an L2 cache. On taskmaster every instance must report Redis up in its
+health before the storm (else the run would not test Redis at all); the pub/sub and L2 figures
+of /metrics go into the row's notes. The naive servers ignore Redis: per-process caches still.
 """
 
 from __future__ import annotations
 
 from harness.history import WRITE
 from harness.runners.base import ScenarioRun
+from harness.runners.redis_support import note_redis_metrics, require_redis_up
 from harness.runners.storm import start_writers, tasks_needed
 
 
@@ -20,8 +27,13 @@ def run(run: ScenarioRun) -> None:
         run.note(f"instances={instances} raised to 2: this scenario needs several servers")
         instances = 2
     readers = int(params.get("readers", 2))
+    redis = bool(params.get("redis", False))
+    if redis:
+        run.use_redis()
     run.init_project(tasks_needed(storm))
     run.start_servers(instances)
+    if redis:
+        require_redis_up(run, float(params.get("redis_up_timeout_s", 10)))
     run.read_everywhere(run.task_ids, "warm")
 
     stop = "readers:stop"
@@ -52,3 +64,5 @@ def run(run: ScenarioRun) -> None:
     run.barriers.mark(stop)
     run.wait_all(reader_procs, timeout=30)
     run.final(settle_s=float(params.get("settle_ms", 100)) / 1000)
+    if redis:
+        note_redis_metrics(run)

@@ -64,10 +64,14 @@ def start_writers(
     first_task: int,
     phase: str,
     start_flag: str,
+    stop_flag: str | None = None,
 ) -> tuple[list[Proc], int]:
-    """Spawn the planned writers (held at `start_flag`); their processes and total op count."""
+    """Spawn the planned writers (held at `start_flag`); their processes and total op count.
+    With `stop_flag`, a writer stops early once that flag is set; `pause_ms` in the storm
+    table spaces each writer's operations (to make a plan last through a timeline)."""
     writers = int(storm["writers"])
     ops = int(storm["ops"])
+    pause_ms = float(storm.get("pause_ms", 0))
     per_writer = int(storm.get("tasks_per_writer", 2))
     channels = storm.get("channels", {"cli": 1, "api": 1, "core": 1})
     mix = storm.get("mix", {"update": 2, "set-status": 1, "add": 1})
@@ -82,9 +86,13 @@ def start_writers(
             mix,
             len(run.apis),
         )
+        if pause_ms:
+            for step in steps:
+                step["pause_ms"] = pause_ms
+        extra = {"stop": stop_flag} if stop_flag else {}
         procs.append(
             run.spawn_worker(
-                "writer", f"writer-{writer}", plan=steps, phase=phase, start=start_flag
+                "writer", f"writer-{writer}", plan=steps, phase=phase, start=start_flag, **extra
             )
         )
     return procs, writers * ops

@@ -126,8 +126,8 @@ class RedisBus:
                     continue
                 if message["type"] == "subscribe":
                     # Redis's confirmation: from here on, no event of another process is missed.
+                    self.link.mark_up()  # runs the reconnect listeners first
                     self.listening.set()
-                    self.link.mark_up()
                 elif message["type"] == "message":
                     self._deliver(message["data"])
         finally:

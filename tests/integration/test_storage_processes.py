@@ -100,13 +100,22 @@ def test_no_increment_is_lost_under_contention(tmp_path: Path) -> None:
 
 
 def test_the_same_contention_loses_increments_on_the_naive_path(tmp_path: Path) -> None:
-    """Proof that the test above can fail: without the lock, updates are lost."""
-    path = tmp_path / "tasks.json"
-    FileStorage(path).create(_counter_document())
-    acknowledged, final = _run_contention(path, _naive_worker)
-    assert acknowledged > 0
-    lost = acknowledged if final is None else acknowledged - final
-    assert lost > 0, "the naive writers lost nothing: the check proves nothing"
+    """Proof that the test above can fail: without the lock, updates are lost.
+
+    Up to three rounds: on a machine loaded by other tests the scheduler can run the eight
+    writers one after another, and a round without overlap loses nothing (the harness's
+    lost-update scenario forces the interleaving instead of hoping for it).
+    """
+    losses = []
+    for round_ in range(3):
+        path = tmp_path / f"tasks-{round_}.json"
+        FileStorage(path).create(_counter_document())
+        acknowledged, final = _run_contention(path, _naive_worker)
+        assert acknowledged > 0
+        losses.append(acknowledged if final is None else acknowledged - final)
+        if losses[-1] > 0:
+            return
+    pytest.fail(f"the naive writers lost nothing in {len(losses)} rounds: the check proves nothing")
 
 
 # crash: SIGKILL at random moments ----------------------------------------------------------------
