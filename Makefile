@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo harness test lint bench clean
+.PHONY: venv demo harness test lint bench bench-quick system-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,22 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# wrk (the api benchmark's load generator) and redis-server, from Debian, when missing.
+system-packages:
+	.ci/system-packages
+
 # Every benchmark, the README's table, charts in results/charts, then the gates.
-bench: venv
+bench: venv system-packages
 	$(BIN)/pip install --quiet -e ".[dev,bench]"
 	mkdir -p results
 	$(BIN)/python -m benchmarks run --json results/bench.json --plot results/charts
 	$(BIN)/python -m benchmarks gate results/bench.json
+
+# What CI runs: every benchmark with fewer repeats, then the same gates.
+bench-quick: venv system-packages
+	mkdir -p results
+	$(BIN)/python -m benchmarks run --quick --json results/bench-quick.json
+	$(BIN)/python -m benchmarks gate results/bench-quick.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -14,6 +14,8 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
     TM_MAX_BODY_BYTES                   largest accepted request body (default 1 MiB)
     TM_CACHE                            "0"/"false"/"off" disables the response cache
     TM_CACHE_TTL, TM_CACHE_MAXSIZE      response cache bounds
+    TM_WATCH                            "0" stops the directory watcher (changes then reach
+                                        the cache by revision checks and Redis events only)
     TM_SSE_HEARTBEAT                    seconds between heartbeat comments on /api/v1/events
     TM_SSE_MAX_CLIENTS                  concurrent event streams (each holds a server thread)
 """
@@ -117,6 +119,7 @@ class Config:
             "cache_enabled": ("TM_CACHE", _boolean),
             "cache_ttl": ("TM_CACHE_TTL", _number),
             "cache_maxsize": ("TM_CACHE_MAXSIZE", _integer),
+            "watch": ("TM_WATCH", _boolean),
             "sse_heartbeat": ("TM_SSE_HEARTBEAT", _number),
             "sse_max_clients": ("TM_SSE_MAX_CLIENTS", _integer),
         }
