@@ -11,6 +11,7 @@ decides from the recorded history alone, so `harness replay RUN_DIR` reaches the
     targets.py      the two stacks: which programs a CLI op, a server, a core writer are
     actors.py       performing and recording operations: CLI process, HTTP API, core
     workers.py      actor processes: planned writers, readers, file observer, editor
+    agent.py        the MCP agent: `tm mcp` through the SDK's stdio client, or the naive one
     hooked.py       the real CLI/server with a probe in its transaction (barriers, mid-write)
     processes.py    spawning and always reaping, free ports, barrier files, the run folder
     redis_server.py a throwaway redis-server on a free port (kill/restart for outages)
@@ -20,7 +21,8 @@ decides from the recorded history alone, so `harness replay RUN_DIR` reaches the
     violations.py   what the checker reports
     report.py       rows, verdicts, table, JSON, exit code
     progress.py     progress lines on stderr
-    baseline.py     the naive file store, naive CLI and naive cached (rate-limited) API server
+    baseline.py     the naive file store, naive CLI, naive cached (rate-limited) API server and
+                    naive agent server (the reference MCP server's loaded-once copy)
 
 Scenarios that need Redis start their own redis-server; without one they are skipped (the row
 says so) unless TM_REQUIRE_REDIS=1, which makes that an error.

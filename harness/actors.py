@@ -185,6 +185,23 @@ def api_request(spec: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     raise ValueError(f"unknown op {spec['op']!r}")
 
 
+# the MCP server ---------------------------------------------------------------------------------
+
+
+def mcp_call(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The tool and its arguments (all but projectRoot) for a write spec."""
+    value = spec["value"]
+    if spec["op"] == "set-status":
+        return "set_task_status", {"id": str(spec["task"]), "status": value["status"]}
+    if spec["op"] == "update":
+        names = ("title", "status", "details", "description")
+        fields = {name: value[name] for name in names if name in value}
+        return "update_task", {"id": str(spec["task"]), **fields}
+    if spec["op"] == "add":
+        return "add_task", {"title": value["title"], "details": value.get("details", "")}
+    raise ValueError(f"unknown op {spec['op']!r}")
+
+
 def task_of(body: Any) -> dict[str, Any] | None:
     if isinstance(body, dict):
         for wrapper in ("task", "data"):

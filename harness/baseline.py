@@ -4,8 +4,11 @@ Direct, non-atomic writes of the whole file and no lock: exactly what loses upda
 files. And an API server with a per-process response cache (5-minute TTL) that nothing ever
 invalidates: exactly what serves stale data; and, when given a budget, a per-process rate
 limiter ("Per-Instance Buckets"): two instances with 100 req/min each allow 200 req/min in
-total. Every harness scenario runs against this too, to prove that its check can fail. It
-lives here, never in the `taskmaster` package.
+total. And an agent server (`NaiveAgent`) that, like the reference tool's MCP server, loaded
+the tasks once, answers from that copy and writes the whole copy back: stale reads and lost
+updates for everything the other front ends change meanwhile. Every harness scenario runs
+against this too, to prove that its check can fail. It lives here, never in the `taskmaster`
+package.
 
     python -m harness.baseline --file F set-status ID STATUS
     python -m harness.baseline --file F update-task ID [--title T] [--status S] [--details D]
@@ -151,6 +154,45 @@ class NaiveCore:
 
     def close(self) -> None:
         pass
+
+
+# the naive agent server ------------------------------------------------------------------------
+
+
+class NaiveAgent:
+    """The reference tool's MCP server as it behaves: a long-lived process that loaded the
+    tasks once, when the agent session began, answers every call from that copy, and writes
+    the whole copy back (in place, no lock) after each change. What another program changes
+    after the load is never seen (stale reads) and is overwritten by the next write (lost
+    updates). Same tool names, arguments and answers as `tm mcp`, for the tools the harness
+    calls; it does not speak the MCP protocol itself (see `harness.agent`)."""
+
+    TOOLS = ("get_task", "set_task_status", "update_task", "add_task")
+
+    def __init__(self, path: Path | str) -> None:
+        self.store = NaiveFileStore(path)
+        self.loaded_at = time.monotonic_ns()
+        self.data = self.store.read()
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> str:
+        """The tool's answer as JSON text; a `NaiveError` for a refused call."""
+        if tool not in self.TOOLS:
+            raise NaiveError(f"unknown tool {tool!r}")
+        task_id = int(arguments.get("id", 0) or 0)
+        if tool == "get_task":
+            return json.dumps(find_task(self.data, task_id))
+        if tool == "set_task_status":
+            result: Any = [set_status(task_id, str(arguments["status"]))(self.data)]
+        elif tool == "update_task":
+            names = ("title", "status", "details", "description", "priority")
+            fields = {n: arguments[n] for n in names if arguments.get(n) is not None}
+            result = update_task(task_id, fields)(self.data)
+        else:
+            result = add_task(str(arguments["title"]), details=arguments.get("details") or "")(
+                self.data
+            )
+        self.store._write(self.data)  # the copy loaded at start, whole, over whatever is there
+        return json.dumps(result)
 
 
 # the naive API server ----------------------------------------------------------------------------

@@ -9,6 +9,8 @@ command line) says which role to play:
     observer  parse the raw file over and over until stopped; record every torn look
     editor    another program editing the file: in place (truncate + write, pausing half way
               until told to go on), by temp + rename, or with given bytes
+    agent     an AI agent's session on the MCP front end: `tm mcp` through the SDK's stdio
+              client, or the naive agent server (see `harness.agent`)
 """
 
 from __future__ import annotations
@@ -165,7 +167,21 @@ def editor(spec: dict[str, Any]) -> None:
     history.close()
 
 
-ROLES = {"writer": writer, "reader": reader, "observer": observer, "editor": editor}
+def agent(spec: dict[str, Any]) -> None:
+    # Imported here: only agent processes need the MCP SDK.
+    from harness import agent as session
+
+    session.install()
+    session.agent(spec)
+
+
+ROLES = {
+    "writer": writer,
+    "reader": reader,
+    "observer": observer,
+    "editor": editor,
+    "agent": agent,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

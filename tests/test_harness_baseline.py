@@ -111,3 +111,29 @@ def test_the_naive_server_takes_its_budget_from_the_environment(
     monkeypatch.delenv(baseline.RATE_LIMIT_ENV)
     assert baseline.main(["--file", str(path), "serve", "--port", "1"]) == 0
     assert served[-1][1]["rate_limit"] is None
+
+
+def test_the_naive_agent_serves_the_copy_it_loaded_and_writes_it_back(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    agent = baseline.NaiveAgent(path)
+    assert json.loads(agent.call("get_task", {"id": "1"}))["status"] == "pending"
+    # another front end changes task 1 after the session began
+    baseline.NaiveCore(path).set_status(1, "done")
+    assert json.loads(agent.call("get_task", {"id": "1"}))["status"] == "pending"  # stale
+    changed = json.loads(agent.call("set_task_status", {"id": "2", "status": "review"}))
+    assert [(item["id"], item["status"]) for item in changed] == [(2, "review")]
+    tasks = json.loads(path.read_text())["master"]["tasks"]
+    assert [t["status"] for t in tasks] == ["pending", "review"]  # task 1's "done" is lost
+    updated = json.loads(agent.call("update_task", {"id": 2, "title": "t", "status": None}))
+    assert updated["title"] == "t"
+    added = json.loads(agent.call("add_task", {"title": "new", "details": "d"}))
+    assert (added["id"], added["details"]) == (3, "d")
+    assert [t["title"] for t in json.loads(path.read_text())["master"]["tasks"]] == [
+        "t1",
+        "t",
+        "new",
+    ]
+    with pytest.raises(baseline.NoSuchTask):
+        agent.call("get_task", {"id": "9"})
+    with pytest.raises(baseline.NaiveError, match="unknown tool"):
+        agent.call("remove_task", {"id": "1"})

@@ -25,6 +25,7 @@ EXPECTED = [
     "rate-limit",
     "multi-instance-redis",
     "redis-outage",
+    "mixed-frontends",
 ]
 REDIS_SCENARIOS = ["rate-limit", "multi-instance-redis", "redis-outage"]
 
@@ -76,6 +77,34 @@ def test_redis_scenarios_start_their_own_redis_and_share_what_they_check() -> No
     assert {"available", "recovers", "no-stale-read", "acknowledged-writes-present"} <= set(
         scenarios["redis-outage"].invariants
     )
+
+
+def test_mixed_frontends_puts_every_front_end_on_one_project() -> None:
+    full = {s.name: s for s in load_all()}["mixed-frontends"]
+    quick = {s.name: s for s in load_all(quick=True)}["mixed-frontends"]
+    assert full.kind == "mixed-frontends" and full.baseline_expected == "lost-update"
+    assert set(full.invariants) == {
+        "acknowledged-writes-present",
+        "no-stale-read",
+        "monotonic-reads",
+        "converged",
+        "file-parses",
+    }
+    assert full.actors["agent"]["channel"] == "mcp"
+    assert {"agent", "writers", "readers"} <= set(full.actors)
+    for scenario in (full, quick):
+        assert scenario.params["instances"] == 2
+        assert scenario.params["readers"] >= 1
+        assert scenario.param("agent", "agents") >= 1
+        assert 0 < scenario.param("agent", "read_share") < 1
+        channels = scenario.param("storm", "channels")
+        assert channels["cli"] > 0 and channels["api"] > 0
+    assert quick.param("storm", "ops") < full.param("storm", "ops")
+    assert quick.param("agent", "agents") <= full.param("agent", "agents")
+    # `--ops` sizes the writers; the agent's plan is `calls` long and stops with them
+    overridden = {s.name: s for s in load_all(overrides={"ops": 3})}["mixed-frontends"]
+    assert overridden.param("storm", "ops") == 3
+    assert overridden.param("agent", "calls") == full.param("agent", "calls")
 
 
 def test_overrides_reach_every_parameter_of_that_name() -> None:

@@ -10,6 +10,7 @@ from harness.runners import (
     external_edit,
     lock_holder,
     lost_update,
+    mixed_frontends,
     multi_instance,
     rate_limit,
     redis_outage,
@@ -29,6 +30,7 @@ RUNNERS: dict[str, Runner] = {
     "lock-holder-dies": lock_holder.run,
     "rate-limit": rate_limit.run,
     "redis-outage": redis_outage.run,
+    "mixed-frontends": mixed_frontends.run,
 }
 
 __all__ = ["RUNNERS", "Runner", "ScenarioRun", "ScenarioSkipped"]
