@@ -7,6 +7,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import orjson
@@ -338,6 +339,40 @@ def test_threads_of_one_process_are_serialised(store: FileStorage) -> None:
         thread.join()
     ids = [task["id"] for task in store.read().document.tasks("master")]
     assert ids == list(range(1, 101))
+
+
+def test_threads_racing_on_a_fresh_storage_share_one_file_lock(
+    store: FileStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import filelock
+
+    made: list[object] = []
+
+    class CountingFileLock(filelock.FileLock):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            made.append(self)
+            time.sleep(0.02)  # widen the window in which a second thread could make another
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(filelock, "FileLock", CountingFileLock)
+    fresh = FileStorage(store.path)
+    start = threading.Barrier(6)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(10):
+            fresh.transact(add_task("t"))
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1
+    ids = [task["id"] for task in store.read().document.tasks("master")]
+    assert ids == list(range(1, 61))
 
 
 def test_an_operation_that_changes_nothing_does_not_reformat_another_programs_file(

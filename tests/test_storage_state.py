@@ -122,6 +122,12 @@ class StorageMachine(RuleBasedStateMachine):
         self._expect_change(self.storage.revision())
 
     @precondition(lambda self: self.corrupt is None)
+    @rule()
+    def mark_changed(self) -> None:
+        """A revision of the sidecar alone (the current tag changed): both handles see it."""
+        self._expect_change(self.other.mark_changed())
+
+    @precondition(lambda self: self.corrupt is None)
     @rule(cut=st.integers(min_value=1, max_value=40))
     def corrupt_the_file(self, cut: int) -> None:
         raw = self.path.read_bytes().rstrip()  # cutting only whitespace would corrupt nothing

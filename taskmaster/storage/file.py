@@ -78,7 +78,7 @@ class FileStorage:
         self.lock_timeout = lock_timeout
         self.durable = durable
         self._revisions = RevisionFile(self.path)
-        self._owner_pid = -1
+        self._owner_pid = os.getpid()
         self._thread_lock = threading.RLock()
         self._file_lock: FileLock | None = None
         self._swept = False
@@ -95,37 +95,44 @@ class FileStorage:
         """
         from filelock import Timeout  # a read-only command never pays for importing it
 
-        self._ensure_lock_for_this_process()
+        self._forget_locks_of_parent()
         deadline = time.monotonic() + self.lock_timeout
         if not self._thread_lock.acquire(timeout=self.lock_timeout):
             raise LockTimeout.on(self.lock_path, self.lock_timeout)
         try:
-            assert self._file_lock is not None
+            file_lock = self._process_file_lock()
             try:
-                self._file_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+                file_lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
             except Timeout:
                 raise LockTimeout.on(self.lock_path, self.lock_timeout) from None
             try:
                 yield
             finally:
-                self._file_lock.release()
+                file_lock.release()
         finally:
             self._thread_lock.release()
 
-    def _ensure_lock_for_this_process(self) -> None:
+    def _forget_locks_of_parent(self) -> None:
         # A forked child must not reuse its parent's lock objects (filelock is fork-aware only
         # per instance, and a thread lock copied while held would never be released).
         if self._owner_pid != os.getpid():
-            from filelock import FileLock
-
             self._owner_pid = os.getpid()
             self._thread_lock = threading.RLock()
+            self._file_lock = None
+
+    def _process_file_lock(self) -> FileLock:
+        """This process's FileLock, made on first use: called under the thread lock, so two
+        threads cannot each make one."""
+        if self._file_lock is None:
+            from filelock import FileLock
+
             self._file_lock = FileLock(
                 self.lock_path,
                 timeout=self.lock_timeout,
                 poll_interval=LOCK_POLL_INTERVAL,
                 preserve_lock_file=True,
             )
+        return self._file_lock
 
     # reading ------------------------------------------------------------------------------
     def revision(self) -> int:

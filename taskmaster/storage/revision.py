@@ -3,7 +3,7 @@
 Neither mtime nor (inode, mtime, size) can serve as a version here: ext4 mtimes are coarse, and
 an atomic rename frees the old inode number, which the next rename happily reuses (A, B, A, B...),
 so two different contents can show the same stat. We therefore keep a counter in a sidecar file
-``<name>.tm-rev`` that writers replace (atomically, under the write lock) right after the task file,
+``<name>.tm-rev`` that writers update (under the write lock) right after replacing the task file,
 together with the stat signature of the task file they wrote.
 
 A reader trusts the counter only while the task file still shows that signature, and it keeps a
@@ -11,6 +11,23 @@ descriptor open on both inodes it validated: an inode number cannot be reused wh
 holds it, so "same inode number as the pinned one" really means "the same file". The fast path is
 two ``stat`` calls. Anything else that changed the task file (an editor, the reference Node tool)
 shows up as a signature mismatch, and the counter is bumped for it under the write lock.
+
+The sidecar is rewritten in place, not replaced: one ``pwrite`` of a fixed-size record instead of
+a temporary file and a rename, which cost a third of a transaction (creating an inode, then
+freeing the old one). Two things make that as safe as the rename was:
+
+- Readers must see every update in the sidecar's stat, or the two-``stat`` fast path would miss
+  a revision that changed without the task file (`mark_changed`). An in-place write only moves
+  mtime at the clock's coarse granularity, so the writer then sets the sidecar's mtime to the
+  revision itself (``futimens``): distinct for every revision, exact on ext4, xfs, btrfs and tmpfs.
+  Where it does not read back exactly (a coarse filesystem, a sidecar owned by another user), the
+  writer falls back to the atomic replace, whose new inode number readers notice as before.
+  The content is written before the mtime, and readers take the stat before the content, so a
+  reader that saw the new stat reads the new record (or a newer one).
+- A read that overlaps the write can see part of each record. Every record carries a CRC-32 of
+  itself; a reader retries a record that does not check, and if it never does it settles the
+  revision under the write lock, as for any other disagreement. A record torn by a crash is
+  "damaged" and restarts the counter above the clock, as a lost sidecar always did.
 
 The counter lives beside the file rather than inside it because any new top-level key in a
 tagged file would look like a tag to the reference tool.
@@ -22,6 +39,7 @@ import contextlib
 import os
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -29,6 +47,13 @@ from typing import NamedTuple
 import orjson
 
 from taskmaster.storage.atomic import replace_file
+
+RECORD_SIZE = 192
+"""Every record has this size, so that one in-place write covers the whole previous one."""
+_MAGIC = b"tm-rev 2"
+# A torn read needs a writer in the middle of a 192-byte pwrite: one re-read almost always
+# finds the whole record. After these, the reader settles the revision under the write lock.
+_READ_ATTEMPTS = 5
 
 
 class Signature(NamedTuple):
@@ -64,7 +89,8 @@ class Version:
 @dataclass(frozen=True, slots=True)
 class _Pinned:
     version: Version
-    rev_ino: int | None
+    # The sidecar's (inode, mtime) when its record was read (stat'ed first); None if absent.
+    rev_key: tuple[int, int] | None
     # Held open only so that the inode numbers above cannot be reused; never read through.
     rev_fd: int | None
     task_fd: int
@@ -87,27 +113,29 @@ class RevisionFile:
         self.path = task_path.with_name(task_path.name + ".tm-rev")
         self._pinned: _Pinned | None = None
         self._refresh_lock = threading.Lock()
+        self._in_place = True
 
     # reading ------------------------------------------------------------------------------
     def current(self) -> Version | None:
         """The version of the task file as it is now, or None when it cannot be vouched for.
 
         None means the task file changed without a matching sidecar update: either a writer is
-        between its two renames, or another program changed the file. The caller settles it
-        under the write lock (`settle`).
+        between its task file rename and its sidecar update, or another program changed the
+        file. The caller settles it under the write lock (`settle`).
         """
         # Stat before loading the pinned state. A pinned state's descriptors stay open until a
         # newer one is published, so an inode we compare against was pinned when we stat'ed it,
         # or the state is newer than our stat: either way the answer is not older than the call.
         try:
-            rev_ino: int | None = os.stat(self.path).st_ino
+            st = os.stat(self.path)
+            rev_key: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
         except FileNotFoundError:
-            rev_ino = None
+            rev_key = None
         task_sig = Signature.of(os.stat(self.task_path))
         pinned = self._pinned
         if (
             pinned is not None
-            and pinned.rev_ino == rev_ino
+            and pinned.rev_key == rev_key
             and pinned.version.signature == task_sig
         ):
             return pinned.version
@@ -115,9 +143,9 @@ class RevisionFile:
 
     def _refresh(self) -> Version | None:
         with self._refresh_lock:
-            rev_fd, rev_ino, recorded = self._open_recorded()
+            rev_fd, rev_key, recorded = self._open_recorded()
             try:
-                task_fd = os.open(self.task_path, os.O_RDONLY)
+                task_fd = os.open(self.task_path, os.O_RDONLY | os.O_CLOEXEC)
             except BaseException:
                 _close(rev_fd)
                 raise
@@ -127,38 +155,88 @@ class RevisionFile:
                 _close(task_fd)
                 return None
             version = Version(recorded.revision, task_sig)
-            old, self._pinned = self._pinned, _Pinned(version, rev_ino, rev_fd, task_fd)
+            old, self._pinned = self._pinned, _Pinned(version, rev_key, rev_fd, task_fd)
             if old is not None:
                 _close(old.rev_fd)
                 _close(old.task_fd)
             return version
 
-    def _open_recorded(self) -> tuple[int | None, int | None, RecordedRevision]:
+    def _open_recorded(
+        self,
+    ) -> tuple[int | None, tuple[int, int] | None, RecordedRevision]:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None, None, RecordedRevision(0, None)
         try:
-            ino = os.fstat(fd).st_ino
-            raw = os.read(fd, 4096)
+            # The stat before the content: a record newer than its stat only costs a refresh.
+            st = os.fstat(fd)
+            rev_key = (st.st_ino, st.st_mtime_ns)
+            for _ in range(_READ_ATTEMPTS):
+                recorded = decode_record(os.pread(fd, 4096, 0))
+                if recorded is not None:
+                    break
+            else:  # damaged, or torn every time: "absent" sends the caller to the lock
+                recorded = RecordedRevision(0, None)
         except BaseException:
             _close(fd)
             raise
-        return fd, ino, parse_recorded(raw)
+        return fd, rev_key, recorded
 
     def recorded(self) -> RecordedRevision:
-        """The sidecar's content as it is on disk now (callers hold the write lock)."""
+        """The sidecar's content as it is on disk now (callers hold the write lock).
+
+        Every writer holds the lock too, so nothing can tear this read: a record that does not
+        check is damaged, and counts as absent.
+        """
         try:
-            return parse_recorded(self.path.read_bytes())
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             return RecordedRevision(0, None)
+        try:
+            raw = os.pread(fd, 4096, 0)
+        finally:
+            os.close(fd)
+        return parse_recorded(raw)
 
     # writing (under the write lock) -------------------------------------------------------
     def record(self, revision: int, signature: Signature, *, canonical: bool = False) -> None:
-        payload = {"revision": revision, "file": list(signature), "canonical": canonical}
+        data = encode_record(revision, signature, canonical)
+        if self._in_place and self._write_in_place(data, revision):
+            return
         # Not fsynced: a sidecar lost in a crash only costs a bump, and next_revision's clock
         # floor keeps the numbers increasing. The caller's directory fsync covers the rename.
-        replace_file(self.path, orjson.dumps(payload) + b"\n", durable=False, sync_dir=False)
+        replace_file(self.path, data, durable=False, sync_dir=False)
+
+    def _write_in_place(self, data: bytes, revision: int) -> bool:
+        """Overwrite the record and stamp the sidecar's mtime with the revision.
+
+        False when readers could not see the update in the sidecar's stat; the caller then
+        replaces the file instead (a new inode number is always visible).
+        """
+        stamp = revision * 1000
+        if not 0 < stamp < 1 << 63:  # beyond what a timestamp holds
+            return False
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+        except OSError:  # not ours to write, or a symlink: the replace decides
+            return False
+        try:
+            size = os.fstat(fd).st_size
+            if os.pwrite(fd, data, 0) != len(data):
+                return False
+            if size > len(data):  # an older, longer record
+                os.ftruncate(fd, len(data))
+            # Content first, stamp second: a reader that sees the stamp reads this record.
+            os.utime(fd, ns=(stamp, stamp))
+            if os.fstat(fd).st_mtime_ns != stamp:
+                self._in_place = False  # coarse timestamps here: every update must replace
+                return False
+        except PermissionError:  # only the owner may set times: replacing makes us the owner
+            return False
+        finally:
+            os.close(fd)
+        return True
 
     def close(self) -> None:
         pinned, self._pinned = self._pinned, None
@@ -167,15 +245,51 @@ class RevisionFile:
             _close(pinned.task_fd)
 
 
-def parse_recorded(raw: bytes) -> RecordedRevision:
-    """A damaged or partial sidecar counts as absent; the revision then restarts above it."""
+def encode_record(revision: int, signature: Signature, canonical: bool) -> bytes:
+    """One fixed-size line: magic, revision, the task file's signature, canonical, CRC-32."""
+    body = b"%s %d %d %d %d %d %d %d" % (_MAGIC, revision, *signature, canonical)
+    line = b"%s %08x" % (body, zlib.crc32(body))
+    if len(line) >= RECORD_SIZE:  # 64-bit stat fields always fit; anything else is a bug
+        raise ValueError(f"revision record too long: {line!r}")
+    return line.ljust(RECORD_SIZE - 1) + b"\n"
+
+
+def decode_record(raw: bytes) -> RecordedRevision | None:
+    """The record in `raw`, or None if it does not check (torn by a concurrent write, damaged).
+
+    A JSON record is what earlier versions wrote; they replaced the file atomically, so it is
+    never torn, only damaged.
+    """
+    if raw[:1] == b"{":
+        return _decode_json_record(raw)
+    body, _, check = raw.rstrip().rpartition(b" ")
+    if not body.startswith(_MAGIC + b" "):
+        return None
+    try:
+        if int(check, 16) != zlib.crc32(body):
+            return None
+        revision, dev, ino, size, mtime_ns, ctime_ns, canonical = map(
+            int, body[len(_MAGIC) + 1 :].split(b" ")
+        )
+    except ValueError:
+        return None
+    return RecordedRevision(revision, Signature(dev, ino, size, mtime_ns, ctime_ns), canonical == 1)
+
+
+def _decode_json_record(raw: bytes) -> RecordedRevision | None:
     try:
         data = orjson.loads(raw)
         revision = int(data["revision"])
         signature = Signature(*(int(part) for part in data["file"]))
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return RecordedRevision(0, None)
+        return None
     return RecordedRevision(revision, signature, data.get("canonical") is True)
+
+
+def parse_recorded(raw: bytes) -> RecordedRevision:
+    """A damaged or partial sidecar counts as absent; the revision then restarts above it."""
+    recorded = decode_record(raw)
+    return recorded if recorded is not None else RecordedRevision(0, None)
 
 
 def _close(fd: int | None) -> None:
