@@ -22,6 +22,8 @@ def _format_row(row: dict[str, object]) -> str:
         figures.append(f"{row['ops_per_s']:7.0f} ops/s  lost {row['lost_updates']}")
         if row.get("failed"):
             figures.append(f"failed {row['failed']}")
+    if isinstance(row.get("speedup_over_uncached"), float):
+        figures.append(f"{row['speedup_over_uncached']:.1f} x uncached")
     if isinstance(row.get("peak_mib"), float):
         figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):

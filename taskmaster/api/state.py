@@ -11,6 +11,7 @@ the revision you saw" is checked under the same lock as the write itself.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -134,9 +135,14 @@ class ApiState:
 def cache_key(path: str, params: Mapping[str, object]) -> str:
     """``GET:<path>?<sorted query>`` over the normalised parameters (None ones left out), so
     equivalent requests share an entry and junk parameters cannot fill the cache."""
-    # Values are validated tag names, statuses and booleans: no escaping needed (urlencode
-    # cost more than the rest of a cached request).
-    query = "&".join(f"{k}={_param(v)}" for k, v in sorted(params.items()) if v is not None)
+    return _cache_key(path, tuple(params.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _cache_key(path: str, items: tuple[tuple[str, object], ...]) -> str:
+    # Memoised: building the key was a tenth of a cached request. Values are validated tag
+    # names, statuses and booleans: no escaping needed.
+    query = "&".join(f"{k}={_param(v)}" for k, v in sorted(items) if v is not None)
     return f"GET:{path}?{query}"
 
 
