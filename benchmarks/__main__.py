@@ -24,6 +24,11 @@ def _format_row(row: dict[str, object]) -> str:
             figures.append(f"failed {row['failed']}")
     if isinstance(row.get("speedup_over_uncached"), float):
         figures.append(f"{row['speedup_over_uncached']:.1f} x uncached")
+    if isinstance(row.get("l2_hit_rate"), float):
+        figures.append(
+            f"L2 hits {row['l2_hits']:.0f} / misses {row['l2_misses']:.0f}: "
+            f"hit rate {row['l2_hit_rate']:.0%}"
+        )
     if isinstance(row.get("peak_mib"), float):
         figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):

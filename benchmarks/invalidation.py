@@ -16,11 +16,13 @@ import contextlib
 import http.client
 import json
 import multiprocessing
+import random
 import threading
 import time
 from collections.abc import Iterator
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
+from pathlib import Path
 
 from benchmarks.project import scratch_project, start_server, supervised
 from benchmarks.stats import summarise
@@ -118,11 +120,7 @@ def _cross_process(
         listener = context.Process(target=_listen, args=(ports, arrivals, ready), daemon=True)
         listener.start()
         ready.wait(10)
-        bus: EventBus | None = None
-        if redis_url:
-            from taskmaster.redis import redis_bus
-
-            bus = redis_bus(redis_url, locate(root).tasks_file)
+        bus = _redis_bus(redis_url, root) if redis_url else None
         writer = TaskMaster.open(root, bus=bus)
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         for i in range(-WARM_UP, changes):
@@ -145,6 +143,56 @@ def _cross_process(
         listener.kill()
         listener.join()
     return fresh, events
+
+
+def _metric(port: int, name: str) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    return sum(float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str, object]:
+    """A read-heavy mix on 3 instances sharing Redis: one write, then reads spread over the
+    instances (the collection and single tasks). Counts the shared cache's hits on L1 misses."""
+    env = {"TM_REDIS_URL": redis_url}
+    rng = random.Random(7)
+    with scratch_project(TASKS) as root, supervised() as supervisor:
+        ports = [start_server(supervisor, root, f"server-{i}", env=env)[0] for i in range(3)]
+        writer = TaskMaster.open(root, bus=_redis_bus(redis_url, root))
+        conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
+        names = ("tm_l2_cache_hits_total", "tm_l2_cache_misses_total")
+        before = [sum(_metric(port, name) for port in ports) for name in names]
+        for i in range(rounds):
+            writer.set_status(str(1 + i % TASKS), ("in-progress", "done")[i // TASKS % 2])
+            for _ in range(reads_per_write):
+                conn = rng.choice(conns)
+                path = rng.choice(("/api/v1/tasks", f"/api/v1/tasks/{rng.randint(1, 5)}"))
+                conn.request("GET", path)
+                conn.getresponse().read()
+        hits, misses = (
+            sum(_metric(port, name) for port in ports) - start
+            for name, start in zip(names, before, strict=True)
+        )
+        writer.close()
+        writer.bus.close()
+        for conn in conns:
+            conn.close()
+    return {
+        "benchmark": NAME,
+        "case": f"L2 hit rate, 3 instances, 1 write : {reads_per_write} reads",
+        "n": rounds * reads_per_write,
+        "l2_hits": hits,
+        "l2_misses": misses,
+        "l2_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
+    }
+
+
+def _redis_bus(redis_url: str, root: Path) -> EventBus:
+    from taskmaster.redis import redis_bus
+
+    return redis_bus(redis_url, locate(root).tasks_file)
 
 
 def _in_process(changes: int) -> list[float]:
@@ -179,6 +227,7 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
                 "3 instances, Redis, no watcher",
                 *_cross_process(changes, 3, redis_url),
             )
+            rows.append(_l2_hit_rate(redis_url, rounds=20 if quick else 60, reads_per_write=30))
     rows.append(
         {
             "benchmark": NAME,

@@ -37,6 +37,8 @@ from taskmaster.core import TaskMaster
 from taskmaster.errors import InvalidInput
 from taskmaster.events import Event
 
+L2_MAX_TTL_SECONDS = 60
+
 
 class TaskMasterApp(falcon.App):
     """A falcon App that also owns what `create_app` set up (`state`) and can release it."""
@@ -121,8 +123,12 @@ def _use_redis(
             "a Redis URL is configured but the project was opened without a Redis bus: "
             "open it with TaskMaster.open(..., bus=taskmaster.redis.redis_bus(url, tasks_file))"
         )
+    # An entry is only ever found while its revision is current, so a long TTL buys little,
+    # and a busy project leaves one set of keys per revision behind: a minute at most.
     cache.second_level = RedisL2Cache(
-        bus.link, str(core.tasks_file.resolve()), ttl_seconds=int(config.cache_ttl)
+        bus.link,
+        str(core.tasks_file.resolve()),
+        ttl_seconds=max(1, int(min(config.cache_ttl, L2_MAX_TTL_SECONDS))),
     )
     # Events sent while we were disconnected are lost (pub/sub keeps nothing): start over.
     bus.link.on_reconnect(cache.clear)
