@@ -1,5 +1,7 @@
 """Fixtures shared by the test modules.
 
+`store`: a FileStorage on a new, empty task file in the test's temporary directory.
+
 `redis_server`: one real `redis-server` per test session (per xdist worker), on a free port,
 never the system one. Missing `redis-server` skips the tests that use it, unless
 TM_REQUIRE_REDIS=1 (then they fail: CI must not pass by skipping them). `redis_url`: the
@@ -9,10 +11,21 @@ server's URL, emptied (FLUSHALL) before each test.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from harness.redis_server import MISSING, REQUIRE_ENV, RedisServer, redis_required
+from taskmaster.model import Document
+from taskmaster.storage import FileStorage
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FileStorage]:
+    storage = FileStorage(tmp_path / "tasks.json")
+    assert storage.create(Document.empty())
+    yield storage
+    storage.close()
 
 
 @pytest.fixture(scope="session")

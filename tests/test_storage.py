@@ -28,14 +28,6 @@ def add_task(title: str):
     return operation
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> FileStorage:
-    storage = FileStorage(tmp_path / "tasks.json")
-    assert storage.create(Document.empty())
-    yield storage
-    storage.close()
-
-
 def titles(storage: FileStorage) -> list[str]:
     return [task["title"] for task in storage.read().document.tasks("master")]
 

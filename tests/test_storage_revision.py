@@ -30,14 +30,6 @@ def add_task(document: Document) -> None:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FileStorage:
-    storage = FileStorage(tmp_path / "tasks.json")
-    assert storage.create(Document.empty())
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
 def reader(store: FileStorage) -> FileStorage:
     other = FileStorage(store.path)  # as another process would hold it
     yield other

@@ -29,7 +29,13 @@ from harness.checker import check
 from harness.history import EVENT, OK, READ, WRITE, Op, read_history
 from harness.processes import Proc, tail
 from harness.runners.base import STATUSES, ScenarioRun
-from harness.runners.storm import pick, start_writers, tasks_needed
+from harness.runners.storm import (
+    pick,
+    several_instances,
+    spawn_readers,
+    start_writers,
+    tasks_needed,
+)
 
 PHASE = "storm"
 MCP = "mcp"
@@ -69,10 +75,7 @@ def agent_plan(
 def run(run: ScenarioRun) -> None:
     params = run.params
     storm, agent = params["storm"], params["agent"]
-    instances = int(params.get("instances", 2))
-    if instances < 2:
-        run.note(f"instances={instances} raised to 2: this scenario needs several servers")
-        instances = 2
+    instances = several_instances(run)
     readers = int(params.get("readers", 2))
     agents = int(agent.get("agents", 1))
     per_agent = int(agent.get("tasks_per_agent", 2))
@@ -91,18 +94,7 @@ def run(run: ScenarioRun) -> None:
     ready += [f"agent-{i}:ready" for i in range(agents)]
     _wait_flags(run, ready, agent_procs, float(agent.get("ready_timeout_s", 60)))
     # The readers read from the moment they start: not while the agents start (CPU is short).
-    watchers: list[Proc] = [
-        run.spawn_worker(
-            "reader",
-            f"reader-{i}",
-            tasks=run.task_ids,
-            stop=readers_stop,
-            seed=run.rng.randrange(1 << 30),
-            pause_ms=float(params.get("read_pause_ms", 2)),
-            phase=PHASE,
-        )
-        for i in range(readers)
-    ]
+    watchers: list[Proc] = spawn_readers(run, readers, stop=readers_stop, phase=PHASE)
     if params.get("observer", True):
         watchers.append(
             run.spawn_worker(

@@ -16,16 +16,13 @@ from __future__ import annotations
 from harness.history import WRITE
 from harness.runners.base import ScenarioRun
 from harness.runners.redis_support import note_redis_metrics, require_redis_up
-from harness.runners.storm import start_writers, tasks_needed
+from harness.runners.storm import several_instances, spawn_readers, start_writers, tasks_needed
 
 
 def run(run: ScenarioRun) -> None:
     params = run.params
     storm = params["storm"]
-    instances = int(params.get("instances", 2))
-    if instances < 2:
-        run.note(f"instances={instances} raised to 2: this scenario needs several servers")
-        instances = 2
+    instances = several_instances(run)
     readers = int(params.get("readers", 2))
     redis = bool(params.get("redis", False))
     if redis:
@@ -37,18 +34,7 @@ def run(run: ScenarioRun) -> None:
     run.read_everywhere(run.task_ids, "warm")
 
     stop = "readers:stop"
-    reader_procs = [
-        run.spawn_worker(
-            "reader",
-            f"reader-{i}",
-            tasks=run.task_ids,
-            stop=stop,
-            seed=run.rng.randrange(1 << 30),
-            pause_ms=float(params.get("read_pause_ms", 2)),
-            phase="storm",
-        )
-        for i in range(readers)
-    ]
+    reader_procs = spawn_readers(run, readers, stop=stop, phase="storm")
     flag = "storm:go"
     writers, total = start_writers(run, storm, first_task=1, phase="storm", start_flag=flag)
     ready = [f"writer-{i}:ready" for i in range(len(writers))]

@@ -29,7 +29,7 @@ from harness.runners.redis_support import (
     require_redis_up,
     wait_redis_state,
 )
-from harness.runners.storm import start_writers, tasks_needed
+from harness.runners.storm import several_instances, spawn_readers, start_writers, tasks_needed
 
 PHASE = "storm"
 
@@ -37,10 +37,7 @@ PHASE = "storm"
 def run(run: ScenarioRun) -> None:
     params = run.params
     storm = params["storm"]
-    instances = int(params.get("instances", 2))
-    if instances < 2:
-        run.note(f"instances={instances} raised to 2: this scenario needs several servers")
-        instances = 2
+    instances = several_instances(run)
     readers = int(params.get("readers", 2))
     before_s = float(params.get("before_ms", 500)) / 1000
     outage_s = float(params.get("outage_ms", 1500)) / 1000
@@ -55,18 +52,7 @@ def run(run: ScenarioRun) -> None:
     run.config["available_phases"] = [PHASE]
 
     readers_stop, writers_stop, go = "readers:stop", "writers:stop", f"{PHASE}:go"
-    reader_procs = [
-        run.spawn_worker(
-            "reader",
-            f"reader-{i}",
-            tasks=run.task_ids,
-            stop=readers_stop,
-            seed=run.rng.randrange(1 << 30),
-            pause_ms=float(params.get("read_pause_ms", 2)),
-            phase=PHASE,
-        )
-        for i in range(readers)
-    ]
+    reader_procs = spawn_readers(run, readers, stop=readers_stop, phase=PHASE)
     writers, _ = start_writers(
         run, storm, first_task=1, phase=PHASE, start_flag=go, stop_flag=writers_stop
     )

@@ -114,3 +114,28 @@ def run_storm(run: ScenarioRun, storm: dict[str, Any], *, first_task: int, phase
     run.barriers.mark(flag)
     with run.monitor(total, (WRITE,)):
         run.wait_all(procs, timeout=float(storm.get("timeout_s", 180)))
+
+
+def several_instances(run: ScenarioRun) -> int:
+    """The scenario's `instances`, at least 2: these scenarios are about several servers."""
+    instances = int(run.params.get("instances", 2))
+    if instances < 2:
+        run.note(f"instances={instances} raised to 2: this scenario needs several servers")
+        instances = 2
+    return instances
+
+
+def spawn_readers(run: ScenarioRun, count: int, *, stop: str, phase: str) -> list[Proc]:
+    """`count` reader processes: GETs of the run's tasks on random instances until `stop`."""
+    return [
+        run.spawn_worker(
+            "reader",
+            f"reader-{i}",
+            tasks=run.task_ids,
+            stop=stop,
+            seed=run.rng.randrange(1 << 30),
+            pause_ms=float(run.params.get("read_pause_ms", 2)),
+            phase=phase,
+        )
+        for i in range(count)
+    ]
