@@ -253,3 +253,26 @@ def test_the_limiter_uses_redis_again_once_it_is_back(
     time.sleep(1.05)  # the limiter retries the store at most once a second
     assert limiter.hit("addr:1").counted
     assert limiter.store_up
+
+
+def test_a_failing_remote_hook_does_not_end_the_listening(redis_url: str) -> None:
+    received = Inbox()
+    receiver = listening_bus(redis_url, received)
+    failures = []
+
+    def broken(event: Event, lag: float) -> None:
+        failures.append(event.revision)
+        if len(failures) == 1:
+            raise RuntimeError("a bug in a metrics hook")
+
+    receiver.on_remote = broken
+    sender = RedisBus(RedisLink(redis_url), CHANNEL)
+    try:
+        sender.publish(Event(TASK_UPDATED, 1, "writer"))
+        assert wait_for(lambda: failures == [1])
+        assert wait_for(receiver.listening.is_set)  # listening again after the failure
+        sender.publish(Event(TASK_UPDATED, 2, "writer"))
+        assert wait_for(lambda: received.revisions() == [2])
+    finally:
+        sender.close()
+        receiver.close()

@@ -106,11 +106,14 @@ class RedisBus:
             try:
                 self._listen_once()
                 backoff = 0.05
-            except REDIS_ERRORS as err:
+            except Exception as err:
                 self.listening.clear()
                 if self._stop.is_set():
                     return
-                self.link.mark_down(err)
+                if isinstance(err, REDIS_ERRORS):
+                    self.link.mark_down(err)
+                else:  # a bug must not end the listening for the life of the server
+                    log.exception("the Redis event listener failed; starting it again")
                 # Back off, but not for long: events missed meanwhile cost freshness nowhere
                 # (reads check revisions), only the early invalidation.
                 self._stop.wait(backoff)
