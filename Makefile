@@ -22,7 +22,7 @@ demo: venv
 harness: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/harness run all --quick
 
-test: venv
+test: venv system-packages
 	$(BIN)/pytest -n auto
 
 lint: venv
