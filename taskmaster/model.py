@@ -130,6 +130,13 @@ def subtask_dependency_id(parent: int, dep: int | str) -> TaskId:
     return TaskId.parse(dep)
 
 
+def sibling(item: TaskId, dep: TaskId) -> TaskId:
+    """A dependency of subtask `item` (or of a new subtask of task `item`) as a front end was
+    given it: a bare number names a sibling, as the file format stores it, since a subtask
+    cannot depend on a task."""
+    return dep if dep.is_subtask else TaskId(item.task, dep.task)
+
+
 def task_dependency_id(dep: int | str) -> TaskId:
     return TaskId.parse(dep)
 

@@ -119,12 +119,6 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
     click.confirm(question, abort=True, err=True)
 
 
-def sibling(item: TaskId, dep: TaskId) -> TaskId:
-    """A dependency of subtask `item` (or of a new subtask of task `item`): a bare number
-    names a sibling, as the file format stores it, since a subtask cannot depend on a task."""
-    return dep if dep.is_subtask else TaskId(item.task, dep.task)
-
-
 # parameter types -------------------------------------------------------------------------------
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
+from taskmaster import documents
 from taskmaster.cli import render
-from taskmaster.cli.context import IDS, ONE_ID, App, json_option, pass_app, sibling, tag_option
-from taskmaster.model import TaskId
+from taskmaster.cli.context import IDS, ONE_ID, App, json_option, pass_app, tag_option
+from taskmaster.model import TaskId, sibling
 
 
 @click.command("add-dependency")
@@ -79,7 +80,7 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     name = app.resolved_tag(tag)
     issues = app.core.validate_dependencies(name)
     if as_json:
-        render.echo_json(render.validation_document(name, issues))
+        render.echo_json(documents.validation_document(name, issues))
     elif not issues:
         click.echo(f"All dependencies in tag '{name}' are valid.")
     else:
@@ -103,7 +104,7 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     name = app.resolved_tag(tag)
     fixed = app.core.fix_dependencies(tag=name)
     if as_json:
-        render.echo_json(render.fixed_document(name, fixed))
+        render.echo_json(documents.fixed_document(name, fixed))
         return
     if not fixed:
         click.echo(f"No dependency issues in tag '{name}'.")

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
-import orjson
 
+from taskmaster.documents import dumps
 from taskmaster.model import STATUSES
 
 STATUS_COLORS: dict[str, dict[str, Any]] = {
@@ -37,41 +37,9 @@ MIN_TITLE_WIDTH = 12
 # JSON ------------------------------------------------------------------------------------------
 
 
-def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2)
-
-
 def echo_json(value: Any) -> None:
     """One JSON document on stdout, nothing else."""
     click.echo(dumps(value))
-
-
-# The documents `--json` prints that are more than the facade's return value. The MCP server
-# answers with the same ones, so an agent and a script see one shape whichever front end ran.
-
-
-def task_list_document(
-    tag: str, tasks: Sequence[dict[str, Any]], *, with_subtasks: bool = True
-) -> dict[str, Any]:
-    """`tm list --json`: `{"tag", "tasks"}`; without subtasks, no task has a "subtasks" key."""
-    if not with_subtasks:
-        tasks = [{key: value for key, value in task.items() if key != "subtasks"} for task in tasks]
-    return {"tag": tag, "tasks": list(tasks)}
-
-
-def items_document(items: Sequence[dict[str, Any]]) -> Any:
-    """`tm show --json`: one item alone, several as a list in the order asked."""
-    return items[0] if len(items) == 1 else list(items)
-
-
-def validation_document(tag: str, issues: Sequence[Any]) -> dict[str, Any]:
-    """`tm validate-dependencies --json`: `{"tag", "valid", "issues"}`."""
-    return {"tag": tag, "valid": not issues, "issues": [issue.to_dict() for issue in issues]}
-
-
-def fixed_document(tag: str, fixed: Sequence[Any]) -> dict[str, Any]:
-    """`tm fix-dependencies --json`: `{"tag", "fixed": [the issues removed]}`."""
-    return {"tag": tag, "fixed": [issue.to_dict() for issue in fixed]}
 
 
 # small pieces ----------------------------------------------------------------------------------

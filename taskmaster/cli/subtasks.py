@@ -13,10 +13,9 @@ from taskmaster.cli.context import (
     App,
     json_option,
     pass_app,
-    sibling,
     tag_option,
 )
-from taskmaster.model import TaskId
+from taskmaster.model import TaskId, sibling
 
 
 @click.command("add-subtask")

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from taskmaster import documents
 from taskmaster.cli import render
 from taskmaster.cli.context import (
     DEPENDENCY_IDS,
@@ -56,7 +57,7 @@ def list_tasks(
     statuses = list(dict.fromkeys([*(status_arg or ()), *(status or ())])) or None
     result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready)
     if as_json:
-        render.echo_json(render.task_list_document(result.tag, result.tasks))
+        render.echo_json(documents.task_list_document(result.tag, result.tasks))
         return
     if result.tasks:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -96,7 +97,7 @@ def show(
     wanted = pick([("ID", id_arg), ("--id", ids)], what="task id")
     items = app.core.show(wanted, app.tag_for(tag))
     if as_json:
-        render.echo_json(render.items_document(items))
+        render.echo_json(documents.items_document(items))
         return
     for index, item in enumerate(items):
         if index:

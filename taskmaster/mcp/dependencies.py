@@ -8,12 +8,11 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from taskmaster.cli import render
-from taskmaster.cli.context import sibling
+from taskmaster import documents
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, reply, tool
-from taskmaster.model import TaskId
+from taskmaster.model import TaskId, sibling
 
 
 def _pair(task_id: str, depends_on: str) -> tuple[TaskId, TaskId]:
@@ -69,7 +68,7 @@ def register(server: MCPServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(render.validation_document(name, core.validate_dependencies(name)))
+        return reply(documents.validation_document(name, core.validate_dependencies(name)))
 
     @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
     def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
@@ -79,7 +78,7 @@ def register(server: MCPServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(render.fixed_document(name, core.fix_dependencies(tag=name)))
+        return reply(documents.fixed_document(name, core.fix_dependencies(tag=name)))
 
     @tool(server, title="Move Task", destructive=True)
     def move_task(

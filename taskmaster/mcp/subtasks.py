@@ -7,11 +7,10 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from taskmaster.cli.context import sibling
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, STATUS_ENUM, ProjectRoot, Tag, TasksFile, reply, tool
-from taskmaster.model import TaskId, parse_ids
+from taskmaster.model import TaskId, parse_ids, sibling
 
 
 def register(server: MCPServer, projects: Projects) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from taskmaster.cli import render
+from taskmaster import documents
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
@@ -58,7 +58,7 @@ def register(server: MCPServer, projects: Projects) -> None:
         core = projects.open(projectRoot, file)
         result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready)
         return reply(
-            render.task_list_document(result.tag, result.tasks, with_subtasks=withSubtasks)
+            documents.task_list_document(result.tag, result.tasks, with_subtasks=withSubtasks)
         )
 
     @tool(server, title="Get Task", read_only=True)
@@ -85,7 +85,7 @@ def register(server: MCPServer, projects: Projects) -> None:
         wanted = statuses(status)
         if wanted:
             items = [_subtasks_with_status(item, wanted) for item in items]
-        return reply(render.items_document(items))
+        return reply(documents.items_document(items))
 
     @tool(server, title="Next Task", read_only=True)
     def next_task(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:

@@ -18,7 +18,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import BeforeValidator, Field
 
-from taskmaster.cli.render import dumps
+from taskmaster.documents import dumps
 from taskmaster.errors import TaskMasterError
 from taskmaster.model import PRIORITIES, STATUSES
 
