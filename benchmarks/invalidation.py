@@ -252,7 +252,7 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
     # Only the fresh read for `tm`: its event reaches the stream ~15 ms before the process has
     # exited (interpreter shutdown), so "ack -> event" would be negative.
     by_tm, _ = _cross_process(changes // 4, 1, by_tm=True)
-    rows += _rows("1 instance, writes by tm", by_tm)
+    rows += _rows("tm writer, 1 instance", by_tm)
     rows += _rows("3 instances", *_cross_process(changes, 3))
     with _redis() as redis_url:
         if redis_url is not None:
