@@ -138,3 +138,16 @@ def test_tm_list_imports_no_web_server_and_no_watcher(tmp_path: Path) -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert "HEAVY []" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--redis-url", "http://127.0.0.1:6379"],
+        ["serve", "--rate-limit-fallback", "sometimes"],
+        ["--redis-url", "localhost:6379", "list"],
+    ],
+)
+def test_bad_redis_options_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--project", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output

@@ -76,11 +76,16 @@ def serve(
     Settings come from TM_* variables (TM_API_TOKEN, TM_RATE_LIMIT, TM_MAX_BODY_BYTES, ...);
     the options here win over them. The API is described at /api/v1/openapi.json.
 
+    Several instances on one project stay coherent and share one rate limit through Redis
+    (--redis-url): change events go over pub/sub, answers are shared by revision, and if Redis
+    goes away every instance keeps answering correctly (health then says "degraded").
+
     \b
     Examples:
       tm serve
       tm serve --port 9000 --threads 16
       TM_API_TOKEN=secret tm serve --host 0.0.0.0
+      tm serve --port 8001 --redis-url redis://127.0.0.1:6379/0 --rate-limit 100/minute
     """
     from taskmaster.api.server import serve as run_server
     from taskmaster.config import Config
