@@ -31,10 +31,9 @@ from benchmarks.project import scratch_project, start_server, supervised
 from benchmarks.stats import summarise
 from harness.redis_server import RedisServer, redis_required, redis_server_binary
 from harness.targets import tm_executable
-from taskmaster.bus import EventBus, LocalBus
+from taskmaster.bus import LocalBus
 from taskmaster.core import TaskMaster
 from taskmaster.events import TASK_UPDATED, Event
-from taskmaster.project import locate
 
 NAME = "invalidation"
 DESCRIPTION = "commit acknowledged -> first fresh API answer / change event (p99 gate < 10 ms)"
@@ -138,8 +137,7 @@ def _cross_process(
         listener = context.Process(target=_listen, args=(ports, arrivals, ready), daemon=True)
         listener.start()
         ready.wait(10)
-        bus = _redis_bus(redis_url, root) if redis_url else None
-        writer = TaskMaster.open(root, bus=bus)
+        writer = TaskMaster.open(root, redis_url=redis_url)
         # Bytecode caching on, as a user's `tm` has it (this sandbox may switch it off).
         tm_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         write = _tm_set_status(root, tm_env) if by_tm else writer.set_status
@@ -159,7 +157,6 @@ def _cross_process(
                 fresh.append((seen_fresh - acked) * 1000)
                 events.append((seen_event - acked) * 1000)
         writer.close()
-        writer.bus.close()
         for conn in conns:
             conn.close()
         listener.kill()
@@ -182,7 +179,7 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
     rng = random.Random(7)
     with scratch_project(TASKS) as root, supervised() as supervisor:
         ports = [start_server(supervisor, root, f"server-{i}", env=env)[0] for i in range(3)]
-        writer = TaskMaster.open(root, bus=_redis_bus(redis_url, root))
+        writer = TaskMaster.open(root, redis_url=redis_url)
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         names = ("tm_l2_cache_hits_total", "tm_l2_cache_misses_total")
         before = [sum(_metric(port, name) for port in ports) for name in names]
@@ -198,7 +195,6 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
             for name, start in zip(names, before, strict=True)
         )
         writer.close()
-        writer.bus.close()
         for conn in conns:
             conn.close()
     return {
@@ -209,12 +205,6 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
         "l2_misses": misses,
         "l2_hit_rate": hits / (hits + misses) if hits + misses else 0.0,
     }
-
-
-def _redis_bus(redis_url: str, root: Path) -> EventBus:
-    from taskmaster.redis import redis_bus
-
-    return redis_bus(redis_url, locate(root).tasks_file)
 
 
 def _in_process(changes: int) -> list[float]:

@@ -52,9 +52,16 @@ class TaskMaster:
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         bus: EventBus | None = None,
+        redis_url: str | None = None,
     ) -> None:
+        """`bus` defaults to an in-process one, or with `redis_url` to the project's channel on
+        that Redis (imported only then: most `tm` runs never need it)."""
         self.paths = paths
         self.storage = FileStorage(paths.tasks_file, lock_timeout=lock_timeout)
+        if bus is None and redis_url:
+            from taskmaster.redis import redis_bus
+
+            bus = redis_bus(redis_url, paths.tasks_file)
         self.bus: EventBus = bus if bus is not None else LocalBus()
         self.instance_id = os.urandom(6).hex()  # not uuid: its import costs every `tm` run
         self._local = threading.local()
@@ -70,9 +77,15 @@ class TaskMaster:
         tasks_file: Path | str | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         bus: EventBus | None = None,
+        redis_url: str | None = None,
     ) -> TaskMaster:
         """Open the project at or above `start` (the current directory by default)."""
-        return cls(locate(start, tasks_file=tasks_file), lock_timeout=lock_timeout, bus=bus)
+        return cls(
+            locate(start, tasks_file=tasks_file),
+            lock_timeout=lock_timeout,
+            bus=bus,
+            redis_url=redis_url,
+        )
 
     @classmethod
     def init(
@@ -437,9 +450,12 @@ class TaskMaster:
         return self._watcher
 
     def close(self) -> None:
+        """Stop the watcher, release the files and close the bus (a bus given to a facade is
+        its own: a Redis bus holds a connection and a listener thread)."""
         if self._watcher is not None:
             self._watcher.stop()
         self.storage.close()
+        self.bus.close()
 
     def __repr__(self) -> str:
         return f"TaskMaster({str(self.root)!r})"

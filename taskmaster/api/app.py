@@ -121,7 +121,7 @@ def _use_redis(
     if not isinstance(bus, RedisBus):
         raise InvalidInput(
             "a Redis URL is configured but the project was opened without a Redis bus: "
-            "open it with TaskMaster.open(..., bus=taskmaster.redis.redis_bus(url, tasks_file))"
+            "open it with TaskMaster.open(..., redis_url=url)"
         )
     # An entry is only ever found while its revision is current, so a long TTL buys little,
     # and a busy project leaves one set of keys per revision behind: a minute at most.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from taskmaster.config import RATE_LIMIT_FALLBACKS
 from taskmaster.errors import InvalidInput
+from taskmaster.outage import Outage
 
 log = logging.getLogger("taskmaster.ratelimit")
 
@@ -73,32 +73,36 @@ class RateLimiter:
             raise InvalidInput(f"invalid rate-limit fallback {fallback!r}: expected {choices}")
         self.fallback = fallback
         self.storage_uri = storage_uri
-        self.shared = not storage_uri.startswith("memory://")
-        options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if self.shared else {}
+        shared = not storage_uri.startswith("memory://")
+        options = {"socket_timeout": 0.25, "socket_connect_timeout": 0.25} if shared else {}
         self.storage = storage_from_string(storage_uri, wrap_exceptions=True, **options)
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._local_storage = MemoryStorage()
         self._local = MovingWindowRateLimiter(self._local_storage)
-        self._lock = threading.Lock()
-        self._failed_at: float | None = None
+        self.outage = Outage(
+            "the rate-limit store",
+            log,
+            retry_after=RETRY_AFTER,
+            meanwhile=f"rate-limit fallback {fallback!r}",
+            back="one budget for all instances",
+        )
 
     @property
     def store_up(self) -> bool:
-        return self._failed_at is None
+        return not self.outage.down
 
     def hit(self, key: str) -> Decision:
         """Count one request for `key` and say whether it may go ahead.
 
         Raises LimiterUnavailable when the shared store is down and the fallback is `closed`.
         """
-        failed_at = self._failed_at
-        if failed_at is None or time.monotonic() - failed_at >= RETRY_AFTER:
+        if self.outage.should_try():
             try:
                 decision = self._decide(self._limiter, key)
             except StorageError as err:  # wrap_exceptions: every store error becomes this
-                self._store_failed(err)
+                self.outage.failed(err)
             else:
-                self._store_back()
+                self.outage.succeeded()
                 return decision
         if self.fallback == "open":
             return Decision(True, self.item.amount, self.item.amount, 0, counted=False)
@@ -113,24 +117,6 @@ class RateLimiter:
         if not allowed:
             reset_after = max(1, reset_after)
         return Decision(allowed, self.item.amount, max(0, stats.remaining), reset_after)
-
-    def _store_failed(self, error: BaseException) -> None:
-        with self._lock:
-            first = self._failed_at is None
-            self._failed_at = time.monotonic()
-        if first:
-            log.warning(
-                "rate-limit store unreachable (%s); fallback %r until it is back",
-                error,
-                self.fallback,
-            )
-
-    def _store_back(self) -> None:
-        if self._failed_at is None:
-            return
-        with self._lock:
-            self._failed_at = None
-        log.warning("rate-limit store reachable again; one budget for all instances")
 
     def reset(self) -> None:
         self.storage.reset()

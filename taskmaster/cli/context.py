@@ -46,20 +46,12 @@ class App:
         if self._core is None:
             from taskmaster.core import TaskMaster
 
-            if self.redis_url:
-                from taskmaster.project import locate
-                from taskmaster.redis import redis_bus
-
-                paths = locate(self.project, tasks_file=self.tasks_file)
-                self._core = TaskMaster(
-                    paths,
-                    lock_timeout=self.lock_timeout,
-                    bus=redis_bus(self.redis_url, paths.tasks_file),
-                )
-            else:
-                self._core = TaskMaster.open(
-                    self.project, tasks_file=self.tasks_file, lock_timeout=self.lock_timeout
-                )
+            self._core = TaskMaster.open(
+                self.project,
+                tasks_file=self.tasks_file,
+                lock_timeout=self.lock_timeout,
+                redis_url=self.redis_url,
+            )
         return self._core
 
     def tag_for(self, tag: str | None) -> str | None:
@@ -72,8 +64,6 @@ class App:
     def close(self) -> None:
         if self._core is not None:
             self._core.close()
-            if self.redis_url:
-                self._core.bus.close()  # ours: opened above for this core alone
 
 
 def redis_url_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from taskmaster.bus import EventBus
 from taskmaster.core import TaskMaster
 from taskmaster.mcp.roots import RootPolicy, resolve_inside
 from taskmaster.project import ProjectPaths, default_tasks_file
@@ -60,17 +59,10 @@ class Projects:
                 core = TaskMaster(
                     ProjectPaths(root, tasks_file),
                     lock_timeout=self.lock_timeout,
-                    bus=self._bus(tasks_file),
+                    redis_url=self.redis_url,
                 )
                 self._cores[key] = core
         return core
-
-    def _bus(self, tasks_file: Path) -> EventBus | None:
-        if not self.redis_url:
-            return None  # the facade's own in-process bus
-        from taskmaster.redis import redis_bus
-
-        return redis_bus(self.redis_url, tasks_file)
 
     def tag(self, tag: str | None) -> str | None:
         """A call's own `tag` wins over `tm --tag`; None means the project's current tag."""
@@ -81,5 +73,3 @@ class Projects:
             cores, self._cores = list(self._cores.values()), {}
         for core in cores:
             core.close()
-            if self.redis_url:
-                core.bus.close()  # opened in `_bus` for this facade alone

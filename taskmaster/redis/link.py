@@ -1,23 +1,17 @@
-"""`RedisLink`: one Redis server as this process sees it — a client, and whether it answers.
-
-Redis is an accelerator here, never the source of truth, so every caller treats a failure as
-"Redis is not there" and carries on without it. The link keeps the bookkeeping of that in one
-place: it logs one warning when Redis goes away and one line when it is back (not one per
-request), and after a failure it fails fast for `retry_after` seconds, so that an outage does
-not add a socket timeout to every request of a busy server.
-"""
+"""`RedisLink`: one Redis server as this process sees it — a client, and whether it answers
+(an `Outage`: one warning when it goes away, one when it is back, fail fast in between)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
+
+from taskmaster.outage import Outage
 
 log = logging.getLogger("taskmaster.redis")
 
@@ -43,76 +37,58 @@ class RedisLink:
         retry_after: float = RETRY_AFTER,
     ) -> None:
         self.url = url
-        self.retry_after = retry_after
         self.client: redis.Redis = redis.Redis.from_url(
             url,
             socket_timeout=socket_timeout,
             socket_connect_timeout=socket_timeout,
             health_check_interval=30,
         )
-        self._lock = threading.Lock()
-        self._up: bool | None = None  # None: not tried yet
-        self._error: str | None = None
-        self._failed_at = 0.0
+        self.outage = Outage(
+            f"Redis at {redact(url)}",
+            log,
+            retry_after=retry_after,
+            meanwhile="serving without it",
+            back="using it",
+        )
         self._listeners: list[Callable[[], None]] = []
 
     # state --------------------------------------------------------------------------------
     @property
     def up(self) -> bool:
-        return self._up is not False
+        return not self.outage.down
 
     def describe(self) -> dict[str, Any]:
         """For /api/v1/health: the state and the last error, with the password left out."""
-        state = "unknown" if self._up is None else ("up" if self._up else "down")
-        return {"state": state, "url": redact(self.url), "error": self._error}
+        return {"state": self.outage.state, "url": redact(self.url), "error": self.outage.error}
 
     def on_reconnect(self, listener: Callable[[], None]) -> None:
         """Call `listener` each time Redis answers again after it was down."""
         self._listeners.append(listener)
 
     def mark_up(self) -> None:
-        with self._lock:
-            was_down = self._up is False
-            self._up, self._error = True, None
-        if was_down:
-            log.warning("Redis at %s answers again; using it", redact(self.url))
-            for listener in list(self._listeners):
-                try:
-                    listener()
-                except Exception:
-                    log.exception("reconnect listener %r failed", listener)
+        if not self.outage.succeeded():
+            return
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:
+                log.exception("reconnect listener %r failed", listener)
 
     def mark_down(self, error: BaseException) -> None:
-        with self._lock:
-            was_up = self._up is not False
-            self._up, self._error = False, f"{type(error).__name__}: {error}"
-            self._failed_at = time.monotonic()
-        if was_up:
-            log.warning(
-                "Redis at %s is unreachable (%s); serving without it until it is back",
-                redact(self.url),
-                self._error,
-            )
+        self.outage.failed(error)
 
     # calls --------------------------------------------------------------------------------
     def call(self, operation: Callable[[redis.Redis], T]) -> T:
         """Run `operation(client)`; RedisUnavailable if Redis fails or failed moments ago."""
-        if self._up is False and time.monotonic() - self._failed_at < self.retry_after:
-            raise RedisUnavailable(self._error)
+        if not self.outage.should_try():
+            raise RedisUnavailable(self.outage.error)
         try:
             result = operation(self.client)
         except REDIS_ERRORS as err:
             self.mark_down(err)
             raise RedisUnavailable(str(err)) from err
-        if self._up is not True:
-            self.mark_up()
+        self.mark_up()
         return result
-
-    def ping(self) -> bool:
-        try:
-            return bool(self.call(lambda client: client.ping()))
-        except RedisUnavailable:
-            return False
 
     def close(self) -> None:
         self.client.close()
