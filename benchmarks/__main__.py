@@ -34,6 +34,8 @@ def _format_row(row: dict[str, object]) -> str:
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):
         if isinstance(row.get(key), float):
             figures.append(f"{key[:-3]} {row[key]:8.3f}")
+    if isinstance(row.get("best_round_median_ms"), float):
+        figures.append(f"best round median {row['best_round_median_ms']:.3f}")
     verdicts = []
     for key, figure, sense in (
         ("target_median_ms", "median_ms", "<="),
