@@ -171,6 +171,10 @@ class TaskMaster:
         current = self.current_tag()
         return [{**info, "current": info["name"] == current} for info in ops.list_tags(document)]
 
+    def _marked_current(self, info: dict[str, Any]) -> dict[str, Any]:
+        """A tag's answer in the shape `tags()` gives it, so every front end can show it alike."""
+        return {**info, "current": info["name"] == self.current_tag()}
+
     def validate_dependencies(self, tag: str | None = None) -> list[ops.DependencyIssue]:
         document, name, _ = self._read(tag)
         return ops.validate_dependencies(document, name)
@@ -201,17 +205,22 @@ class TaskMaster:
         *,
         kind: str = TASK_UPDATED,
         tag: str | None = None,
+        before_announce: Callable[[], None] | None = None,
     ) -> T:
         """Run any document operation in one transaction and announce the change, if any.
 
         Every write of the facade goes through here: one lock, one durable commit, then one
-        event on the bus carrying the new revision.
+        event on the bus carrying the new revision. `before_announce` runs after a commit that
+        changed the file and before its event (the caller holds the lock across both): what a
+        subscriber reads on the event must already include every file the change touches.
         """
         commit = self.storage.transact(
             operation, expected_revision=getattr(self._local, "expected", None)
         )
         self._local.last_commit = commit
         if commit.changed:
+            if before_announce is not None:
+                before_announce()
             self.bus.publish(
                 Event(kind, commit.revision, self.instance_id, tag=tag, ids=_ids_of(commit.result))
             )
@@ -379,37 +388,53 @@ class TaskMaster:
         self, name: str, *, description: str = "", copy_from: str | None = None
     ) -> dict[str, Any]:
         now = utc_now()
-        return self.transact(
+        info = self.transact(
             lambda doc: ops.add_tag(
                 doc, name, description=description, copy_from=copy_from, now=now
             ),
             kind=TAG_CHANGED,
             tag=name,
         )
+        return self._marked_current(info)
 
     def copy_tag(self, source: str, dest: str, *, description: str | None = None) -> dict[str, Any]:
         now = utc_now()
-        return self.transact(
+        info = self.transact(
             lambda doc: ops.copy_tag(doc, source, dest, description=description, now=now),
             kind=TAG_CHANGED,
             tag=dest,
         )
+        return self._marked_current(info)
 
     def rename_tag(self, old: str, new: str) -> dict[str, Any]:
         with self.storage.locked():
             info = self.transact(
-                lambda doc: ops.rename_tag(doc, old, new), kind=TAG_CHANGED, tag=new
+                lambda doc: ops.rename_tag(doc, old, new),
+                kind=TAG_CHANGED,
+                tag=new,
+                before_announce=self._current_tag_follows(old, new),
             )
-            if self.current_tag() == old:
-                set_current_tag(self.paths, new)
-        return info
+            return self._marked_current(info)
 
     def delete_tag(self, name: str) -> dict[str, Any]:
         with self.storage.locked():
-            info = self.transact(lambda doc: ops.delete_tag(doc, name), kind=TAG_CHANGED, tag=name)
-            if self.current_tag() == name:
-                set_current_tag(self.paths, DEFAULT_TAG)
-        return info
+            return self.transact(
+                lambda doc: ops.delete_tag(doc, name),
+                kind=TAG_CHANGED,
+                tag=name,
+                before_announce=self._current_tag_follows(name, DEFAULT_TAG),
+            )
+
+    def _current_tag_follows(self, gone: str, replacement: str) -> Callable[[], None]:
+        """When the tag in use is renamed or deleted, state.json must name its replacement
+        before the change is announced, or a client refreshing on the event would ask for a
+        tag that no longer exists and hear of no later change."""
+
+        def update_state() -> None:
+            if self.current_tag() == gone:
+                set_current_tag(self.paths, replacement)
+
+        return update_state
 
     def use_tag(self, name: str) -> dict[str, Any]:
         with self.storage.locked():

@@ -19,6 +19,7 @@ from taskmaster.errors import (
     TagNotFound,
     TaskNotFound,
 )
+from taskmaster.project import current_tag
 
 
 @pytest.fixture
@@ -144,6 +145,27 @@ def test_renaming_or_deleting_the_current_tag_keeps_state_valid(project: TaskMas
     assert project.current_tag() == "feature-2"
     project.delete_tag("feature-2")
     assert project.current_tag() == "master"
+
+
+def test_the_tag_change_event_comes_after_state_json_names_the_new_tag(
+    project: TaskMaster,
+) -> None:
+    seen_on_event: list[str] = []
+    project.bus.subscribe(lambda event: seen_on_event.append(current_tag(project.paths)))
+    project.add_tag("feature")
+    project.use_tag("feature")
+    project.rename_tag("feature", "feature-2")
+    project.delete_tag("feature-2")
+    assert seen_on_event == ["master", "feature", "feature-2", "master"]
+
+
+def test_tag_answers_say_whether_the_tag_is_current(project: TaskMaster) -> None:
+    assert project.add_tag("feature")["current"] is False
+    assert project.copy_tag("feature", "copy")["current"] is False
+    project.use_tag("feature")
+    renamed = project.rename_tag("feature", "feature-2")
+    assert (renamed["name"], renamed["current"]) == ("feature-2", True)
+    assert project.rename_tag("copy", "copy-2")["current"] is False
 
 
 def test_state_json_keeps_keys_it_does_not_know(project: TaskMaster) -> None:
