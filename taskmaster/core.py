@@ -219,11 +219,16 @@ class TaskMaster:
         )
         self._local.last_commit = commit
         if commit.changed:
-            if before_announce is not None:
-                before_announce()
-            self.bus.publish(
-                Event(kind, commit.revision, self.instance_id, tag=tag, ids=_ids_of(commit.result))
-            )
+            try:
+                if before_announce is not None:
+                    before_announce()
+            finally:
+                # The commit is durable: it is announced even if the step before failed.
+                self.bus.publish(
+                    Event(
+                        kind, commit.revision, self.instance_id, tag=tag, ids=_ids_of(commit.result)
+                    )
+                )
         return commit.result
 
     def _write(

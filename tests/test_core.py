@@ -159,6 +159,21 @@ def test_the_tag_change_event_comes_after_state_json_names_the_new_tag(
     assert seen_on_event == ["master", "feature", "feature-2", "master"]
 
 
+def test_a_durable_commit_is_announced_even_if_the_step_before_its_event_fails(
+    project: TaskMaster,
+) -> None:
+    events = []
+    project.bus.subscribe(events.append)
+
+    def failing_step() -> None:
+        raise OSError("state.json: disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        project.transact(lambda doc: doc.put_tag("x", {"tasks": []}), before_announce=failing_step)
+    assert [event.revision for event in events] == [project.storage.revision()]
+    assert "x" in [info["name"] for info in project.tags()]
+
+
 def test_tag_answers_say_whether_the_tag_is_current(project: TaskMaster) -> None:
     assert project.add_tag("feature")["current"] is False
     assert project.copy_tag("feature", "copy")["current"] is False
