@@ -31,6 +31,7 @@ from harness.processes import Proc, tail
 from harness.runners.base import STATUSES, ScenarioRun
 from harness.runners.storm import (
     pick,
+    ready_flags,
     several_instances,
     spawn_readers,
     start_writers,
@@ -90,11 +91,11 @@ def run(run: ScenarioRun) -> None:
     run.start_servers(instances)
     run.read_everywhere(run.task_ids, "warm")
     writers, _ = start_writers(run, storm, first_task=1, phase=PHASE, start_flag=go)
-    ready = [f"writer-{i}:ready" for i in range(len(writers))]
-    ready += [f"agent-{i}:ready" for i in range(agents)]
+    ready = ready_flags(writers + agent_procs)
     _wait_flags(run, ready, agent_procs, float(agent.get("ready_timeout_s", 60)))
     # The readers read from the moment they start: not while the agents start (CPU is short).
-    watchers: list[Proc] = spawn_readers(run, readers, stop=readers_stop, phase=PHASE)
+    reader_procs = spawn_readers(run, readers, stop=readers_stop, phase=PHASE)
+    watchers: list[Proc] = list(reader_procs)
     if params.get("observer", True):
         watchers.append(
             run.spawn_worker(
@@ -104,7 +105,7 @@ def run(run: ScenarioRun) -> None:
                 pause_ms=float(params.get("observe_pause_ms", 5)),
             )
         )
-    _wait_flags(run, [f"reader-{i}:ready" for i in range(readers)], watchers, 60)
+    _wait_flags(run, ready_flags(reader_procs), watchers, 60)
     server = "tm mcp" if run.target.safe else "the naive agent server"
     run.progress.say(
         f"{agents} agent(s) on {server}, {len(writers)} writers x {storm['ops']} ops "

@@ -16,7 +16,13 @@ from __future__ import annotations
 from harness.history import WRITE
 from harness.runners.base import ScenarioRun
 from harness.runners.redis_support import note_redis_metrics, require_redis_up
-from harness.runners.storm import several_instances, spawn_readers, start_writers, tasks_needed
+from harness.runners.storm import (
+    ready_flags,
+    several_instances,
+    spawn_readers,
+    start_writers,
+    tasks_needed,
+)
 
 
 def run(run: ScenarioRun) -> None:
@@ -37,9 +43,7 @@ def run(run: ScenarioRun) -> None:
     reader_procs = spawn_readers(run, readers, stop=stop, phase="storm")
     flag = "storm:go"
     writers, total = start_writers(run, storm, first_task=1, phase="storm", start_flag=flag)
-    ready = [f"writer-{i}:ready" for i in range(len(writers))]
-    ready += [f"reader-{i}:ready" for i in range(readers)]
-    run.barriers.wait(ready, timeout=60)
+    run.barriers.wait(ready_flags(writers + reader_procs), timeout=60)
     run.progress.say(
         f"{len(writers)} writers x {storm['ops']} ops and {readers} readers over "
         f"{instances} instances"

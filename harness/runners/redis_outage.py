@@ -29,7 +29,13 @@ from harness.runners.redis_support import (
     require_redis_up,
     wait_redis_state,
 )
-from harness.runners.storm import several_instances, spawn_readers, start_writers, tasks_needed
+from harness.runners.storm import (
+    ready_flags,
+    several_instances,
+    spawn_readers,
+    start_writers,
+    tasks_needed,
+)
 
 PHASE = "storm"
 
@@ -56,9 +62,7 @@ def run(run: ScenarioRun) -> None:
     writers, _ = start_writers(
         run, storm, first_task=1, phase=PHASE, start_flag=go, stop_flag=writers_stop
     )
-    ready = [f"writer-{i}:ready" for i in range(len(writers))]
-    ready += [f"reader-{i}:ready" for i in range(readers)]
-    run.barriers.wait(ready, timeout=60)
+    run.barriers.wait(ready_flags(writers + reader_procs), timeout=60)
     run.progress.say(
         f"{len(writers)} writers and {readers} readers over {instances} instances; Redis "
         f"killed after {before_s:g} s, back {outage_s:g} s later"

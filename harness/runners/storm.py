@@ -98,6 +98,12 @@ def start_writers(
     return procs, writers * ops
 
 
+def ready_flags(procs: list[Proc]) -> list[str]:
+    """The flags these worker processes set once they are ready (`harness.workers` marks
+    `<actor>:ready`; a process is named after its actor)."""
+    return [f"{proc.name}:ready" for proc in procs]
+
+
 def tasks_needed(storm: dict[str, Any]) -> int:
     return int(storm["writers"]) * int(storm.get("tasks_per_writer", 2))
 
@@ -106,7 +112,7 @@ def run_storm(run: ScenarioRun, storm: dict[str, Any], *, first_task: int, phase
     """Start the writers together, wait for all of them (bounded), with progress."""
     flag = f"{phase}:go"
     procs, total = start_writers(run, storm, first_task=first_task, phase=phase, start_flag=flag)
-    run.barriers.wait([f"writer-{i}:ready" for i in range(len(procs))], timeout=60)
+    run.barriers.wait(ready_flags(procs), timeout=60)
     run.progress.say(
         f"{phase}: {len(procs)} writers x {storm['ops']} ops over "
         f"{', '.join(k for k, v in storm.get('channels', {}).items() if v)}"
