@@ -270,6 +270,7 @@ def test_subtasks_do_not_nest(api: Api) -> None:
     api.post("/api/v1/tasks/1/subtasks", {"title": "child"})
     assert_problem(api.post("/api/v1/tasks/1.1/subtasks", {"title": "x"}), 400, field="id")
     assert_problem(api.post("/api/v1/tasks/1/subtasks", {}), 400, field="title")
+    assert_problem(api.post("/api/v1/tasks/1/subtasks", {"title": None}), 400, field="title")
     assert_problem(api.post("/api/v1/tasks/2/subtasks", {"title": "x"}), 404)
 
 

@@ -201,7 +201,8 @@ class Subtasks:
             required=("title",),
         )
         title = inputs.text(body, "title", non_empty=True)
-        assert title is not None
+        if title is None:  # present (read_object checked) but null
+            raise invalid("title", "'title' cannot be null")
         description = inputs.text(body, "description") or ""
         details = inputs.text(body, "details") or ""
         dependencies = inputs.id_list(body, "dependencies")
