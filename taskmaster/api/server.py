@@ -43,7 +43,15 @@ class ApiServer:
             threads=config.threads,
             ident="taskmaster",
         )
-        self._stopped = threading.Event()
+        # The map's entries from the loop's end (`_end_loop`) until the shutdown closes them.
+        self._parked: dict[Any, Any] = {}
+        # stop() pulls waitress's trigger (a pipe) at most once, and never after the shutdown
+        # began: a closed pipe's descriptor number may already belong to another file, which a
+        # late pull would write into. The shutdown starts under this lock, so it closes the
+        # trigger only after a pull under way has finished.
+        self._trigger_lock = threading.Lock()
+        self._stop_requested = False
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -59,23 +67,37 @@ class ApiServer:
             self._shutdown()
 
     def stop(self) -> None:
-        """Ask the server loop to finish; safe from any thread (not from a signal handler:
-        use `request_stop` there)."""
+        """Ask the server loop to finish; safe from any thread, at any time, more than once
+        (not from a signal handler: use `request_stop` there)."""
         self.app.state.hub.close()
-        # The loop runs while its socket map is not empty; empty it from inside the loop.
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._map))
+        with self._trigger_lock:
+            if self._stop_requested or self._stopped:
+                return
+            self._stop_requested = True
+            self._server.trigger.pull_trigger(self._end_loop)
 
     def request_stop(self) -> None:
         """For a signal handler in the loop's thread: waitress's loop ends on SystemExit."""
         self.app.state.hub.close()
         raise SystemExit(0)
 
+    def _end_loop(self) -> None:
+        """In the loop's thread: the loop runs while its socket map is not empty, so empty it.
+
+        Nothing is closed here (closing the server closes the trigger too): the loop may run
+        this, woken by a worker's pull, before stop()'s own write to the trigger happened.
+        """
+        self._parked.update(self._map)
+        self._map.clear()
+
     def _shutdown(self) -> None:
-        if self._stopped.is_set():
-            return
-        self._stopped.set()
+        with self._trigger_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.app.close()
-        self._server.task_dispatcher.shutdown()
+        self._server.task_dispatcher.shutdown()  # the workers pull the trigger too
+        self._map.update(self._parked)
         wasyncore.close_all(self._map)
 
 

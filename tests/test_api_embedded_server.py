@@ -1,0 +1,86 @@
+"""`ApiServer`, the API on waitress inside this process: it serves, and it stops cleanly however
+often and whenever `stop()` is called."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from taskmaster.api import ApiServer
+from taskmaster.config import Config
+from taskmaster.core import TaskMaster
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> Iterator[TaskMaster]:
+    core, _ = TaskMaster.init(tmp_path)
+    core.add_task("served")
+    yield core
+    core.close()
+
+
+def _start(core: TaskMaster) -> tuple[ApiServer, threading.Thread]:
+    server = ApiServer(core, Config(port=0, threads=2))
+    thread = threading.Thread(target=server.run, name="api-server", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def test_it_serves_until_stopped_and_a_second_stop_is_harmless(core: TaskMaster) -> None:
+    server, thread = _start(core)
+    with urllib.request.urlopen(f"{server.url}/api/v1/tasks", timeout=10) as response:
+        assert [task["title"] for task in json.load(response)["tasks"]] == ["served"]
+    server.stop()
+    server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    server.stop()  # after the shutdown too
+
+
+def test_a_stop_after_the_shutdown_never_writes_to_a_reused_descriptor(
+    core: TaskMaster,
+) -> None:
+    server, thread = _start(core)
+    trigger_fd = server._server.trigger.trigger  # the pipe end that stop() writes to
+    read_end, write_end = os.pipe()  # opened now, so that it gets other numbers
+    os.set_blocking(read_end, False)
+    server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    # The number is free again; let another file take it, as any later open() may.
+    os.dup2(write_end, trigger_fd)
+    try:
+        server.stop()
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 16)
+    finally:
+        for fd in (read_end, write_end, trigger_fd):
+            os.close(fd)
+
+
+def test_stop_survives_the_loop_ending_before_its_own_pull_returns(core: TaskMaster) -> None:
+    # A worker thread wakes the loop after every response; if that wake-up makes the loop run
+    # stop()'s request before stop() has written its own byte, the write must still find the
+    # trigger open.
+    server, thread = _start(core)
+    trigger = server._server.trigger
+    write_to_the_trigger = trigger._physical_pull
+
+    def pull_after_the_loop_has_run_the_request() -> None:
+        os.write(trigger.trigger, b"x")  # the worker's wake-up, already under way
+        deadline = time.monotonic() + 10
+        while trigger.thunks and time.monotonic() < deadline:  # emptied after they ran
+            time.sleep(0.01)
+        write_to_the_trigger()
+
+    trigger._physical_pull = pull_after_the_loop_has_run_the_request
+    server.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
