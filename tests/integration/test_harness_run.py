@@ -96,12 +96,20 @@ def test_an_unkept_run_leaves_no_folder_and_no_process() -> None:
     assert pids_mentioning(str(folder)) == []
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an inherited
+    # "ignore": give the child the terminal's default so that the test does not depend on how
+    # pytest itself was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_reaps_every_process_and_removes_the_run_folder() -> None:
     proc = subprocess.Popen(
         [*HARNESS, "run", "multi-instance", "--seed", "5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
     stderr = ""
     deadline = time.monotonic() + 60
