@@ -36,6 +36,10 @@ def _format_row(row: dict[str, object]) -> str:
             figures.append(f"{key[:-3]} {row[key]:8.3f}")
     if isinstance(row.get("best_round_median_ms"), float):
         figures.append(f"best round median {row['best_round_median_ms']:.3f}")
+    if isinstance(row.get("ratio_to_floor"), float):
+        figures.append(
+            f"floor {row['floor_best_round_median_ms']:.3f}: {row['ratio_to_floor']:.2f} x floor"
+        )
     verdicts = []
     for key, figure, sense in (
         ("target_median_ms", "median_ms", "<="),
