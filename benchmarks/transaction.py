@@ -22,7 +22,6 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -64,7 +63,9 @@ def floor_write(source: Path, target: Path) -> None:
     temporary = target.with_name(target.name + ".floor-tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -76,9 +77,7 @@ def floor_write(source: Path, target: Path) -> None:
         os.close(directory)
 
 
-def _timed_ms(action: Callable[[], None]) -> float:
-    start = time.perf_counter()
-    action()
+def _ms_since(start: float) -> float:
     return (time.perf_counter() - start) * 1000
 
 
@@ -103,8 +102,12 @@ def measure(tasks: int, detail_words: int, rounds: int, per_round: int) -> dict[
                 time.sleep(PAUSE_BETWEEN_ROUNDS_S)
             samples, floors = [], []
             for _ in range(per_round):
-                floors.append(_timed_ms(lambda: floor_write(path, floor_target)))
-                samples.append(_timed_ms(lambda: real_change(project, step, tasks)))  # noqa: B023
+                start = time.perf_counter()
+                floor_write(path, floor_target)
+                floors.append(_ms_since(start))
+                start = time.perf_counter()
+                real_change(project, step, tasks)
+                samples.append(_ms_since(start))
                 step += 1
             round_samples.append(samples)
             floor_samples.append(floors)
