@@ -239,7 +239,10 @@ class RevisionFile:
         return True
 
     def close(self) -> None:
-        pinned, self._pinned = self._pinned, None
+        # Under the refresh lock: a refresh swapping in its pin closes the one it replaces,
+        # and that must not be the one closed here too (its numbers may be reused by then).
+        with self._refresh_lock:
+            pinned, self._pinned = self._pinned, None
         if pinned is not None:
             _close(pinned.rev_fd)
             _close(pinned.task_fd)
