@@ -31,11 +31,11 @@ from harness.processes import Proc, tail
 from harness.runners.base import STATUSES, ScenarioRun
 from harness.runners.storm import (
     pick,
-    ready_flags,
     several_instances,
     spawn_readers,
     start_writers,
     tasks_needed,
+    worker_flags,
 )
 
 PHASE = "storm"
@@ -91,7 +91,7 @@ def run(run: ScenarioRun) -> None:
     run.start_servers(instances)
     run.read_everywhere(run.task_ids, "warm")
     writers, _ = start_writers(run, storm, first_task=1, phase=PHASE, start_flag=go)
-    ready = ready_flags(writers + agent_procs)
+    ready = worker_flags(writers + agent_procs, "ready")
     _wait_flags(run, ready, agent_procs, float(agent.get("ready_timeout_s", 60)))
     # The readers read from the moment they start: not while the agents start (CPU is short).
     reader_procs = spawn_readers(run, readers, stop=readers_stop, phase=PHASE)
@@ -105,7 +105,7 @@ def run(run: ScenarioRun) -> None:
                 pause_ms=float(params.get("observe_pause_ms", 5)),
             )
         )
-    _wait_flags(run, ready_flags(reader_procs), watchers, 60)
+    _wait_flags(run, worker_flags(reader_procs, "ready"), watchers, 60)
     server = "tm mcp" if run.target.safe else "the naive agent server"
     run.progress.say(
         f"{agents} agent(s) on {server}, {len(writers)} writers x {storm['ops']} ops "
@@ -115,7 +115,7 @@ def run(run: ScenarioRun) -> None:
     with run.monitor(None, (WRITE,)):
         run.wait_all(writers, timeout=float(storm.get("timeout_s", 180)))
         run.barriers.mark(stop)
-        done = [f"agent-{i}:done" for i in range(agents)]
+        done = worker_flags(agent_procs, "done")
         _wait_flags(run, done, agent_procs, float(agent.get("timeout_s", 60)))
     run.barriers.mark(readers_stop)
     run.wait_all(watchers, timeout=30)

@@ -17,11 +17,11 @@ from harness.history import WRITE
 from harness.runners.base import ScenarioRun
 from harness.runners.redis_support import note_redis_metrics, require_redis_up
 from harness.runners.storm import (
-    ready_flags,
     several_instances,
     spawn_readers,
     start_writers,
     tasks_needed,
+    worker_flags,
 )
 
 
@@ -43,7 +43,7 @@ def run(run: ScenarioRun) -> None:
     reader_procs = spawn_readers(run, readers, stop=stop, phase="storm")
     flag = "storm:go"
     writers, total = start_writers(run, storm, first_task=1, phase="storm", start_flag=flag)
-    run.barriers.wait(ready_flags(writers + reader_procs), timeout=60)
+    run.barriers.wait(worker_flags(writers + reader_procs, "ready"), timeout=60)
     run.progress.say(
         f"{len(writers)} writers x {storm['ops']} ops and {readers} readers over "
         f"{instances} instances"

@@ -30,11 +30,11 @@ from harness.runners.redis_support import (
     wait_redis_state,
 )
 from harness.runners.storm import (
-    ready_flags,
     several_instances,
     spawn_readers,
     start_writers,
     tasks_needed,
+    worker_flags,
 )
 
 PHASE = "storm"
@@ -62,7 +62,7 @@ def run(run: ScenarioRun) -> None:
     writers, _ = start_writers(
         run, storm, first_task=1, phase=PHASE, start_flag=go, stop_flag=writers_stop
     )
-    run.barriers.wait(ready_flags(writers + reader_procs), timeout=60)
+    run.barriers.wait(worker_flags(writers + reader_procs, "ready"), timeout=60)
     run.progress.say(
         f"{len(writers)} writers and {readers} readers over {instances} instances; Redis "
         f"killed after {before_s:g} s, back {outage_s:g} s later"

@@ -98,10 +98,10 @@ def start_writers(
     return procs, writers * ops
 
 
-def ready_flags(procs: list[Proc]) -> list[str]:
-    """The flags these worker processes set once they are ready (`harness.workers` marks
-    `<actor>:ready`; a process is named after its actor)."""
-    return [f"{proc.name}:ready" for proc in procs]
+def worker_flags(procs: list[Proc], state: str) -> list[str]:
+    """The flags these worker processes set on reaching `state` ("ready", "done"): workers
+    mark `<actor>:<state>`, and a process is named after its actor."""
+    return [f"{proc.name}:{state}" for proc in procs]
 
 
 def tasks_needed(storm: dict[str, Any]) -> int:
@@ -112,7 +112,7 @@ def run_storm(run: ScenarioRun, storm: dict[str, Any], *, first_task: int, phase
     """Start the writers together, wait for all of them (bounded), with progress."""
     flag = f"{phase}:go"
     procs, total = start_writers(run, storm, first_task=first_task, phase=phase, start_flag=flag)
-    run.barriers.wait(ready_flags(procs), timeout=60)
+    run.barriers.wait(worker_flags(procs, "ready"), timeout=60)
     run.progress.say(
         f"{phase}: {len(procs)} writers x {storm['ops']} ops over "
         f"{', '.join(k for k, v in storm.get('channels', {}).items() if v)}"
