@@ -9,6 +9,7 @@ them pickle, because they cross process boundaries in the harness and in multipr
     ├── StorageError           (OSError)
     │   ├── CorruptTaskFile    (ValueError)         the file does not parse or has a wrong shape
     │   ├── TaskFileMissing    (FileNotFoundError)  the project has no task file (any more)
+    │   ├── HardLinkedTaskFile                      a write would break the file's hard links
     │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
     ├── NotFound               (KeyError)
     │   ├── TaskNotFound                            no task or subtask with that id
@@ -104,6 +105,24 @@ class TaskFileMissing(StorageError, FileNotFoundError):
         )
 
 
+class HardLinkedTaskFile(StorageError):
+    """The task file has several hard links; it is read, but never written.
+
+    A write replaces the file by renaming a new one over it (so that a crash never leaves a torn
+    file), and that would cut it off from its other names, which would keep the old content.
+    """
+
+    @classmethod
+    def at(cls, path: Path | str, links: int) -> HardLinkedTaskFile:
+        return cls(
+            f"task file {path} has {links} hard links and is not written, because replacing it "
+            "would leave the other names with the old content; replace the other links with "
+            "symbolic links (`ln -sf TARGET LINK`) or copies, then try again",
+            path=str(path),
+            links=links,
+        )
+
+
 class LockTimeout(StorageError, TimeoutError):
     """Another process held the write lock for longer than the timeout."""
 
@@ -178,6 +197,7 @@ __all__ = [
     "CorruptTaskFile",
     "DependencyCycle",
     "DependencyError",
+    "HardLinkedTaskFile",
     "InvalidInput",
     "LockTimeout",
     "NotFound",

@@ -15,7 +15,6 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
-from taskmaster.errors import StorageError
 from taskmaster.events import FILE_CHANGED, Event
 
 if TYPE_CHECKING:
@@ -102,7 +101,7 @@ class FileWatcher:
                 revision = self.storage.mark_changed()
             else:
                 revision = self.storage.revision()
-        except StorageError as err:  # deleted, or unreadable for now: the next event will tell
+        except OSError as err:  # deleted, unreadable or not ours to write: the next event tells
             log.debug("watcher: %s", err)
             return
         if revision <= self._last_announced or self.storage.committed_here(revision):

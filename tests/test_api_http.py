@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,10 +256,12 @@ def test_a_held_write_lock_is_a_503_with_retry_after_1(tmp_path: Path) -> None:
     api = Api(tmp_path, lock_timeout=0.05)
     try:
         # Another open file description: flock makes it conflict like another process would.
-        with open(lock_path_for(api.tasks_file), "a") as held:
+        held = os.open(lock_path_for(api.tasks_file), os.O_RDONLY)
+        try:
             fcntl.flock(held, fcntl.LOCK_EX)
             result = api.post("/api/v1/tasks", {"title": "x"})
-            fcntl.flock(held, fcntl.LOCK_UN)
+        finally:
+            os.close(held)
         assert_problem(result, 503, kind="lock-timeout")
         assert result.headers["retry-after"] == "1"
         assert api.post("/api/v1/tasks", {"title": "x"}).status_code == 201

@@ -90,7 +90,6 @@ def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
     assert store.path.read_bytes() == before
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
         "tasks.json",
-        "tasks.json.tm-lock",
         "tasks.json.tm-rev",
     ]
 
@@ -113,11 +112,14 @@ def test_new_file_keeps_the_permissions_of_the_one_it_replaces(store: FileStorag
     assert os.stat(store.path).st_mode & 0o777 == 0o640
 
 
-def test_lock_file_is_not_the_reference_tools_lock_and_stays(store: FileStorage) -> None:
-    assert lock_path_for(store.path).name == "tasks.json.tm-lock"
+def test_the_lock_is_the_directory_and_no_lock_file_is_made(store: FileStorage) -> None:
+    assert lock_path_for(store.path) == store.path.parent
     store.transact(add_task("one"))
-    assert store.lock_path.exists()
-    assert not (store.path.parent / "tasks.json.lock").exists()
+    assert not (store.path.parent / "tasks.json.lock").exists()  # the reference tool's
+    assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "tasks.json",
+        "tasks.json.tm-rev",
+    ]
 
 
 def test_unknown_keys_survive_a_transaction(tmp_path: Path) -> None:
@@ -338,17 +340,17 @@ def test_threads_racing_on_a_fresh_storage_share_one_file_lock(
 ) -> None:
     import threading
 
-    import filelock
+    from taskmaster.storage import lock as lock_module
 
     made: list[object] = []
 
-    class CountingFileLock(filelock.FileLock):
+    class CountingFileLock(lock_module.DirectoryLock):
         def __init__(self, *args: object, **kwargs: object) -> None:
             made.append(self)
             time.sleep(0.02)  # widen the window in which a second thread could make another
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(filelock, "FileLock", CountingFileLock)
+    monkeypatch.setattr(lock_module, "DirectoryLock", CountingFileLock)
     fresh = FileStorage(store.path)
     start = threading.Barrier(6)
 

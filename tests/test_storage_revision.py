@@ -107,7 +107,6 @@ def test_the_sidecar_is_rewritten_in_place_and_stamped_with_the_revision(
         assert st.st_mtime_ns == revision * 1000
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
         "tasks.json",
-        "tasks.json.tm-lock",
         "tasks.json.tm-rev",
     ]
 
@@ -223,13 +222,20 @@ def test_a_torn_read_of_the_sidecar_is_retried(
     assert len(calls) == 3
 
 
-def test_a_read_that_never_checks_is_settled_under_the_lock(
+def test_a_read_that_never_checks_counts_the_record_as_absent_without_the_lock(
     store: FileStorage, reader: FileStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     revision = store.transact(add_task).revision
+
+    def no_lock() -> None:
+        raise AssertionError("a reader never takes the write lock")
+
     _tear_reads(monkeypatch, reader, 10**6)
-    assert reader.revision() == revision  # settled: the record under the lock is whole
-    assert reader.read().revision == revision
+    monkeypatch.setattr(reader, "locked", no_lock)
+    # Absent: derived above every revision written before this file, the same for every reader.
+    derived = reader.revision()
+    assert derived > revision
+    assert reader.read().revision == derived
 
 
 def test_a_sidecar_damaged_on_disk_restarts_above_every_revision(
@@ -241,8 +247,9 @@ def test_a_sidecar_damaged_on_disk_restarts_above_every_revision(
     sidecar(store).write_bytes(bytes(raw))
     after = reader.revision()
     assert after > before
-    assert decode_record(sidecar(store).read_bytes()) is not None  # repaired
+    assert decode_record(sidecar(store).read_bytes()) is None  # readers write nothing
     assert store.transact(add_task).revision > after
+    assert decode_record(sidecar(store).read_bytes()) is not None  # the writer repaired it
 
 
 # another process writing while we read ---------------------------------------------------------

@@ -5,7 +5,13 @@ inside it, so no process ever writes back a stale snapshot (the lost update). Th
 goes to a temporary file that is fsynced and renamed over the old one, so a crash leaves the
 old file or the new, never a torn one. A file that does not parse is never written over.
 
-Reads take no lock: they validate against the revision (see `revision.py`).
+Reads take no lock and write nothing: they validate against the revision (see `revision.py`),
+so a user who may read but not write the project, or a read-only mount, can read it.
+
+The file is named by its resolved path: every name of one file (a symlinked `tasks.json`,
+`tm -f LINK`) shares one lock and one revision, and a write replaces the real file, never the
+link. A file with several hard links is read but not written: replacing it would leave its other
+names behind with the old content.
 """
 
 from __future__ import annotations
@@ -22,21 +28,40 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from taskmaster.errors import LockTimeout, RevisionMismatch, TaskFileMissing
+from taskmaster.errors import (
+    HardLinkedTaskFile,
+    LockTimeout,
+    RevisionMismatch,
+    StorageError,
+    TaskFileMissing,
+)
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import Commit, Snapshot
-from taskmaster.storage.revision import RevisionFile, Signature, Version, next_revision
+from taskmaster.storage.revision import (
+    ABSENT,
+    SETTLE_WINDOW_NS,
+    RecordedRevision,
+    RevisionFile,
+    Signature,
+    Version,
+    above_every_derivation,
+    derive_revision,
+    is_settled,
+)
 
 if TYPE_CHECKING:
-    from filelock import FileLock
+    from taskmaster.storage.lock import DirectoryLock
 
 T = TypeVar("T")
 
 DEFAULT_LOCK_TIMEOUT = 10.0
 # filelock polls flock; its 50 ms default makes hand-off under contention slow and unfair.
 LOCK_POLL_INTERVAL = 0.001
-_READ_ATTEMPTS = 20
+# While a version is unsettled (see revision.py), readers look again this often: a writer of
+# ours updates the sidecar microseconds after its rename.
+_SETTLE_POLL_INTERVAL = 0.001
+SETTLE_WINDOW = SETTLE_WINDOW_NS / 1e9
 
 
 @contextmanager
@@ -58,9 +83,12 @@ def paused_gc() -> Iterator[None]:
 
 
 def lock_path_for(task_path: Path) -> Path:
-    # Not `tasks.json.lock`: the reference tool uses that name with another protocol and
-    # would take our (never removed) lock file for a lock that is held forever.
-    return task_path.with_name(task_path.name + ".tm-lock")
+    """What the write lock of `task_path` locks: the directory that holds the real file.
+
+    A directory, not a lock file: a lock file can be deleted while held (see `lock.py`). Not the
+    reference tool's `tasks.json.lock` either, which is another protocol.
+    """
+    return Path(os.path.realpath(task_path)).parent
 
 
 class FileStorage:
@@ -73,14 +101,16 @@ class FileStorage:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         durable: bool = True,
     ) -> None:
-        self.path = Path(path).absolute()
+        # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
+        # real file, whatever name (symlink) it was given by.
+        self.path = Path(os.path.realpath(Path(path).absolute()))
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.durable = durable
         self._revisions = RevisionFile(self.path)
         self._owner_pid = os.getpid()
         self._thread_lock = threading.RLock()
-        self._file_lock: FileLock | None = None
+        self._file_lock: DirectoryLock | None = None
         self._swept = False
         # Revisions this instance committed, so that its watcher can tell them from others'.
         self._committed: deque[int] = deque(maxlen=256)
@@ -120,17 +150,14 @@ class FileStorage:
             self._thread_lock = threading.RLock()
             self._file_lock = None
 
-    def _process_file_lock(self) -> FileLock:
-        """This process's FileLock, made on first use: called under the thread lock, so two
+    def _process_file_lock(self) -> DirectoryLock:
+        """This process's lock object, made on first use: called under the thread lock, so two
         threads cannot each make one."""
         if self._file_lock is None:
-            from filelock import FileLock
+            from taskmaster.storage.lock import DirectoryLock
 
-            self._file_lock = FileLock(
-                self.lock_path,
-                timeout=self.lock_timeout,
-                poll_interval=LOCK_POLL_INTERVAL,
-                preserve_lock_file=True,
+            self._file_lock = DirectoryLock(
+                self.lock_path, timeout=self.lock_timeout, poll_interval=LOCK_POLL_INTERVAL
             )
         return self._file_lock
 
@@ -140,15 +167,35 @@ class FileStorage:
         return self._version().revision
 
     def _version(self) -> Version:
-        try:
-            current = self._revisions.current()
-            return current if current is not None else self._settle()
-        except FileNotFoundError:
-            raise TaskFileMissing.at(self.path) from None
+        """The current version, without the lock: recorded, or derived once it has settled."""
+        pending: Signature | None = None
+        deadline = 0.0
+        give_up = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                current = self._revisions.current()
+            except FileNotFoundError:
+                raise TaskFileMissing.at(self.path) from None
+            if isinstance(current, Version):
+                return current
+            signature = current.signature
+            now = time.monotonic()
+            if signature != pending:  # a new version: its own settle window
+                pending, deadline = signature, now + SETTLE_WINDOW
+            # The monotonic deadline only matters when the wall clock disagrees with the ctime
+            # (set back, or a ctime in the future); normally the window has passed by then.
+            if current.recorded is not None and is_settled(signature, time.time_ns()):
+                return Version(derive_revision(current.recorded, signature), signature)
+            if now >= deadline:
+                return Version(derive_revision(current.recorded or ABSENT, signature), signature)
+            if now >= give_up:
+                raise _keeps_changing(self.path)
+            time.sleep(_SETTLE_POLL_INTERVAL)
 
     def read(self) -> Snapshot:
         """The current document and its revision, without the write lock."""
-        for _ in range(_READ_ATTEMPTS):
+        give_up = time.monotonic() + self.lock_timeout
+        while True:
             version = self._version()
             try:
                 with open(self.path, "rb") as handle:
@@ -162,10 +209,8 @@ class FileStorage:
             if before == version.signature == after:
                 with paused_gc():
                     return Snapshot(Document.from_json(raw, self.path), version.revision)
-        # The file keeps changing under us (an editor streaming writes): read it under the lock.
-        with self.locked():
-            raw, version, _ = self._read_locked()
-            return Snapshot(Document.from_json(raw, self.path), version.revision)
+            if time.monotonic() >= give_up:  # an editor streaming writes without end
+                raise _keeps_changing(self.path)
 
     # writing ------------------------------------------------------------------------------
     def transact(
@@ -180,8 +225,10 @@ class FileStorage:
         """
         with self.locked():
             self._sweep_orphans()
-            raw, version, canonical = self._read_locked()
+            raw, version, canonical, links = self._read_locked()
             revision = version.revision
+            if links > 1:  # checked by writers only: reading a hard-linked file is fine
+                raise HardLinkedTaskFile.at(self.path, links)
             if expected_revision is not None and expected_revision != revision:
                 raise RevisionMismatch.between(expected_revision, revision)
             with paused_gc():
@@ -194,42 +241,52 @@ class FileStorage:
                 not canonical and new == Document.from_json(raw, self.path).to_json()
             ):
                 return Commit(result, revision, changed=False)
-            return Commit(result, self._write_locked(new, revision), changed=True)
+            recorded = RecordedRevision(revision, version.signature)
+            return Commit(result, self._write_locked(new, recorded), changed=True)
 
     def create(self, document: Document) -> bool:
         """Write `document` as a new task file unless one exists; True if it was written."""
         with self.locked():
             if self.path.exists():
                 return False
-            self._write_locked(document.to_json(), self._revisions.recorded().revision)
+            self._write_locked(document.to_json(), self._revisions.recorded())
             return True
 
-    def _read_locked(self) -> tuple[bytes, Version, bool]:
-        """The file's bytes, their version, and whether we wrote them exactly like that."""
-        try:
-            with open(self.path, "rb") as handle:
-                raw = handle.read()
-                signature = Signature.of(os.fstat(handle.fileno()))
-        except FileNotFoundError:
-            raise TaskFileMissing.at(self.path) from None
-        return raw, *self._revision_locked(signature)
+    def _read_locked(self) -> tuple[bytes, Version, bool, int]:
+        """The file's bytes, their version, whether we wrote them exactly like that, and the
+        file's number of hard links.
 
-    def _revision_locked(self, signature: Signature) -> tuple[Version, bool]:
-        """The version of the file `signature` describes; an outside change gets a new one."""
-        recorded = self._revisions.recorded()
-        if recorded.signature == signature:
-            return Version(recorded.revision, signature), recorded.canonical
-        revision = next_revision(recorded.revision)
-        self._revisions.record(revision, signature)
-        return Version(revision, signature), False
+        An outside change is recorded with the revision readers derive for it, once settled:
+        until its window has passed, another change could still show the same ctime.
+        """
+        give_up = time.monotonic() + self.lock_timeout
+        while True:
+            try:
+                with open(self.path, "rb") as handle:
+                    raw = handle.read()
+                    st = os.fstat(handle.fileno())
+            except FileNotFoundError:
+                raise TaskFileMissing.at(self.path) from None
+            signature = Signature.of(st)
+            recorded = self._revisions.recorded()
+            if recorded.signature == signature:
+                return raw, Version(recorded.revision, signature), recorded.canonical, st.st_nlink
+            now = time.time_ns()
+            if is_settled(signature, now) or time.monotonic() >= give_up:
+                revision = derive_revision(recorded, signature)
+                self._revisions.record(revision, signature)
+                return raw, Version(revision, signature), False, st.st_nlink
+            time.sleep(max(_SETTLE_POLL_INTERVAL, (signature.ctime_ns - now) / 1e9 + SETTLE_WINDOW))
 
-    def _write_locked(self, data: bytes, previous: int) -> int:
+    def _write_locked(self, data: bytes, previous: RecordedRevision) -> int:
         replace_file(self.path, data, durable=self.durable, sync_dir=False)
-        revision = next_revision(previous)
-        self._committed.append(revision)
         # Stat after the rename: rename itself changes ctime. We hold the lock, so nobody else
-        # of ours can have replaced the file in between.
-        self._revisions.record(revision, Signature.of(os.stat(self.path)), canonical=True)
+        # of ours can have replaced the file in between. Derived like a reader would (one that
+        # found the file renamed before the sidecar), so that no reader's number exceeds ours.
+        signature = Signature.of(os.stat(self.path))
+        revision = derive_revision(previous, signature)
+        self._committed.append(revision)
+        self._revisions.record(revision, signature, canonical=True)
         if self.durable:
             fsync_directory(self.path.parent)
         return revision
@@ -246,7 +303,7 @@ class FileStorage:
             except FileNotFoundError:
                 raise TaskFileMissing.at(self.path) from None
             recorded = self._revisions.recorded()
-            revision = next_revision(recorded.revision)
+            revision = above_every_derivation(recorded, signature)
             # Same stat: the bytes may still be ours (a state change, not an edit); if an editor
             # did write them, treating them as ours only costs a reformat on the next write.
             canonical = recorded.canonical and recorded.signature == signature
@@ -271,15 +328,15 @@ class FileStorage:
             with contextlib.suppress(FileNotFoundError):
                 orphan.unlink()
 
-    def _settle(self) -> Version:
-        """Give an outside change its revision (or wait out a writer between its renames)."""
-        with self.locked():
-            settled, _ = self._revision_locked(Signature.of(os.stat(self.path)))
-        current = self._revisions.current()
-        return current if current is not None else settled
-
     def close(self) -> None:
         self._revisions.close()
 
     def __repr__(self) -> str:
         return f"FileStorage({str(self.path)!r})"
+
+
+def _keeps_changing(path: Path) -> StorageError:
+    return StorageError(
+        f"task file {path} keeps changing (another program is writing it); try again",
+        path=str(path),
+    )

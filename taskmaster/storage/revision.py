@@ -9,8 +9,20 @@ together with the stat signature of the task file they wrote.
 A reader trusts the counter only while the task file still shows that signature, and it keeps a
 descriptor open on both inodes it validated: an inode number cannot be reused while a descriptor
 holds it, so "same inode number as the pinned one" really means "the same file". The fast path is
-two ``stat`` calls. Anything else that changed the task file (an editor, the reference Node tool)
-shows up as a signature mismatch, and the counter is bumped for it under the write lock.
+two ``stat`` calls.
+
+Anything else that changed the task file (an editor, the reference Node tool, ``touch``, ``git
+checkout``, a lost sidecar) shows up as a signature mismatch. Readers then *derive* the revision
+from what they see, without the lock and without writing anything (`derive_revision`): the
+recorded revision plus one, or the file's ctime plus a settle window, whichever is larger. The
+ctime is set by the kernel (``touch`` cannot forge it), so every reader derives the same number
+for the same file, and a writer settling the change under the lock records exactly that number.
+Kernel timestamps advance in ticks of 1-10 ms, so two changes within one tick can share a ctime;
+a change is therefore only given a revision once the settle window has passed since its ctime
+(readers poll until then): any later change shows a later ctime, so the content seen then is the
+only one that will ever carry that revision. A writer's own revision is derived the same way, so
+that a reader that found the task file renamed but the sidecar not yet updated (the writer was
+killed or stalled in between) names it with a number the writer's record never undercuts.
 
 The sidecar is rewritten in place, not replaced: one ``pwrite`` of a fixed-size record instead of
 a temporary file and a rename, which cost a third of a transaction (creating an inode, then
@@ -26,8 +38,8 @@ freeing the old one). Two things make that as safe as the rename was:
   reader that saw the new stat reads the new record (or a newer one).
 - A read that overlaps the write can see part of each record. Every record carries a CRC-32 of
   itself; a reader retries a record that does not check, and if it never does it settles the
-  revision under the write lock, as for any other disagreement. A record torn by a crash is
-  "damaged" and restarts the counter above the clock, as a lost sidecar always did.
+  record for a settle window and then counts it as absent. An absent or damaged record derives
+  a revision one and a half windows above the file's ctime: above every revision written before it.
 
 The counter lives beside the file rather than inside it because any new top-level key in a
 tagged file would look like a tag to the reference tool.
@@ -52,8 +64,17 @@ RECORD_SIZE = 192
 """Every record has this size, so that one in-place write covers the whole previous one."""
 _MAGIC = b"tm-rev 2"
 # A torn read needs a writer in the middle of a 192-byte pwrite: one re-read almost always
-# finds the whole record. After these, the reader settles the revision under the write lock.
+# finds the whole record. After these, the reader reports the record as torn (and polls).
 _READ_ATTEMPTS = 5
+
+SETTLE_WINDOW_NS = 50_000_000
+"""How long after its ctime an unrecorded change is given a revision: more than one tick of the
+kernel's coarse clock (10 ms at HZ=100), after which no further change can show the same ctime."""
+_SETTLE_WINDOW_US = SETTLE_WINDOW_NS // 1000
+# Where a revision derived without a record starts above the ctime. Above one window, which is
+# where writers keep revisions (plus one per write within one clock tick); below two windows
+# less two ticks, beyond which two changes settled after one record could both get "record + 1".
+_ABSENT_OFFSET_US = _SETTLE_WINDOW_US * 3 // 2
 
 
 class Signature(NamedTuple):
@@ -96,13 +117,52 @@ class _Pinned:
     task_fd: int
 
 
-def next_revision(previous: int) -> int:
-    """Strictly greater than `previous`, and never below the wall clock in microseconds.
+@dataclass(frozen=True, slots=True)
+class Unvouched:
+    """The task file as stat shows it, with a sidecar record that does not name that version."""
 
-    The clock floor keeps revisions increasing even if the sidecar is lost (a crash before it
-    reached the disk, a user deleting it): a fresh counter then starts above every old value.
+    recorded: RecordedRevision | None
+    """None: the record did not check on any attempt (a writer in the middle of updating it)."""
+    signature: Signature
+
+
+ABSENT = RecordedRevision(0, None)
+
+
+def derive_revision(recorded: RecordedRevision, signature: Signature) -> int:
+    """The revision of the task file version `signature` describes, after `recorded`.
+
+    A pure function of what every process can see, so readers agree on it without writing it
+    down. Strictly above the recorded revision; strictly increasing with the ctime, so that two
+    versions settled from one record never share a number. The ctime floor keeps revisions
+    above the clock, so a lost sidecar (a crash before it reached the disk, a user deleting it)
+    restarts above every old value: half a window higher, because consecutive writes within one
+    clock tick each add one to the last revision rather than follow the (unchanged) ctime.
+
+    Versions settled after one record are at least a window less a tick apart in ctime (each was
+    seen settled before the next was made), so the `record + 1` branch can serve at most one of
+    them as long as a record stays less than two windows less two ticks above the time it was
+    made: writers (`_ABSENT_OFFSET_US`, `above_every_derivation`) keep to that.
     """
-    return max(previous + 1, time.time_ns() // 1000)
+    ctime_us = signature.ctime_ns // 1000
+    if recorded.signature is None:
+        return ctime_us + _ABSENT_OFFSET_US
+    return max(recorded.revision + 1, ctime_us + _SETTLE_WINDOW_US)
+
+
+def is_settled(signature: Signature, now_ns: int) -> bool:
+    """Whether the settle window has passed since the version's ctime (see the module doc)."""
+    return now_ns >= signature.ctime_ns + SETTLE_WINDOW_NS
+
+
+def above_every_derivation(recorded: RecordedRevision, signature: Signature) -> int:
+    """A revision above any that a reader may have derived from `recorded` up to now.
+
+    For a writer that must give a new number to a file whose stat may not have changed.
+    """
+    now_us = time.time_ns() // 1000
+    floor = now_us + (_ABSENT_OFFSET_US if recorded.signature is None else _SETTLE_WINDOW_US)
+    return max(derive_revision(recorded, signature), recorded.revision + 1, floor) + 1
 
 
 class RevisionFile:
@@ -116,12 +176,10 @@ class RevisionFile:
         self._in_place = True
 
     # reading ------------------------------------------------------------------------------
-    def current(self) -> Version | None:
-        """The version of the task file as it is now, or None when it cannot be vouched for.
-
-        None means the task file changed without a matching sidecar update: either a writer is
-        between its task file rename and its sidecar update, or another program changed the
-        file. The caller settles it under the write lock (`settle`).
+    def current(self) -> Version | Unvouched:
+        """The version of the task file as it is now, or what is known when the sidecar does not
+        vouch for it: either a writer is between its task file rename and its sidecar update, or
+        another program changed the file. The caller then polls or derives (`derive_revision`).
         """
         # Stat before loading the pinned state. A pinned state's descriptors stay open until a
         # newer one is published, so an inode we compare against was pinned when we stat'ed it,
@@ -141,7 +199,7 @@ class RevisionFile:
             return pinned.version
         return self._refresh()
 
-    def _refresh(self) -> Version | None:
+    def _refresh(self) -> Version | Unvouched:
         with self._refresh_lock:
             rev_fd, rev_key, recorded = self._open_recorded()
             try:
@@ -150,10 +208,10 @@ class RevisionFile:
                 _close(rev_fd)
                 raise
             task_sig = Signature.of(os.fstat(task_fd))
-            if recorded.signature != task_sig:
+            if recorded is None or recorded.signature != task_sig:
                 _close(rev_fd)
                 _close(task_fd)
-                return None
+                return Unvouched(recorded, task_sig)
             version = Version(recorded.revision, task_sig)
             old, self._pinned = self._pinned, _Pinned(version, rev_key, rev_fd, task_fd)
             if old is not None:
@@ -163,11 +221,11 @@ class RevisionFile:
 
     def _open_recorded(
         self,
-    ) -> tuple[int | None, tuple[int, int] | None, RecordedRevision]:
+    ) -> tuple[int | None, tuple[int, int] | None, RecordedRevision | None]:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
-            return None, None, RecordedRevision(0, None)
+            return None, None, ABSENT
         try:
             # The stat before the content: a record newer than its stat only costs a refresh.
             st = os.fstat(fd)
@@ -176,8 +234,8 @@ class RevisionFile:
                 recorded = decode_record(os.pread(fd, 4096, 0))
                 if recorded is not None:
                     break
-            else:  # damaged, or torn every time: "absent" sends the caller to the lock
-                recorded = RecordedRevision(0, None)
+            else:  # torn every time, or damaged: the caller polls, then counts it as absent
+                recorded = None
         except BaseException:
             _close(fd)
             raise
