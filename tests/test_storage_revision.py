@@ -18,9 +18,11 @@ from taskmaster.storage import FileStorage
 from taskmaster.storage import revision as revision_module
 from taskmaster.storage.revision import (
     RECORD_SIZE,
+    SETTLE_WINDOW_NS,
     RecordedRevision,
     Signature,
     decode_record,
+    derive_revision,
     encode_record,
 )
 
@@ -301,3 +303,40 @@ def test_a_reader_never_sees_a_stale_or_mislabelled_version_while_another_proces
         assert revision in committed, f"read revision {revision}, which was never committed"
         assert count in (-1, committed[revision]), f"revision {revision} with other content"
     assert len(set(revisions)) > 10, "the reader barely overlapped the writer"
+
+
+# revisions derived by readers -----------------------------------------------------------------
+
+
+def _signature(ctime_us: int, ino: int = 7) -> Signature:
+    return Signature(1, ino, 100, ctime_us * 1000, ctime_us * 1000)
+
+
+def test_a_derived_revision_is_above_the_record_and_grows_with_the_ctime() -> None:
+    window_us = SETTLE_WINDOW_NS // 1000
+    recorded = RecordedRevision(5_000_000 + window_us, _signature(5_000_000))
+    derived = [
+        derive_revision(recorded, _signature(5_000_000 + step)) for step in range(0, 90_000, 997)
+    ]
+    assert derived[0] > recorded.revision
+    assert derived == sorted(set(derived))  # strictly increasing: no two versions share one
+    # Without a record it starts above anything a writer gave an older version of the file.
+    writer = derive_revision(RecordedRevision(1, _signature(4_999_000)), _signature(5_000_000))
+    assert derive_revision(RecordedRevision(0, None), _signature(5_000_000)) > writer
+
+
+def test_readers_agree_on_an_outside_change_without_writing_and_a_writer_records_it(
+    store: FileStorage, reader: FileStorage
+) -> None:
+    written = store.transact(add_task).revision
+    recorded = sidecar(store).read_bytes()
+    os.utime(store.path)  # `touch`: the stat changes, the sidecar no longer vouches
+    derived = reader.revision()
+    assert derived > written
+    assert FileStorage(store.path).revision() == derived  # every reader derives the same
+    assert reader.read().revision == derived
+    assert sidecar(store).read_bytes() == recorded  # readers wrote nothing
+    unchanged = store.transact(lambda document: None)
+    assert not unchanged.changed and unchanged.revision == derived  # the writer records it
+    assert decode_record(sidecar(store).read_bytes()).revision == derived
+    assert store.transact(add_task).revision > derived

@@ -131,3 +131,23 @@ def test_the_watcher_starts_lazily_and_leaves_no_thread(tmp_path: Path) -> None:
     while threading.active_count() > baseline and time.monotonic() < deadline:
         time.sleep(0.01)
     assert threading.active_count() == baseline
+
+
+def test_a_symlinked_task_file_is_watched_where_it_really_lives(tmp_path: Path) -> None:
+    TaskMaster.init(tmp_path)[0].close()
+    link = tmp_path / ".taskmaster" / "tasks.json"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    link.rename(shared / "tasks.json")
+    link.with_name("tasks.json.tm-rev").unlink()
+    link.symlink_to(shared / "tasks.json")
+    project = TaskMaster.open(tmp_path)
+    events: queue.Queue[Event] = queue.Queue()
+    project.bus.subscribe(events.put)
+    project.watch()
+    try:
+        # Another writer naming the real file: its rename happens in `shared`, not beside the link.
+        revision = FileStorage(shared / "tasks.json").transact(_add("elsewhere")).revision
+        assert _next_file_change(events, revision).revision == revision
+    finally:
+        project.close()
