@@ -42,7 +42,8 @@ TASK_KEYS = (
 )
 """The keys of a task, in the order the reference tool writes them (new tasks follow it)."""
 SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies", "parentTaskId")
-TAG_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+TAG_NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""A tag name; always checked with `fullmatch` (`$` would let a trailing newline through)."""
 
 _ID_TEXT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
 
@@ -114,7 +115,7 @@ def check_priority(priority: str) -> str:
 
 
 def check_tag_name(name: str) -> str:
-    if not isinstance(name, str) or not TAG_NAME.match(name):
+    if not isinstance(name, str) or not TAG_NAME.fullmatch(name):
         raise InvalidInput(f"invalid tag name {name!r}: use letters, digits, '-' and '_' only")
     return name
 
