@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from taskmaster.errors import CorruptTaskFile, InvalidInput, TagNotFound, TaskNotFound
+from taskmaster.errors import CorruptTaskFile, InvalidInput, NotATaskFile, TagNotFound, TaskNotFound
 
 Task = dict[str, Any]
 """A task or subtask exactly as stored (unknown keys included)."""
@@ -281,6 +281,12 @@ class Document:
         tags = [(name, value) for name, value in data.items() if _is_tag(value)]
         if "tasks" in data and not tags:
             _normalise_tag(data, path, where="")  # raises: "tasks" holds the wrong type
+        if data and not tags:
+            # Any other JSON object (package.json, a config file): a write would add a
+            # `master` tag to it and re-indent it, so it is refused, for every front end.
+            raise NotATaskFile.at(
+                path, "a JSON object with neither a 'tasks' list nor a tag holding one"
+            )
         for name, value in tags:
             _normalise_tag(value, path, where=f"{name}.")
         return cls(data, flat=False)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from test_cli_support import Tm
+
 from taskmaster.project import CurrentTag, ProjectPaths
 
 
@@ -49,3 +51,19 @@ def test_config_cannot_override_a_tag_named_in_state(tmp_path: Path) -> None:
     assert current.get() == "feature"
     _write(paths.state_file, {})
     assert current.get() == "release"
+
+
+def test_a_json_file_that_is_not_a_task_file_is_never_rewritten(tmp_path: Path) -> None:
+    """`tm -f package.json add-task` once re-indented package.json and added a master tag."""
+    Tm.init(tmp_path)
+    package = tmp_path / "package.json"
+    original = b'{"name": "app",\n "version": "1.0.0"}\n'
+    package.write_bytes(original)
+    tm = Tm(tmp_path, tasks_file=package)
+    for args in (("add-task", "--title", "x"), ("list",), ("tags", "add", "other")):
+        result = tm.fails(1, "-f", str(package), *args)
+        assert f"{package} is not a task file" in result.stderr, result.stderr
+    assert package.read_bytes() == original
+    # An empty object holds no tags yet: it is an empty task file.
+    (tmp_path / "empty.json").write_bytes(b"{}")
+    tm.ok("-f", str(tmp_path / "empty.json"), "add-task", "--title", "First")
