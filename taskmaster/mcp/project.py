@@ -8,7 +8,6 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.roots import resolve, resolve_inside
 from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, reply, tool
 
 
@@ -36,7 +35,6 @@ def register(server: MCPServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         # The agent picks the directory, and generate deletes stale task_*.md files there:
-        # keep it inside the project, as checked for projectRoot itself.
-        root = resolve(core.root)
-        directory = resolve_inside(root, output, "output") if output else None
+        # the resolved directory is checked and then used, so a link cannot redirect it.
+        directory = projects.output_dir(core, output)
         return reply(core.generate(directory, tag=projects.tag(tag)).to_dict())
