@@ -575,6 +575,18 @@ def test_a_corrupt_task_file_is_reported_and_never_overwritten(
     assert server.ok("get_tasks", projectRoot=root)["tasks"] == []
 
 
+def test_use_tag_repairs_a_corrupt_state_file(server: McpServer, project: Path) -> None:
+    root = str(project)
+    state = project / ".taskmaster" / "state.json"
+    state.write_bytes(b"{not json")
+    message = server.error("get_tasks", projectRoot=root)
+    assert "corrupt state file" in message and str(state) in message
+    assert state.read_bytes() == b"{not json"
+    assert server.ok("use_tag", projectRoot=root, name="master")["current"] is True
+    assert orjson.loads(state.read_bytes()) == {"currentTag": "master"}
+    assert server.ok("get_tasks", projectRoot=root)["tag"] == "master"
+
+
 # the command -------------------------------------------------------------------------------------
 
 
