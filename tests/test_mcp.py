@@ -553,6 +553,24 @@ def test_errors_come_back_as_tool_errors_and_the_server_keeps_answering(
     assert server.ok("get_task", projectRoot=root, id="1")["title"] == "Only one"
 
 
+def test_argument_errors_say_which_argument_and_unknown_ones_are_refused(
+    server: McpServer, project: Path
+) -> None:
+    root = str(project)
+    message = server.error("get_tasks", projectRoot=root, withSubtasks="maybe")
+    assert message.startswith("invalid argument for get_tasks: 'withSubtasks': ")
+    assert "\n" not in message and "maybe" in message and "pydantic" not in message
+    assert server.error("get_tasks") == "invalid argument for get_tasks: 'projectRoot' is required"
+    lines = server.error("add_task", projectRoot=5, title=["x"]).splitlines()
+    assert lines[0] == "invalid arguments for add_task:"
+    assert [line.split(":")[0] for line in lines[1:]] == ["- 'projectRoot'", "- 'title'"]
+    # A misspelt argument is not silently dropped: the task is not added without it.
+    message = server.error("add_task", projectRoot=root, title="Urgent", priorty="high")
+    assert message.startswith("add_task has no argument 'priorty'; its arguments are: ")
+    assert "priority" in message
+    assert task_ids(project) == []
+
+
 def test_a_corrupt_task_file_is_reported_and_never_overwritten(
     server: McpServer, project: Path
 ) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Generate Task Files", idempotent=True)
     def generate(
         projectRoot: ProjectRoot,
