@@ -507,6 +507,23 @@ def test_generate_refuses_an_output_directory_linked_outside(
     assert result["files"] == [str(project / "docs" / "task_001.md")]
 
 
+def test_generate_refuses_a_tag_name_that_would_leave_the_directory(
+    server: McpServer, project: Path, request: pytest.FixtureRequest
+) -> None:
+    elsewhere = server.base / f"elsewhere-{request.node.name}"
+    elsewhere.mkdir()
+    hostile = f"/../../../../../../../../..{elsewhere}/pwned"
+    document = data(project)
+    document[hostile] = {"tasks": [{"id": 1, "title": "Owned"}], "metadata": {}}
+    tasks_file(project).write_bytes(orjson.dumps(document))
+    (project / ".taskmaster" / "state.json").write_bytes(orjson.dumps({"currentTag": hostile}))
+    (project / ".taskmaster" / "tasks" / "task_001_").mkdir(parents=True)
+    for arguments in ({}, {"tag": hostile}):
+        message = server.error("generate", projectRoot=str(project), **arguments)
+        assert "invalid tag name" in message, message
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_file_must_name_a_task_file(server: McpServer, project: Path) -> None:
     """`file` can name any path in the project; only task files may be read or written."""
     root = str(project)
