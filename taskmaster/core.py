@@ -7,6 +7,7 @@ no lock and return what the file holds now.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
 
 from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from taskmaster.watch import FileWatcher
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 IdsArg = str | Iterable[str | int | TaskId]
 
 
@@ -67,6 +71,9 @@ class TaskMaster:
         self._local = threading.local()
         self._watcher: FileWatcher | None = None
         self._current_tag = CurrentTag(paths)
+        self._tag_checked: tuple[str, int] | None = None
+        """(current tag, revision): the last time the tag was seen to exist in the file."""
+        self._tag_warned: str | None = None
 
     # opening ------------------------------------------------------------------------------
     @classmethod
@@ -118,7 +125,34 @@ class TaskMaster:
 
     # reads (no lock) ----------------------------------------------------------------------
     def current_tag(self) -> str:
-        return self._current_tag.get()
+        """The tag commands without a tag work on: state.json's, or master if that tag is gone.
+
+        A tag deleted or renamed by another program (or a merge) must not make every command
+        fail: like the reference tool, fall back to master, warn once, and leave state.json
+        alone (a read never writes). Master needs no check, and the check of another tag is
+        remembered per revision of the file, so a server asking on every request pays one
+        stat for it.
+        """
+        name = self._current_tag.get()
+        if name == DEFAULT_TAG:
+            return name
+        revision = self.storage.revision()
+        if self._tag_checked == (name, revision):
+            return name
+        snapshot = self.storage.read()
+        if snapshot.document.has_tag(name):
+            self._tag_checked = (name, snapshot.revision)
+            return name
+        if self._tag_warned != name:
+            self._tag_warned = name
+            log.warning(
+                "Warning: the current tag '%s' (%s) does not exist; using '%s' "
+                "(`tm tags use NAME` chooses another)",
+                name,
+                self.paths.state_file,
+                DEFAULT_TAG,
+            )
+        return DEFAULT_TAG
 
     def revision(self) -> int:
         return self.storage.revision()
@@ -232,15 +266,30 @@ class TaskMaster:
         return commit.result
 
     def _write(
-        self, tag: str | None, operation: Callable[[Document, str], T], kind: str = TASK_UPDATED
+        self,
+        tag: str | None,
+        operation: Callable[[Document, str], T],
+        kind: str = TASK_UPDATED,
+        *,
+        also: str | None = None,
     ) -> T:
+        """Run a task operation on one tag (`also`: a second tag it may change, as a move to
+        another tag does); each tag whose tasks changed gets `metadata.updated` set to now."""
         name = tag or self.current_tag()
+        touched = (name,) if also is None or also == name else (name, also)
 
         def run(document: Document) -> T:
             if name == DEFAULT_TAG and not document.has_tag(name):
                 document.put_tag(name, {"tasks": [], "metadata": {}})
             document.tag(name)
-            return operation(document, name)
+            before = [_tasks_bytes(document, each) for each in touched]
+            result = operation(document, name)
+            now: str | None = None
+            for each, old in zip(touched, before, strict=True):
+                if _tasks_bytes(document, each) != old:
+                    now = now or utc_now()
+                    _stamp_updated(document, each, now)
+            return result
 
         return self.transact(run, kind=kind, tag=name)
 
@@ -386,6 +435,7 @@ class TaskMaster:
                 ignore_dependencies=ignore_dependencies,
             ),
             kind=TAG_CHANGED,
+            also=to_tag,
         )
 
     # tags -------------------------------------------------------------------------------------
@@ -436,7 +486,8 @@ class TaskMaster:
         tag that no longer exists and hear of no later change."""
 
         def update_state() -> None:
-            if self.current_tag() == gone:
+            # What state.json names, not current_tag(): the tag is gone from the file already.
+            if self._current_tag.get() == gone:
                 set_current_tag(self.paths, replacement)
 
         return update_state
@@ -489,6 +540,24 @@ class TaskMaster:
 
     def __repr__(self) -> str:
         return f"TaskMaster({str(self.root)!r})"
+
+
+def _tasks_bytes(document: Document, tag: str) -> bytes | None:
+    """The tag's tasks in compact JSON (None: no such tag), to see whether a write changed them."""
+    if not document.has_tag(tag):
+        return None
+    return orjson.dumps(document.tag(tag).get("tasks"))
+
+
+def _stamp_updated(document: Document, tag: str, now: str) -> None:
+    """Record when the tag's tasks last changed, where the reference tool keeps it."""
+    value = document.tag(tag)
+    metadata = value.get("metadata")
+    if metadata is None and document.flat:
+        return  # an old flat file without metadata keeps its shape
+    if not isinstance(metadata, dict):
+        metadata = value["metadata"] = {}
+    metadata["updated"] = now
 
 
 def _ids_of(result: object) -> tuple[str, ...]:

@@ -8,6 +8,8 @@ them pickle, because they cross process boundaries in the harness and in multipr
     ├── ProjectNotFound        (FileNotFoundError)  no .taskmaster/ above the directory
     ├── StorageError           (OSError)
     │   ├── CorruptTaskFile    (ValueError)         the file does not parse or has a wrong shape
+    │   │   └── NotATaskFile                        a JSON object that is no task document
+    │   ├── CorruptStateFile   (ValueError)         state.json or config.json does not parse
     │   ├── TaskFileMissing    (FileNotFoundError)  the project has no task file (any more)
     │   ├── HardLinkedTaskFile                      a write would break the file's hard links
     │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
@@ -91,6 +93,43 @@ class CorruptTaskFile(StorageError, ValueError):
             line=line,
             column=column,
             where=where,
+            reason=reason,
+        )
+
+
+class NotATaskFile(CorruptTaskFile):
+    """Valid JSON, but not a task document (say `package.json`): never rewritten as one."""
+
+    @classmethod
+    def at(cls, path: Path | str, reason: str, **_: Any) -> NotATaskFile:  # type: ignore[override]
+        return cls(
+            f"{path} is not a task file: {reason}; the file was left unchanged",
+            path=str(path),
+            line=None,
+            column=None,
+            where=None,
+            reason=reason,
+        )
+
+
+class CorruptStateFile(StorageError, ValueError):
+    """`state.json` (the current tag) or `config.json` does not parse; the task file is fine."""
+
+    @classmethod
+    def at(
+        cls, path: Path | str, reason: str, *, line: int | None = None, column: int | None = None
+    ) -> CorruptStateFile:
+        place = f"{path}:{line}:{column}" if line is not None else str(path)
+        name = Path(path).name
+        repair = (
+            "; `tm tags use NAME` rewrites it" if name == "state.json" else "; fix or remove it"
+        )
+        kind = "state" if name == "state.json" else "settings"
+        return cls(
+            f"corrupt {kind} file {place}: {reason}{repair}",
+            path=str(path),
+            line=line,
+            column=column,
             reason=reason,
         )
 
@@ -194,12 +233,14 @@ class RevisionMismatch(TaskMasterError):
 
 
 __all__ = [
+    "CorruptStateFile",
     "CorruptTaskFile",
     "DependencyCycle",
     "DependencyError",
     "HardLinkedTaskFile",
     "InvalidInput",
     "LockTimeout",
+    "NotATaskFile",
     "NotFound",
     "ProjectNotFound",
     "ProtectedTag",

@@ -4,6 +4,12 @@ File names follow the reference tool: `task_001.md` for the master tag, `task_00
 the others, so several tags can share one directory. Files of the same tag whose task no
 longer exists are removed; other tags' files and any other file are left alone. Each file is
 replaced atomically (a reader never sees half a file) and only when its content changed.
+
+The tag is part of every file name, and a tag name can come from the task file itself (its
+keys) or from state.json, which anyone who can commit to the repository controls: the name is
+checked against the tag-name rule here, whatever its source, and every file written or deleted
+must resolve to a place inside the (resolved) output directory, so neither a hostile name nor
+a symlinked `task_*.md` makes this write or delete anything elsewhere.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from taskmaster.model import DEFAULT_TAG, Task, is_done
+from taskmaster.errors import InvalidInput
+from taskmaster.model import DEFAULT_TAG, Task, check_tag_name, is_done
 from taskmaster.storage.atomic import replace_file
 
 
@@ -128,17 +135,45 @@ def render_task(task: Task, tag: str, statuses: dict[str, str]) -> str:
 # writing ---------------------------------------------------------------------------------------
 
 
+class OutsideOutputDir(InvalidInput, PermissionError):
+    """A task file that would resolve to somewhere outside the output directory."""
+
+
+def _checked(path: Path, directory: Path) -> None:
+    """Refuse `path` (a name in `directory`) if a symlink or the name takes it elsewhere."""
+    target = path.resolve()
+    if target.parent != directory:
+        raise OutsideOutputDir(
+            f"refusing to touch {path}: it resolves to {target}, outside the output "
+            f"directory {directory}"
+        )
+
+
 def write_task_files(tasks: Sequence[Task], tag: str, output_dir: Path | str) -> GenerateResult:
     """Write one file per task of `tag` into `output_dir` and delete this tag's stale files."""
+    try:
+        check_tag_name(tag)
+    except InvalidInput as err:
+        raise InvalidInput(f"{err}; no task files are named after it") from None
     directory = Path(output_dir).absolute()
     directory.mkdir(parents=True, exist_ok=True)
+    # Resolved once: the names below are compared against where the directory really is.
+    directory = directory.resolve()
     statuses = _statuses(tasks)
-    files: list[Path] = []
+    files = [directory / task_file_name(task["id"], tag) for task in tasks]
+    keep = {path.name for path in files}
+    pattern = task_file_pattern(tag)
+    stale = [
+        path
+        for path in sorted(directory.iterdir())
+        if pattern.fullmatch(path.name) and path.name not in keep and path.is_file()
+    ]
+    # Every path is checked before the first write: a refusal leaves the directory as it was.
+    for path in (*files, *stale):
+        _checked(path, directory)
     written: list[Path] = []
-    for task in tasks:
-        path = directory / task_file_name(task["id"], tag)
+    for task, path in zip(tasks, files, strict=True):
         data = render_task(task, tag, statuses).encode()
-        files.append(path)
         try:
             if path.read_bytes() == data:
                 continue  # unchanged: no write, so no spurious change for file watchers
@@ -147,18 +182,16 @@ def write_task_files(tasks: Sequence[Task], tag: str, output_dir: Path | str) ->
         # Not durable: these files are derived and can always be generated again.
         replace_file(path, data, durable=False)
         written.append(path)
-    keep = {path.name for path in files}
-    pattern = task_file_pattern(tag)
     removed = []
-    for path in sorted(directory.iterdir()):
-        if pattern.fullmatch(path.name) and path.name not in keep and path.is_file():
-            path.unlink(missing_ok=True)
-            removed.append(path)
+    for path in stale:
+        path.unlink(missing_ok=True)
+        removed.append(path)
     return GenerateResult(tag, directory, files, written, removed)
 
 
 __all__ = [
     "GenerateResult",
+    "OutsideOutputDir",
     "render_task",
     "task_file_name",
     "task_file_pattern",

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from taskmaster.errors import CorruptTaskFile, InvalidInput, TagNotFound, TaskNotFound
+from taskmaster.errors import CorruptTaskFile, InvalidInput, NotATaskFile, TagNotFound, TaskNotFound
 
 Task = dict[str, Any]
 """A task or subtask exactly as stored (unknown keys included)."""
@@ -42,7 +42,8 @@ TASK_KEYS = (
 )
 """The keys of a task, in the order the reference tool writes them (new tasks follow it)."""
 SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies", "parentTaskId")
-TAG_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+TAG_NAME = re.compile(r"[A-Za-z0-9_-]+")
+"""A tag name; always checked with `fullmatch` (`$` would let a trailing newline through)."""
 
 _ID_TEXT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
 
@@ -114,7 +115,7 @@ def check_priority(priority: str) -> str:
 
 
 def check_tag_name(name: str) -> str:
-    if not isinstance(name, str) or not TAG_NAME.match(name):
+    if not isinstance(name, str) or not TAG_NAME.fullmatch(name):
         raise InvalidInput(f"invalid tag name {name!r}: use letters, digits, '-' and '_' only")
     return name
 
@@ -280,6 +281,12 @@ class Document:
         tags = [(name, value) for name, value in data.items() if _is_tag(value)]
         if "tasks" in data and not tags:
             _normalise_tag(data, path, where="")  # raises: "tasks" holds the wrong type
+        if data and not tags:
+            # Any other JSON object (package.json, a config file): a write would add a
+            # `master` tag to it and re-indent it, so it is refused, for every front end.
+            raise NotATaskFile.at(
+                path, "a JSON object with neither a 'tasks' list nor a tag holding one"
+            )
         for name, value in tags:
             _normalise_tag(value, path, where=f"{name}.")
         return cls(data, flat=False)

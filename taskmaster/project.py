@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from taskmaster.errors import CorruptTaskFile, ProjectNotFound
+from taskmaster.errors import CorruptStateFile, ProjectNotFound
 from taskmaster.model import DEFAULT_TAG
 from taskmaster.storage.atomic import replace_file
 
@@ -68,7 +68,11 @@ def locate(
 
 
 def read_json_object(path: Path) -> dict[str, Any]:
-    """A small JSON settings file; absent means empty, unreadable is a clear error."""
+    """A small JSON settings file; absent means empty, unparsable is CorruptStateFile.
+
+    Its own error, not the task file's: the tasks are fine, and the message says how to
+    repair this file instead.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -76,11 +80,13 @@ def read_json_object(path: Path) -> dict[str, Any]:
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
-        raise CorruptTaskFile.at(
+        if not raw.strip():
+            raise CorruptStateFile.at(path, "the file is empty") from None
+        raise CorruptStateFile.at(
             path, str(err).split(": line")[0], line=err.lineno, column=err.colno
         ) from None
     if not isinstance(data, dict):
-        raise CorruptTaskFile.at(path, "expected a JSON object")
+        raise CorruptStateFile.at(path, "expected a JSON object")
     return data
 
 
@@ -148,7 +154,11 @@ def _current_tag(paths: ProjectPaths) -> tuple[str, bool]:
 
 
 def set_current_tag(paths: ProjectPaths, tag: str) -> None:
-    # Read-modify-write keeps the reference tool's other state keys.
-    state = read_json_object(paths.state_file)
+    # Read-modify-write keeps the reference tool's other state keys; a corrupt file has none
+    # worth keeping, and choosing the tag is how a user repairs it.
+    try:
+        state = read_json_object(paths.state_file)
+    except CorruptStateFile:
+        state = {}
     state["currentTag"] = tag
     write_json_object(paths.state_file, state)

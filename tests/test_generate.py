@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import orjson
 import pytest
 from test_cli_support import Tm
 
 from taskmaster import generate
 from taskmaster.core import TaskMaster
+from taskmaster.errors import InvalidInput
 from taskmaster.generate import render_task, task_file_name, task_file_pattern, write_task_files
+from taskmaster.model import check_tag_name
 
 TASKS = [
     {
@@ -137,3 +140,62 @@ def test_cli_generate(tmp_path: Path) -> None:
     tm.ok("generate")
     assert (tmp_path / ".taskmaster" / "tasks" / "task_001.md").is_file()
     assert tm.fails(1, "generate", "--tag", "nope").exit_code == 1
+
+
+# hostile names and links ---------------------------------------------------------------------
+
+
+def test_a_hostile_tag_from_the_project_files_never_names_a_file_outside(tmp_path: Path) -> None:
+    """The tag comes from tasks.json's keys and state.json, both of which a cloned repository
+    controls: a name that climbs out of the directory is refused, and nothing is written."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    tm = Tm.init(tmp_path / "project")
+    hostile = f"/../../../../../../../..{outside}/pwned"
+    document = {
+        "master": {"tasks": [], "metadata": {}},
+        hostile: {"tasks": [{"id": 1, "title": "Owned", "status": "pending"}], "metadata": {}},
+    }
+    tm.tasks_file.write_bytes(orjson.dumps(document))
+    state = tm.root / ".taskmaster" / "state.json"
+    state.write_bytes(orjson.dumps({"currentTag": hostile}))
+    # The directory the name starts with, which the repository can ship too, lets the
+    # kernel walk the `..` parts out of the output directory.
+    (tm.root / ".taskmaster" / "tasks" / "task_001_").mkdir(parents=True)
+    result = tm.fails(1, "generate")
+    assert "invalid tag name" in result.stderr
+    result = tm.fails(1, "generate", "--tag", hostile)
+    assert "invalid tag name" in result.stderr
+    assert list(outside.iterdir()) == []
+    assert [p.name for p in (tm.root / ".taskmaster" / "tasks").iterdir()] == ["task_001_"]
+
+
+def test_a_tag_name_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="invalid tag name"):
+        write_task_files(TASKS, "feature\n", tmp_path)
+    with pytest.raises(InvalidInput, match="invalid tag name"):
+        check_tag_name("feature\n")
+    assert list(tmp_path.iterdir()) == []
+    tm = Tm.init(tmp_path / "project")
+    assert "invalid tag name" in tm.fails(1, "tags", "add", "feature\n").stderr
+
+
+def test_a_symlinked_task_file_is_neither_written_through_nor_deleted(tmp_path: Path) -> None:
+    """A `task_*.md` that is a symlink to a file elsewhere: generate refuses the whole run
+    before writing anything, whether the link would be rewritten or removed as stale."""
+    out, outside = tmp_path / "out", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    victim = outside / "victim.txt"
+    victim.write_text("keep me\n")
+    (out / "task_001.md").symlink_to(victim)
+    with pytest.raises(generate.OutsideOutputDir, match="outside the output directory"):
+        write_task_files(TASKS, "master", out)
+    assert victim.read_text() == "keep me\n"
+    assert (out / "task_001.md").is_symlink() and not (out / "task_002.md").exists()
+    (out / "task_001.md").unlink()
+    (out / "task_009.md").symlink_to(victim)  # would be "stale": task 9 does not exist
+    with pytest.raises(generate.OutsideOutputDir):
+        write_task_files(TASKS, "master", out)
+    assert victim.read_text() == "keep me\n" and (out / "task_009.md").is_symlink()
+    assert list(out.glob("task_00[12].md")) == []

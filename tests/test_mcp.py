@@ -445,6 +445,109 @@ def test_project_roots_outside_the_allowed_ones_are_refused(
     assert server.ok("get_tasks", projectRoot=str(project))["tasks"] == []  # still answering
 
 
+def test_a_symlinked_project_directory_cannot_take_calls_outside_the_served_roots(
+    server: McpServer, project: Path, request: pytest.FixtureRequest
+) -> None:
+    """projectRoot is inside an allowed root, but its .taskmaster/ is a link to a project
+    elsewhere: no tool may read or write there, and the error names the path."""
+    elsewhere = init_project(server.base / f"elsewhere-{request.node.name}")
+    server.ok("add_task", projectRoot=str(project), title="Served")
+    core = TaskMaster.open(elsewhere)
+    core.add_task("Private")
+    core.close()
+    before = tasks_file(elsewhere).read_bytes()
+    linked = server.allowed / f"{request.node.name}-linked"
+    linked.mkdir()
+    (linked / ".taskmaster").symlink_to(elsewhere / ".taskmaster", target_is_directory=True)
+    root = str(linked)
+    for name, arguments in [
+        ("get_tasks", {}),
+        ("get_task", {"id": "1"}),
+        ("add_task", {"title": "Smuggled"}),
+        ("use_tag", {"name": "master"}),
+        ("generate", {}),
+    ]:
+        message = server.error(name, projectRoot=root, **arguments)
+        assert "outside every directory this server serves" in message, (name, message)
+        assert str(linked / ".taskmaster") in message, message
+    assert tasks_file(elsewhere).read_bytes() == before
+    assert not (elsewhere / ".taskmaster" / "tasks").exists()
+    # The state file alone can be the link: use_tag would write it, get_tasks read it.
+    (project / ".taskmaster" / "state.json").unlink()
+    (project / ".taskmaster" / "state.json").symlink_to(elsewhere / ".taskmaster" / "state.json")
+    state_before = (elsewhere / ".taskmaster" / "state.json").read_bytes()
+    message = server.error("use_tag", projectRoot=str(project), name="master")
+    assert "state file" in message and "state.json" in message
+    assert "state file" in server.error("get_tasks", projectRoot=str(project))
+    assert (elsewhere / ".taskmaster" / "state.json").read_bytes() == state_before
+
+
+def test_generate_refuses_an_output_directory_linked_outside(
+    server: McpServer, project: Path, request: pytest.FixtureRequest
+) -> None:
+    """.taskmaster/tasks (the default output) is a link out of the project: generate must
+    neither overwrite a file there nor delete one as stale."""
+    elsewhere = server.base / f"elsewhere-{request.node.name}"
+    elsewhere.mkdir()
+    (elsewhere / "task_001.md").write_text("not yours\n")
+    (elsewhere / "task_005.md").write_text("nor this\n")
+    server.ok("add_task", projectRoot=str(project), title="Document me")
+    (project / ".taskmaster" / "tasks").symlink_to(elsewhere, target_is_directory=True)
+    message = server.error("generate", projectRoot=str(project))
+    assert "output directory" in message and str(project / ".taskmaster" / "tasks") in message
+    message = server.error("generate", projectRoot=str(project), output=".taskmaster/tasks")
+    assert "outside the project" in message
+    assert (elsewhere / "task_001.md").read_text() == "not yours\n"
+    assert (elsewhere / "task_005.md").read_text() == "nor this\n"
+    # A link that stays inside the project is where the files go.
+    (project / ".taskmaster" / "tasks").unlink()
+    (project / "docs").mkdir()
+    (project / ".taskmaster" / "tasks").symlink_to(project / "docs", target_is_directory=True)
+    result = server.ok("generate", projectRoot=str(project))
+    assert result["files"] == [str(project / "docs" / "task_001.md")]
+
+
+def test_generate_refuses_a_tag_name_that_would_leave_the_directory(
+    server: McpServer, project: Path, request: pytest.FixtureRequest
+) -> None:
+    elsewhere = server.base / f"elsewhere-{request.node.name}"
+    elsewhere.mkdir()
+    hostile = f"/../../../../../../../../..{elsewhere}/pwned"
+    document = data(project)
+    document[hostile] = {"tasks": [{"id": 1, "title": "Owned"}], "metadata": {}}
+    tasks_file(project).write_bytes(orjson.dumps(document))
+    (project / ".taskmaster" / "state.json").write_bytes(orjson.dumps({"currentTag": hostile}))
+    (project / ".taskmaster" / "tasks" / "task_001_").mkdir(parents=True)
+    for arguments in ({}, {"tag": hostile}):
+        message = server.error("generate", projectRoot=str(project), **arguments)
+        assert "invalid tag name" in message, message
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_file_must_name_a_task_file(server: McpServer, project: Path) -> None:
+    """`file` can name any path in the project; only task files may be read or written."""
+    root = str(project)
+    package = project / "package.json"
+    original = b'{"name": "app",\n "version": "1.0.0", "scripts": {"test": "jest"}}\n'
+    package.write_bytes(original)
+    for name, arguments in [
+        ("add_task", {"title": "Smuggled"}),
+        ("get_tasks", {}),
+        ("add_tag", {"name": "other"}),
+    ]:
+        message = server.error(name, projectRoot=root, file="package.json", **arguments)
+        assert "package.json is not a task file" in message, (name, message)
+    assert package.read_bytes() == original
+    notes = project / "notes.md"
+    notes.write_text("# notes\n")
+    message = server.error("get_tasks", projectRoot=root, file="notes.md")
+    assert "not a task file" in message and "notes.md" in message
+    # A task file by another name, flat or tagged, is served.
+    (project / "flat.json").write_bytes(orjson.dumps({"tasks": [], "metadata": {}}))
+    assert server.ok("add_task", projectRoot=root, file="flat.json", title="Flat")["id"] == 1
+    assert orjson.loads((project / "flat.json").read_bytes())["tasks"][0]["title"] == "Flat"
+
+
 def test_errors_come_back_as_tool_errors_and_the_server_keeps_answering(
     server: McpServer, project: Path
 ) -> None:
@@ -467,6 +570,24 @@ def test_errors_come_back_as_tool_errors_and_the_server_keeps_answering(
     assert server.ok("get_task", projectRoot=root, id="1")["title"] == "Only one"
 
 
+def test_argument_errors_say_which_argument_and_unknown_ones_are_refused(
+    server: McpServer, project: Path
+) -> None:
+    root = str(project)
+    message = server.error("get_tasks", projectRoot=root, withSubtasks="maybe")
+    assert message.startswith("invalid argument for get_tasks: 'withSubtasks': ")
+    assert "\n" not in message and "maybe" in message and "pydantic" not in message
+    assert server.error("get_tasks") == "invalid argument for get_tasks: 'projectRoot' is required"
+    lines = server.error("add_task", projectRoot=5, title=["x"]).splitlines()
+    assert lines[0] == "invalid arguments for add_task:"
+    assert [line.split(":")[0] for line in lines[1:]] == ["- 'projectRoot'", "- 'title'"]
+    # A misspelt argument is not silently dropped: the task is not added without it.
+    message = server.error("add_task", projectRoot=root, title="Urgent", priorty="high")
+    assert message.startswith("add_task has no argument 'priorty'; its arguments are: ")
+    assert "priority" in message
+    assert task_ids(project) == []
+
+
 def test_a_corrupt_task_file_is_reported_and_never_overwritten(
     server: McpServer, project: Path
 ) -> None:
@@ -487,6 +608,18 @@ def test_a_corrupt_task_file_is_reported_and_never_overwritten(
     # Once repaired (by whoever), the very next call reads the repaired file.
     tasks_file(project).write_bytes(orjson.dumps({"master": {"tasks": [], "metadata": {}}}))
     assert server.ok("get_tasks", projectRoot=root)["tasks"] == []
+
+
+def test_use_tag_repairs_a_corrupt_state_file(server: McpServer, project: Path) -> None:
+    root = str(project)
+    state = project / ".taskmaster" / "state.json"
+    state.write_bytes(b"{not json")
+    message = server.error("get_tasks", projectRoot=root)
+    assert "corrupt state file" in message and str(state) in message
+    assert state.read_bytes() == b"{not json"
+    assert server.ok("use_tag", projectRoot=root, name="master")["current"] is True
+    assert orjson.loads(state.read_bytes()) == {"currentTag": "master"}
+    assert server.ok("get_tasks", projectRoot=root)["tag"] == "master"
 
 
 # the command -------------------------------------------------------------------------------------

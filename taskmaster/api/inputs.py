@@ -136,7 +136,7 @@ def id_list(body: Mapping[str, Any], name: str) -> list[TaskId]:
 
 
 def tag_name(value: object, field: str) -> str:
-    if not isinstance(value, str) or not TAG_NAME.match(value):
+    if not isinstance(value, str) or not TAG_NAME.fullmatch(value):
         raise invalid(field, f"invalid tag name {value!r}: use letters, digits, '-' and '_'")
     return value
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster import documents
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 from taskmaster.model import TaskId, sibling
 
 
@@ -21,7 +20,7 @@ def _pair(task_id: str, depends_on: str) -> tuple[TaskId, TaskId]:
     return item, sibling(item, dep) if item.is_subtask else dep
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Add Dependency", idempotent=True)
     def add_dependency(
         projectRoot: ProjectRoot,

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.roots import resolve, resolve_inside
-from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.mcp.toolkit import ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Generate Task Files", idempotent=True)
     def generate(
         projectRoot: ProjectRoot,
@@ -36,7 +34,6 @@ def register(server: MCPServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         # The agent picks the directory, and generate deletes stale task_*.md files there:
-        # keep it inside the project, as checked for projectRoot itself.
-        root = resolve(core.root)
-        directory = resolve_inside(root, output, "output") if output else None
+        # the resolved directory is checked and then used, so a link cannot redirect it.
+        directory = projects.output_dir(core, output)
         return reply(core.generate(directory, tag=projects.tag(tag)).to_dict())

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 
 from taskmaster.core import TaskMaster
-from taskmaster.mcp.roots import RootPolicy, resolve_inside
+from taskmaster.mcp.roots import ProjectRootRefused, RootPolicy, resolve_inside
 from taskmaster.project import ProjectPaths, default_tasks_file
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
@@ -45,13 +45,16 @@ class Projects:
         """The facade for a client's `projectRoot` (and optional `file`), after the checks."""
         root = self.policy.check(project_root)
         if file is not None and file.strip():
-            tasks_file = resolve_inside(root, file, "file")
+            tasks_file = check_task_file_name(resolve_inside(root, file, "file"))
         elif root == self.policy.project and self.tasks_file is not None:
+            # The user named this file when starting the server: it is served wherever it is.
             tasks_file = self.tasks_file
         else:
             # Looked up on every call, as `tm` does: a reference-layout file that appears
             # later is found without restarting the server.
-            tasks_file = default_tasks_file(root)
+            tasks_file = self.policy.confine(default_tasks_file(root), "task file")
+        # On every call, not once per facade: a link can be replaced while the server runs.
+        self.policy.confine(ProjectPaths(root, tasks_file).state_file, "state file")
         key = (root, tasks_file)
         with self._lock:
             core = self._cores.get(key)
@@ -64,6 +67,13 @@ class Projects:
                 self._cores[key] = core
         return core
 
+    def output_dir(self, core: TaskMaster, output: str | None) -> Path:
+        """Where `generate` may write (and delete stale files): resolved, inside the project
+        for a directory the agent names, inside a served root for the default one."""
+        if output:
+            return resolve_inside(core.root, output, "output")
+        return self.policy.confine(core.paths.config_dir / "tasks", "output directory")
+
     def tag(self, tag: str | None) -> str | None:
         """A call's own `tag` wins over `tm --tag`; None means the project's current tag."""
         return tag or self.default_tag
@@ -73,3 +83,18 @@ class Projects:
             cores, self._cores = list(self._cores.values()), {}
         for core in cores:
             core.close()
+
+
+def check_task_file_name(path: Path) -> Path:
+    """A `file` an agent names must at least be called like a task file.
+
+    Its content is checked by the storage on every read and write (a JSON object that is not a
+    task document is refused there, for every front end); the name rule keeps an agent from
+    pointing the server at any other file of the project in the first place.
+    """
+    if path.suffix != ".json":
+        raise ProjectRootRefused(
+            f"'file' {str(path)!r} is not a task file: its name must end in .json "
+            "(usually leave 'file' out: the project's .taskmaster/tasks.json is the default)"
+        )
+    return path

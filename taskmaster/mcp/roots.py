@@ -99,6 +99,28 @@ class RootPolicy:
             )
         return root
 
+    def confine(self, path: Path, what: str) -> Path:
+        """`path` fully resolved, or ProjectRootRefused if it lands outside every served root.
+
+        A project inside an allowed root is still a directory anyone may have filled: its
+        `.taskmaster/` (or `.taskmaster/tasks/`, or the task file) can be a symlink to
+        anywhere. Checking `projectRoot` alone would let such a link take reads and writes out
+        of every allowed root, so each file a call touches is checked where it really is.
+        """
+        target = resolve(path)
+        if not self.contains(target):
+            shown = str(path) if target == path else f"{path} (resolves to {target})"
+            raise ProjectRootRefused(
+                f"the {what} {shown} lies outside every directory this server serves" + self._hint()
+            )
+        return target
+
+    def contains(self, path: Path) -> bool:
+        """`path` (resolved) lies inside the server's project or inside an allowed root."""
+        return (self.project is not None and is_within(path, self.project)) or any(
+            is_within(path, allowed) for allowed in self.allowed
+        )
+
     def allows(self, root: Path) -> bool:
         """`root` (resolved) is the server's project or inside an allowed root."""
         return root == self.project or any(is_within(root, allowed) for allowed in self.allowed)

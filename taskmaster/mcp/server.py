@@ -1,4 +1,4 @@
-"""The MCP server: every tool registered on one `MCPServer`, served over stdio.
+"""The MCP server: every tool registered on one `ToolServer` (an `MCPServer`), over stdio.
 
 Tool modules mirror the CLI's (`tasks`, `subtasks`, `dependencies`, `tags`, `project`); each
 `register(server, projects)` adds its tools. Nothing here holds task data: `Projects` hands
@@ -10,10 +10,9 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Literal
 
-from mcp.server.mcpserver import MCPServer
-
 from taskmaster.mcp import dependencies, project, subtasks, tags, tasks
 from taskmaster.mcp.projects import Projects
+from taskmaster.mcp.toolkit import ToolServer
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -28,10 +27,10 @@ Start with get_tasks or next_task.
 TOOL_MODULES = (tasks, subtasks, dependencies, tags, project)
 
 
-def build_server(projects: Projects, *, log_level: LogLevel = "WARNING") -> MCPServer:
+def build_server(projects: Projects, *, log_level: LogLevel = "WARNING") -> ToolServer:
     # WARNING by default: the SDK logs every tool error at INFO, and a client shows the
     # server's stderr as its log, where a mistyped id is not worth a line.
-    server: MCPServer = MCPServer(
+    server = ToolServer(
         name="taskmaster",
         title="Task Master Pro",
         version=_version(),

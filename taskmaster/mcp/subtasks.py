@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import IDS, STATUS_ENUM, ProjectRoot, Tag, TasksFile, reply, tool
+from taskmaster.mcp.toolkit import (
+    IDS,
+    STATUS_ENUM,
+    ProjectRoot,
+    Tag,
+    TasksFile,
+    ToolServer,
+    reply,
+    tool,
+)
 from taskmaster.model import TaskId, parse_ids, sibling
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Add Subtask")
     def add_subtask(
         projectRoot: ProjectRoot,

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, reply, tool
+from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, reply, tool
 
 TAG_NAME = "letters, digits, '-' and '_'"
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="List Tags", read_only=True)
     def list_tags(
         projectRoot: ProjectRoot,

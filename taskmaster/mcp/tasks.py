@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from taskmaster import documents
@@ -18,6 +17,7 @@ from taskmaster.mcp.toolkit import (
     ProjectRoot,
     Tag,
     TasksFile,
+    ToolServer,
     reply,
     tool,
 )
@@ -35,7 +35,7 @@ def statuses(text: str | None) -> list[str] | None:
     return [check_status(value) for value in dict.fromkeys(wanted)] or None
 
 
-def register(server: MCPServer, projects: Projects) -> None:
+def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Get Tasks", read_only=True)
     def get_tasks(
         projectRoot: ProjectRoot,

@@ -13,10 +13,12 @@ import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
 from mcp.types import ToolAnnotations
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from taskmaster.documents import dumps
 from taskmaster.errors import TaskMasterError
@@ -50,8 +52,65 @@ def tool_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class ToolServer(MCPServer):
+    """An `MCPServer` that checks a call's arguments itself before the SDK does.
+
+    The SDK ignores arguments a tool does not take (a misspelt `priorty` would be dropped
+    without a word) and reports a bad one as pydantic's multi-line dump. Here an unknown
+    argument is refused by name, and each problem is one line saying which argument and what
+    is wrong with it. The SDK's own validation then runs on arguments known to pass.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.signatures: dict[str, FuncMetadata] = {}
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> Any:
+        signature = self.signatures.get(name)
+        if signature is not None:
+            check_arguments(name, signature, arguments)
+        return await super().call_tool(name, arguments, context)
+
+
+def check_arguments(name: str, signature: FuncMetadata, arguments: dict[str, Any]) -> None:
+    """ToolError listing every problem of a call's arguments, one line each; else nothing."""
+    # By the name a client sends: `from` and `all` are aliases of Python-safe names.
+    known = [_sent_name(key, field) for key, field in signature.arg_model.model_fields.items()]
+    unknown = [key for key in arguments if key not in known]
+    if unknown:
+        names = ", ".join(repr(key) for key in unknown)
+        raise ToolError(f"{name} has no argument {names}; its arguments are: {', '.join(known)}")
+    try:
+        signature.validate_arguments(arguments)
+    except ValidationError as err:
+        problems = [_problem(error) for error in err.errors(include_url=False)]
+        if len(problems) == 1:
+            raise ToolError(f"invalid argument for {name}: {problems[0]}") from None
+        lines = "\n".join(f"- {problem}" for problem in problems)
+        raise ToolError(f"invalid arguments for {name}:\n{lines}") from None
+
+
+def _sent_name(name: str, field: FieldInfo) -> str:
+    """The name a client uses: the validation alias where the parameter has one."""
+    alias = field.validation_alias or field.alias
+    return alias if isinstance(alias, str) else name
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as a line an agent can act on: the argument, what is wrong."""
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"'{where}' is required"
+    shown = repr(error["input"])
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"'{where}': {error['msg']} (got {shown})"
+
+
 def tool(
-    server: MCPServer,
+    server: ToolServer,
     *,
     title: str,
     read_only: bool = False,
@@ -65,6 +124,7 @@ def tool(
     """
 
     def decorator(fn: F) -> F:
+        server.signatures[fn.__name__] = func_metadata(fn, structured_output=False)
         server.add_tool(
             tool_errors(fn),
             title=title,
