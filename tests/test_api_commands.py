@@ -31,7 +31,7 @@ def _stale(api: Api) -> dict[str, str]:
     return {"If-Match": f'"{api.core.revision() - 1}"'}
 
 
-# several statuses ------------------------------------------------------------------------------
+# several statuses -----------------------------------------------------------------------------
 
 
 def test_set_status_changes_several_items_in_one_write(api: Api) -> None:
@@ -73,7 +73,7 @@ def test_set_status_honours_if_match(api: Api) -> None:
     assert_problem(result, 412, kind="revision-mismatch")
 
 
-# move --------------------------------------------------------------------------------------------
+# move -----------------------------------------------------------------------------------------
 
 
 def test_move_renumbers_a_task_to_an_unused_id(api: Api) -> None:
@@ -130,7 +130,7 @@ def test_move_refuses_contradictory_bodies_naming_the_field(
     assert api.tasks_file.read_bytes() == before
 
 
-# clear subtasks -----------------------------------------------------------------------------------
+# clear subtasks -------------------------------------------------------------------------------
 
 
 def test_delete_on_a_tasks_subtasks_clears_them(api: Api) -> None:
@@ -158,7 +158,7 @@ def test_clear_subtasks_needs_ids_or_all_but_not_both(api: Api, body: dict) -> N
     assert_problem(api.post("/api/v1/clear-subtasks", body), 400, field="ids")
 
 
-# dependencies -------------------------------------------------------------------------------------
+# dependencies ---------------------------------------------------------------------------------
 
 
 def _break_a_dependency(api: Api) -> None:
@@ -198,7 +198,7 @@ def test_validation_of_an_unknown_tag_is_a_404(api: Api) -> None:
     assert_problem(api.post("/api/v1/dependencies/fix?tag=nope"), 404, kind="tag-not-found")
 
 
-# current tag --------------------------------------------------------------------------------------
+# current tag ----------------------------------------------------------------------------------
 
 
 def test_the_current_tag_can_be_read_and_switched(api: Api) -> None:
@@ -226,7 +226,7 @@ def test_switching_to_an_unknown_tag_or_with_a_stale_revision_changes_nothing(ap
     assert api.core.current_tag() == "master"
 
 
-# generate -----------------------------------------------------------------------------------------
+# generate -------------------------------------------------------------------------------------
 
 
 def test_generate_writes_one_file_per_task(api: Api) -> None:
@@ -250,7 +250,7 @@ def test_generate_honours_if_match(api: Api) -> None:
     assert not (api.root / ".taskmaster" / "tasks").exists()
 
 
-# the rules every write follows ---------------------------------------------------------------------
+# the rules every write follows ----------------------------------------------------------------
 
 
 def test_the_new_writes_need_the_token_when_the_server_has_one(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from taskmaster.model import PRIORITIES, STATUSES, TAG_NAME, TaskId, json_type_n
 ID_LIMIT = 2**53
 """Ids stay below 2^53: the largest integers the reference tool's JSON (JavaScript numbers)
 holds exactly. A larger one could be stored but never named again by that tool."""
-_ASCII_ID = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+_ASCII_ID = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 # A number of more digits than 2^53 has is refused before `int()`, which a 5,000-digit string
 # would make raise (and which costs quadratic time on long strings).
 _MAX_ID_DIGITS = len(str(ID_LIMIT))
