@@ -21,7 +21,7 @@ import orjson
 
 from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
-from taskmaster.errors import InvalidInput, TagNotFound
+from taskmaster.errors import InvalidInput, RevisionMismatch, TagNotFound
 from taskmaster.events import TAG_CHANGED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids
 from taskmaster.project import CurrentTag, ProjectPaths, locate, set_current_tag
@@ -492,8 +492,18 @@ class TaskMaster:
 
         return update_state
 
+    def _check_condition(self) -> None:
+        """For a write that is not a document transaction (the current tag, generated files):
+        the `condition()` of this thread, checked by the caller under the write lock."""
+        expected = getattr(self._local, "expected", None)
+        if expected is not None:
+            current = self.storage.revision()
+            if current != expected:
+                raise RevisionMismatch.between(expected, current)
+
     def use_tag(self, name: str) -> dict[str, Any]:
         with self.storage.locked():
+            self._check_condition()
             document = self.storage.read().document
             if not document.has_tag(name):
                 raise TagNotFound.named(name)
@@ -517,6 +527,7 @@ class TaskMaster:
 
         directory = Path(output_dir) if output_dir is not None else self.paths.config_dir / "tasks"
         with self.storage.locked():
+            self._check_condition()
             document, name, _ = self._read(tag)
             return write_task_files(document.tasks(name), name, directory)
 

@@ -230,9 +230,9 @@ def test_a_corrupt_task_file_is_a_503_and_is_never_overwritten(api: Api) -> None
     api.add("t")
     api.tasks_file.write_bytes(b'{"master": {"tasks": [')
     corrupt = api.tasks_file.read_bytes()
+    assert api.get("/api/v1/health").json["storage"]["kind"] == "corrupt-task-file"
     for result in (
         api.get("/api/v1/tasks"),
-        api.get("/api/v1/health"),
         api.post("/api/v1/tasks", {"title": "x"}),
         api.put("/api/v1/tasks/1/status", {"status": "done"}),
         api.delete("/api/v1/tags/master"),
@@ -296,3 +296,50 @@ def test_an_unsupported_method_is_a_405_problem_with_allow(api: Api) -> None:
     result = api.client.simulate_request("PUT", "/api/v1/tasks")
     assert_problem(result, 405)
     assert "POST" in result.headers["allow"]
+
+
+# HEAD ----------------------------------------------------------------------------------------
+
+
+def _get_routes(api: Api) -> list[str]:
+    """Every route that answers GET, with its parameters filled in."""
+    from falcon.inspect import inspect_routes
+
+    filled = {"{task_id}": "1", "{dep_id}": "2", "{name}": "master"}
+    paths = []
+    for route in inspect_routes(api.app):
+        if any(m.method == "GET" for m in route.methods):
+            path = route.path
+            for template, value in filled.items():
+                path = path.replace(template, value)
+            paths.append(path)
+    return paths
+
+
+def test_head_answers_like_get_without_a_body_on_every_get_route(api: Api) -> None:
+    api.add("first")
+    paths = [path for path in _get_routes(api) if path != "/api/v1/events"]
+    assert "/api/v1/tasks/1" in paths and "/api/v1/health" in paths
+    for path in paths:
+        got = api.get(path)
+        head = api.client.simulate_head(path)
+        assert head.status_code == got.status_code, path
+        assert head.content == b"", path
+        assert head.headers.get("content-type") == got.headers.get("content-type"), path
+        assert head.headers.get("etag") == got.headers.get("etag"), path
+        if path != "/metrics":  # the metrics count the requests themselves
+            assert head.headers.get("content-length") == got.headers.get("content-length"), path
+    assert api.client.simulate_head("/api/v1/tasks/9").status_code == 404
+
+
+def test_head_on_the_event_stream_keeps_no_stream_slot(tmp_path: Path) -> None:
+    api = Api.with_config(tmp_path, sse_max_clients=1)
+    try:
+        for _ in range(3):
+            assert api.client.simulate_head("/api/v1/events").status_code == 200
+        assert api.app.state.hub.open_streams == 0
+        # The one slot is still free for a client that does read the stream.
+        stream = api.app.state.hub.open(heartbeat=1)
+        api.app.state.hub.release(stream)
+    finally:
+        api.close()

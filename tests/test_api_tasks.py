@@ -330,3 +330,77 @@ def test_next_is_the_ready_task_with_the_highest_priority(api: Api) -> None:
     assert api.get("/api/v1/next").json["title"] == "high"
     api.put("/api/v1/tasks/2/status", {"status": "done"})
     assert api.get("/api/v1/next").json["title"] == "low"
+
+
+# ids and nesting the file cannot hold ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1" * 5000,  # int() refuses more than 4,300 digits
+        str(2**53),  # beyond what the reference tool's JSON numbers hold exactly
+        "18446744073709551615",
+        f"1.{2**53}",
+        "%D9%A1",  # Arabic-Indic digit one
+        "%EF%BC%91",  # fullwidth digit one
+        "%C2%B2",  # superscript two
+    ],
+)
+def test_a_path_id_that_is_not_ascii_digits_below_2_53_is_a_400(api: Api, raw: str) -> None:
+    api.add("first")
+    for result in (
+        api.get(f"/api/v1/tasks/{raw}"),
+        api.patch(f"/api/v1/tasks/{raw}", {"title": "x"}),
+        api.delete(f"/api/v1/tasks/{raw}"),
+        api.delete(f"/api/v1/tasks/1/dependencies/{raw}"),
+    ):
+        problem = assert_problem(result, 400, kind="invalid-input")
+        assert problem["field"] in ("id", "dep")
+        assert len(problem["detail"]) < 200  # a huge id is not echoed back whole
+
+
+def test_the_largest_id_the_reference_tool_holds_is_merely_not_found(api: Api) -> None:
+    assert_problem(api.get(f"/api/v1/tasks/{2**53 - 1}"), 404, kind="task-not-found")
+
+
+@pytest.mark.parametrize("value", [2**53, 2**64 - 1, "١", str(2**53)])
+def test_a_body_id_beyond_the_range_is_a_400_naming_the_field(api: Api, value: object) -> None:
+    api.add("first")
+    result = api.post("/api/v1/tasks", {"title": "x", "dependencies": [value]})
+    assert_problem(result, 400, field="dependencies")
+    assert_problem(api.post("/api/v1/tasks/1/dependencies", {"dependsOn": value}), 400)
+
+
+def _nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_metadata_nested_deeper_than_the_file_can_store_is_a_400(api: Api) -> None:
+    api.add("first")
+    before = api.tasks_file.read_bytes()
+    for depth in (300, 1000):
+        # Written by hand: orjson itself cannot serialise what the server must refuse.
+        body = '{"metadata": ' + '{"a": ' * (depth - 1) + "{}" + "}" * depth
+        result = api.client.simulate_patch(
+            "/api/v1/tasks/1", body=body, headers={"Content-Type": "application/json"}
+        )
+        problem = assert_problem(result, 400, field="metadata")
+        assert "deep" in problem["detail"]
+    assert api.tasks_file.read_bytes() == before
+
+
+def test_metadata_as_deep_as_the_file_can_store_is_written_and_read_back(api: Api) -> None:
+    from taskmaster.api.inputs import MAX_MEMBER_DEPTH
+
+    api.add("first")
+    api.post("/api/v1/tasks/1/subtasks", {"title": "child"})
+    deepest = _nested(MAX_MEMBER_DEPTH)
+    # A subtask's metadata is the deepest place in the file a request writes to.
+    result = api.patch("/api/v1/tasks/1.1", {"metadata": deepest})
+    assert result.status_code == 200, result.text
+    assert api.get("/api/v1/tasks/1.1").json["metadata"] == deepest
+    assert api.patch("/api/v1/tasks/1", {"title": "still writable"}).status_code == 200

@@ -622,6 +622,21 @@ def test_use_tag_repairs_a_corrupt_state_file(server: McpServer, project: Path) 
     assert server.ok("get_tasks", projectRoot=root)["tag"] == "master"
 
 
+def test_a_directory_in_place_of_the_task_file_is_a_tool_error(
+    server: McpServer, project: Path
+) -> None:
+    root = str(project)
+    tasks_file(project).unlink()
+    tasks_file(project).mkdir()
+    for name, arguments in [
+        ("get_tasks", {}),
+        ("add_task", {"title": "Lost?"}),
+        ("set_task_status", {"id": "1", "status": "done"}),
+    ]:
+        assert "Is a directory" in server.error(name, projectRoot=root, **arguments), name
+    assert tasks_file(project).is_dir()
+
+
 # the command -------------------------------------------------------------------------------------
 
 

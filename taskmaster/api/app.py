@@ -7,9 +7,12 @@ the facade's bus and starts the facade's directory watcher, so a change made by 
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 
 from taskmaster.api import problems
+from taskmaster.api.head import HeadMiddleware, with_head
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.middleware import (
     AuthMiddleware,
@@ -18,8 +21,16 @@ from taskmaster.api.middleware import (
     RateLimitMiddleware,
 )
 from taskmaster.api.ratelimit import RateLimiter
+from taskmaster.api.resources.commands import (
+    ClearSubtasks,
+    DependencyFix,
+    DependencyValidation,
+    Generate,
+    Move,
+    SetStatus,
+)
 from taskmaster.api.resources.meta import Health, MetricsResource, OpenApiResource
-from taskmaster.api.resources.tags import TagCollection, TagItem
+from taskmaster.api.resources.tags import CurrentTag, TagCollection, TagItem
 from taskmaster.api.resources.tasks import (
     Dependencies,
     Dependency,
@@ -41,9 +52,13 @@ L2_MAX_TTL_SECONDS = 60
 
 
 class TaskMasterApp(falcon.App):
-    """A falcon App that also owns what `create_app` set up (`state`) and can release it."""
+    """A falcon App that also owns what `create_app` set up (`state`) and can release it,
+    and answers `HEAD` wherever it answers `GET`."""
 
     state: ApiState
+
+    def add_route(self, uri_template: str, resource: object, **kwargs: Any) -> None:
+        super().add_route(uri_template, with_head(resource), **kwargs)
 
     def close(self) -> None:
         """End event streams and unsubscribe from the bus. The core stays open: it was given
@@ -80,7 +95,8 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
         # After subscribing: an outside change seen from now on reaches the cache.
         state.watcher = core.watch()
 
-    middleware: list[object] = [MetricsMiddleware(metrics)]
+    # First, so that its process_response runs last, once every other middleware is done.
+    middleware: list[object] = [HeadMiddleware(), MetricsMiddleware(metrics)]
     if config.rate_limit:
         limiter = RateLimiter(
             config.rate_limit, config.limiter_storage_uri, fallback=config.rate_limit_fallback
@@ -104,6 +120,13 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/next", NextTask(state))
     app.add_route(f"{prefix}/tags", TagCollection(state))
     app.add_route(f"{prefix}/tags/{{name}}", TagItem(state))
+    app.add_route(f"{prefix}/current-tag", CurrentTag(state))
+    app.add_route(f"{prefix}/set-status", SetStatus(state))
+    app.add_route(f"{prefix}/move", Move(state))
+    app.add_route(f"{prefix}/clear-subtasks", ClearSubtasks(state))
+    app.add_route(f"{prefix}/dependencies/validation", DependencyValidation(state))
+    app.add_route(f"{prefix}/dependencies/fix", DependencyFix(state))
+    app.add_route(f"{prefix}/generate", Generate(state))
     app.add_route(f"{prefix}/events", EventsResource(hub, config.sse_heartbeat))
     app.add_route(f"{prefix}/health", Health(state))
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())

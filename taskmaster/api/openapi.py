@@ -31,7 +31,9 @@ _PROBLEM_TEXT = {
     415: "The request body is not `application/json`.",
     429: "Rate limit exceeded; `Retry-After` says when to retry.",
     500: "An unexpected error; details are in the server log, never in the response.",
-    503: "The task file is busy (lock timeout), corrupt or missing; `Retry-After` is set.",
+    503: "The task file is busy (lock timeout), corrupt, missing or cannot be read or written "
+    "(`storage-error`: a directory in its place, permission denied, a full disk); "
+    "`Retry-After` is set.",
 }
 
 READ_ERRORS = (400, 404, 429, 500, 503)
@@ -171,6 +173,101 @@ def _schemas() -> dict[str, Schema]:
             },
             "additionalProperties": False,
         },
+        "TaskIdList": {
+            "type": "array",
+            "minItems": 1,
+            "items": ref("TaskIdInput"),
+        },
+        "StatusChangeMany": {
+            "type": "object",
+            "description": "Several items in one transaction: all ids must exist, or nothing "
+            "changes.",
+            "required": ["ids", "status"],
+            "properties": {"ids": ref("TaskIdList"), "status": ref("Status")},
+            "additionalProperties": False,
+        },
+        "Move": {
+            "type": "object",
+            "description": "Within a tag give `from` and `to` (one target per id: an unused id "
+            "renumbers, an existing task id places the item before that task, `P.S` makes it "
+            "a subtask of P). To another tag give `from` and `toTag` (whole tasks, appended; "
+            "renumbered if their ids are taken there), and optionally `fromTag`.",
+            "required": ["from"],
+            "properties": {
+                "from": ref("TaskIdList"),
+                "to": ref("TaskIdList"),
+                "fromTag": ref("TagName"),
+                "toTag": ref("TagName"),
+                "withDependencies": {
+                    "type": "boolean",
+                    "description": "To another tag: bring the tasks they depend on along.",
+                },
+                "ignoreDependencies": {
+                    "type": "boolean",
+                    "description": "To another tag: drop dependencies on tasks left behind.",
+                },
+            },
+            "additionalProperties": False,
+        },
+        "ClearSubtasks": {
+            "type": "object",
+            "description": "Give `ids` (tasks) or `all: true`, not both.",
+            "properties": {
+                "ids": ref("TaskIdList"),
+                "all": {"type": "boolean"},
+            },
+            "additionalProperties": False,
+        },
+        "DependencyIssue": {
+            "type": "object",
+            "required": ["kind", "item", "dependency", "message"],
+            "properties": {
+                "kind": {"type": "string", "description": "self, missing, duplicate, cycle..."},
+                "item": {"type": "string", "description": "The task or subtask listing it."},
+                "dependency": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        },
+        "DependencyValidation": {
+            "type": "object",
+            "required": ["tag", "valid", "issues"],
+            "properties": {
+                "tag": {"type": "string"},
+                "valid": {"type": "boolean"},
+                "issues": {"type": "array", "items": ref("DependencyIssue")},
+            },
+        },
+        "DependencyFix": {
+            "type": "object",
+            "required": ["tag", "fixed"],
+            "properties": {
+                "tag": {"type": "string"},
+                "fixed": {
+                    "type": "array",
+                    "description": "The issues removed.",
+                    "items": ref("DependencyIssue"),
+                },
+            },
+        },
+        "Generated": {
+            "type": "object",
+            "required": ["tag", "outputDir", "files", "written", "removed"],
+            "properties": {
+                "tag": {"type": "string"},
+                "outputDir": {"type": "string"},
+                "files": {"type": "array", "items": {"type": "string"}},
+                "written": {
+                    "type": "array",
+                    "description": "Created or changed (unchanged files are not rewritten).",
+                    "items": {"type": "string"},
+                },
+                "removed": {
+                    "type": "array",
+                    "description": "Files of tasks that no longer exist.",
+                    "items": {"type": "string"},
+                },
+            },
+        },
         "DependencyAdd": {
             "type": "object",
             "required": ["dependsOn"],
@@ -215,15 +312,32 @@ def _schemas() -> dict[str, Schema]:
         },
         "Health": {
             "type": "object",
-            "required": ["status", "revision", "tasksFile", "watcher"],
+            "required": ["status", "revision", "tasksFile", "watcher", "storage"],
             "properties": {
-                "status": {"const": "ok"},
-                "revision": ref("Revision"),
+                "status": {
+                    "enum": ["ok", "degraded"],
+                    "description": "`degraded` with a 503 when the task file cannot be served "
+                    "(see `storage`), with a 200 when Redis is down (answers stay right).",
+                },
+                "revision": {"anyOf": [ref("Revision"), {"type": "null"}]},
                 "tasksFile": {"type": "string"},
                 "watcher": {
                     "type": "boolean",
                     "description": "Whether changes by other processes are being watched.",
                 },
+                "storage": {
+                    "type": "object",
+                    "required": ["state", "error"],
+                    "properties": {
+                        "state": {"enum": ["ok", "error"]},
+                        "kind": _text(
+                            "The problem type a request would get (storage-error, "
+                            "corrupt-task-file, task-file-missing, lock-timeout)."
+                        ),
+                        "error": {"type": ["string", "null"]},
+                    },
+                },
+                "redis": {"type": "object"},
             },
         },
         "Event": {
@@ -270,6 +384,10 @@ def _schemas() -> dict[str, Schema]:
                 "tag": {"type": "string"},
                 "taskId": {"type": "string"},
                 "limit": {"type": "integer"},
+                "errno": {
+                    "type": "integer",
+                    "description": "The file-system error number (storage-error).",
+                },
             },
             "additionalProperties": True,
         },
@@ -439,6 +557,8 @@ def _write(
 def _paths() -> dict[str, Any]:
     task_id, tag_q, tag_p = _param("TaskIdPath"), _param("TagQuery"), _param("TagPath")
     task_or_sub = ref("TaskOrSubtask")
+    items = {"type": "array", "items": task_or_sub}
+    tasks = {"type": "array", "items": ref("Task")}
     bool_query = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"]}
     return {
         "/api/v1/tasks": {
@@ -515,6 +635,65 @@ def _paths() -> dict[str, Any]:
                 body="NewSubtask",
                 conflict=True,
             ),
+            "delete": _write(
+                "Remove every subtask of the task (and the dependencies on them)",
+                "clearTaskSubtasks",
+                {"204": NO_CONTENT},
+                task_id,
+                tag_q,
+            ),
+        },
+        "/api/v1/set-status": {
+            "post": _write(
+                "Set the status of several tasks or subtasks at once",
+                "setStatusMany",
+                {"200": _ok("The changed items, in the order given.", items)},
+                tag_q,
+                body="StatusChangeMany",
+            ),
+        },
+        "/api/v1/move": {
+            "post": _write(
+                "Move tasks and subtasks: reorder, renumber, task <-> subtask, to another tag",
+                "moveTasks",
+                {"200": _ok("The moved items under their new ids.", items)},
+                tag_q,
+                body="Move",
+                conflict=True,
+            ),
+        },
+        "/api/v1/clear-subtasks": {
+            "post": _write(
+                "Remove all subtasks of some tasks, or of every task",
+                "clearSubtasks",
+                {"200": _ok("The tasks that had subtasks, now without them.", tasks)},
+                tag_q,
+                body="ClearSubtasks",
+            ),
+        },
+        "/api/v1/dependencies/validation": {
+            "get": _read(
+                "Check every dependency of a tag (missing, self, duplicate, cycle)",
+                "validateDependencies",
+                _ok("The issues found; none means valid.", ref("DependencyValidation")),
+                tag_q,
+            ),
+        },
+        "/api/v1/dependencies/fix": {
+            "post": _write(
+                "Remove every invalid dependency of a tag",
+                "fixDependencies",
+                {"200": _ok("What was removed.", ref("DependencyFix"))},
+                tag_q,
+            ),
+        },
+        "/api/v1/generate": {
+            "post": _write(
+                "Write one markdown file per task of the tag into .taskmaster/tasks/",
+                "generateTaskFiles",
+                {"200": _ok("The files of the tag.", ref("Generated"))},
+                tag_q,
+            ),
         },
         "/api/v1/tasks/{id}/dependencies": {
             "post": _write(
@@ -576,6 +755,19 @@ def _paths() -> dict[str, Any]:
                 conflict=True,
             ),
         },
+        "/api/v1/current-tag": {
+            "get": _read(
+                "The tag requests without `tag` work on",
+                "getCurrentTag",
+                _ok("The current tag.", ref("TagInfo")),
+            ),
+            "put": _write(
+                "Switch the current tag, for every client of the project",
+                "useTag",
+                {"200": _ok("The tag now current.", ref("TagInfo"))},
+                body="TagRename",
+            ),
+        },
         "/api/v1/events": {
             "get": {
                 "summary": "Every change, live (server-sent events)",
@@ -597,8 +789,16 @@ def _paths() -> dict[str, Any]:
                 "summary": "Whether the task file can be served",
                 "operationId": "health",
                 "responses": {
-                    "200": _ok("Healthy.", ref("Health"), etag=False),
-                    **_errors((500, 503)),
+                    "200": _ok(
+                        "Serving (`degraded` when Redis is down).", ref("Health"), etag=False
+                    ),
+                    "503": {
+                        "description": "The task file cannot be served: `degraded`, and "
+                        "`storage` says why.",
+                        "headers": {"Retry-After": {"$ref": "#/components/headers/Retry-After"}},
+                        "content": {JSON: {"schema": ref("Health")}},
+                    },
+                    **_errors((500,)),
                 },
             },
         },
@@ -637,7 +837,8 @@ def build_spec() -> dict[str, Any]:
             "version": __version__,
             "description": "Tasks in one tasks.json, shared safely with the CLI and other "
             'instances. Reads carry `ETag: "<revision>"`; writes accept `If-Match`. '
-            "Errors are RFC 9457 problem documents.",
+            "Errors are RFC 9457 problem documents. Every `GET` also answers `HEAD` "
+            "(the same status and headers, no body).",
         },
         "paths": _paths(),
         "components": {

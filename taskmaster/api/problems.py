@@ -2,8 +2,10 @@
 
 `Problem` is the HTTP error the API raises itself (bad input, body too large, rate limited...).
 Domain errors from the core are translated once, by class, in `problem_for`; falcon's own
-errors (unknown route, wrong method) go through the same serializer. An unexpected exception
-is logged with its traceback and answered with a 500 that carries none.
+errors (unknown route, wrong method) go through the same serializer. A file-system error that
+reached us raw (a directory in place of the task file, permission denied, a full disk) is a
+storage failure like the core's own, so it is a 503 `storage-error` too, never a 500. An
+unexpected exception is logged with its traceback and answered with a 500 that carries none.
 """
 
 from __future__ import annotations
@@ -145,10 +147,42 @@ def problem_for(err: TaskMasterError) -> Problem:
     return Problem(500, "the server could not complete the request")
 
 
+def storage_problem(err: OSError) -> Problem:
+    """The answer to a file-system error: the storage cannot serve now, a person may fix it."""
+    reason = err.strerror or type(err).__name__
+    return Problem(
+        503,
+        f"the task file cannot be read or written: {reason}",
+        kind="storage-error",
+        title="Storage unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_BROKEN_FILE)},
+        path=err.filename if isinstance(err.filename, str) else None,
+        reason=reason,
+        errno=err.errno,
+    )
+
+
+def problem_for_exception(err: Exception) -> Problem | None:
+    """The problem a storage or domain failure answers with; None for anything else (a bug)."""
+    if isinstance(err, TaskMasterError):
+        return problem_for(err)
+    if isinstance(err, OSError):
+        return storage_problem(err)
+    return None
+
+
 def handle_domain_error(
     req: falcon.Request, resp: falcon.Response, err: TaskMasterError, params: dict[str, Any]
 ) -> None:
     raise problem_for(err)
+
+
+def handle_os_error(
+    req: falcon.Request, resp: falcon.Response, err: OSError, params: dict[str, Any]
+) -> None:
+    # Logged without a traceback: the message (errno, path) says what the operator must fix.
+    log.warning("storage failure serving %s %s: %s", req.method, req.path, err)
+    raise storage_problem(err)
 
 
 def handle_unexpected(
@@ -176,6 +210,9 @@ def serialize(req: falcon.Request, resp: falcon.Response, err: falcon.HTTPError)
 
 
 def install(app: falcon.App) -> None:
-    app.add_error_handler(TaskMasterError, handle_domain_error)
+    # Falcon picks the handler of the most specific class in the error's MRO: the core's
+    # StorageError (an OSError too) keeps its own mapping.
     app.add_error_handler(Exception, handle_unexpected)
+    app.add_error_handler(OSError, handle_os_error)
+    app.add_error_handler(TaskMasterError, handle_domain_error)
     app.set_error_serializer(serialize)

@@ -96,11 +96,15 @@ class ApiState:
     def write(self, req: falcon.Request, operation: Callable[[], T]) -> tuple[T, int]:
         """Run one core write under the request's `If-Match`; returns its result and revision."""
         expected = self.expected_revision(req)
+        before = self.core.last_commit()
         with self.core.condition(expected):
             result = operation()
         commit = self.core.last_commit()
-        revision = commit.revision if commit is not None else self.core.revision()
-        return result, revision
+        # An operation that is no document transaction (switching the current tag, writing
+        # task files) leaves this thread's previous commit in place: that one is not ours.
+        if commit is not None and commit is not before:
+            return result, commit.revision
+        return result, self.core.revision()
 
     def expected_revision(self, req: falcon.Request) -> int | None:
         """The revision `If-Match` insists on; None when there is no condition.

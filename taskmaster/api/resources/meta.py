@@ -2,39 +2,62 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon
 import orjson
 
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.openapi import build_spec
+from taskmaster.api.problems import problem_for_exception
 from taskmaster.api.state import ApiState, send_json
+from taskmaster.errors import TaskMasterError
 
 
 class Health:
-    """Healthy means the task file parses now, not just that the process is up: a load
-    balancer should stop sending traffic to an instance whose every answer would be a 503."""
+    """Healthy means the task file can be served now, not just that the process is up: a load
+    balancer should stop sending traffic to an instance whose every answer would be a 503.
+
+    A storage failure (corrupt, missing or unreadable file, a directory in its place...) is
+    `degraded` with a 503 and says what is wrong under `storage`; Redis down is `degraded`
+    with a 200, since every answer is still right (only slower to invalidate).
+    """
 
     def __init__(self, state: ApiState) -> None:
         self.state = state
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         core = self.state.core
-        # Parsing is cached per revision like any read, so probes do not re-parse an unchanged
-        # file; a corrupt or missing one raises here and becomes a 503 problem.
-        _, revision = self.state.cache.get_or_build(
-            "GET:/api/v1/health?", lambda: (b"", core.snapshot().revision), shared=False
-        )
+        revision: int | None = None
+        storage: dict[str, Any] = {"state": "ok", "error": None}
+        try:
+            # Parsing is cached per revision like any read, so probes do not re-parse an
+            # unchanged file.
+            _, revision = self.state.cache.get_or_build(
+                "GET:/api/v1/health?", lambda: (b"", core.snapshot().revision), shared=False
+            )
+        except (TaskMasterError, OSError) as err:
+            problem = problem_for_exception(err)
+            if problem is None or problem.status_code != 503:
+                raise
+            storage = {"state": "error", "kind": problem.kind, "error": problem.description}
+            retry_after = problem.headers.get("Retry-After") if problem.headers else None
+            if retry_after:
+                resp.set_header("Retry-After", retry_after)
         watcher = self.state.watcher
         redis = self.state.redis_health()
+        healthy = storage["state"] == "ok" and redis["state"] != "down"
         send_json(
             resp,
             {
-                "status": "degraded" if redis["state"] == "down" else "ok",
+                "status": "ok" if healthy else "degraded",
                 "revision": revision,
                 "tasksFile": str(core.tasks_file),
                 "watcher": bool(watcher is not None and watcher.running),
+                "storage": storage,
                 "redis": redis,
             },
+            status=200 if storage["state"] == "ok" else 503,
         )
         resp.cache_control = ["no-store"]
 

@@ -82,3 +82,32 @@ class TagItem:
         _, revision = self.state.write(req, lambda: self.state.core.delete_tag(name))
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
+
+
+class CurrentTag:
+    """`GET /current-tag`: the tag requests without `?tag=` work on; `PUT {"name": t}`
+    switches it for every client of the project (CLI, other servers, agents), like
+    `tm use-tag`. The switch gets a new revision, so every cached answer and ETag moves on."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        core = self.state.core
+        current = core.current_tag()
+
+        def build() -> tuple[Any, int]:
+            for info in core.tags():
+                if info["name"] == current:
+                    return info, read_revision(core)
+            raise TagNotFound.named(current)
+
+        self.state.respond_read(req, resp, req.path, {"current": current}, build)
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = inputs.read_object(
+            req, self.state.config.max_body_bytes, allowed={"name"}, required=("name",)
+        )
+        name = inputs.tag_name(body["name"], "name")
+        info, revision = self.state.write(req, lambda: self.state.core.use_tag(name))
+        send_json(resp, info, revision=revision)

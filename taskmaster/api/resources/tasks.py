@@ -222,6 +222,19 @@ class Subtasks:
         resp.location = task_location(sub["id"])
         send_json(resp, sub, revision=revision, status=201)
 
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
+        """Remove every subtask of the task (and the dependencies on them), like
+        `tm clear-subtasks --id N`; a task without subtasks is left as it is."""
+        parent = inputs.path_id(task_id)
+        if parent.is_subtask:
+            raise invalid("id", f"{parent} is a subtask: only tasks have subtasks")
+        tag = inputs.query_tag(req)
+        _, revision = self.state.write(
+            req, lambda: self.state.core.clear_subtasks([parent], tag=tag)
+        )
+        resp.status = falcon.HTTP_204
+        resp.etag = etag(revision)
+
 
 class Dependencies:
     """`POST /tasks/{id}/dependencies {"dependsOn": "2"}`: returns the task with the new entry."""

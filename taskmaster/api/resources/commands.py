@@ -1,0 +1,163 @@
+"""Operations on several tasks at once, or on the project rather than one resource: set the
+status of several items, move, clear subtasks, check and repair dependencies, generate the
+task files. Named after the `tm` commands (and MCP tools) that do the same; each write is one
+transaction under the request's `If-Match`, and answers with the revision it produced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import falcon
+
+from taskmaster import documents
+from taskmaster.api import inputs
+from taskmaster.api.problems import invalid
+from taskmaster.api.state import ApiState, read_revision, send_json
+
+MOVE_FIELDS = frozenset(
+    {"from", "to", "fromTag", "toTag", "withDependencies", "ignoreDependencies"}
+)
+
+
+class SetStatus:
+    """`POST /set-status {"ids": ["1", "2.3"], "status": "done"}`: the changed items, in order.
+    All ids must exist, or nothing changes."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = inputs.query_tag(req)
+        body = inputs.read_object(
+            req,
+            self.state.config.max_body_bytes,
+            allowed={"ids", "status"},
+            required=("ids", "status"),
+        )
+        ids = inputs.required_id_list(body, "ids")
+        status = inputs.status(body)
+        if status is None:
+            raise invalid("status", "'status' cannot be null")
+        items, revision = self.state.write(
+            req, lambda: self.state.core.set_status(ids, status, tag=tag)
+        )
+        send_json(resp, items, revision=revision)
+
+
+class Move:
+    """`POST /move`: within a tag `{"from": [...], "to": [...]}` (an unused id renumbers, an
+    existing task id places the item before it, `P.S` makes it a subtask of P); to another tag
+    `{"from": [...], "toTag": "x"}`. Answers with the moved items under their new ids."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = inputs.query_tag(req)
+        body = inputs.read_object(
+            req, self.state.config.max_body_bytes, allowed=MOVE_FIELDS, required=("from",)
+        )
+        sources = inputs.required_id_list(body, "from")
+        with_dependencies = inputs.flag(body, "withDependencies")
+        ignore_dependencies = inputs.flag(body, "ignoreDependencies")
+        core = self.state.core
+        if body.get("toTag") is None:
+            if body.get("fromTag") is not None:
+                raise invalid("fromTag", "'fromTag' needs 'toTag' (within one tag, use ?tag=)")
+            for name in ("withDependencies", "ignoreDependencies"):
+                if inputs.flag(body, name):
+                    raise invalid(name, f"{name!r} applies to moves between tags ('toTag')")
+            if body.get("to") is None:
+                raise invalid("to", "'to' is required: where should the items go? (or 'toTag')")
+            targets = inputs.required_id_list(body, "to")
+            moved, revision = self.state.write(req, lambda: core.move(sources, targets, tag=tag))
+            send_json(resp, moved, revision=revision)
+            return
+        to_tag = inputs.tag_name(body["toTag"], "toTag")
+        if body.get("to") is not None:
+            raise invalid("to", "'to' is for moves within a tag; with 'toTag' leave it out")
+        if with_dependencies and ignore_dependencies:
+            raise invalid(
+                "ignoreDependencies", "give 'withDependencies' or 'ignoreDependencies', not both"
+            )
+        from_tag = body.get("fromTag")
+        source_tag = inputs.tag_name(from_tag, "fromTag") if from_tag is not None else tag
+        source_tag = self.state.tag_or_current(source_tag)
+        if source_tag == to_tag:
+            raise invalid("toTag", f"the tasks are already in tag '{to_tag}'")
+        moved, revision = self.state.write(
+            req,
+            lambda: core.move_to_tag(
+                sources,
+                source_tag,
+                to_tag,
+                with_dependencies=with_dependencies,
+                ignore_dependencies=ignore_dependencies,
+            ),
+        )
+        send_json(resp, moved, revision=revision)
+
+
+class ClearSubtasks:
+    """`POST /clear-subtasks {"ids": [1, 2]}` or `{"all": true}`: the tasks that had subtasks,
+    now without them (references to the removed subtasks go too)."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = inputs.query_tag(req)
+        body = inputs.read_object(req, self.state.config.max_body_bytes, allowed={"ids", "all"})
+        every = inputs.flag(body, "all")
+        if every == (body.get("ids") is not None):
+            raise invalid(
+                "ids", "give either 'ids' (task ids) or \"all\": true, not both or neither"
+            )
+        ids = None if every else inputs.required_id_list(body, "ids")
+        changed, revision = self.state.write(
+            req, lambda: self.state.core.clear_subtasks(ids, tag=tag)
+        )
+        send_json(resp, changed, revision=revision)
+
+
+class DependencyValidation:
+    """`GET /dependencies/validation`: `{"tag", "valid", "issues"}`; issues are an answer
+    (200), not an error, as in `tm validate-dependencies --json`."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = self.state.tag_or_current(inputs.query_tag(req))
+        core = self.state.core
+
+        def build() -> tuple[Any, int]:
+            issues = core.validate_dependencies(tag)
+            return documents.validation_document(tag, issues), read_revision(core)
+
+        self.state.respond_read(req, resp, req.path, {"tag": tag}, build)
+
+
+class DependencyFix:
+    """`POST /dependencies/fix`: remove every invalid dependency; `{"tag", "fixed"}`."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = self.state.tag_or_current(inputs.query_tag(req))
+        fixed, revision = self.state.write(req, lambda: self.state.core.fix_dependencies(tag=tag))
+        send_json(resp, documents.fixed_document(tag, fixed), revision=revision)
+
+
+class Generate:
+    """`POST /generate`: one markdown file per task of the tag in `.taskmaster/tasks/` (the
+    project's own directory: a remote client does not choose where the server writes)."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        tag = inputs.query_tag(req)
+        result, revision = self.state.write(req, lambda: self.state.core.generate(tag=tag))
+        send_json(resp, result.to_dict(), revision=revision)
