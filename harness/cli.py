@@ -102,8 +102,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     rows: list[report.Row] = []
     print(
-        f"harness: seed {seed}, {len(scenarios)} scenario(s) x {len(targets)} target(s), "
-        f"run folder {folder.path}",
+        f"harness: seed {seed}, {_count(len(scenarios), 'scenario')} x "
+        f"{_count(len(targets), 'target')} ({' and '.join(targets)}); each scenario starts "
+        "real processes that race on one task file and records every operation",
+        file=sys.stderr,
+    )
+    kept = "kept at the end" if folder.keep else "removed at the end (--keep keeps it)"
+    print(
+        f"harness: run folder {folder.path} holds the projects and recorded histories; {kept}",
         file=sys.stderr,
     )
     (folder.path / "run.json").write_text(
@@ -136,8 +142,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(report.failures(rows), file=sys.stderr)
         else:
             print(report.table(rows))
-            print(f"\n{len(rows)} rows in {duration} s, seed {seed}", end="")
-            print(": all pass" if report.exit_code(rows) == 0 else ": FAILED", end="")
+            print(f"\n{report.LEGEND}")
+            print(f"\n{_count(len(rows), 'row')} in {duration} s, seed {seed}", end="")
+            if report.exit_code(rows) == 0:
+                print(": all pass (every baseline showed its bug, Task Master held)", end="")
+            else:
+                print(": FAILED", end="")
             skipped = sum(row.verdict == report.SKIPPED for row in rows)
             print(f" ({skipped} skipped)" if skipped else "")
             failed = report.failures(rows)
@@ -151,6 +161,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         folder.cleanup()
         if folder.keep:
             print(f"harness: run folder kept: {folder.path}", file=sys.stderr)
+        else:
+            print(f"harness: run folder {folder.path} removed", file=sys.stderr)
+
+
+def _count(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def target_folders(run_dir: Path) -> list[Path]:
@@ -183,6 +199,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(report.as_json(rows, replayed=str(args.run_dir)))
     else:
         print(report.table(rows))
+        print(f"\n{report.LEGEND}")
         failed = report.failures(rows)
         if failed:
             print(failed)

@@ -12,8 +12,9 @@ INTERVAL = 1.0
 
 
 class Progress:
-    """`lost-update/safe: 8 processes started, 240/400 ops` — at most one line per second
-    (rewritten in place on a terminal), plus the lines a runner says explicitly."""
+    """`lost-update/safe: 8 processes started, 240/400 operations done` — at most one line per
+    second, never the same counts twice (rewritten in place on a terminal), plus the lines a
+    runner says explicitly."""
 
     def __init__(self, label: str, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.label = label
@@ -21,6 +22,7 @@ class Progress:
         self.quiet = quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self._last = 0.0
+        self._last_count = ""
         self._pending_cr = False
         self._lock = threading.Lock()
 
@@ -45,9 +47,14 @@ class Progress:
         now = time.monotonic()
         if not force and now - self._last < INTERVAL:
             return
-        self._last = now
         of = f"/{total}" if total else ""
-        self._emit(f"{self.label}: {processes} processes started, {done}{of} ops", transient=True)
+        count = f"{processes} processes started, {done}{of} operations done"
+        # The last tick and the closing forced update often see the same counts: say it once.
+        if count == self._last_count:
+            return
+        self._last = now
+        self._last_count = count
+        self._emit(f"{self.label}: {count}", transient=True)
 
     def finish(self) -> None:
         if self._pending_cr and not self.quiet:

@@ -213,6 +213,21 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+LEGEND = """\
+How to read this table:
+  target    baseline: a deliberately naive task store (no lock, a cache nothing invalidates),
+            run only to prove each check can fail: "reproduced" there is the expected outcome.
+            safe: Task Master Pro under the same seed and load: "holds" means no check failed.
+  ops       operations recorded (reads and writes, over the CLI, the REST API and the library)
+  lost      acknowledged writes missing from the file at the end (lost updates)
+  stale     reads that answered older data than a write acknowledged before the read began
+  torn      times the task file did not parse when read (a half-written file)
+  ms        how long the writes and reads took: median / 99th percentile, in milliseconds
+  checked   the invariants checked on both targets; the indented lines show what happened
+  other anomalies  further problems the checker found (e.g. not-converged: a server still
+            answered old data after everything settled)"""
+
+
 def _last_of(rows: list[Row], scenario: str) -> Row:
     return [row for row in rows if row.scenario == scenario][-1]
 

@@ -24,7 +24,14 @@ from taskmaster.bus import EventBus, LocalBus
 from taskmaster.errors import InvalidInput, RevisionMismatch, TagNotFound
 from taskmaster.events import TAG_CHANGED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids
-from taskmaster.project import CurrentTag, ProjectPaths, locate, set_current_tag
+from taskmaster.project import (
+    PROJECT_DIR,
+    CurrentTag,
+    ProjectPaths,
+    ignore_sidecars,
+    locate,
+    set_current_tag,
+)
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT, Commit, FileStorage, Snapshot
 
 if TYPE_CHECKING:
@@ -41,6 +48,8 @@ class TaskList:
     tag: str
     tasks: list[Task]
     revision: int
+    tag_tasks: list[Task] | None = None
+    """Every task of the tag, read with `tasks`, so a filtered view can describe the whole."""
 
 
 def utc_now() -> str:
@@ -97,23 +106,32 @@ class TaskMaster:
     @classmethod
     def init(
         cls, directory: Path | str, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
-    ) -> tuple[TaskMaster, bool]:
+    ) -> tuple[TaskMaster, list[Path]]:
         """Create `.taskmaster/` with an empty task file; an existing project is left alone.
 
-        Returns the project and whether anything was created.
+        Whatever is missing is added: the task file, `state.json`, and the `.gitignore` lines
+        for the lock and revision files. Returns the project and the paths created or changed
+        (empty when nothing was).
         """
         root = Path(directory).absolute()
-        (root / ".taskmaster").mkdir(parents=True, exist_ok=True)
+        config_dir = root / PROJECT_DIR
+        changed: list[Path] = [] if config_dir.is_dir() else [config_dir]
+        config_dir.mkdir(parents=True, exist_ok=True)
         project = cls(locate(root), lock_timeout=lock_timeout)
         now = utc_now()
         document = Document(
             {DEFAULT_TAG: {"tasks": [], "metadata": {"created": now, "updated": now}}}
         )
-        created = project.storage.create(document)
+        if project.storage.create(document):
+            changed.append(project.tasks_file)
         if not project.paths.state_file.exists():
             with project.storage.locked():
                 set_current_tag(project.paths, DEFAULT_TAG)
-        return project, created
+            changed.append(project.paths.state_file)
+        gitignore = ignore_sidecars(project.paths)
+        if gitignore is not None:
+            changed.append(gitignore)
+        return project, changed
 
     @property
     def root(self) -> Path:
@@ -180,7 +198,7 @@ class TaskMaster:
     ) -> TaskList:
         """The tag's tasks (subtasks inside), optionally filtered by status or readiness."""
         document, name, revision = self._read(tag)
-        tasks = document.tasks(name)
+        tasks = tag_tasks = document.tasks(name)
         if status:
             wanted = {status} if isinstance(status, str) else set(status)
             for value in wanted:
@@ -189,7 +207,7 @@ class TaskMaster:
         if ready:
             ready_ids = ops.ready_ids(document, name)
             tasks = [task for task in tasks if TaskId(task["id"]) in ready_ids]
-        return TaskList(name, tasks, revision)
+        return TaskList(name, tasks, revision, tag_tasks)
 
     def show(self, ids: IdsArg, tag: str | None = None) -> list[Task]:
         """Tasks or subtasks by id, in the order given; subtasks as `{"id": "N.M", ...}`."""
@@ -329,6 +347,16 @@ class TaskMaster:
         if not fields:
             raise InvalidInput("nothing to update: give at least one field")
         return self._write(tag, lambda doc, name: ops.update_task(doc, name, target, fields))
+
+    def append_subtask_details(
+        self, subtask_id: str | TaskId, text: str, *, tag: str | None = None
+    ) -> Task:
+        """Append a timestamped note to a subtask's details (claude-task-master's format)."""
+        target = TaskId.parse(subtask_id)
+        now = utc_now()
+        return self._write(
+            tag, lambda doc, name: ops.append_subtask_details(doc, name, target, text, now=now)
+        )
 
     def set_status(self, ids: IdsArg, status: str, *, tag: str | None = None) -> list[Task]:
         targets = parse_ids(ids)

@@ -162,3 +162,35 @@ def set_current_tag(paths: ProjectPaths, tag: str) -> None:
         state = {}
     state["currentTag"] = tag
     write_json_object(paths.state_file, state)
+
+
+GITIGNORE_HEADER = (
+    "# Task Master Pro: lock and revision files beside the task file, unfinished writes"
+)
+SIDECAR_PATTERNS = ("*.tm-lock", "*.tm-rev", ".*.json.*.tmp")
+
+
+def ignore_sidecars(paths: ProjectPaths) -> Path | None:
+    """Make git ignore the files our writers keep beside the task file; the file if changed.
+
+    The patterns go into `.taskmaster/.gitignore` (or a `.gitignore` beside a task file kept
+    elsewhere), not the project's own: claude-task-master's `init` rewrites a section of the
+    root `.gitignore`, and a file of our own inside `.taskmaster/` is left alone by it. Only
+    missing lines are added, so running it again changes nothing.
+    """
+    tasks_dir = paths.tasks_file.parent
+    inside = tasks_dir == paths.config_dir or paths.config_dir in tasks_dir.parents
+    gitignore = (paths.config_dir if inside else tasks_dir) / ".gitignore"
+    try:
+        existing = gitignore.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        existing = ""
+    present = {line.strip() for line in existing.splitlines()}
+    missing = [pattern for pattern in SIDECAR_PATTERNS if pattern not in present]
+    if not missing:
+        return None
+    lines = ([GITIGNORE_HEADER] if GITIGNORE_HEADER not in present else []) + missing
+    separator = "" if not existing or existing.endswith("\n") else "\n"
+    with open(gitignore, "a", encoding="utf-8") as handle:
+        handle.write(separator + "\n".join(lines) + "\n")
+    return gitignore

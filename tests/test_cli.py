@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from test_cli_support import Tm, write_document
 
-from taskmaster.cli import cli, context, main
+from taskmaster.cli import ai, cli, context, main
 
 SLOW_MODULES = ("falcon", "waitress", "watchdog", "redis")
 
@@ -25,7 +25,10 @@ def tm(tmp_path: Path) -> Tm:
 
 
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
+    """Every command this tool carries out (not the AI ones that only explain themselves)."""
     for name, command in group.commands.items():
+        if not prefix and name in ai.ALTERNATIVES:
+            continue
         yield (*prefix, name), command
         if isinstance(command, click.Group):
             yield from _all_commands(command, (*prefix, name))
@@ -41,6 +44,7 @@ EXPECTED_COMMANDS = {
     "update-task",
     "remove-task",
     "add-subtask",
+    "update-subtask",
     "remove-subtask",
     "clear-subtasks",
     "add-dependency",
@@ -50,6 +54,23 @@ EXPECTED_COMMANDS = {
     "move",
     "tags",
     "generate",
+    # claude-task-master's names for `tm tags ...`
+    "add-tag",
+    "use-tag",
+    "delete-tag",
+    "rename-tag",
+    "copy-tag",
+}
+AI_COMMANDS = {
+    "parse-prd",
+    "expand",
+    "update",
+    "scope-up",
+    "scope-down",
+    "analyze-complexity",
+    "complexity-report",
+    "research",
+    "models",
 }
 
 
@@ -57,7 +78,7 @@ LATER_COMMANDS = {"serve", "mcp"}  # added by the API and MCP front ends
 
 
 def test_the_group_has_the_specified_commands() -> None:
-    assert set(cli.commands) - LATER_COMMANDS == EXPECTED_COMMANDS
+    assert set(cli.commands) - LATER_COMMANDS == EXPECTED_COMMANDS | AI_COMMANDS
     assert set(cli.commands["tags"].commands) == {"list", "add", "use", "remove", "rename", "copy"}
 
 
@@ -77,7 +98,7 @@ def test_every_command_has_help(path: tuple[str, ...], tmp_path: Path) -> None:
 
 
 def test_every_task_command_takes_tag_and_json() -> None:
-    no_tag = {("init",), ("tags",)}
+    no_tag = {("init",), ("tags",), *((name,) for name in EXPECTED_COMMANDS if "-tag" in name)}
     for path, command in _all_commands(cli):
         if path[0] in LATER_COMMANDS:
             continue
@@ -168,6 +189,12 @@ def test_init_creates_a_project_once(tmp_path: Path) -> None:
         "root": str(tmp_path / "app"),
         "tasksFile": str(tmp_path / "app" / ".taskmaster" / "tasks.json"),
         "created": True,
+        "changed": [
+            str(tmp_path / "app" / ".taskmaster"),
+            str(tmp_path / "app" / ".taskmaster" / "tasks.json"),
+            str(tmp_path / "app" / ".taskmaster" / "state.json"),
+            str(tmp_path / "app" / ".taskmaster" / ".gitignore"),
+        ],
     }
     assert tm.data()["master"]["tasks"] == []
     state = orjson.loads((tmp_path / "app" / ".taskmaster" / "state.json").read_bytes())
@@ -176,6 +203,48 @@ def test_init_creates_a_project_once(tmp_path: Path) -> None:
     assert tm.json("init")["created"] is False
     assert [t["title"] for t in tm.tasks()] == ["Keep me"]
     assert "already" in tm.ok("init").stdout
+
+
+def test_init_on_an_existing_project_says_what_it_added(tmp_path: Path) -> None:
+    tm = Tm.init(tmp_path)
+    assert "nothing changed" in tm.ok("init").stdout
+    (tmp_path / ".taskmaster" / "state.json").unlink()
+    (tmp_path / ".taskmaster" / ".gitignore").unlink()
+    out = tm.ok("init").stdout
+    assert "nothing changed" not in out
+    assert "added what was missing" in out
+    assert ".taskmaster/state.json" in out and ".taskmaster/.gitignore" in out
+    assert tm.json("init")["changed"] == []
+
+
+def test_after_init_and_writes_git_status_is_clean(tmp_path: Path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    git("init", "-q")
+    tm = Tm.init(tmp_path)
+    tm.add("First")
+    git("add", "-A")
+    git("-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init")
+    tm.add("Second")  # rewrites the task file and its revision sidecar
+    (tmp_path / ".taskmaster" / ".tasks.json.abc123.tmp").write_text("{}")  # a crashed write
+    assert git("status", "--porcelain") == " M .taskmaster/tasks.json\n"
+    assert "tm-lock" not in git("ls-files") and "tm-rev" not in git("ls-files")
+
+
+def test_init_keeps_an_existing_gitignore_and_adds_only_what_is_missing(tmp_path: Path) -> None:
+    gitignore = tmp_path / ".taskmaster" / ".gitignore"
+    gitignore.parent.mkdir()
+    gitignore.write_text("*.tm-lock\nnotes/")  # no final newline
+    Tm.init(tmp_path)
+    lines = gitignore.read_text().splitlines()
+    assert lines[:2] == ["*.tm-lock", "notes/"]
+    assert lines.count("*.tm-lock") == 1 and "*.tm-rev" in lines
+    before = gitignore.read_bytes()
+    Tm(tmp_path).ok("init")
+    assert gitignore.read_bytes() == before
 
 
 def test_init_directory_argument_and_human_output(tmp_path: Path) -> None:

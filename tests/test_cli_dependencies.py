@@ -109,7 +109,8 @@ def test_move_renumber_and_reorder(tm: Tm) -> None:
     assert [m["id"] for m in moved] == [7]
     assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
     assert tm.task(3)["dependencies"] == [7]
-    assert tm.ok("move", "--from", "4", "--to", "2").stdout == "Task 4 moved to 4: Four\n"
+    placed = tm.ok("move", "--from", "4", "--to", "2").stdout
+    assert placed == "Task 4 now comes before task 2 (its id is unchanged): Four\n"
     assert [t["id"] for t in tm.tasks()] == [4, 2, 3, 7]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from taskmaster.cli import render
+from taskmaster.cli import render, text
 
 TASKS = [
     {
@@ -56,7 +56,7 @@ def test_summary_counts_by_status() -> None:
         "Tag 'master': 2 tasks (1 in-progress, 1 done); 50% done"
     )
     with_subs = render.summary("master", TASKS, with_subtasks=True)
-    assert with_subs.endswith("; 1 subtasks (1 pending)")
+    assert with_subs.endswith("; 1 subtask (1 pending)")
     assert render.summary("x", []) == "Tag 'x': no tasks."
 
 
@@ -76,3 +76,71 @@ def test_detail_view_of_a_subtask_view() -> None:
     assert "Dependencies: 3.1, 2.1" in lines
     assert lines[-4:] == ["Details:", "  a", "", "  b"]
     assert not any(line.startswith("Priority") for line in lines)  # none of its own
+
+
+# display width, hostile titles ------------------------------------------------------------------
+
+
+def _columns(line: str) -> int:
+    return text.width(line)
+
+
+def test_wide_characters_keep_the_columns_aligned() -> None:
+    tasks = [
+        {"id": 1, "title": "漢字のタイトル", "status": "done"},
+        {"id": 2, "title": "Emoji 😀🎉 title", "status": "pending"},
+        {"id": 3, "title": "Plain ascii title", "status": "review"},
+        {"id": 4, "title": "e\u0301tude combining", "status": "pending"},
+    ]
+    lines = render.task_table(tasks)
+    status_col = _columns(lines[0][: lines[0].index("Status")])
+    for line, task in zip(lines[1:], tasks, strict=True):
+        before, _, _ = line.partition(task["status"])
+        assert _columns(before) == status_col, line
+
+
+def test_a_huge_title_is_cut_and_does_not_pad_every_row() -> None:
+    tasks = [{"id": 1, "title": "x" * 100_000}, {"id": 2, "title": "Short"}]
+    lines = render.task_table(tasks)
+    assert max(len(line) for line in lines) < 200
+    assert lines[1].count("x") == render.MAX_TITLE_WIDTH - 1 and "…" in lines[1]
+    narrow = render.task_table(tasks, width=80)
+    assert all(len(line) <= 80 for line in narrow)
+    wide = [{"id": 1, "title": "漢" * 500}]
+    assert all(text.width(line) <= 80 for line in render.task_table(wide, width=80))
+    assert len(render.title({"title": "y" * 100_000})) == render.MAX_TITLE_WIDTH
+
+
+def test_control_characters_are_escaped_everywhere_a_title_is_shown() -> None:
+    hostile = "red \x1b[31mALERT\x1b[0m \x07\u202eoverride\x9b2J"
+    item = {
+        "id": 1,
+        "title": hostile,
+        "status": "pending\x1b[2J",
+        "details": "line one\n\x1b]0;owned\x07\tindented",
+        "subtasks": [{"id": 1, "title": hostile, "status": "done"}],
+    }
+    shown = [
+        *render.task_table([item], with_subtasks=True),
+        *render.task_detail(item),
+        render.title(item),
+        render.summary("master", [item]),
+    ]
+    for line in shown:
+        assert not any(ch in line for ch in "\x1b\x07\x9b\u202e"), repr(line)
+    assert "\\x1b[31mALERT" in render.title(item)
+    assert "\\u202eoverride" in render.title(item)
+    assert "  \\x1b]0;owned\\x07\tindented" in render.task_detail(item)
+
+
+def test_counts_are_pluralised() -> None:
+    one = [{"id": 1, "title": "A", "subtasks": [{"id": 1, "title": "s"}]}]
+    line = render.summary("master", one, with_subtasks=True)
+    assert "1 task (" in line and "1 subtask (" in line
+    assert render.plural(0, "task") == "0 tasks" and render.plural(2, "file") == "2 files"
+
+
+def test_a_filtered_summary_describes_the_whole_tag_and_says_what_was_shown() -> None:
+    tasks = [{"id": 1, "status": "done"}, {"id": 2, "status": "pending"}]
+    line = render.summary("master", tasks, shown=1, shown_as="pending")
+    assert line == "Tag 'master': 2 tasks (1 pending, 1 done); 50% done. Shown: 1 of 2 (pending)"

@@ -323,3 +323,18 @@ def test_remove_task_unknown_id(filled: Tm) -> None:
     assert "7" in filled.fails(1, "remove-task", "-i", "7", "-y").stderr
     assert "7" in filled.fails(1, "remove-task", "-i", "7").stderr  # before any question
     assert len(filled.tasks()) == 4
+
+
+def test_a_status_filter_keeps_the_summary_about_the_whole_tag(tmp_path: Path) -> None:
+    tm = Tm.init(tmp_path)
+    for title in ("One", "Two", "Three", "Four"):
+        tm.add(title)
+    tm.ok("set-status", "1,2,3", "done")
+    out = tm.ok("list", "pending").stdout
+    assert out.splitlines()[-1] == (
+        "Tag 'master': 4 tasks (1 pending, 3 done); 75% done. Shown: 1 of 4 (pending)"
+    )
+    nothing = tm.ok("list", "--status", "review").stdout.splitlines()
+    assert nothing[0] == "No task matches (review)."
+    assert nothing[-1].endswith("75% done. Shown: 0 of 4 (review)")
+    assert tm.ok("list").stdout.splitlines()[-1].endswith("75% done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from harness import report
 from harness.cli import main, target_folders
 from harness.history import FINAL, INITIAL, META, WRITE, HistoryWriter
+from harness.progress import Progress
 
 MS = 1_000_000
 
@@ -133,3 +135,26 @@ def test_replay_re_checks_a_recorded_run(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_replay_of_a_folder_without_history(tmp_path: Path) -> None:
     assert main(["replay", str(tmp_path)]) == 2
+
+
+def test_replay_table_explains_itself(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    record_run(tmp_path, "s", "baseline", lose=True)
+    record_run(tmp_path, "s", "safe", lose=False)
+    assert main(["replay", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert '"reproduced" there is the expected outcome' in out
+    for column in ("ops", "lost", "stale", "torn", "ms", "checked"):
+        assert f"\n  {column} " in out, column
+
+
+def test_progress_never_repeats_the_same_counts() -> None:
+    stream = io.StringIO()
+    progress = Progress("s/safe", stream)
+    progress.update(3, 10, 20, force=True)
+    # The monitor's last tick and the runner's closing forced update see the same counts.
+    progress.update(3, 10, 20, force=True)
+    progress.update(4, 20, 20, force=True)
+    assert stream.getvalue().splitlines() == [
+        "s/safe: 3 processes started, 10/20 operations done",
+        "s/safe: 4 processes started, 20/20 operations done",
+    ]

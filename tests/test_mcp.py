@@ -10,6 +10,7 @@ synchronous functions.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ TOOLS = {
     "add_task",
     "update_task",
     "add_subtask",
+    "update_subtask",
     "remove_task",
     "remove_subtask",
     "clear_subtasks",
@@ -260,6 +262,20 @@ def test_subtask_tools(server: McpServer, project: Path) -> None:
     assert data(project)["master"]["tasks"][1]["subtasks"]  # task 2 untouched
     assert [task["id"] for task in server.ok("clear_subtasks", projectRoot=root, all=True)] == [2]
     assert all(not t.get("subtasks") for t in data(project)["master"]["tasks"])
+
+
+def test_update_subtask_appends_a_timestamped_note(server: McpServer, project: Path) -> None:
+    root = str(project)
+    server.ok("add_task", projectRoot=root, title="Parent")
+    server.ok("add_subtask", projectRoot=root, id="1", title="Child", details="First idea")
+    sub = server.ok("update_subtask", projectRoot=root, id="1.1", prompt="  Use the cache  ")
+    assert sub["id"] == "1.1"
+    stored = data(project)["master"]["tasks"][0]["subtasks"][0]["details"]
+    assert re.fullmatch(
+        r"First idea\n<info added on (\S+)>\nUse the cache\n</info added on \1>", stored
+    ), stored
+    assert "subtask id" in server.error("update_subtask", projectRoot=root, id="1", prompt="x")
+    assert "empty" in server.error("update_subtask", projectRoot=root, id="1.1", prompt=" ")
 
 
 def test_dependency_and_move_tools(server: McpServer, project: Path) -> None:

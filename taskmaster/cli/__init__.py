@@ -20,8 +20,9 @@ from typing import Any
 
 import click
 
-from taskmaster.cli import dependencies, mcp, project, serve, subtasks, tags, tasks
+from taskmaster.cli import ai, dependencies, mcp, project, serve, subtasks, tags, tasks
 from taskmaster.cli.context import App, redis_url_option, use_color
+from taskmaster.cli.text import one_line
 from taskmaster.errors import TaskMasterError
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
@@ -86,8 +87,9 @@ def _describe(err: BaseException) -> str:
 def _failure(ctx: click.Context, message: str) -> Failure:
     if ctx.params.get("debug"):
         click.echo(traceback.format_exc().rstrip(), err=True)
-    # Exactly one line: a message with line breaks would read as several errors.
-    return Failure(" ".join(message.split()))
+    # Exactly one line: a message with line breaks would read as several errors, and one
+    # with control characters (a title from the file) could rewrite the terminal.
+    return Failure(one_line(message))
 
 
 @click.group(cls=TaskMasterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -170,6 +172,7 @@ for _command in (
     tasks.update_task,
     tasks.remove_task,
     subtasks.add_subtask,
+    subtasks.update_subtask,
     subtasks.remove_subtask,
     subtasks.clear_subtasks,
     dependencies.add_dependency,
@@ -181,6 +184,8 @@ for _command in (
     project.generate,
     serve.serve,
     mcp.mcp_server,
+    *tags.reference_commands(),
+    *ai.commands(),
 ):
     cli.add_command(_command)
 

@@ -114,6 +114,16 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     render.echo_lines(_issue_lines(fixed))
 
 
+def _moved(source: TaskId, dest: TaskId, new_id: str) -> str:
+    """What a move did, in words: a new id, or a new place before the destination task."""
+    kind = "Subtask" if source.is_subtask else "Task"
+    if new_id == str(dest):
+        return f"{kind} {source} is now {new_id}"
+    if new_id == str(source):
+        return f"{kind} {source} now comes before task {dest} (its id is unchanged)"
+    return f"{kind} {source} is now {new_id}, placed before task {dest}"
+
+
 @click.command()
 @click.option("--from", "from_ids", type=IDS, required=True, help="Ids to move (comma-separated).")
 @click.option("--to", "to_ids", type=IDS, help="Where to, one per --from id (within a tag).")
@@ -170,9 +180,8 @@ def move(
         if as_json:
             render.echo_json(moved)
             return
-        for source, item in zip(from_ids, moved, strict=False):
-            kind = "Subtask" if source.is_subtask else "Task"
-            click.echo(f"{kind} {source} moved to {item['id']}: {item.get('title', '')}")
+        for source, dest, item in zip(from_ids, to_ids, moved, strict=False):
+            click.echo(f"{_moved(source, dest, str(item['id']))}: {render.title(item)}")
         return
     if to_ids:
         raise click.UsageError("--to is for moves within a tag; with --to-tag leave it out")
@@ -192,4 +201,4 @@ def move(
     noun = "task" if len(moved) == 1 else "tasks"
     click.echo(f"Moved {len(moved)} {noun} to tag '{to_tag}':")
     for item in moved:
-        click.echo(f"  {item['id']}  {item.get('title', '')}")
+        click.echo(f"  {item['id']}  {render.title(item)}")

@@ -18,8 +18,10 @@ from taskmaster.cli.context import App, json_option, pass_app, tag_option
 def init(app: App, directory: Path | None, yes: bool, as_json: bool) -> None:
     """Create a project: .taskmaster/ with an empty task file and the master tag.
 
-    DIRECTORY defaults to --project, else the current directory. An existing project (ours, or
-    a claude-task-master one with .taskmaster/tasks/tasks.json) is left as it is.
+    DIRECTORY defaults to --project, else the current directory. In an existing project (ours,
+    or a claude-task-master one with .taskmaster/tasks/tasks.json) the tasks are left as they
+    are and only what is missing is added. .taskmaster/.gitignore gets the patterns of the
+    lock and revision files that writers keep beside the task file.
 
     \b
     Example:
@@ -30,16 +32,25 @@ def init(app: App, directory: Path | None, yes: bool, as_json: bool) -> None:
     from taskmaster.core import TaskMaster
 
     target = directory or app.project or Path.cwd()
-    core, created = TaskMaster.init(target, lock_timeout=app.lock_timeout)
+    core, changed = TaskMaster.init(target, lock_timeout=app.lock_timeout)
     try:
         if as_json:
             render.echo_json(
-                {"root": str(core.root), "tasksFile": str(core.tasks_file), "created": created}
+                {
+                    "root": str(core.root),
+                    "tasksFile": str(core.tasks_file),
+                    "created": core.tasks_file in changed,
+                    "changed": [str(path) for path in changed],
+                }
             )
-        elif created:
+        elif core.tasks_file in changed:
             click.echo(f"Created a Task Master project in {core.root}")
             click.echo(f"Tasks file: {core.tasks_file}")
+            _echo_others(core.root, [path for path in changed if path != core.tasks_file])
             click.echo('Next: tm add-task --title "..."')
+        elif changed:
+            click.echo(f"{core.root} is already a Task Master project; added what was missing:")
+            _echo_others(core.root, changed)
         else:
             click.echo(
                 f"{core.root} is already a Task Master project (tasks file: "
@@ -47,6 +58,19 @@ def init(app: App, directory: Path | None, yes: bool, as_json: bool) -> None:
             )
     finally:
         core.close()
+
+
+def _echo_others(root: Path, paths: list[Path]) -> None:
+    for path in paths:
+        what = INIT_PURPOSES.get(path.name, "")
+        click.echo(f"  {path.relative_to(root)}" + (f"  ({what})" if what else ""))
+
+
+INIT_PURPOSES = {
+    ".taskmaster": "the project folder",
+    "state.json": "the current tag",
+    ".gitignore": "keeps the lock and revision files out of git",
+}
 
 
 @click.command()

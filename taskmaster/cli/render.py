@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from taskmaster.cli import text
+from taskmaster.cli.text import one_line, printable
 from taskmaster.documents import dumps
 from taskmaster.model import STATUSES
 
@@ -32,6 +34,8 @@ PRIORITY_COLORS: dict[str, dict[str, Any]] = {
     "low": {"fg": "bright_black"},
 }
 MIN_TITLE_WIDTH = 12
+MAX_TITLE_WIDTH = 100
+"""Title column cap when the output is no terminal (a pipe, a file): `--json` has it all."""
 
 
 # JSON ------------------------------------------------------------------------------------------
@@ -50,12 +54,12 @@ def style(text: str, color: bool, **styles: Any) -> str:
 
 
 def status_text(status: str | None, color: bool) -> str:
-    status = status or "pending"
+    status = printable(status or "pending")
     return style(status, color, **STATUS_COLORS.get(status, {}))
 
 
 def priority_text(priority: str | None, color: bool) -> str:
-    priority = priority or "medium"
+    priority = printable(priority or "medium")
     return style(priority, color, **PRIORITY_COLORS.get(priority, {}))
 
 
@@ -88,15 +92,14 @@ def label(item: dict[str, Any]) -> str:
     return f"{kind(item)} {item['id']}"
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text or "").split())
+def title(item: dict[str, Any]) -> str:
+    """An item's title as one safe line for confirmations, shortened as in the table."""
+    return text.truncate(one_line(item.get("title")), MAX_TITLE_WIDTH)
 
 
-def _truncate(text: str, width: int | None) -> str:
-    text = _one_line(text)  # a title with a newline would break the table
-    if width is None or len(text) <= width:
-        return text
-    return text[: max(1, width - 1)] + "…"
+def plural(count: int, noun: str) -> str:
+    """`1 task`, `2 tasks`, `0 tasks`."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 # the task table --------------------------------------------------------------------------------
@@ -116,10 +119,10 @@ def _row(item: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "id": item_id(item, parent),
         "indent": "  " if parent is not None else "",
-        "title": str(item.get("title") or ""),
-        "status": item.get("status") or "pending",
+        "title": one_line(item.get("title")),
+        "status": printable(item.get("status") or "pending"),
         # A subtask without a priority of its own shows its parent's, as `next` ranks it.
-        "priority": item.get("priority") or (parent or {}).get("priority") or "medium",
+        "priority": printable(item.get("priority") or (parent or {}).get("priority") or "medium"),
         "deps": ", ".join(dependency_ids(item, parent["id"] if parent else None)) or "-",
     }
 
@@ -131,16 +134,22 @@ def task_table(
     color: bool = False,
     width: int | None = None,
 ) -> list[str]:
-    """The `tm list` table as lines; titles are shortened only when `width` is given."""
+    """The `tm list` table as lines.
+
+    Columns are measured in terminal columns. Titles are shortened with an ellipsis to fit
+    `width` (the terminal's), or without one to MAX_TITLE_WIDTH, so one long title neither
+    wraps every row nor pads them all.
+    """
     rows = task_rows(tasks, with_subtasks)
-    headers = {"id": "ID", "title": "Title", "status": "Status", "priority": "Priority"}
-    id_w = max([len(headers["id"])] + [len(r["indent"] + r["id"]) for r in rows])
-    status_w = max([len(headers["status"])] + [len(r["status"]) for r in rows])
-    prio_w = max([len(headers["priority"])] + [len(r["priority"]) for r in rows])
-    title_w = max([len(headers["title"])] + [len(_truncate(r["title"], None)) for r in rows])
+    id_w = max([len("ID")] + [len(r["indent"] + r["id"]) for r in rows])
+    status_w = max([len("Status")] + [text.width(r["status"]) for r in rows])
+    prio_w = max([len("Priority")] + [text.width(r["priority"]) for r in rows])
+    title_w = max([len("Title")] + [text.width(r["title"]) for r in rows])
     if width is not None:
         fixed = id_w + status_w + prio_w + len("Dependencies") + 4 * 2
         title_w = max(MIN_TITLE_WIDTH, min(title_w, width - fixed))
+    else:
+        title_w = min(title_w, MAX_TITLE_WIDTH)
     gap = "  "
     lines = [
         style(
@@ -158,12 +167,11 @@ def task_table(
         )
     ]
     for r in rows:
-        title = _truncate(r["title"], title_w if width is not None else None)
         cells = [
             (r["indent"] + r["id"]).ljust(id_w),
-            title.ljust(title_w),
-            status_text(r["status"], color) + " " * (status_w - len(r["status"])),
-            priority_text(r["priority"], color) + " " * (prio_w - len(r["priority"])),
+            text.pad(text.truncate(r["title"], title_w), title_w),
+            status_text(r["status"], color) + " " * (status_w - text.width(r["status"])),
+            priority_text(r["priority"], color) + " " * (prio_w - text.width(r["priority"])),
             r["deps"],
         ]
         lines.append(gap.join(cells).rstrip())
@@ -173,52 +181,67 @@ def task_table(
 def count_by_status(items: Iterable[dict[str, Any]]) -> str:
     counts = Counter(item.get("status") or "pending" for item in items)
     order = [s for s in STATUSES if counts[s]] + sorted(s for s in counts if s not in STATUSES)
-    return ", ".join(f"{counts[s]} {s}" for s in order)
+    return ", ".join(f"{counts[s]} {printable(s)}" for s in order)
 
 
-def summary(tag: str, tasks: Sequence[dict[str, Any]], *, with_subtasks: bool = False) -> str:
-    """One line: counts by status, and how much is done."""
+def summary(
+    tag: str,
+    tasks: Sequence[dict[str, Any]],
+    *,
+    with_subtasks: bool = False,
+    shown: int | None = None,
+    shown_as: str = "",
+) -> str:
+    """One line about the whole tag: counts by status, how much is done.
+
+    `tasks` are all the tag's tasks; when the table showed only some of them, `shown` says
+    how many and `shown_as` which ("pending, ready"), so the percentage is never read as the
+    filtered view's.
+    """
+    name = printable(tag)
     if not tasks:
-        return f"Tag '{tag}': no tasks."
+        return f"Tag '{name}': no tasks."
     done = sum(1 for t in tasks if t.get("status") in ("done", "completed"))
-    noun = "task" if len(tasks) == 1 else "tasks"
     line = (
-        f"Tag '{tag}': {len(tasks)} {noun} ({count_by_status(tasks)}); "
+        f"Tag '{name}': {plural(len(tasks), 'task')} ({count_by_status(tasks)}); "
         f"{round(100 * done / len(tasks))}% done"
     )
     if with_subtasks:
         subs = [sub for t in tasks for sub in t.get("subtasks") or ()]
         if subs:
-            line += f"; {len(subs)} subtasks ({count_by_status(subs)})"
+            line += f"; {plural(len(subs), 'subtask')} ({count_by_status(subs)})"
+    if shown is not None:
+        line += f". Shown: {shown} of {len(tasks)}" + (f" ({shown_as})" if shown_as else "")
     return line
 
 
 # the detail view -------------------------------------------------------------------------------
 
 
-def _block(name: str, text: str) -> list[str]:
-    text = text.strip("\n")
-    if not text.strip():
+def _block(name: str, body: str) -> list[str]:
+    body = body.strip("\n")
+    if not body.strip():
         return []
-    return [f"{name}:", *(f"  {line}".rstrip() for line in text.splitlines()), ""]
+    lines = (printable(line, keep_tabs=True) for line in body.splitlines())
+    return [f"{name}:", *(f"  {line}".rstrip() for line in lines), ""]
 
 
 def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
     """`tm show`: a task (with its subtasks listed) or a subtask view (`"id": "N.M"`)."""
-    heading = f"{kind(item)} {item['id']}: {_one_line(item.get('title'))}"
+    heading = f"{kind(item)} {item['id']}: {one_line(item.get('title'))}"
     lines = [style(heading, color, bold=True)]
     fields = [("Status", status_text(item.get("status"), color))]
     if kind(item) == "Subtask":
         parent = str(item.get("parentId") or str(item["id"]).split(".")[0])
         if item.get("parentTitle"):
-            parent += f" ({_one_line(item['parentTitle'])})"
+            parent += f" ({one_line(item['parentTitle'])})"
         fields.append(("Parent", parent))
     if kind(item) == "Task" or item.get("priority"):
         fields.append(("Priority", priority_text(item.get("priority"), color)))
     fields.append(("Dependencies", ", ".join(dependency_ids(item)) or "none"))
     for name, value in fields:
         lines.append(f"{name + ':':<14}{value}")
-    description = _one_line(item.get("description"))
+    description = one_line(item.get("description"))
     if description:
         lines.append(f"{'Description:':<14}{description}")
     lines.append("")
@@ -228,14 +251,14 @@ def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
     if subtasks and kind(item) == "Task":
         lines.append(f"Subtasks ({count_by_status(subtasks)}):")
         id_w = max(len(item_id(sub, item)) for sub in subtasks)
-        status_w = max(len(sub.get("status") or "pending") for sub in subtasks)
+        status_w = max(text.width(printable(sub.get("status") or "pending")) for sub in subtasks)
         for sub in subtasks:
-            status = sub.get("status") or "pending"
+            status = printable(sub.get("status") or "pending")
             deps = dependency_ids(sub, item["id"])
             lines.append(
                 f"  {item_id(sub, item).ljust(id_w)}  "
-                f"{status_text(status, color)}{' ' * (status_w - len(status))}  "
-                f"{_one_line(sub.get('title'))}" + (f"  (after {', '.join(deps)})" if deps else "")
+                f"{status_text(status, color)}{' ' * (status_w - text.width(status))}  "
+                f"{one_line(sub.get('title'))}" + (f"  (after {', '.join(deps)})" if deps else "")
             )
         lines.append("")
     while lines and not lines[-1]:
@@ -245,6 +268,6 @@ def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
 
 def echo_lines(lines: Iterable[str]) -> None:
     # One write, not one per line: click.echo flushes each call, a syscall per row.
-    text = "\n".join(lines)
-    if text:
-        click.echo(text)
+    joined = "\n".join(lines)
+    if joined:
+        click.echo(joined)

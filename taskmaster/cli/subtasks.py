@@ -60,7 +60,7 @@ def add_subtask(
         if title is not None:
             raise click.UsageError("give either --task-id (convert a task) or --title, not both")
         sub = app.core.convert_to_subtask(str(task_id), str(parent), tag=name)
-        message = f"Task {task_id} is now subtask {sub['id']}: {sub.get('title', '')}"
+        message = f"Task {task_id} is now subtask {sub['id']}: {render.title(sub)}"
     else:
         if not (title and title.strip()):
             raise click.UsageError("give the subtask a --title (or --task-id to convert a task)")
@@ -73,7 +73,7 @@ def add_subtask(
             status=status,
             tag=name,
         )
-        message = f"Subtask {sub['id']} added: {sub['title']}"
+        message = f"Subtask {sub['id']} added: {render.title(sub)}"
     if as_json:
         render.echo_json(sub)
         return
@@ -110,9 +110,9 @@ def remove_subtask(
         return
     for old, item in zip(ids, items, strict=False):
         if convert:
-            click.echo(f"Subtask {old} is now task {item['id']}: {item.get('title', '')}")
+            click.echo(f"Subtask {old} is now task {item['id']}: {render.title(item)}")
         else:
-            click.echo(f"Subtask {item['id']} removed: {item.get('title', '')}")
+            click.echo(f"Subtask {item['id']} removed: {render.title(item)}")
 
 
 @click.command("clear-subtasks")
@@ -147,4 +147,45 @@ def clear_subtasks(
     if not changed:
         click.echo("No subtasks to clear.")
     for task in changed:
-        click.echo(f"Cleared the subtasks of task {task['id']}: {task.get('title', '')}")
+        click.echo(f"Cleared the subtasks of task {task['id']}: {render.title(task)}")
+
+
+@click.command("update-subtask")
+@click.option("-i", "--id", "subtask_id", type=ONE_ID, required=True, help="The subtask: 3.2.")
+@click.option("-p", "--prompt", required=True, help="The note to append to the subtask's details.")
+@click.option(
+    "-r", "--research", is_flag=True, hidden=True, help="Accepted for compatibility; ignored."
+)
+@tag_option
+@json_option
+@pass_app
+def update_subtask(
+    app: App,
+    subtask_id: TaskId,
+    prompt: str,
+    research: bool,
+    tag: str | None,
+    as_json: bool,
+) -> None:
+    """Append a timestamped note to a subtask's details; what was there stays.
+
+    The note is added as it is (no AI model rewrites it) in a block claude-task-master writes
+    too: <info added on 2026-05-01T10:00:00.000Z> ... </info added on ...>.
+
+    \b
+    Example:
+      tm update-subtask --id 3.2 --prompt "The cache must be warmed before the test"
+    """
+    if not subtask_id.is_subtask:
+        raise click.BadParameter(
+            f"{subtask_id} is a task id; give a subtask id such as {subtask_id}.1 "
+            "(update-task changes tasks)",
+            param_hint="'-i' / '--id'",
+        )
+    if not prompt.strip():
+        raise click.BadParameter("the note is empty", param_hint="'-p' / '--prompt'")
+    sub = app.core.append_subtask_details(subtask_id, prompt, tag=app.tag_for(tag))
+    if as_json:
+        render.echo_json(sub)
+        return
+    click.echo(f"Subtask {sub['id']} updated: a note was added to its details.")

@@ -6,38 +6,66 @@ from typing import Any
 
 import click
 
-from taskmaster.cli import render
-from taskmaster.cli.context import App, confirm_or_refuse, json_option, pass_app
+from taskmaster.cli import render, text
+from taskmaster.cli.context import App, F, confirm_or_refuse, json_option, pass_app
 
 
-def _tag_table(infos: list[dict[str, Any]], color: bool) -> list[str]:
-    name_w = max(len("Tag"), *(len(info["name"]) for info in infos))
-    lines = [render.style(f"  {'Tag'.ljust(name_w)}  Tasks  Done  Description", color, bold=True)]
+def _tag_table(infos: list[dict[str, Any]], color: bool, show_metadata: bool) -> list[str]:
+    """The tags as a table; with `show_metadata` also when each was created and last changed."""
+    headers = ["Tag", "Tasks", "Done"] + (["Created", "Updated"] if show_metadata else [])
+    rows = []
     for info in infos:
-        marker = "*" if info.get("current") else " "
-        name = info["name"].ljust(name_w)
+        metadata = info.get("metadata") or {}
+        cells = [
+            text.one_line(info["name"]),
+            str(info["taskCount"]),
+            str(info.get("completed", 0)),
+        ]
+        if show_metadata:
+            cells += [text.one_line(metadata.get(key) or "-") for key in ("created", "updated")]
+        rows.append((info, cells, render.title({"title": metadata.get("description")})))
+    widths = [
+        max([len(header)] + [text.width(cells[i]) for _, cells, _ in rows])
+        for i, header in enumerate(headers)
+    ]
+
+    def line(cells: list[str], description: str) -> str:
+        name = text.pad(cells[0], widths[0])
+        numbers = [cells[1].rjust(widths[1]), cells[2].rjust(widths[2])]
+        dates = [text.pad(cell, width) for cell, width in zip(cells[3:], widths[3:], strict=True)]
+        return "  ".join([name, *numbers, *dates, description]).rstrip()
+
+    lines = [render.style(f"  {line(headers, 'Description')}", color, bold=True)]
+    for info, cells, description in rows:
+        row = line(cells, description)
         if info.get("current"):
-            name = render.style(name, color, fg="green", bold=True)
-        description = " ".join(str(info.get("metadata", {}).get("description") or "").split())
-        lines.append(
-            f"{marker} {name}  {info['taskCount']:>5}  {info.get('completed', 0):>4}  "
-            f"{description}".rstrip()
-        )
+            name = render.style(cells[0], color, fg="green", bold=True)
+            row = name + row[len(cells[0]) :]
+        lines.append(f"{'*' if info.get('current') else ' '} {row}")
     return lines
 
 
-def _list(app: App, as_json: bool) -> None:
+def _list(app: App, as_json: bool, show_metadata: bool) -> None:
     infos = app.core.tags()
     if as_json:
-        render.echo_json(infos)
+        render.echo_json(infos)  # the metadata is always in the document
         return
-    render.echo_lines(_tag_table(infos, app.color))
+    render.echo_lines(_tag_table(infos, app.color, show_metadata))
+
+
+def show_metadata_option(func: F) -> F:
+    return click.option(
+        "--show-metadata",
+        is_flag=True,
+        help="Also show when each tag was created and last changed.",
+    )(func)
 
 
 @click.group(invoke_without_command=True)
+@show_metadata_option
 @json_option
 @click.pass_context
-def tags(ctx: click.Context, as_json: bool) -> None:
+def tags(ctx: click.Context, show_metadata: bool, as_json: bool) -> None:
     """Manage tags: separate task lists in one file (`tm tags` alone lists them).
 
     \b
@@ -45,20 +73,23 @@ def tags(ctx: click.Context, as_json: bool) -> None:
       tm tags add feature-x --description "The X feature" --copy-from master
       tm tags use feature-x
       tm --tag feature-x list
+
+    claude-task-master's names work too: add-tag, use-tag, delete-tag, rename-tag, copy-tag.
     """
     if ctx.invoked_subcommand is None:
-        _list(ctx.ensure_object(App), as_json)
+        _list(ctx.ensure_object(App), as_json, show_metadata)
 
 
 @tags.command("list")
+@show_metadata_option
 @json_option
 @pass_app
-def list_tags(app: App, as_json: bool) -> None:
+def list_tags(app: App, show_metadata: bool, as_json: bool) -> None:
     """List the tags with their task counts; * marks the current one.
 
     --json prints [{"name", "taskCount", "completed", "metadata", "current"}, ...].
     """
-    _list(app, as_json)
+    _list(app, as_json, show_metadata)
 
 
 @tags.command("add")
@@ -91,8 +122,10 @@ def add_tag(
     if as_json:
         render.echo_json(info)
         return
-    copied = f" with {info['taskCount']} tasks copied from '{source}'" if source else ""
-    click.echo(f"Tag '{info['name']}' created{copied}.")
+    copied = (
+        f" with {render.plural(info['taskCount'], 'task')} copied from '{source}'" if source else ""
+    )
+    click.echo(f"Tag '{text.one_line(info['name'])}' created{copied}.")
 
 
 @tags.command("use")
@@ -105,7 +138,8 @@ def use_tag(app: App, name: str, as_json: bool) -> None:
     if as_json:
         render.echo_json(info)
         return
-    click.echo(f"Now using tag '{info['name']}' ({info['taskCount']} tasks).")
+    count = render.plural(info["taskCount"], "task")
+    click.echo(f"Now using tag '{text.one_line(info['name'])}' ({count}).")
 
 
 @tags.command("remove")
@@ -121,13 +155,15 @@ def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
     """
     if not yes:
         info = next((i for i in app.core.tags() if i["name"] == name), None)
-        count = f" and its {info['taskCount']} tasks" if info else ""
+        count = f" and its {render.plural(info['taskCount'], 'task')}" if info else ""
         confirm_or_refuse(yes, f"Delete tag '{name}'{count}?")
     info = app.core.delete_tag(name)
     if as_json:
         render.echo_json(info)
         return
-    click.echo(f"Tag '{info['name']}' deleted ({info['taskCount']} tasks).")
+    click.echo(
+        f"Tag '{text.one_line(info['name'])}' deleted ({render.plural(info['taskCount'], 'task')})."
+    )
 
 
 @tags.command("rename")
@@ -141,7 +177,7 @@ def rename_tag(app: App, old: str, new: str, as_json: bool) -> None:
     if as_json:
         render.echo_json(info)
         return
-    click.echo(f"Tag '{old}' renamed to '{info['name']}'.")
+    click.echo(f"Tag '{old}' renamed to '{text.one_line(info['name'])}'.")
 
 
 @tags.command("copy")
@@ -156,4 +192,33 @@ def copy_tag(app: App, source: str, dest: str, description: str | None, as_json:
     if as_json:
         render.echo_json(info)
         return
-    click.echo(f"Tag '{source}' copied to '{info['name']}' ({info['taskCount']} tasks).")
+    count = render.plural(info["taskCount"], "task")
+    click.echo(f"Tag '{source}' copied to '{text.one_line(info['name'])}' ({count}).")
+
+
+# claude-task-master's top-level names for the same commands (`tm add-tag x` = `tm tags add x`).
+REFERENCE_NAMES = {
+    "add-tag": add_tag,
+    "use-tag": use_tag,
+    "delete-tag": remove_tag,
+    "rename-tag": rename_tag,
+    "copy-tag": copy_tag,
+}
+
+
+def reference_commands() -> list[click.Command]:
+    """The tag commands under claude-task-master's names, hidden from `tm --help`."""
+    commands = []
+    for name, command in REFERENCE_NAMES.items():
+        commands.append(
+            click.Command(
+                name,
+                callback=command.callback,
+                params=command.params,
+                help=f"Same as `tm tags {command.name}`.\n\n{command.help or ''}",
+                short_help=f"Same as `tm tags {command.name}`.",
+                hidden=True,
+                context_settings=command.context_settings,
+            )
+        )
+    return commands

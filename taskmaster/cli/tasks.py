@@ -59,6 +59,8 @@ def list_tasks(
     if as_json:
         render.echo_json(documents.task_list_document(result.tag, result.tasks))
         return
+    filters = [*(statuses or ()), *(["ready"] if ready else ())]
+    tag_tasks = result.tag_tasks if result.tag_tasks is not None else result.tasks
     if result.tasks:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         render.echo_lines(
@@ -67,7 +69,17 @@ def list_tasks(
             )
         )
         click.echo()
-    click.echo(render.summary(result.tag, result.tasks, with_subtasks=with_subtasks))
+    elif filters and tag_tasks:
+        click.echo(f"No task matches ({', '.join(filters)}).")
+    click.echo(
+        render.summary(
+            result.tag,
+            tag_tasks,
+            with_subtasks=with_subtasks,
+            shown=len(result.tasks) if filters else None,
+            shown_as=", ".join(filters),
+        )
+    )
 
 
 @click.command()
@@ -216,7 +228,7 @@ def add_task(
     if as_json:
         render.echo_json(task)
         return
-    click.echo(f"Task {task['id']} added: {task['title']}")
+    click.echo(f"Task {task['id']} added: {render.title(task)}")
 
 
 @click.command("update-task")
@@ -308,7 +320,7 @@ def remove_task(
     name = app.tag_for(tag)
     if not yes:
         items = app.core.show(wanted, name)  # an unknown id fails before the question
-        listed = "; ".join(f"{render.label(item)} '{item.get('title', '')}'" for item in items)
+        listed = "; ".join(f"{render.label(item)} '{render.title(item)}'" for item in items)
         confirm_or_refuse(yes, f"Remove {listed}?")
     removed = app.core.remove_task(wanted, tag=name)
     if as_json:
@@ -317,4 +329,4 @@ def remove_task(
     for item in removed:
         subs = len(item.get("subtasks") or ())
         extra = f" (and its {subs} subtask{'s' if subs != 1 else ''})" if subs else ""
-        click.echo(f"{render.label(item)} removed: {item.get('title', '')}{extra}")
+        click.echo(f"{render.label(item)} removed: {render.title(item)}{extra}")

@@ -1,4 +1,5 @@
-"""Subtask tools: add_subtask (new, or convert a task), remove_subtask, clear_subtasks."""
+"""Subtask tools: add_subtask (new, or convert a task), update_subtask, remove_subtask,
+clear_subtasks."""
 
 from __future__ import annotations
 
@@ -124,3 +125,29 @@ def register(server: ToolServer, projects: Projects) -> None:
             raise InvalidInput("give either id (task ids) or all: true, not both or neither")
         core = projects.open(projectRoot, file)
         return reply(core.clear_subtasks(None if all_tasks else id, tag=projects.tag(tag)))
+
+    @tool(server, title="Update Subtask")
+    def update_subtask(
+        projectRoot: ProjectRoot,
+        id: Annotated[str, IDS, Field(description="The subtask 'parent.sub', e.g. '15.2'.")],
+        prompt: Annotated[
+            str,
+            Field(
+                description=(
+                    "Text to append to the subtask's details, as is (no AI model rewrites it), "
+                    "wrapped in a timestamped <info added on ...> block."
+                )
+            ),
+        ],
+        research: Annotated[
+            bool, Field(description="Accepted for compatibility; no research is done.")
+        ] = False,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
+        """Append a timestamped note to a subtask's details; earlier details are kept.
+
+        Returns the subtask as {"id": "15.2", "parentId": 15, ...}.
+        """
+        core = projects.open(projectRoot, file)
+        return reply(core.append_subtask_details(id, prompt, tag=projects.tag(tag)))

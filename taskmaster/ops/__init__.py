@@ -8,7 +8,8 @@ copies (``"id": "N.M"``).
 
     tasks         add_task, update_task, remove_task
     status        set_status (a subtask's parent follows its subtasks)
-    subtasks      add_subtask, convert_task_to_subtask, remove_subtask, clear_subtasks
+    subtasks      add_subtask, convert_task_to_subtask, remove_subtask, clear_subtasks,
+                  append_subtask_details
     dependencies  add_dependency, remove_dependency, validate_dependencies, fix_dependencies
     move          move_tasks (within a tag);  move_tag: move_to_tag (between tags)
     tags          add_tag, copy_tag, rename_tag, delete_tag, list_tags
@@ -28,6 +29,7 @@ from taskmaster.ops.next import next_task, ready_ids
 from taskmaster.ops.status import set_status
 from taskmaster.ops.subtasks import (
     add_subtask,
+    append_subtask_details,
     clear_subtasks,
     convert_task_to_subtask,
     remove_subtask,
@@ -39,6 +41,7 @@ __all__ = [
     "DependencyIssue",
     "add_dependency",
     "add_subtask",
+    "append_subtask_details",
     "add_tag",
     "add_task",
     "clear_subtasks",

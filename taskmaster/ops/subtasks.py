@@ -158,8 +158,32 @@ def clear_subtasks(doc: Document, tag: str, ids: Sequence[int] | None) -> list[T
     return changed
 
 
+def append_subtask_details(
+    doc: Document, tag: str, subtask_id: TaskId, text: str, *, now: str
+) -> Task:
+    """Append a timestamped note to a subtask's details and return its view.
+
+    The note is wrapped as ``<info added on NOW>`` ... ``</info added on NOW>`` on its own
+    lines, the block claude-task-master's `update-subtask` appends, so both tools read a log
+    of notes the same way. Earlier details are kept as they are.
+    """
+    subtask_id = TaskId.parse(subtask_id)
+    if subtask_id.sub is None:
+        raise InvalidInput(f"{subtask_id} is a task id; give a subtask id such as {subtask_id}.1")
+    note = str(text).strip()
+    if not note:
+        raise InvalidInput("nothing to add: the text is empty")
+    parent = doc.task(tag, subtask_id.task)
+    sub = doc.get(tag, subtask_id)
+    block = f"<info added on {now}>\n{note}\n</info added on {now}>"
+    old = sub.get("details")
+    sub["details"] = f"{old}\n{block}" if isinstance(old, str) and old else block
+    return subtask_view(parent, sub)
+
+
 __all__ = [
     "add_subtask",
+    "append_subtask_details",
     "clear_subtasks",
     "convert_task_to_subtask",
     "remove_subtask",

@@ -62,7 +62,10 @@ def test_quick_run_holds_on_taskmaster_and_reproduces_on_the_baseline(tmp_path: 
         "could not read while A held the lock" in n for n in rows[("lost-update", "safe")]["notes"]
     )
     # progress on stderr
-    assert re.search(r"lost-update/safe: \d+ processes started, \d+/\d+ ops", done.stderr)
+    progress = re.findall(
+        r"lost-update/safe: \d+ processes started, \d+/\d+ operations done", done.stderr
+    )
+    assert progress and len(progress) == len(set(progress)), done.stderr  # never a line twice
 
     # nothing of the run is still running
     assert pids_mentioning(str(run_dir)) == []
@@ -91,6 +94,12 @@ def test_an_unkept_run_leaves_no_folder_and_no_process() -> None:
     done = harness("run", "rate-limit", "--quick", "--seed", "3")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "rate-limit" in done.stdout and "all pass" in done.stdout
+    # The output explains itself: the run folder's fate, the expected baseline verdict, columns.
+    assert "removed at the end (--keep keeps it)" in done.stderr
+    assert re.search(r"run folder \S+ removed$", done.stderr.strip())
+    assert '"reproduced" there is the expected outcome' in done.stdout
+    for column in ("ops ", "lost ", "stale ", "torn "):
+        assert f"\n  {column}" in done.stdout, column
     folder = _run_folder(done.stderr)
     assert not folder.exists()
     assert pids_mentioning(str(folder)) == []
