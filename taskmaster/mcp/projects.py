@@ -54,7 +54,9 @@ class Projects:
             # later is found without restarting the server.
             tasks_file = self.policy.confine(default_tasks_file(root), "task file")
         # On every call, not once per facade: a link can be replaced while the server runs.
-        self.policy.confine(ProjectPaths(root, tasks_file).state_file, "state file")
+        paths = ProjectPaths(root, tasks_file)
+        self.policy.confine(paths.state_file, "state file")
+        self.policy.confine(paths.config_file, "config file")
         key = (root, tasks_file)
         with self._lock:
             core = self._cores.get(key)
