@@ -53,6 +53,8 @@ def test_reference_tag_commands_are_hidden_from_help_but_explained(tm: Tm) -> No
     assert "add-tag" not in listing
     assert "add-tag, use-tag, delete-tag" in " ".join(tm.ok("tags", "--help").stdout.split())
     assert "Same as `tm tags remove`" in tm.ok("delete-tag", "--help").stdout
+    add_help = tm.ok("add-tag", "--help").stdout
+    assert "\n  Examples:\n    tm tags add feature-x" in add_help and "\b" not in add_help
 
 
 def test_tags_show_metadata_adds_the_dates(tm: Tm) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import subprocess
 from pathlib import Path
@@ -114,7 +115,9 @@ def branch_tag_name(root: Path) -> tuple[str, str]:
         raise InvalidInput(f"--from-branch: could not run git ({err})") from None
     branch = done.stdout.strip()
     if done.returncode != 0 or not branch:
-        raise InvalidInput(f"--from-branch: {root} is not in a git repository, or no branch is checked out")
+        raise InvalidInput(
+            f"--from-branch: {root} is not in a git repository, or no branch is checked out"
+        )
     if branch.lower() in RESERVED_BRANCHES:
         raise InvalidInput(f"--from-branch: the branch '{branch}' does not make a tag name")
     name = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_-]", "-", branch)).strip("-").lower()[:50]
@@ -261,7 +264,7 @@ def reference_commands() -> list[click.Command]:
                 name,
                 callback=command.callback,
                 params=command.params,
-                help=f"Same as `tm tags {command.name}`.\n\n{command.help or ''}",
+                help=f"Same as `tm tags {command.name}`.\n\n{inspect.cleandoc(command.help or '')}",
                 short_help=f"Same as `tm tags {command.name}`.",
                 hidden=True,
                 context_settings=command.context_settings,
