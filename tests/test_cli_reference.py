@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import orjson
@@ -52,6 +53,8 @@ def test_reference_tag_commands_are_hidden_from_help_but_explained(tm: Tm) -> No
     assert "add-tag" not in listing
     assert "add-tag, use-tag, delete-tag" in " ".join(tm.ok("tags", "--help").stdout.split())
     assert "Same as `tm tags remove`" in tm.ok("delete-tag", "--help").stdout
+    add_help = tm.ok("add-tag", "--help").stdout
+    assert "\n  Examples:\n    tm tags add feature-x" in add_help and "\b" not in add_help
 
 
 def test_tags_show_metadata_adds_the_dates(tm: Tm) -> None:
@@ -126,3 +129,18 @@ def test_every_ai_command_names_a_way_to_do_it_instead() -> None:
     for name, instead in ai.ALTERNATIVES.items():
         assert name in cli.commands and cli.commands[name].hidden
         assert len(instead) > 20
+
+
+def test_add_tag_from_branch_names_the_tag_after_the_git_branch(tm: Tm) -> None:
+    tm.fails(1, "add-tag", "--from-branch")  # not a git repository yet
+    subprocess.run(
+        ["git", "-C", str(tm.root), "init", "-q", "-b", "Feature/Login_Page.v2"], check=True
+    )
+    tm.ok("add-tag", "--from-branch", "--copy-from-current")
+    tag = tm.data()["feature-login_page-v2"]
+    assert tag["metadata"]["description"] == 'Tag created from git branch "Feature/Login_Page.v2"'
+    assert len(tag["tasks"]) == 1
+    tm.fails(2, "tags", "add", "x", "--from-branch")
+    tm.fails(2, "add-tag")  # neither a name nor --from-branch
+    subprocess.run(["git", "-C", str(tm.root), "checkout", "-q", "-b", "main"], check=True)
+    assert "does not make a tag name" in tm.fails(1, "tags", "add", "--from-branch").stderr

@@ -14,6 +14,7 @@ from taskmaster.errors import (
 from taskmaster.model import TASK_KEYS, TaskId
 from taskmaster.ops import (
     add_subtask,
+    append_subtask_details,
     clear_subtasks,
     convert_task_to_subtask,
     remove_subtask,
@@ -281,4 +282,33 @@ def test_a_subtask_id_where_a_task_is_required_is_refused() -> None:
         add_subtask(doc, "master", T("1.1"), title="s")
     with pytest.raises(InvalidInput, match=r"the task to convert must be a task id"):
         convert_task_to_subtask(doc, "master", T("1.1"), 2)
+    assert doc.to_json() == before
+
+
+# append_subtask_details --------------------------------------------------------------------------
+
+
+def test_append_subtask_details_adds_blocks_in_the_reference_format() -> None:
+    doc = make_doc(make_task(1, subtasks=[make_subtask(1, 1, details="")]))
+    now = "2026-05-01T10:00:00.000Z"
+    view = append_subtask_details(doc, "master", T("1.1"), "  First  ", now=now)
+    block = f"<info added on {now}>\nFirst\n</info added on {now}>"
+    assert view["id"] == "1.1" and view["details"] == block
+    later = "2026-05-02T10:00:00.000Z"
+    append_subtask_details(doc, "master", T("1.1"), "Second", now=later)
+    stored = doc.task("master", 1)["subtasks"][0]["details"]
+    assert stored == f"{block}\n<info added on {later}>\nSecond\n</info added on {later}>"
+
+
+def test_append_subtask_details_refuses_without_changing_anything() -> None:
+    doc = make_doc(make_task(1, subtasks=[make_subtask(1, 1, details="keep")]))
+    before = doc.to_json()
+    with pytest.raises(InvalidInput, match="task id"):
+        append_subtask_details(doc, "master", T("1"), "x", now="t")
+    with pytest.raises(InvalidInput, match="empty"):
+        append_subtask_details(doc, "master", T("1.1"), " \n ", now="t")
+    with pytest.raises(TaskNotFound):
+        append_subtask_details(doc, "master", T("1.7"), "x", now="t")
+    with pytest.raises(TaskNotFound):
+        append_subtask_details(doc, "master", T("9.1"), "x", now="t")
     assert doc.to_json() == before

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import click
 
 from taskmaster.cli import render, text
 from taskmaster.cli.context import App, F, confirm_or_refuse, json_option, pass_app
+from taskmaster.errors import InvalidInput
 
 
 def _tag_table(infos: list[dict[str, Any]], color: bool, show_metadata: bool) -> list[str]:
@@ -92,33 +97,77 @@ def list_tags(app: App, show_metadata: bool, as_json: bool) -> None:
     _list(app, as_json, show_metadata)
 
 
+# Branches that name no piece of work of their own (as the reference tool reserves them).
+RESERVED_BRANCHES = frozenset({"main", "master", "develop", "dev", "head"})
+
+
+def branch_tag_name(root: Path) -> tuple[str, str]:
+    """The current git branch of `root`, and the tag name made of it (as the reference does:
+    other characters become '-', lower case, at most 50 characters)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "symbolic-ref", "--short", "-q", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise InvalidInput(f"--from-branch: could not run git ({err})") from None
+    branch = done.stdout.strip()
+    if done.returncode != 0 or not branch:
+        raise InvalidInput(
+            f"--from-branch: {root} is not in a git repository, or no branch is checked out"
+        )
+    if branch.lower() in RESERVED_BRANCHES:
+        raise InvalidInput(f"--from-branch: the branch '{branch}' does not make a tag name")
+    name = re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_-]", "-", branch)).strip("-").lower()[:50]
+    if not name:
+        raise InvalidInput(f"--from-branch: the branch {branch!r} does not make a tag name")
+    return branch, name
+
+
 @tags.command("add")
-@click.argument("name")
-@click.option("-d", "--description", default="", help="What the tag is for.")
+@click.argument("name", required=False)
+@click.option("-d", "--description", default=None, help="What the tag is for.")
 @click.option("--copy-from", metavar="TAG", help="Start with a copy of this tag's tasks.")
 @click.option(
     "--copy-from-current", is_flag=True, help="Start with a copy of the current tag's tasks."
+)
+@click.option(
+    "--from-branch",
+    is_flag=True,
+    help="Name the tag after the current git branch (feature/Login -> feature-login).",
 )
 @json_option
 @pass_app
 def add_tag(
     app: App,
-    name: str,
-    description: str,
+    name: str | None,
+    description: str | None,
     copy_from: str | None,
     copy_from_current: bool,
+    from_branch: bool,
     as_json: bool,
 ) -> None:
     """Create a tag, empty or as a copy of another.
 
     \b
-    Example:
+    Examples:
       tm tags add feature-x --description "The X feature" --copy-from master
+      tm tags add --from-branch --copy-from-current
     """
     if copy_from and copy_from_current:
         raise click.UsageError("give --copy-from TAG or --copy-from-current, not both")
+    if from_branch:
+        if name is not None:
+            raise click.UsageError("give a tag NAME or --from-branch, not both")
+        branch, name = branch_tag_name(app.core.root)
+        if description is None:
+            description = f'Tag created from git branch "{branch}"'
+    elif name is None:
+        raise click.UsageError("missing the tag NAME (or --from-branch)")
     source = app.core.current_tag() if copy_from_current else copy_from
-    info = app.core.add_tag(name, description=description, copy_from=source)
+    info = app.core.add_tag(name, description=description or "", copy_from=source)
     if as_json:
         render.echo_json(info)
         return
@@ -215,7 +264,7 @@ def reference_commands() -> list[click.Command]:
                 name,
                 callback=command.callback,
                 params=command.params,
-                help=f"Same as `tm tags {command.name}`.\n\n{command.help or ''}",
+                help=f"Same as `tm tags {command.name}`.\n\n{inspect.cleandoc(command.help or '')}",
                 short_help=f"Same as `tm tags {command.name}`.",
                 hidden=True,
                 context_settings=command.context_settings,
