@@ -46,6 +46,7 @@ from taskmaster.errors import InvalidInput
 )
 @click.option(
     "--max-streams",
+    metavar="N",
     type=click.IntRange(0),
     default=None,
     help="Event streams (/api/v1/events) open at once; each holds a thread, a dropped one "
@@ -53,6 +54,7 @@ from taskmaster.errors import InvalidInput
 )
 @click.option(
     "--max-body-bytes",
+    metavar="BYTES",
     type=click.IntRange(0),
     default=None,
     help="Largest request body; a larger one is refused (413) from its headers, unread "
@@ -60,6 +62,7 @@ from taskmaster.errors import InvalidInput
 )
 @click.option(
     "--connection-limit",
+    metavar="N",
     type=click.IntRange(1),
     default=None,
     help="Open connections at most; at the limit the connection idle the longest is closed "
@@ -75,6 +78,7 @@ from taskmaster.errors import InvalidInput
 )
 @click.option(
     "--send-buffer-bytes",
+    metavar="BYTES",
     type=click.IntRange(MIN_SEND_BUFFER_BYTES),
     default=None,
     help="Unread answer bytes a connection may hold; past them its next pipelined request "
