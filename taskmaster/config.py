@@ -11,13 +11,21 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
     TM_RATE_LIMIT_FALLBACK              when that store is unreachable: open | local | closed
     TM_REDIS_URL                        Redis shared by all instances: events, L2 cache, limits
     TM_API_TOKEN                        bearer token required for writes; unset: open
-    TM_MAX_BODY_BYTES                   largest accepted request body (default 1 MiB)
+    TM_MAX_BODY_BYTES                   largest accepted request body (default 1 MiB); a
+                                        larger one is refused from its headers, unread
+    TM_CONNECTION_LIMIT                 open connections (default 500); at the limit the
+                                        idlest connection is closed to make room
+    TM_IDLE_TIMEOUT                     seconds a connection may neither send nor read
+                                        before it is closed (default 30)
+    TM_SEND_BUFFER_BYTES                unread answer bytes a connection may hold before its
+                                        next pipelined request waits for the client (1 MiB)
     TM_CACHE                            "0"/"false"/"off" disables the response cache
     TM_CACHE_TTL, TM_CACHE_MAXSIZE      response cache bounds
     TM_WATCH                            "0" stops the directory watcher (changes then reach
                                         the cache by revision checks and Redis events only)
     TM_SSE_HEARTBEAT                    seconds between heartbeat comments on /api/v1/events
-    TM_SSE_MAX_CLIENTS                  concurrent event streams (each holds a server thread)
+    TM_SSE_MAX_CLIENTS                  concurrent event streams (each holds a server
+                                        thread); default: half the threads
 """
 
 from __future__ import annotations
@@ -35,6 +43,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_THREADS = 8
 DEFAULT_MAX_BODY_BYTES = 1 << 20
+DEFAULT_CONNECTION_LIMIT = 500
+DEFAULT_IDLE_TIMEOUT = 30
+DEFAULT_SEND_BUFFER_BYTES = 1 << 20
+MIN_SEND_BUFFER_BYTES = 4096
 
 RATE_LIMIT_FALLBACKS = ("open", "local", "closed")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
@@ -61,6 +73,14 @@ class Config:
     api_token: str | None = None
     """When set, POST/PUT/PATCH/DELETE need ``Authorization: Bearer <token>``."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    connection_limit: int = DEFAULT_CONNECTION_LIMIT
+    """Open connections; at the limit the one idle the longest is closed for a new one."""
+    idle_timeout: int = DEFAULT_IDLE_TIMEOUT
+    """Seconds a connection may go without receiving or sending a byte (outside a running
+    request that is still working) before it is closed."""
+    send_buffer_bytes: int = DEFAULT_SEND_BUFFER_BYTES
+    """Answer bytes buffered for a client that reads slowly; past them its next pipelined
+    request waits, without holding a thread, until the client has read."""
     cache_enabled: bool = True
     cache_ttl: float = 300.0
     cache_maxsize: int = 1024
@@ -78,8 +98,25 @@ class Config:
             raise InvalidInput(f"invalid thread count {self.threads}: expected at least 1")
         if self.max_body_bytes < 0:
             raise InvalidInput("max_body_bytes cannot be negative")
+        if self.connection_limit < 1:
+            raise InvalidInput(
+                f"invalid connection limit {self.connection_limit}: expected at least 1"
+            )
+        if self.idle_timeout < 1:
+            raise InvalidInput(
+                f"invalid idle timeout {self.idle_timeout}: expected at least 1 second"
+            )
+        if self.send_buffer_bytes < MIN_SEND_BUFFER_BYTES:
+            raise InvalidInput(
+                f"invalid send buffer {self.send_buffer_bytes}: expected at least "
+                f"{MIN_SEND_BUFFER_BYTES} bytes"
+            )
         if self.sse_heartbeat <= 0:
             raise InvalidInput("sse_heartbeat must be positive")
+        if self.sse_max_clients is not None and self.sse_max_clients < 0:
+            raise InvalidInput(
+                f"invalid event stream limit {self.sse_max_clients}: expected 0 or more"
+            )
         if self.rate_limit_fallback not in RATE_LIMIT_FALLBACKS:
             raise InvalidInput(
                 f"invalid rate-limit fallback {self.rate_limit_fallback!r}: expected one of "
@@ -116,6 +153,9 @@ class Config:
             "redis_url": ("TM_REDIS_URL", _optional_text),
             "api_token": ("TM_API_TOKEN", _optional_text),
             "max_body_bytes": ("TM_MAX_BODY_BYTES", _integer),
+            "connection_limit": ("TM_CONNECTION_LIMIT", _integer),
+            "idle_timeout": ("TM_IDLE_TIMEOUT", _integer),
+            "send_buffer_bytes": ("TM_SEND_BUFFER_BYTES", _integer),
             "cache_enabled": ("TM_CACHE", _boolean),
             "cache_ttl": ("TM_CACHE_TTL", _number),
             "cache_maxsize": ("TM_CACHE_MAXSIZE", _integer),
@@ -170,4 +210,12 @@ def _boolean(variable: str, raw: str) -> bool:
     raise InvalidInput(f"{variable}={raw!r} is not a boolean (use 1/0, true/false, on/off)")
 
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "RATE_LIMIT_FALLBACKS", "Config"]
+__all__ = [
+    "DEFAULT_CONNECTION_LIMIT",
+    "DEFAULT_HOST",
+    "DEFAULT_IDLE_TIMEOUT",
+    "DEFAULT_PORT",
+    "DEFAULT_SEND_BUFFER_BYTES",
+    "RATE_LIMIT_FALLBACKS",
+    "Config",
+]

@@ -39,6 +39,9 @@ def test_tm_variables_are_read() -> None:
             "TM_CACHE_MAXSIZE": "10",
             "TM_SSE_HEARTBEAT": "2",
             "TM_SSE_MAX_CLIENTS": "3",
+            "TM_CONNECTION_LIMIT": "50",
+            "TM_IDLE_TIMEOUT": "5",
+            "TM_SEND_BUFFER_BYTES": "65536",
             "UNRELATED": "x",
         }
     )
@@ -55,6 +58,9 @@ def test_tm_variables_are_read() -> None:
         cache_maxsize=10,
         sse_heartbeat=2.0,
         sse_max_clients=3,
+        connection_limit=50,
+        idle_timeout=5,
+        send_buffer_bytes=65536,
     )
 
 
@@ -103,6 +109,13 @@ def test_an_empty_rate_limit_or_token_means_off() -> None:
         ("TM_HOST", " "),
         ("TM_REDIS_URL", "http://localhost:6379"),
         ("TM_RATE_LIMIT_FALLBACK", "maybe"),
+        ("TM_CONNECTION_LIMIT", "0"),
+        ("TM_CONNECTION_LIMIT", "many"),
+        ("TM_IDLE_TIMEOUT", "0"),
+        ("TM_IDLE_TIMEOUT", "1.5"),
+        ("TM_SEND_BUFFER_BYTES", "100"),
+        ("TM_SSE_MAX_CLIENTS", "-1"),
+        ("TM_MAX_BODY_BYTES", "-1"),
     ],
 )
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
@@ -114,7 +127,14 @@ def test_serve_is_a_tm_command_with_help() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0
     options = ("--host", "--port", "--threads", "--rate-limit", "--no-cache", "--redis-url")
-    for option in (*options, "--rate-limit-fallback"):
+    limits = (
+        "--max-streams",
+        "--max-body-bytes",
+        "--connection-limit",
+        "--idle-timeout",
+        "--send-buffer-bytes",
+    )
+    for option in (*options, "--rate-limit-fallback", *limits):
         assert option in result.output
     assert "serve" in CliRunner().invoke(cli, ["--help"]).output
 
@@ -151,3 +171,54 @@ def test_tm_list_imports_no_web_server_and_no_watcher(tmp_path: Path) -> None:
 def test_bad_redis_options_are_usage_errors(args: list[str], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--project", str(tmp_path), *args])
     assert result.exit_code == 2, result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "--connection-limit", "0"],
+        ["serve", "--idle-timeout", "0"],
+        ["serve", "--idle-timeout", "soon"],
+        ["serve", "--send-buffer-bytes", "10"],
+        ["serve", "--max-streams", "-1"],
+        ["serve", "--max-body-bytes", "-5"],
+    ],
+)
+def test_bad_limit_options_are_usage_errors(args: list[str], tmp_path: Path) -> None:
+    _init_project(tmp_path)
+    result = CliRunner().invoke(cli, ["--project", str(tmp_path), *args])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for" in result.output, result.output  # the option exists
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("TM_CONNECTION_LIMIT", "0"), ("TM_IDLE_TIMEOUT", "never"), ("TM_PORT", "http")],
+)
+def test_a_bad_tm_setting_for_serve_is_a_usage_error(
+    variable: str, value: str, tmp_path: Path
+) -> None:
+    _init_project(tmp_path)
+    result = CliRunner().invoke(cli, ["--project", str(tmp_path), "serve"], env={variable: value})
+    assert result.exit_code == 2, result.output
+    assert variable in result.output or value in result.output
+
+
+def _init_project(root: Path) -> None:
+    from taskmaster.core import TaskMaster
+
+    core, _ = TaskMaster.init(root)
+    core.close()
+
+
+def test_waitress_gets_the_limits() -> None:
+    from taskmaster.api.connections import waitress_adjustments
+
+    adjustments = waitress_adjustments(
+        Config(max_body_bytes=1000, connection_limit=7, idle_timeout=9, send_buffer_bytes=8192)
+    )
+    # waitress refuses a declared length at or above its maximum: 1000 bytes still pass.
+    assert adjustments.max_request_body_size == 1001
+    assert adjustments.channel_timeout == 9
+    assert adjustments.outbuf_high_watermark == 8192
+    assert adjustments.channel_request_lookahead == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -26,8 +27,8 @@ def core(tmp_path: Path) -> Iterator[TaskMaster]:
     core.close()
 
 
-def _start(core: TaskMaster) -> tuple[ApiServer, threading.Thread]:
-    server = ApiServer(core, Config(port=0, threads=2))
+def _start(core: TaskMaster, **settings: object) -> tuple[ApiServer, threading.Thread]:
+    server = ApiServer(core, Config(port=0, threads=2, **settings))
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)
     thread.start()
     return server, thread
@@ -84,3 +85,60 @@ def test_stop_survives_the_loop_ending_before_its_own_pull_returns(core: TaskMas
     server.stop()
     thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+def _exchange(server: ApiServer, request: bytes) -> bytes:
+    """Send `request`, then read until the server closes the connection."""
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _problem(response: bytes) -> tuple[bytes, dict[str, object]]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"\r\ncontent-type: application/problem+json" in head.lower(), response
+    return head.split(b"\r\n", 1)[0], json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /api/v1/tasks HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+        (b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+    ids=["malformed", "unknown-transfer-coding"],
+)
+def test_requests_refused_before_the_app_get_problem_documents(
+    core: TaskMaster, request_bytes: bytes, status: int
+) -> None:
+    server, thread = _start(core)
+    try:
+        status_line, problem = _problem(_exchange(server, request_bytes))
+        assert status_line.split()[1] == str(status).encode()
+        assert problem["status"] == status and problem["detail"]
+    finally:
+        server.stop()
+        thread.join(timeout=10)
+
+
+def test_an_oversize_body_announced_with_expect_continue_is_refused_without_a_continue(
+    core: TaskMaster,
+) -> None:
+    server, thread = _start(core, max_body_bytes=100)
+    try:
+        response = _exchange(
+            server,
+            b"POST /api/v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Expect: 100-continue\r\nContent-Length: 101\r\n\r\n",
+        )
+        assert not response.startswith(b"HTTP/1.1 100"), response
+        status_line, problem = _problem(response)
+        assert status_line.split()[1] == b"413"
+        assert problem["limit"] == 100
+    finally:
+        server.stop()
+        thread.join(timeout=10)

@@ -59,6 +59,21 @@ def test_an_idle_stream_sends_heartbeats() -> None:
     stream.close()
 
 
+def test_a_stream_ends_and_frees_its_slot_when_the_server_says_the_client_left() -> None:
+    hub, bus = _hub(max_clients=1)
+    gone = threading.Event()
+    stream = hub.open(heartbeat=3600, client_gone=gone.is_set)
+    assert next(stream) == GREETING
+    bus.publish(Event("task.updated", 1, "abc"))
+    assert next(stream).startswith(b"id: 1\n")  # a live client gets its events
+    gone.set()
+    # Waiting for the next event (an hour away, as the heartbeat is), it notices the flag.
+    with pytest.raises(StopIteration):
+        next(stream)
+    assert hub.open_streams == 0 and _subscribers(bus) == 0
+    hub.open(heartbeat=3600).close()  # the slot is free again
+
+
 def test_closing_a_stream_unsubscribes_it_even_if_it_never_started() -> None:
     """A WSGI server may close a body it never iterated (the client left at once)."""
     hub, bus = _hub()

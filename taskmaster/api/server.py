@@ -13,10 +13,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-import waitress
 from waitress import wasyncore
 
 from taskmaster.api.app import TaskMasterApp, create_app
+from taskmaster.api.connections import create_server
 from taskmaster.config import Config
 from taskmaster.core import TaskMaster
 
@@ -35,14 +35,7 @@ class ApiServer:
         self.config = config
         self.app: TaskMasterApp = create_app(core, config)
         self._map: dict[Any, Any] = {}  # ours, so that stop() can empty it
-        self._server = waitress.create_server(
-            self.app,
-            map=self._map,
-            host=config.host,
-            port=config.port,
-            threads=config.threads,
-            ident="taskmaster",
-        )
+        self._server = create_server(self.app, self._map, config)
         # The map's entries from the loop's end (`_end_loop`) until the shutdown closes them.
         self._parked: dict[Any, Any] = {}
         # stop() pulls waitress's trigger (a pipe) at most once, and never after the shutdown

@@ -6,9 +6,11 @@ WSGI server pulls from in one of its threads:
 
 - a client that stops reading fills its queue; the stream then ends with an ``overflow`` event
   (the client reconnects and re-reads) instead of growing without bound;
-- a client that went away is noticed when a write fails, at the latest at the next heartbeat
-  (every `heartbeat` seconds); the server then calls `close()`, which unsubscribes. `close()`
-  is on the iterator itself, not in a generator's `finally`, because a server may close a body
+- a client that went away frees its slot within a second: the server says so (waitress's
+  ``waitress.client_disconnected``, true once it has seen the connection end), and a stream
+  waiting for events asks it every `DISCONNECT_POLL_SECONDS`; without that a failed write
+  tells, at the latest at the heartbeat after next. Either way `close()` unsubscribes. It is
+  on the iterator itself, not in a generator's `finally`, because a server may close a body
   it never started iterating, and a generator that never started never runs its `finally`;
 - on shutdown `EventHub.close()` ends every stream, so no server thread stays blocked on one.
 """
@@ -18,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
+from collections.abc import Callable
 
 import falcon
 import orjson
@@ -30,6 +34,8 @@ from taskmaster.events import Event
 _END = object()
 GREETING = b"retry: 2000\n: connected\n\n"
 HEARTBEAT = b": heartbeat\n\n"
+DISCONNECT_POLL_SECONDS = 0.25
+
 OVERFLOW = b'event: overflow\ndata: {"reason": "the client fell behind; reconnect"}\n\n'
 
 
@@ -52,7 +58,8 @@ class EventHub:
         self._streams: set[EventStream] = set()
         self._closed = False
 
-    def open(self, heartbeat: float) -> EventStream:
+    def open(self, heartbeat: float, client_gone: Callable[[], bool] | None = None) -> EventStream:
+        """A new stream; `client_gone` (when the server offers one) says the client left."""
         with self._lock:
             if self._closed:
                 raise Problem(503, "the server is shutting down", headers={"Retry-After": "1"})
@@ -64,7 +71,7 @@ class EventHub:
                     kind="too-many-streams",
                     headers={"Retry-After": "5"},
                 )
-            stream = EventStream(self, heartbeat, self.queue_size)
+            stream = EventStream(self, heartbeat, self.queue_size, client_gone)
             self._streams.add(stream)
         stream.unsubscribe = self.bus.subscribe(stream.deliver)
         self.metrics.event_streams.inc()
@@ -95,9 +102,16 @@ class EventHub:
 class EventStream:
     """The body of one event-stream response: an iterator of SSE frames with `close()`."""
 
-    def __init__(self, hub: EventHub, heartbeat: float, queue_size: int) -> None:
+    def __init__(
+        self,
+        hub: EventHub,
+        heartbeat: float,
+        queue_size: int,
+        client_gone: Callable[[], bool] | None = None,
+    ) -> None:
         self._hub = hub
         self._heartbeat = heartbeat
+        self._client_gone = client_gone
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._greeted = False
         self._done = False
@@ -132,14 +146,34 @@ class EventStream:
             self._hub.metrics.events_dropped.inc()
             self._done = True
             return OVERFLOW
-        try:
-            item = self._queue.get(timeout=self._heartbeat)
-        except queue.Empty:
+        item = self._next_item()
+        if item is None:
             return HEARTBEAT  # a write to a gone client fails here, and the server closes us
         if item is _END or not isinstance(item, Event):
             self.close()
             raise StopIteration
         return format_event(item)
+
+    def _next_item(self) -> object | None:
+        """The next queued item, or None when a heartbeat is due. Ends the stream (releasing
+        its slot) as soon as the server says the client is gone."""
+        if self._client_gone is None:
+            try:
+                return self._queue.get(timeout=self._heartbeat)
+            except queue.Empty:
+                return None
+        deadline = time.monotonic() + self._heartbeat
+        while True:
+            if self._client_gone():
+                self.close()
+                raise StopIteration
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                return self._queue.get(timeout=min(remaining, DISCONNECT_POLL_SECONDS))
+            except queue.Empty:
+                continue
 
     def close(self) -> None:
         self._done = True
@@ -159,4 +193,4 @@ class EventsResource:
         resp.content_type = "text/event-stream"
         resp.cache_control = ["no-store"]
         resp.set_header("X-Accel-Buffering", "no")  # tell proxies not to hold frames back
-        resp.stream = self.hub.open(self.heartbeat)
+        resp.stream = self.hub.open(self.heartbeat, req.env.get("waitress.client_disconnected"))

@@ -12,7 +12,17 @@ import os
 import click
 
 from taskmaster.cli.context import App, pass_app, redis_url_option
-from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT, RATE_LIMIT_FALLBACKS
+from taskmaster.config import (
+    DEFAULT_CONNECTION_LIMIT,
+    DEFAULT_HOST,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_SEND_BUFFER_BYTES,
+    MIN_SEND_BUFFER_BYTES,
+    RATE_LIMIT_FALLBACKS,
+)
+from taskmaster.errors import InvalidInput
 
 
 @click.command("serve")
@@ -33,6 +43,47 @@ from taskmaster.config import DEFAULT_HOST, DEFAULT_PORT, RATE_LIMIT_FALLBACKS
     type=click.IntRange(1, 1024),
     default=None,
     help="Worker threads [default: 8, or TM_THREADS]; each open event stream holds one.",
+)
+@click.option(
+    "--max-streams",
+    metavar="N",
+    type=click.IntRange(0),
+    default=None,
+    help="Event streams (/api/v1/events) open at once; each holds a thread, a dropped one "
+    "frees its slot within a second [default: half the threads, or TM_SSE_MAX_CLIENTS].",
+)
+@click.option(
+    "--max-body-bytes",
+    metavar="BYTES",
+    type=click.IntRange(0),
+    default=None,
+    help="Largest request body; a larger one is refused (413) from its headers, unread "
+    f"[default: {DEFAULT_MAX_BODY_BYTES}, or TM_MAX_BODY_BYTES].",
+)
+@click.option(
+    "--connection-limit",
+    metavar="N",
+    type=click.IntRange(1),
+    default=None,
+    help="Open connections at most; at the limit the connection idle the longest is closed "
+    f"for a new one [default: {DEFAULT_CONNECTION_LIMIT}, or TM_CONNECTION_LIMIT].",
+)
+@click.option(
+    "--idle-timeout",
+    metavar="SECONDS",
+    type=click.IntRange(1),
+    default=None,
+    help="Close a connection that neither sends nor reads for this long, including a client "
+    f"that stopped reading its answers [default: {DEFAULT_IDLE_TIMEOUT}, or TM_IDLE_TIMEOUT].",
+)
+@click.option(
+    "--send-buffer-bytes",
+    metavar="BYTES",
+    type=click.IntRange(MIN_SEND_BUFFER_BYTES),
+    default=None,
+    help="Unread answer bytes a connection may hold; past them its next pipelined request "
+    "waits, without a thread, until the client reads "
+    f"[default: {DEFAULT_SEND_BUFFER_BYTES}, or TM_SEND_BUFFER_BYTES].",
 )
 @click.option(
     "--rate-limit",
@@ -64,6 +115,11 @@ def serve(
     host: str | None,
     port: int | None,
     threads: int | None,
+    max_streams: int | None,
+    max_body_bytes: int | None,
+    connection_limit: int | None,
+    idle_timeout: int | None,
+    send_buffer_bytes: int | None,
     rate_limit: str | None,
     rate_limit_fallback: str | None,
     redis_url: str | None,
@@ -75,6 +131,10 @@ def serve(
     server) are watched, and every cached answer is checked against the file's revision.
     Settings come from TM_* variables (TM_API_TOKEN, TM_RATE_LIMIT, TM_MAX_BODY_BYTES, ...);
     the options here win over them. The API is described at /api/v1/openapi.json.
+
+    The limits keep clients without the token from stopping the server (large uploads, idle
+    or slow connections, dropped event streams). Beyond loopback, put a reverse proxy (nginx,
+    Caddy, ...) in front all the same: TLS, and limits per client address.
 
     Several instances on one project stay coherent and share one rate limit through Redis
     (--redis-url): change events go over pub/sub, answers are shared by revision, and if Redis
@@ -92,16 +152,24 @@ def serve(
 
     if redis_url:
         app.redis_url = redis_url  # before the project is opened: it picks the event bus
-    config = Config.from_env(
-        os.environ,
-        host=host,
-        port=port,
-        threads=threads,
-        rate_limit=rate_limit,
-        rate_limit_fallback=rate_limit_fallback,
-        redis_url=app.redis_url,
-        cache_enabled=False if no_cache else None,
-    )
+    try:
+        config = Config.from_env(
+            os.environ,
+            host=host,
+            port=port,
+            threads=threads,
+            sse_max_clients=max_streams,
+            max_body_bytes=max_body_bytes,
+            connection_limit=connection_limit,
+            idle_timeout=idle_timeout,
+            send_buffer_bytes=send_buffer_bytes,
+            rate_limit=rate_limit,
+            rate_limit_fallback=rate_limit_fallback,
+            redis_url=app.redis_url,
+            cache_enabled=False if no_cache else None,
+        )
+    except InvalidInput as err:  # a bad TM_* setting is a usage error, as a bad flag is
+        raise click.UsageError(str(err)) from None
     configure_logging()
     run_server(app.core, config, announce=click.echo)
 

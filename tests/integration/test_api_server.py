@@ -206,7 +206,7 @@ def _wait_for_open_streams(served: Served, count: int) -> float:
 
 
 def test_a_client_that_disconnects_is_unsubscribed(served: Served) -> None:
-    # Clients of earlier tests are gone too: each is cleaned up at its next heartbeat.
+    # Clients of earlier tests are gone too: each stream ends once the server sees its end.
     assert _wait_for_open_streams(served, 0) == 0
     client = socket.create_connection(("127.0.0.1", served.port), timeout=5)
     client.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: test\r\n\r\n")
@@ -218,7 +218,7 @@ def test_a_client_that_disconnects_is_unsubscribed(served: Served) -> None:
     assert received.startswith(b"HTTP/1.1 200")
     assert _open_streams(served) == 1
     client.close()  # gone, without a word
-    # The next heartbeat (0.2 s here) fails to write, and the server closes the stream.
+    # The server sees the connection end and the stream, polling for that, closes itself.
     assert _wait_for_open_streams(served, 0) == 0
 
 
