@@ -20,7 +20,15 @@ from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.errors import InvalidInput, TagNotFound
 from taskmaster.events import TAG_CHANGED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
-from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids
+from taskmaster.model import (
+    DEFAULT_TAG,
+    Document,
+    Task,
+    TaskId,
+    check_status,
+    parse_ids,
+    status_of,
+)
 from taskmaster.project import CurrentTag, ProjectPaths, locate, set_current_tag
 from taskmaster.storage import DEFAULT_LOCK_TIMEOUT, Commit, FileStorage, Snapshot
 
@@ -151,7 +159,7 @@ class TaskMaster:
             wanted = {status} if isinstance(status, str) else set(status)
             for value in wanted:
                 check_status(value)
-            tasks = [task for task in tasks if task.get("status", "pending") in wanted]
+            tasks = [task for task in tasks if status_of(task) in wanted]
         if ready:
             ready_ids = ops.ready_ids(document, name)
             tasks = [task for task in tasks if TaskId(task["id"]) in ready_ids]

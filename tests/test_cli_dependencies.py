@@ -109,8 +109,9 @@ def test_move_renumber_and_reorder(tm: Tm) -> None:
     assert [m["id"] for m in moved] == [7]
     assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
     assert tm.task(3)["dependencies"] == [7]
-    assert tm.ok("move", "--from", "4", "--to", "2").stdout == "Task 4 moved to 4: Four\n"
-    assert [t["id"] for t in tm.tasks()] == [4, 2, 3, 7]
+    refused = tm.fails(1, "move", "--from", "4", "--to", "2")
+    assert refused.stderr == "Error: task 2 already exists: use a different destination id\n"
+    assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
 
 
 def test_move_task_to_subtask_and_back(tm: Tm) -> None:

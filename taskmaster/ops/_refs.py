@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from taskmaster.errors import InvalidInput
-from taskmaster.model import Task, TaskId, dependency_value, subtask_dependency_id
+from taskmaster.model import Task, TaskId, dependency_value, is_id_text, subtask_dependency_id
 
 Entry = TaskId | Any
 """An absolute id, or the raw stored value when it does not resolve."""
@@ -143,7 +143,7 @@ def set_parent_link(sub: Task, parent_id: int) -> None:
     if "parentId" in sub:
         old = sub["parentId"]
         # One writer stores "undefined"; only a link that names a task is worth updating.
-        if isinstance(old, str) and old.strip().isdigit():
+        if isinstance(old, str) and is_id_text(old):
             sub["parentId"] = str(parent_id)
         elif isinstance(old, int) and not isinstance(old, bool):
             sub["parentId"] = parent_id

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskmaster.errors import TaskNotFound
-from taskmaster.model import Document, Task, TaskId, check_status, is_done, subtask_view
+from taskmaster.model import (
+    Document,
+    Task,
+    TaskId,
+    check_status,
+    is_done,
+    status_of,
+    subtask_view,
+)
 from taskmaster.ops._refs import find_in, task_index
 
 
@@ -16,7 +24,7 @@ def parent_status_from_subtasks(parent: Task) -> str | None:
     The reference rules, in this order: all done -> done; any in-progress or done ->
     in-progress; all pending -> pending; anything else (say all cancelled) says nothing.
     """
-    statuses = [sub.get("status") for sub in parent.get("subtasks") or ()]
+    statuses = [status_of(sub) for sub in parent.get("subtasks") or ()]
     if not statuses:
         return None
     if all(is_done(status) for status in statuses):
