@@ -17,7 +17,13 @@ from typing import Any
 
 import orjson
 
-from taskmaster.errors import CorruptTaskFile, InvalidInput, TagNotFound, TaskNotFound
+from taskmaster.errors import (
+    CorruptTaskFile,
+    DuplicateId,
+    InvalidInput,
+    TagNotFound,
+    TaskNotFound,
+)
 
 Task = dict[str, Any]
 """A task or subtask exactly as stored (unknown keys included)."""
@@ -249,10 +255,15 @@ class Document:
 
     # tasks --------------------------------------------------------------------------------
     def find_task(self, tag: str, task_id: int) -> Task | None:
+        """The task with that id, or None; DuplicateId if several share it (whichever one we
+        picked, a command could act on the wrong one)."""
+        found = None
         for task in self.tasks(tag):
             if task.get("id") == task_id:
-                return task
-        return None
+                if found is not None:
+                    raise DuplicateId.of(f"task {task_id}", f"tag '{tag}'")
+                found = task
+        return found
 
     def task(self, tag: str, task_id: int) -> Task:
         found = self.find_task(tag, task_id)
@@ -380,10 +391,14 @@ def depth_of_item_field(task_id: TaskId) -> int:
 
 
 def find_subtask(task: Task, sub_id: int) -> Task | None:
+    """The subtask with that id, or None; DuplicateId if several share it."""
+    found = None
     for sub in task.get("subtasks") or ():
         if sub.get("id") == sub_id:
-            return sub
-    return None
+            if found is not None:
+                raise DuplicateId.of(f"subtask {task['id']}.{sub_id}", f"task {task['id']}")
+            found = sub
+    return found
 
 
 def subtask_view(parent: Task, sub: Task) -> Task:

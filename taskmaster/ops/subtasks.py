@@ -9,7 +9,14 @@ from taskmaster.model import Document, Task, TaskId, check_status, subtask_view
 from taskmaster.ops._atomic import all_or_nothing
 from taskmaster.ops._convert import check_no_cycle, subtask_to_task, task_to_subtask
 from taskmaster.ops._graph import TagGraph, cycle_names
-from taskmaster.ops._refs import encode, find_in, remap, remove_item, task_index
+from taskmaster.ops._refs import (
+    check_unambiguous,
+    encode,
+    find_in,
+    remap,
+    remove_item,
+    task_index,
+)
 from taskmaster.ops.tasks import check_new_dependencies, check_title
 
 
@@ -127,6 +134,7 @@ def remove_subtask(
     """
     wanted = _subtask_ids(ids)
     tasks = doc.tasks(tag)
+    check_unambiguous(tasks, wanted, tag)
     index = task_index(tasks)
     for item_id in wanted:
         if find_in(index, item_id) is None:
@@ -167,6 +175,7 @@ def clear_subtasks(doc: Document, tag: str, ids: Sequence[int] | None) -> list[T
                 raise InvalidInput(f"{raw} is a subtask id; clear_subtasks takes task ids")
             if raw.task not in index:
                 raise TaskNotFound.for_id(raw, tag)
+            check_unambiguous(tasks, [raw], tag)
             targets.append(index[raw.task])
     changed = [task for task in targets if task.get("subtasks")]
     mapping: dict[TaskId, None] = {}
