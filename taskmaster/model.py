@@ -311,11 +311,15 @@ class Document:
             depth = json_depth(self.data)
             if depth <= MAX_JSON_DEPTH:
                 raise
-            raise CorruptTaskFile.at(
-                "the task file",
-                f"it nests {depth} levels deep and at most {MAX_JSON_DEPTH} can be written, "
-                "so no change can be saved; flatten the deepest values (usually a task's "
-                "'metadata') with an editor",
+            reason = (
+                f"it nests {depth} levels deep and at most {MAX_JSON_DEPTH} can be written, so "
+                "no change can be saved; flatten the deepest values (usually a task's "
+                "'metadata') with an editor"
+            )
+            raise CorruptTaskFile(
+                f"the task file cannot be written back: {reason}; the file was left unchanged",
+                reason=reason,
+                depth=depth,
             ) from None
 
     @classmethod
@@ -441,7 +445,7 @@ def _as_id(value: object, path: Path | str, where: str) -> int:
         return number
     raise CorruptTaskFile.at(
         path,
-        f"'id' must be a whole number up to {MAX_ID}, found {found_value(value)}",
+        f"'id' must be an integer up to {MAX_ID}, found {found_value(value)}",
         where=where,
     )
 

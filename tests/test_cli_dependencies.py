@@ -225,7 +225,7 @@ def test_a_file_with_an_id_that_is_no_id_gives_one_error_line(tm: Tm, stored: ob
     _write(tm, [{"id": stored, "title": "Odd"}])
     before = tm.tasks_file.read_bytes()
     for command in (("list",), ("add-task", "-t", "x")):
-        assert "'id' must be a whole number" in tm.fails(1, *command).stderr
+        assert "'id' must be an integer" in tm.fails(1, *command).stderr
     assert tm.tasks_file.read_bytes() == before
 
 

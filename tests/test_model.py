@@ -59,7 +59,7 @@ def test_the_largest_id_is_accepted() -> None:
 
 @pytest.mark.parametrize("stored", ["²", "١", 18446744073709551615])
 def test_a_stored_id_that_is_no_id_is_a_clear_corrupt_file_error(stored: object) -> None:
-    with pytest.raises(CorruptTaskFile, match="'id' must be a whole number"):
+    with pytest.raises(CorruptTaskFile, match="'id' must be an integer"):
         Document.from_json(_file({"id": stored, "title": "x"}), "tasks.json")
 
 

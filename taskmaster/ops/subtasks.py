@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from taskmaster.errors import DependencyError, InvalidInput, TaskNotFound
-from taskmaster.model import Document, Task, TaskId, check_status, subtask_view
+from taskmaster.model import Document, Task, TaskId, check_status, next_id, subtask_view
 from taskmaster.ops._atomic import all_or_nothing
 from taskmaster.ops._convert import check_no_cycle, subtask_to_task, task_to_subtask
 from taskmaster.ops._graph import TagGraph, cycle_names
@@ -29,7 +29,7 @@ def task_number(value: int | str | TaskId, role: str) -> int:
 
 
 def next_subtask_id(parent: Task) -> int:
-    return max((sub["id"] for sub in parent.get("subtasks") or ()), default=0) + 1
+    return next_id(sub["id"] for sub in parent.get("subtasks") or ())
 
 
 def add_subtask(
