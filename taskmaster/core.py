@@ -373,6 +373,13 @@ class TaskMaster:
         sources, targets = parse_ids(from_ids), parse_ids(to_ids)
         return self._write(tag, lambda doc, name: ops.move_tasks(doc, name, sources, targets))
 
+    def place_before(
+        self, task_id: str | int | TaskId, before: str | int | TaskId, *, tag: str | None = None
+    ) -> Task:
+        """Reorder: put a task just before another one; no id changes (`move` renumbers)."""
+        source, anchor = TaskId.parse(task_id), TaskId.parse(before)
+        return self._write(tag, lambda doc, name: ops.place_before(doc, name, source, anchor))
+
     def move_to_tag(
         self,
         ids: IdsArg,
