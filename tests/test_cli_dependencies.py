@@ -208,7 +208,7 @@ def test_shared_ids_are_reported_refused_and_repaired(tm: Tm) -> None:
 
 
 def test_ids_of_zero_or_below_do_not_leak_into_new_ids(tm: Tm) -> None:
-    _write(tm, [{"id": 0, "title": "Zero"}, {"id": -1, "title": "Minus"}])
+    _write(tm, [{"id": -3, "title": "Minus three"}, {"id": -1, "title": "Minus one"}])
     assert tm.json("add-task", "-t", "New")["id"] == 1
     invalid = tm("validate-dependencies", "--json")
     assert invalid.exit_code == 1 and "bad-id" in invalid.stdout

@@ -127,5 +127,5 @@ def test_fix_renumbers_ids_of_zero_or_below_and_their_references_follow() -> Non
 
 
 def test_add_task_after_ids_of_zero_or_below_hands_out_a_usable_id() -> None:
-    doc = make_doc(make_task(-2), make_task(0))
+    doc = make_doc(make_task(-5), make_task(-3))  # max + 1 would be -2
     assert add_task(doc, "master", title="new")["id"] == 1
