@@ -23,7 +23,15 @@ from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.errors import InvalidInput, RevisionMismatch, TagNotFound
 from taskmaster.events import TAG_CHANGED, TASK_CREATED, TASK_DELETED, TASK_UPDATED, Event
-from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids
+from taskmaster.model import (
+    DEFAULT_TAG,
+    Document,
+    Task,
+    TaskId,
+    check_status,
+    parse_ids,
+    status_of,
+)
 from taskmaster.project import (
     PROJECT_DIR,
     CurrentTag,
@@ -203,7 +211,7 @@ class TaskMaster:
             wanted = {status} if isinstance(status, str) else set(status)
             for value in wanted:
                 check_status(value)
-            tasks = [task for task in tasks if task.get("status", "pending") in wanted]
+            tasks = [task for task in tasks if status_of(task) in wanted]
         if ready:
             ready_ids = ops.ready_ids(document, name)
             tasks = [task for task in tasks if TaskId(task["id"]) in ready_ids]
@@ -441,6 +449,13 @@ class TaskMaster:
     def move(self, from_ids: IdsArg, to_ids: IdsArg, *, tag: str | None = None) -> list[Task]:
         sources, targets = parse_ids(from_ids), parse_ids(to_ids)
         return self._write(tag, lambda doc, name: ops.move_tasks(doc, name, sources, targets))
+
+    def place_before(
+        self, task_id: str | int | TaskId, before: str | int | TaskId, *, tag: str | None = None
+    ) -> Task:
+        """Reorder: put a task just before another one; no id changes (`move` renumbers)."""
+        source, anchor = TaskId.parse(task_id), TaskId.parse(before)
+        return self._write(tag, lambda doc, name: ops.place_before(doc, name, source, anchor))
 
     def move_to_tag(
         self,

@@ -6,6 +6,7 @@ shape whichever front end ran.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +14,12 @@ import orjson
 
 
 def dumps(value: Any) -> bytes:
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_INDENT_2)
+    except orjson.JSONEncodeError:
+        # A task file nested deeper than orjson writes (it reads up to 1,024 levels) must
+        # still be readable: the standard library writes the same JSON, only slower.
+        return json.dumps(value, indent=2, ensure_ascii=False).encode()
 
 
 def task_list_document(

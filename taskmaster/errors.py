@@ -17,8 +17,10 @@ them pickle, because they cross process boundaries in the harness and in multipr
     │   ├── TaskNotFound                            no task or subtask with that id
     │   └── TagNotFound                             no tag with that name
     ├── InvalidInput           (ValueError)         a bad id, status, priority, tag name or field
+    │   ├── DuplicateId                             an id two items share (a merge leaves them)
     │   ├── DependencyError                         self, missing or duplicate dependency
-    │   │   └── DependencyCycle                     the dependency would close a cycle
+    │   │   ├── DependencyCycle                     the dependency would close a cycle
+    │   │   └── DependenciesLeftBehind              a move to a tag would cut dependencies
     │   ├── TagExists                               a tag with that name already exists
     │   └── ProtectedTag                            `master` cannot be deleted or renamed
     └── RevisionMismatch                            an optimistic write saw a newer revision
@@ -195,8 +197,32 @@ class InvalidInput(TaskMasterError, ValueError):
     """A value given by the caller is not acceptable (the message says which and why)."""
 
 
+class DuplicateId(InvalidInput):
+    """Two tasks of a tag (or two subtasks of a task) share the id a command names: acting on
+    one of them would be a guess, so nothing is done until the repair renumbers them."""
+
+    @classmethod
+    def of(cls, task_id: object, where: str) -> DuplicateId:
+        return cls(
+            f"{task_id} is ambiguous: more than one item has that id in {where} (as a merge "
+            "of two branches can leave it); run fix-dependencies, which gives the later "
+            "copies new ids",
+            task_id=str(task_id),
+            where=where,
+        )
+
+
 class DependencyError(InvalidInput):
     """A dependency that cannot be added: on itself, on a missing task, or already present."""
+
+
+class DependenciesLeftBehind(DependencyError):
+    """Tasks moving to another tag depend on tasks that stay; ``dependencies`` lists the
+    (item, dependency) pairs. The message is neutral: each front end names its own options."""
+
+    def naming(self, options: str) -> DependenciesLeftBehind:
+        """The same error, saying which of the caller's options move or drop them."""
+        return type(self)(f"{self.message} ({options})", **self.details)
 
 
 class DependencyCycle(DependencyError):
@@ -235,8 +261,10 @@ class RevisionMismatch(TaskMasterError):
 __all__ = [
     "CorruptStateFile",
     "CorruptTaskFile",
+    "DependenciesLeftBehind",
     "DependencyCycle",
     "DependencyError",
+    "DuplicateId",
     "HardLinkedTaskFile",
     "InvalidInput",
     "LockTimeout",

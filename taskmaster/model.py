@@ -17,7 +17,14 @@ from typing import Any
 
 import orjson
 
-from taskmaster.errors import CorruptTaskFile, InvalidInput, NotATaskFile, TagNotFound, TaskNotFound
+from taskmaster.errors import (
+    CorruptTaskFile,
+    DuplicateId,
+    InvalidInput,
+    NotATaskFile,
+    TagNotFound,
+    TaskNotFound,
+)
 
 Task = dict[str, Any]
 """A task or subtask exactly as stored (unknown keys included)."""
@@ -45,7 +52,33 @@ SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies
 TAG_NAME = re.compile(r"[A-Za-z0-9_-]+")
 """A tag name; always checked with `fullmatch` (`$` would let a trailing newline through)."""
 
-_ID_TEXT = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
+MAX_ID = 2**53 - 1
+"""The largest id: the reference tool reads ids as JavaScript numbers, exact only below 2^53."""
+_ID_TEXT = re.compile(r"\s*([0-9]+)(?:\.([0-9]+))?\s*", re.ASCII)
+"""ASCII digits only: `int()` also reads '١' and '１', which would silently name task 1."""
+_DIGITS = re.compile(r"\s*[0-9]+\s*", re.ASCII)
+MAX_JSON_DEPTH = 254
+"""The deepest nesting of objects and lists the task file can be written with (orjson, the
+serialiser, stops at 255 while it reads up to 1,024). A document deeper than this can be read
+but never saved, so every value that enters the document is checked against it."""
+
+
+def is_id_text(value: str) -> bool:
+    """True for a string that is a plain id in ASCII digits, such as ``"5"`` or ``" 12 "``."""
+    return _DIGITS.fullmatch(value) is not None
+
+
+def _bounded(number: int, value: object) -> int:
+    if number < 1 or number > MAX_ID:
+        raise InvalidInput(
+            f"invalid task id {_shown(value)}: ids are whole numbers from 1 to {MAX_ID}"
+        )
+    return number
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -60,18 +93,20 @@ class TaskId:
         if isinstance(value, TaskId):
             return value
         if isinstance(value, int) and not isinstance(value, bool):
-            if value < 1:
-                raise InvalidInput(f"invalid task id {value!r}: ids are positive integers")
-            return cls(value)
-        match = _ID_TEXT.match(value) if isinstance(value, str) else None
+            return cls(_bounded(value, value))
+        match = _ID_TEXT.fullmatch(value) if isinstance(value, str) else None
         if not match:
             raise InvalidInput(
-                f"invalid task id {value!r}: expected N or N.M, for example 3 or 3.2"
+                f"invalid task id {_shown(value)}: expected N or N.M, for example 3 or 3.2"
             )
-        task, sub = int(match.group(1)), match.group(2)
-        if task < 1 or (sub is not None and int(sub) < 1):
-            raise InvalidInput(f"invalid task id {value!r}: ids are positive integers")
-        return cls(task, int(sub) if sub is not None else None)
+        task, sub = match.group(1), match.group(2)
+        # Bound the digit count before int(): a 5,000-digit id must be refused, not converted.
+        limit = len(str(MAX_ID))
+        if len(task) > limit or (sub is not None and len(sub) > limit):
+            _bounded(MAX_ID + 1, value)
+        return cls(
+            _bounded(int(task), value), _bounded(int(sub), value) if sub is not None else None
+        )
 
     @property
     def is_subtask(self) -> bool:
@@ -118,6 +153,15 @@ def check_tag_name(name: str) -> str:
     if not isinstance(name, str) or not TAG_NAME.fullmatch(name):
         raise InvalidInput(f"invalid tag name {name!r}: use letters, digits, '-' and '_' only")
     return name
+
+
+DEFAULT_STATUS = "pending"
+
+
+def status_of(item: Task) -> object:
+    """An item's status with one meaning everywhere: none stored (or empty) is pending, as the
+    reference tool and every listing show it."""
+    return item.get("status") or DEFAULT_STATUS
 
 
 def is_done(status: object) -> bool:
@@ -213,10 +257,15 @@ class Document:
 
     # tasks --------------------------------------------------------------------------------
     def find_task(self, tag: str, task_id: int) -> Task | None:
+        """The task with that id, or None; DuplicateId if several share it (whichever one we
+        picked, a command could act on the wrong one)."""
+        found = None
         for task in self.tasks(tag):
             if task.get("id") == task_id:
-                return task
-        return None
+                if found is not None:
+                    raise DuplicateId.of(f"task {task_id}", f"tag '{tag}'")
+                found = task
+        return found
 
     def task(self, tag: str, task_id: int) -> Task:
         found = self.find_task(tag, task_id)
@@ -252,11 +301,28 @@ class Document:
                 yield TaskId(task["id"], sub["id"]), sub
 
     def next_task_id(self, tag: str) -> int:
-        return max((task["id"] for task in self.tasks(tag)), default=0) + 1
+        return next_id(task["id"] for task in self.tasks(tag))
 
     # serialisation ------------------------------------------------------------------------
     def to_json(self) -> bytes:
-        return orjson.dumps(self.data, option=orjson.OPT_INDENT_2) + b"\n"
+        """The document as the task file stores it; refused (CorruptTaskFile) if it nests
+        deeper than the file can be written with, so a change to such a file is never saved."""
+        try:
+            return orjson.dumps(self.data, option=orjson.OPT_INDENT_2) + b"\n"
+        except orjson.JSONEncodeError:
+            depth = json_depth(self.data)
+            if depth <= MAX_JSON_DEPTH:
+                raise
+            reason = (
+                f"it nests {depth} levels deep and at most {MAX_JSON_DEPTH} can be written, so "
+                "no change can be saved; flatten the deepest values (usually a task's "
+                "'metadata') with an editor"
+            )
+            raise CorruptTaskFile(
+                f"the task file cannot be written back: {reason}; the file was left unchanged",
+                reason=reason,
+                depth=depth,
+            ) from None
 
     @classmethod
     def from_json(cls, raw: bytes, path: Path | str = "<memory>") -> Document:
@@ -292,11 +358,59 @@ class Document:
         return cls(data, flat=False)
 
 
+def next_id(ids: Iterable[object]) -> int:
+    """The id after the largest positive one (1 if there is none): ids of 0 or below in a file
+    are not ids a command accepts, so new ids never continue from them."""
+    largest = max((value for value in ids if type(value) is int and value > 0), default=0)
+    if largest >= MAX_ID:
+        raise InvalidInput(f"no task id is left: ids stop at {MAX_ID}")
+    return largest + 1
+
+
+def json_depth(value: object) -> int:
+    """How many objects and lists nest in `value` at its deepest (a scalar is 0). Iterative,
+    level by level: the values it measures may be deeper than Python's recursion limit."""
+    depth = 0
+    level = [value]
+    while True:
+        containers = [item for item in level if isinstance(item, dict | list)]
+        if not containers:
+            return depth
+        depth += 1
+        level = [
+            child
+            for item in containers
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+
+
+def check_json_depth(value: object, *, what: str, inside: int = 0) -> object:
+    """Refuse (InvalidInput) a value that would nest the document deeper than it can be written
+    with, given that it is stored `inside` levels deep (see `depth_of_item_field`)."""
+    depth = json_depth(value)
+    if inside + depth > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f"{what} nests {depth} levels deep; at most {MAX_JSON_DEPTH - inside} fit there "
+            f"(a task file holds at most {MAX_JSON_DEPTH} levels)"
+        )
+    return value
+
+
+def depth_of_item_field(task_id: TaskId) -> int:
+    """How many containers enclose a field of task or subtask `task_id` in a tagged file:
+    document, tag, task list, task (then subtask list, subtask)."""
+    return 4 if task_id.sub is None else 6
+
+
 def find_subtask(task: Task, sub_id: int) -> Task | None:
+    """The subtask with that id, or None; DuplicateId if several share it."""
+    found = None
     for sub in task.get("subtasks") or ():
         if sub.get("id") == sub_id:
-            return sub
-    return None
+            if found is not None:
+                raise DuplicateId.of(f"subtask {task['id']}.{sub_id}", f"task {task['id']}")
+            found = sub
+    return found
 
 
 def subtask_view(parent: Task, sub: Task) -> Task:
@@ -328,13 +442,34 @@ def json_type_name(value: object) -> str:
 
 
 def _as_id(value: object, path: Path | str, where: str) -> int:
+    # Ids of 0 or below are read (validation reports them, a repair renumbers them); an id
+    # beyond MAX_ID is not one the reference tool can hold, and no command could name it.
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+        number = value
+    elif isinstance(value, str) and is_id_text(value) and len(value.strip()) <= 16:
+        number = int(value)
+    if number is not None and number <= MAX_ID:
+        return number
     raise CorruptTaskFile.at(
-        path, f"'id' must be an integer, found {json_type_name(value)} {value!r}", where=where
+        path,
+        f"'id' must be an integer up to {MAX_ID}, found {found_value(value)}",
+        where=where,
     )
+
+
+def found_value(value: object) -> str:
+    """A stored value as an error message shows it: its type, and the value if it is short and
+    readable (a huge integer parses as a float: name it instead of printing 1e+23)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_ID:
+        return "a number too large to be an id"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, int) and value > MAX_ID:
+            return f"a number too large to be an id ({len(str(value))} digits)"
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_shown(value)}"
+    return json_type_name(value)
 
 
 _TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status", "priority")
@@ -347,7 +482,7 @@ def _is_clean(item: object) -> bool:
     (exact `type` checks, no string building); anything unusual goes to `_normalise_item`,
     which fixes what it can and explains what it cannot.
     """
-    if type(item) is not dict or type(item.get("id")) is not int:
+    if type(item) is not dict or type(item.get("id")) is not int or item["id"] > MAX_ID:
         return False
     for field in _TEXT_FIELDS:
         value = item.get(field)
@@ -359,7 +494,7 @@ def _is_clean(item: object) -> bool:
     if type(deps) is not list:
         return False
     for dep in deps:
-        if type(dep) is not int and (type(dep) is not str or dep.strip().isdigit()):
+        if type(dep) is not int and (type(dep) is not str or is_id_text(dep)):
             return False
     return True
 
@@ -390,8 +525,9 @@ def _normalise_item(item: object, kind: str, path: Path | str, where: str) -> No
                 f"a dependency must be an id, found {json_type_name(dep)}",
                 where=f"{where}.dependencies[{index}]",
             )
-        # "5" is the integer id 5 in either context; "2.3" stays a dotted reference.
-        if isinstance(dep, str) and dep.strip().isdigit():
+        # "5" is the integer id 5 in either context; "2.3" stays a dotted reference. A digit
+        # string too long to be an id stays as it is: validation reports it as unreadable.
+        if isinstance(dep, str) and is_id_text(dep) and len(dep.strip()) <= 16:
             deps[index] = int(dep)
 
 

@@ -109,9 +109,9 @@ def test_move_renumber_and_reorder(tm: Tm) -> None:
     assert [m["id"] for m in moved] == [7]
     assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
     assert tm.task(3)["dependencies"] == [7]
-    placed = tm.ok("move", "--from", "4", "--to", "2").stdout
-    assert placed == "Task 4 now comes before task 2 (its id is unchanged): Four\n"
-    assert [t["id"] for t in tm.tasks()] == [4, 2, 3, 7]
+    refused = tm.fails(1, "move", "--from", "4", "--to", "2")
+    assert refused.stderr == "Error: task 2 already exists: use a different destination id\n"
+    assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
 
 
 def test_move_task_to_subtask_and_back(tm: Tm) -> None:
@@ -139,6 +139,8 @@ def test_move_between_tags(tm: Tm) -> None:
     tm.ok("add-dependency", "-i", "3", "-d", "2")
     refused = tm.fails(1, "move", "--from", "3", "--from-tag", "master", "--to-tag", "feature")
     assert "depend" in refused.stderr
+    assert "(--with-dependencies or --ignore-dependencies)" in refused.stderr
+    assert "with_dependencies" not in refused.stderr
     across = ("--from-tag", "master", "--to-tag", "feature")
     moved = tm.json("move", "--from", "3", *across, "--with-dependencies")
     assert sorted(m["title"] for m in moved) == ["Three", "Two"]
@@ -161,3 +163,101 @@ def test_move_between_tags_ignore_dependencies_and_errors(tm: Tm) -> None:
     assert tm.fails(2, "move", "--from", "3", "--to-tag", "master").exit_code == 2
     assert tm.fails(2, "move", "--from", "3", "--to", "1", "--to-tag", "feature").exit_code == 2
     assert "nope" in tm.fails(1, "move", "--from", "3", "--to-tag", "nope").stderr
+
+
+# ids a merge or a hand edit leaves ---------------------------------------------------------------
+
+
+def _write(tm: Tm, tasks: list[dict]) -> None:
+    tm.tasks_file.write_bytes(orjson.dumps({"master": {"tasks": tasks, "metadata": {}}}))
+
+
+def test_shared_ids_are_reported_refused_and_repaired(tm: Tm) -> None:
+    _write(
+        tm,
+        [
+            {"id": 1, "title": "One", "status": "done", "dependencies": []},
+            {"id": 2, "title": "Ours", "status": "pending", "dependencies": [1]},
+            {"id": 3, "title": "Three", "status": "pending", "dependencies": [2]},
+            {"id": 2, "title": "Theirs", "status": "pending", "dependencies": []},
+        ],
+    )
+    invalid = tm("validate-dependencies")
+    assert invalid.exit_code == 1
+    assert "2: task 2 appears more than once in tag 'master'" in invalid.stdout
+    before = tm.tasks_file.read_bytes()
+    for command in (("remove-task", "-i", "2", "-y", "--json"), ("show", "2"), ("done", "2")):
+        refused = tm(*command)
+        if refused.exit_code != 2:  # a command this tool does not have is not the point
+            assert refused.exit_code == 1 and "task 2 is ambiguous" in refused.stderr, command
+    assert tm.tasks_file.read_bytes() == before
+    assert tm.json("next") is None or tm.json("next")["id"] != 2
+    fixed = tm.json("fix-dependencies")["fixed"]
+    assert [(issue["kind"], issue["item"]) for issue in fixed] == [("duplicate-id", "2")]
+    assert [(t["id"], t["title"]) for t in tm.tasks()] == [
+        (1, "One"),
+        (2, "Ours"),
+        (3, "Three"),
+        (4, "Theirs"),
+    ]
+    assert tm.task(3)["dependencies"] == [2]
+    assert tm.ok("validate-dependencies").stdout.startswith("All dependencies")
+    removed = tm.json("remove-task", "-i", "2", "-y")
+    assert [r["title"] for r in removed] == ["Ours"]
+    assert [t["id"] for t in tm.tasks()] == [1, 3, 4]
+
+
+def test_ids_of_zero_or_below_do_not_leak_into_new_ids(tm: Tm) -> None:
+    _write(tm, [{"id": -3, "title": "Minus three"}, {"id": -1, "title": "Minus one"}])
+    assert tm.json("add-task", "-t", "New")["id"] == 1
+    invalid = tm("validate-dependencies", "--json")
+    assert invalid.exit_code == 1 and "bad-id" in invalid.stdout
+
+
+def test_a_task_without_status_is_pending_for_next_and_ready(tm: Tm) -> None:
+    _write(tm, [{"id": 1, "title": "No status"}])
+    assert tm.json("next")["id"] == 1
+    assert [t["id"] for t in tm.json("list", "--ready")["tasks"]] == [1]
+
+
+@pytest.mark.parametrize("stored", ["²", "١", 18446744073709551615])
+def test_a_file_with_an_id_that_is_no_id_gives_one_error_line(tm: Tm, stored: object) -> None:
+    _write(tm, [{"id": stored, "title": "Odd"}])
+    before = tm.tasks_file.read_bytes()
+    for command in (("list",), ("add-task", "-t", "x")):
+        assert "'id' must be an integer" in tm.fails(1, *command).stderr
+    assert tm.tasks_file.read_bytes() == before
+
+
+@pytest.mark.parametrize("target", ["18446744073709551615", "١", "9" * 5000])
+def test_a_destination_id_out_of_range_is_a_usage_error(tm: Tm, target: str) -> None:
+    before = tm.tasks_file.read_bytes()
+    assert tm.fails(2, "move", "--from", "1", "--to", target).exit_code == 2
+    assert tm.tasks_file.read_bytes() == before
+    assert tm.json("add-task", "-t", "Still works")["id"] == 5
+
+
+def test_a_deep_file_is_read_but_a_write_is_refused_and_leaves_it(tm: Tm) -> None:
+    raw = b'{"master": {"tasks": [{"id": 1, "title": "Deep", "metadata": ' + b"[" * 400
+    raw += b"]" * 400 + b"}]}}"
+    tm.tasks_file.write_bytes(raw)
+    assert tm.json("show", "1")["title"] == "Deep"
+    assert "Deep" in tm.ok("list").stdout
+    refused = tm.fails(1, "add-task", "-t", "x")
+    assert "at most 254 can be written" in refused.stderr
+    assert tm.tasks_file.read_bytes() == raw
+
+
+def test_converting_a_task_keeps_its_dependencies_or_refuses(tm: Tm) -> None:
+    tm.ok("add-dependency", "-i", "3", "-d", "2")
+    before = tm.tasks_file.read_bytes()
+    refused = tm.fails(1, "add-subtask", "-p", "1", "-i", "3")
+    assert "depends on task 2" in refused.stderr
+    assert "depends on task 2" in tm.fails(1, "move", "--from", "3", "--to", "1.1").stderr
+    tm.ok("add-dependency", "-i", "1", "-d", "4")
+    assert "circular dependency" in tm.fails(1, "add-subtask", "-p", "1", "-i", "4").stderr
+    tm.ok("remove-dependency", "-i", "1", "-d", "4")
+    assert tm.tasks_file.read_bytes() == before
+    tm.ok("add-subtask", "-p", "1", "-t", "Part")
+    promoted = tm.json("remove-subtask", "-i", "1.1", "--convert")
+    assert promoted[0]["dependencies"] == [1]

@@ -232,3 +232,16 @@ def test_switching_tags_gives_a_new_revision_and_an_event(project: TaskMaster) -
     assert [(e.kind, e.tag, e.revision) for e in seen] == [
         ("tag.changed", "feature", project.revision())
     ]
+
+
+def test_move_onto_an_existing_task_is_refused_and_place_before_reorders(
+    project: TaskMaster,
+) -> None:
+    for title in ("One", "Two", "Three"):
+        project.add_task(title)
+    before = project.tasks_file.read_bytes()
+    with pytest.raises(InvalidInput, match="task 1 already exists"):
+        project.move("3", "1")
+    assert project.tasks_file.read_bytes() == before
+    assert project.place_before("3", "1")["id"] == 3
+    assert [task["id"] for task in project.list_tasks().tasks] == [3, 1, 2]

@@ -315,6 +315,9 @@ def test_dependency_and_move_tools(server: McpServer, project: Path) -> None:
     across = server.ok("move_task", projectRoot=root, toTag="later", **{"from": "7"})
     assert across[0]["title"] == "Two"
     assert task_ids(project) == [1, 3] and task_ids(project, "later") == [across[0]["id"]]
+    server.ok("add_dependency", projectRoot=root, id="3", dependsOn="1")
+    cut = server.error("move_task", projectRoot=root, toTag="later", **{"from": "3"})
+    assert "(withDependencies or ignoreDependencies)" in cut
     assert "not both" in server.error(
         "move_task",
         projectRoot=root,

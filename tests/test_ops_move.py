@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from strategies import make_doc, make_subtask, make_task
 
-from taskmaster.errors import DependencyCycle, InvalidInput, TaskNotFound
+from taskmaster.errors import DependencyCycle, DependencyError, InvalidInput, TaskNotFound
 from taskmaster.model import Document, TaskId
-from taskmaster.ops import move_tasks, validate_dependencies
+from taskmaster.ops import move_tasks, place_before, validate_dependencies
 
 T = TaskId.parse
 
@@ -45,20 +45,40 @@ def test_task_to_an_unused_id_renumbers_it_and_its_references() -> None:
     assert subs[1]["dependencies"] == [1]  # a sibling stays a sibling
 
 
-def test_task_to_an_existing_id_moves_it_before_that_task() -> None:
+def test_task_to_an_existing_id_is_refused_as_in_the_reference_tool() -> None:
     doc = make_doc(make_task(1), make_task(2), make_task(3), make_task(4, 1))
-    [task] = _move(doc, "1", "3")
-    assert task["id"] == 1
-    assert _ids(doc) == [2, 1, 3, 4]
-    _move(doc, "4", "2")
-    assert _ids(doc) == [4, 2, 1, 3]
+    before = doc.to_json()
+    with pytest.raises(InvalidInput, match="task 3 already exists: use a different destination"):
+        move_tasks(doc, "master", [T("1")], [T("3")])
+    assert doc.to_json() == before
+
+
+def test_place_before_reorders_without_changing_ids() -> None:
+    doc = make_doc(make_task(1), make_task(2), make_task(3), make_task(4, 1))
+    task = place_before(doc, "master", T("4"), T("2"))
+    assert task["id"] == 4
+    assert _ids(doc) == [1, 4, 2, 3]
     assert doc.task("master", 4)["dependencies"] == [1]
+    with pytest.raises(InvalidInput, match="before itself"):
+        place_before(doc, "master", T("2"), T("2"))
+    with pytest.raises(TaskNotFound):
+        place_before(doc, "master", T("2"), T("9"))
+
+
+def test_a_task_that_depends_on_tasks_is_not_made_a_subtask() -> None:
+    # A subtask cannot name a task: the dependencies on 1 and 3 would be lost, so refuse.
+    doc = make_doc(make_task(1), make_task(2, 1, 3, "1.1"), make_task(3))
+    doc.task("master", 1)["subtasks"] = [make_subtask(1, 1)]
+    before = doc.to_json()
+    with pytest.raises(DependencyError, match=r"depends on task 1, 3, and a subtask"):
+        move_tasks(doc, "master", [T("2")], [T("3.1")])
+    assert doc.to_json() == before
 
 
 def test_task_to_a_free_subtask_slot_becomes_that_subtask() -> None:
     doc = make_doc(
         make_task(1, subtasks=[make_subtask(1, 1), make_subtask(3, 1)]),
-        make_task(2, 1, "1.1", status="done", extra=True),
+        make_task(2, "1.1", status="done", extra=True),
         make_task(3, 2),
     )
     [view] = _move(doc, "2", "1.2")

@@ -61,6 +61,7 @@ def test_a_dependency_left_behind_is_refused_by_default() -> None:
     with pytest.raises(DependencyError) as caught:
         move_to_tag(doc, [2], "master", "feature")
     assert "2 -> 1, 2 -> 3.1" in str(caught.value)
+    assert "with_dependencies" not in str(caught.value)  # each front end names its options
     assert caught.value.dependencies == [["2", "1"], ["2", "3.1"]]
     assert doc.to_json() == before
 

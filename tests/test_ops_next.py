@@ -193,3 +193,12 @@ def test_ready_ids_lists_workable_items_with_done_dependencies() -> None:
         make_task(4, "1.1", status="review"),
     )
     assert ready_ids(doc, "master") == {TaskId(2), TaskId(2, 1)}
+
+
+def test_a_task_or_subtask_without_status_is_pending() -> None:
+    task = make_task(1, subtasks=[make_subtask(1, 1)])
+    del task["status"]
+    del task["subtasks"][0]["status"]
+    doc = make_doc(task)
+    assert _next_id(doc) == 1
+    assert ready_ids(doc, "master") == {TaskId(1), TaskId(1, 1)}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from strategies import make_doc, make_subtask, make_task
 
@@ -117,16 +119,16 @@ def test_add_subtask_refuses_a_cycle_through_a_dangling_sibling_reference() -> N
 
 def test_convert_task_to_subtask_moves_it_and_rewrites_references() -> None:
     doc = make_doc(
-        make_task(1, 3, subtasks=[make_subtask(1, 1)]),
+        make_task(1, "2.1", subtasks=[make_subtask(1, 1)]),
         make_task(2, subtasks=[make_subtask(1, 2)]),
-        make_task(3, 2, "2.1", "1.1", status="in-progress", flavour="x"),
+        make_task(3, "2.1", "1.1", status="in-progress", flavour="x"),
         make_task(4, 3),
     )
     view = convert_task_to_subtask(doc, "master", 3, 1)
     assert view["id"] == "1.2" and view["parentId"] == 1
     assert [task["id"] for task in doc.tasks("master")] == [1, 2, 4]
     sub = doc.task("master", 1)["subtasks"][-1]
-    # task dependency 2 cannot be stored in a subtask; "1.1" is now a sibling.
+    # "2.1" still names that subtask; "1.1" is now a sibling.
     assert sub["dependencies"] == ["2.1", 1]
     assert sub["status"] == "in-progress" and sub["flavour"] == "x"
     assert sub["parentTaskId"] == 1 and "subtasks" not in sub
@@ -139,7 +141,6 @@ def test_convert_task_to_subtask_moves_it_and_rewrites_references() -> None:
         "dependencies",
         "parentTaskId",
     ]
-    assert doc.task("master", 1)["dependencies"] == ["1.2"]  # a parent may need its subtask
     assert doc.task("master", 4)["dependencies"] == ["1.2"]
     assert validate_dependencies(doc, "master") == []
 
@@ -158,6 +159,31 @@ def test_convert_task_to_subtask_refusals(task_id, parent, error, message) -> No
     before = doc.to_json()
     with pytest.raises(error, match=message):
         convert_task_to_subtask(doc, "master", task_id, parent)
+    assert doc.to_json() == before
+
+
+def test_convert_task_to_subtask_keeps_every_dependency_or_refuses() -> None:
+    # A subtask cannot name a task, so a task depending on tasks 2 and 4 is not converted
+    # (today's reference copies the numbers, which then read as siblings).
+    doc = make_doc(make_task(1), make_task(2), make_task(3, 2, 4, "1.1"), make_task(4))
+    doc.task("master", 1)["subtasks"] = [make_subtask(1, 1)]
+    before = doc.to_json()
+    with pytest.raises(DependencyError, match=r"depends on task 2, 4, and a subtask") as err:
+        convert_task_to_subtask(doc, "master", 3, 1)
+    assert err.value.dependencies == ["2", "4"]
+    assert doc.to_json() == before
+
+
+@pytest.mark.parametrize("chain", [(3, 4), (3, 5, 4)])
+def test_convert_task_to_subtask_refuses_when_the_parent_depends_on_the_task(chain) -> None:
+    # As the reference tool: parent 3 waits on task 4 (directly or through 5).
+    doc = make_doc(make_task(3), make_task(4), make_task(5))
+    for holder, target in itertools.pairwise(chain):
+        doc.task("master", holder)["dependencies"] = [target]
+    before = doc.to_json()
+    with pytest.raises(DependencyError, match="circular dependency") as err:
+        convert_task_to_subtask(doc, "master", 4, 3)
+    assert " -> ".join(map(str, chain)) in str(err.value)
     assert doc.to_json() == before
 
 
@@ -204,7 +230,8 @@ def test_remove_subtask_with_convert_creates_a_task() -> None:
     assert task["id"] == 3
     assert list(task)[:9] == list(TASK_KEYS)
     assert (task["status"], task["priority"], task["testStrategy"]) == ("done", "high", "")
-    assert task["dependencies"] == ["1.1", "2.1"]  # the sibling is now a dotted reference
+    # The sibling is now a dotted reference; the old parent joins, as in the reference tool.
+    assert task["dependencies"] == ["1.1", "2.1", 1]
     assert task["extra"] == [1] and "parentTaskId" not in task
     assert doc.tasks("master")[-1] is task
     assert doc.task("master", 2)["dependencies"] == [3]  # followed the promoted subtask
@@ -224,10 +251,19 @@ def test_remove_subtask_with_convert_defaults_missing_fields() -> None:
         "details": "",
         "testStrategy": "",
         "status": "pending",
-        "dependencies": [],
+        "dependencies": [1],
         "priority": "medium",
         "subtasks": [],
     }
+
+
+def test_remove_subtask_with_convert_refuses_when_the_parent_dependency_closes_a_cycle() -> None:
+    # Task 1 waits on its subtask 1.1 explicitly: once promoted to 2, 2 -> 1 -> 2.
+    doc = make_doc(make_task(1, "1.1", subtasks=[make_subtask(1, 1)]))
+    before = doc.to_json()
+    with pytest.raises(DependencyCycle):
+        remove_subtask(doc, "master", [T("1.1")], convert=True)
+    assert doc.to_json() == before
 
 
 def test_remove_subtask_refuses_task_ids_and_missing_subtasks() -> None:

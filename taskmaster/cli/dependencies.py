@@ -7,6 +7,7 @@ import click
 from taskmaster import documents
 from taskmaster.cli import render
 from taskmaster.cli.context import IDS, ONE_ID, App, json_option, pass_app, tag_option
+from taskmaster.errors import DependenciesLeftBehind
 from taskmaster.model import TaskId, sibling
 
 
@@ -64,7 +65,13 @@ def remove_dependency(
 
 
 def _issue_lines(issues: list) -> list[str]:
-    return [f"  {issue.item} -> {issue.dependency}: {issue.message}" for issue in issues]
+    # An issue with an id itself (shared, or 0 or below) names no dependency.
+    return [
+        f"  {issue.item} -> {issue.dependency}: {issue.message}"
+        if issue.dependency
+        else f"  {issue.item}: {issue.message}"
+        for issue in issues
+    ]
 
 
 @click.command("validate-dependencies")
@@ -72,10 +79,11 @@ def _issue_lines(issues: list) -> list[str]:
 @json_option
 @pass_app
 def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
-    """Check every dependency of a tag: missing targets, self-references, duplicates, cycles.
+    """Check every dependency of a tag: missing targets, self-references, duplicates, cycles;
+    and the ids themselves: one shared by two tasks (as a merge can leave it), or 0 or below.
 
     Exits with status 1 when there are issues, so scripts can stop on them;
-    `tm fix-dependencies` removes them.
+    `tm fix-dependencies` repairs them.
     """
     name = app.resolved_tag(tag)
     issues = app.core.validate_dependencies(name)
@@ -87,7 +95,7 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
         noun = "issue" if len(issues) == 1 else "issues"
         click.echo(f"{len(issues)} dependency {noun} in tag '{name}':")
         render.echo_lines(_issue_lines(issues))
-        click.echo("Run `tm fix-dependencies` to remove them.")
+        click.echo("Run `tm fix-dependencies` to repair them.")
     if issues:
         raise click.exceptions.Exit(1)
 
@@ -97,7 +105,9 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
 @json_option
 @pass_app
 def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
-    """Remove every invalid dependency of a tag (what validate-dependencies reports).
+    """Repair what validate-dependencies reports: remove every invalid dependency, and give
+    the later copies of a shared id (and ids of 0 or below) the next free ids; references to a
+    shared id keep naming its first task, as every command read them before.
 
     --json prints {"tag": ..., "fixed": [issues removed]}.
     """
@@ -149,10 +159,10 @@ def move(
     tag: str | None,
     as_json: bool,
 ) -> None:
-    """Move tasks and subtasks: reorder, renumber, task <-> subtask, or to another tag.
+    """Move tasks and subtasks: renumber, task <-> subtask, or to another tag.
 
-    Within a tag, each --from id goes to the matching --to id: an unused id renumbers it, an
-    existing task id puts it before that task, P.S makes it a subtask of P. With --to-tag whole
+    Within a tag, each --from id goes to the matching --to id: an unused id renumbers it
+    (an existing task id is refused), P.S makes it a subtask of P. With --to-tag whole
     tasks move to the end of another tag.
 
     \b
@@ -188,13 +198,16 @@ def move(
     source_tag = from_tag or app.resolved_tag(tag)
     if source_tag == to_tag:
         raise click.UsageError(f"the tasks are already in tag '{to_tag}'")
-    moved = app.core.move_to_tag(
-        from_ids,
-        source_tag,
-        to_tag,
-        with_dependencies=with_dependencies,
-        ignore_dependencies=ignore_dependencies,
-    )
+    try:
+        moved = app.core.move_to_tag(
+            from_ids,
+            source_tag,
+            to_tag,
+            with_dependencies=with_dependencies,
+            ignore_dependencies=ignore_dependencies,
+        )
+    except DependenciesLeftBehind as err:
+        raise err.naming("--with-dependencies or --ignore-dependencies") from None
     if as_json:
         render.echo_json(moved)
         return

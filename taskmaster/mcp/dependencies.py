@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from taskmaster import documents
-from taskmaster.errors import InvalidInput
+from taskmaster.errors import DependenciesLeftBehind, InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 from taskmaster.model import TaskId, sibling
@@ -60,10 +60,11 @@ def register(server: ToolServer, projects: Projects) -> None:
     def validate_dependencies(
         projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None
     ) -> str:
-        """Check every dependency of a tag: missing targets, self-references, duplicates, cycles.
+        """Check every dependency of a tag: missing targets, self-references, duplicates, cycles;
+        and ids shared by two items (kind "duplicate-id") or of 0 or below ("bad-id").
 
         Returns {"tag", "valid", "issues": [{kind, item, dependency, message}]}; issues are
-        an answer, not an error. fix_dependencies removes them.
+        an answer, not an error. fix_dependencies repairs them.
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
@@ -71,7 +72,9 @@ def register(server: ToolServer, projects: Projects) -> None:
 
     @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
     def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
-        """Remove every invalid dependency of a tag (what validate_dependencies reports).
+        """Repair what validate_dependencies reports: remove invalid dependencies, and give the
+        later copies of a shared id (and ids of 0 or below) the next free ids; references to a
+        shared id keep naming its first item.
 
         Returns {"tag", "fixed": [the issues removed]}.
         """
@@ -96,8 +99,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             Field(
                 description=(
                     "Within a tag: where each 'from' id goes, one per id. An unused id "
-                    "renumbers it, an existing task id puts it before that task, 'P.S' makes "
-                    "it a subtask of P. Leave out with toTag."
+                    "renumbers it (an existing task id is refused), 'P.S' makes it a "
+                    "subtask of P. Leave out with toTag."
                 )
             ),
         ] = None,
@@ -122,7 +125,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
-        """Move tasks and subtasks: reorder, renumber, task <-> subtask, or to another tag.
+        """Move tasks and subtasks: renumber, task <-> subtask, or to another tag.
 
         Within a tag give from and to; to move to another tag give from and toTag. Returns
         the moved items (with their new ids).
@@ -146,11 +149,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         source = fromTag or projects.tag(tag) or core.current_tag()
         if source == toTag:
             raise InvalidInput(f"the tasks are already in tag '{toTag}'")
-        moved = core.move_to_tag(
-            from_ids,
-            source,
-            toTag,
-            with_dependencies=withDependencies,
-            ignore_dependencies=ignoreDependencies,
-        )
+        try:
+            moved = core.move_to_tag(
+                from_ids,
+                source,
+                toTag,
+                with_dependencies=withDependencies,
+                ignore_dependencies=ignoreDependencies,
+            )
+        except DependenciesLeftBehind as err:
+            raise err.naming("withDependencies or ignoreDependencies") from None
         return reply(moved)

@@ -11,7 +11,7 @@ copies (``"id": "N.M"``).
     subtasks      add_subtask, convert_task_to_subtask, remove_subtask, clear_subtasks,
                   append_subtask_details
     dependencies  add_dependency, remove_dependency, validate_dependencies, fix_dependencies
-    move          move_tasks (within a tag);  move_tag: move_to_tag (between tags)
+    move          move_tasks, place_before (within a tag);  move_tag: move_to_tag (between tags)
     tags          add_tag, copy_tag, rename_tag, delete_tag, list_tags
     next          next_task, ready_ids
 """
@@ -23,7 +23,7 @@ from taskmaster.ops.dependencies import (
     remove_dependency,
     validate_dependencies,
 )
-from taskmaster.ops.move import move_tasks
+from taskmaster.ops.move import move_tasks, place_before
 from taskmaster.ops.move_tag import move_to_tag
 from taskmaster.ops.next import next_task, ready_ids
 from taskmaster.ops.status import set_status
@@ -53,6 +53,7 @@ __all__ = [
     "move_tasks",
     "move_to_tag",
     "next_task",
+    "place_before",
     "ready_ids",
     "remove_dependency",
     "remove_subtask",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from taskmaster.errors import DependencyCycle
+from taskmaster.errors import DependencyCycle, DependencyError
 from taskmaster.model import SUBTASK_KEYS, TASK_KEYS, Task, TaskId
 from taskmaster.ops._graph import TagGraph, cycle_names
 from taskmaster.ops._refs import (
@@ -67,11 +67,22 @@ def task_to_subtask(
     tasks: list[Task], task: Task, parent: Task, new_sub_id: int, position: int | None = None
 ) -> None:
     """Make a task (without subtasks) subtask `new_sub_id` of `parent`, at list index
-    `position` (None: last). Its own task dependencies cannot be stored in a subtask and are
-    dropped; references to it become ``"P.k"`` (bare ``k`` inside P)."""
+    `position` (None: last). Its dependencies on subtasks are kept (``"Q.R"``, bare ``R`` for
+    a new sibling); one on a task cannot be stored in a subtask, so the change is refused
+    (DependencyError naming them) rather than dropping it. References to it become ``"P.k"``
+    (bare ``k`` inside P)."""
     new = TaskId(parent["id"], new_sub_id)
     mapping: dict[TaskId, TaskId | None] = {TaskId(task["id"]): new}
     entries = absolute_entries(None, task)
+    on_tasks = [str(entry) for entry in entries if isinstance(entry, TaskId) and not entry.sub]
+    if on_tasks:
+        raise DependencyError(
+            f"task {task['id']} cannot become a subtask of task {parent['id']}: it depends on "
+            f"task {', '.join(on_tasks)}, and a subtask can only depend on subtasks (N.M); "
+            "remove those dependencies first (or make the parent depend on them)",
+            task_id=str(task["id"]),
+            dependencies=on_tasks,
+        )
     remove_item(tasks, task)
     remap(tasks, mapping)
     if task.get("subtasks") == []:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from taskmaster.errors import InvalidInput
-from taskmaster.model import Task, TaskId, dependency_value, subtask_dependency_id
+from taskmaster.errors import DuplicateId, InvalidInput
+from taskmaster.model import Task, TaskId, dependency_value, is_id_text, subtask_dependency_id
 
 Entry = TaskId | Any
 """An absolute id, or the raw stored value when it does not resolve."""
@@ -59,6 +59,55 @@ def own_id(parent: int | None, item: Task) -> TaskId:
 def task_index(tasks: list[Task]) -> dict[int, Task]:
     """Task id -> task; on a (corrupt) repeated id the first one wins, as `Document.find_task`."""
     return {task["id"]: task for task in reversed(tasks)}
+
+
+def shared_ids(tasks: Iterable[Task]) -> set[TaskId]:
+    """Ids more than one item has: tasks of the list (with their subtasks, whose ids are
+    ambiguous through them), subtasks within their task."""
+    tasks = list(tasks)
+    shared: set[TaskId] = set()
+    seen: set[int] = set()
+    twins: set[int] = set()
+    for task in tasks:
+        number = task["id"]
+        if number in seen:
+            twins.add(number)
+        seen.add(number)
+    for task in tasks:
+        number = task["id"]
+        if twins and number in twins:
+            shared.add(TaskId(number))
+            shared.update(TaskId(number, sub["id"]) for sub in task.get("subtasks") or ())
+        subs = task.get("subtasks")
+        if subs and len(subs) > 1:
+            sub_ids = [sub["id"] for sub in subs]
+            if len(set(sub_ids)) < len(sub_ids):
+                shared.update(
+                    TaskId(number, sub_id) for sub_id in sub_ids if sub_ids.count(sub_id) > 1
+                )
+    return shared
+
+
+def check_unambiguous(tasks: list[Task], ids: Iterable[TaskId], tag: str) -> None:
+    """Refuse (DuplicateId) when an id a command names is shared by several tasks of the tag,
+    or several subtasks of its task: an index keeps only the first, and acting on it (or on
+    every item with that number) would not be what the caller asked for."""
+    ids = list(ids)
+    numbers = {item_id.task for item_id in ids}
+    seen: dict[int, Task] = {}
+    for task in tasks:
+        number = task.get("id")
+        if number in numbers:
+            if number in seen:
+                raise DuplicateId.of(f"task {number}", f"tag '{tag}'")
+            seen[number] = task
+    for item_id in ids:
+        parent = seen.get(item_id.task)
+        if item_id.sub is None or parent is None:
+            continue
+        subs = [sub for sub in parent.get("subtasks") or () if sub.get("id") == item_id.sub]
+        if len(subs) > 1:
+            raise DuplicateId.of(f"subtask {item_id}", f"task {item_id.task}")
 
 
 def find_in(index: Mapping[int, Task], item_id: TaskId) -> Task | None:
@@ -143,7 +192,7 @@ def set_parent_link(sub: Task, parent_id: int) -> None:
     if "parentId" in sub:
         old = sub["parentId"]
         # One writer stores "undefined"; only a link that names a task is worth updating.
-        if isinstance(old, str) and old.strip().isdigit():
+        if isinstance(old, str) and is_id_text(old):
             sub["parentId"] = str(parent_id)
         elif isinstance(old, int) and not isinstance(old, bool):
             sub["parentId"] = parent_id

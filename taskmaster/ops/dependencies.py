@@ -6,11 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from taskmaster.errors import DependencyCycle, DependencyError
-from taskmaster.model import Document, Task, TaskId, subtask_view
+from taskmaster.model import Document, Task, TaskId, next_id, subtask_view
 from taskmaster.ops._graph import TagGraph, cycle_names
-from taskmaster.ops._refs import encode, items_with_parent, own_id, resolve
+from taskmaster.ops._refs import encode, items_with_parent, own_id, resolve, set_parent_link
 
-IssueKind = Literal["self", "missing", "duplicate", "cycle", "invalid"]
+IssueKind = Literal["self", "missing", "duplicate", "cycle", "invalid", "duplicate-id", "bad-id"]
+"""Entry issues, and two about ids themselves: an id several items share (`duplicate-id`) and
+an id of 0 or below (`bad-id`); for those `dependency` is empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ def add_dependency(doc: Document, tag: str, task_id: TaskId, depends_on: TaskId)
     if dep == task_id:
         raise DependencyError(f"task {task_id} cannot depend on itself", task_id=str(task_id))
     graph = TagGraph(doc.tasks(tag))
-    if graph.item(dep) is None:
+    if doc.find(tag, dep) is None:  # DuplicateId for an ambiguous target
         raise DependencyError(
             f"cannot make {task_id} depend on {dep}: task {dep} does not exist in tag '{tag}'",
             task_id=str(task_id),
@@ -184,15 +186,105 @@ def _cycle_findings(
     return findings
 
 
+# ids --------------------------------------------------------------------------------------------
+
+Renumbering = tuple[DependencyIssue, Task, Task | None, int]
+"""An id issue, the item with the bad id, its parent (None for a task), and its new id."""
+
+
+def _id_issues(doc: Document, tag: str) -> list[Renumbering]:
+    """Items whose id is shared with an earlier item of the same list, or is 0 or below, with
+    the id a repair gives each: one past the largest id of its list, in file order.
+
+    References to a shared id keep naming the first item with it (the one every lookup found
+    so far): which twin a reference meant cannot be known, so the later copies give way."""
+    tasks = doc.tasks(tag)
+    found: list[Renumbering] = []
+    next_task = next_id(task["id"] for task in tasks)
+    seen: set[int] = set()
+    for task in tasks:
+        number = task["id"]
+        if number < 1 or number in seen:
+            issue = _id_issue(f"task {number}", f"tag '{tag}'", number < 1, next_task)
+            found.append((issue, task, None, next_task))
+            next_task += 1
+        seen.add(number)
+        subs = task.get("subtasks") or ()
+        next_sub = next_id(sub["id"] for sub in subs)
+        seen_subs: set[int] = set()
+        for sub in subs:
+            sub_number = sub["id"]
+            if sub_number < 1 or sub_number in seen_subs:
+                name = f"subtask {number}.{sub_number}"
+                issue = _id_issue(name, f"task {number}", sub_number < 1, next_sub)
+                found.append((issue, sub, task, next_sub))
+                next_sub += 1
+            seen_subs.add(sub_number)
+    return found
+
+
+def _id_issue(name: str, where: str, not_positive: bool, new_id: int) -> DependencyIssue:
+    item = name.split(" ", 1)[1]
+    if not_positive:
+        reason = f"{name} has an id of 0 or below, which no command can name"
+        return DependencyIssue("bad-id", item, "", f"{reason}; a repair renumbers it to {new_id}")
+    reason = f"{name} appears more than once in {where}"
+    return DependencyIssue(
+        "duplicate-id",
+        item,
+        "",
+        f"{reason}; a repair gives this later copy id {new_id} (references keep naming the first)",
+    )
+
+
+def _renumber(doc: Document, tag: str, renumberings: list[Renumbering]) -> None:
+    """Apply the new ids. A reference to an id of 0 or below follows its (first) item, so it
+    keeps its meaning; references to a shared id already name the first item and stay."""
+    tasks = doc.tasks(tag)
+    task_moves: dict[int, int] = {}
+    sub_moves: dict[int, dict[int, int]] = {}
+    for _, item, parent, new_id in renumberings:
+        old = item["id"]
+        if parent is None:
+            if old < 1:
+                task_moves.setdefault(old, new_id)
+            item["id"] = new_id
+            for sub in item.get("subtasks") or ():
+                set_parent_link(sub, new_id)
+        else:
+            if old < 1:
+                sub_moves.setdefault(id(parent), {}).setdefault(old, new_id)
+            item["id"] = new_id
+    if not task_moves and not sub_moves:
+        return
+    for task in tasks:
+        _follow(task, task_moves)
+        for sub in task.get("subtasks") or ():
+            _follow(sub, sub_moves.get(id(task), {}))
+
+
+def _follow(item: Task, moves: dict[int, int]) -> None:
+    """Rewrite bare-number entries (a task in a task, a sibling in a subtask) that moved."""
+    deps = item.get("dependencies")
+    if moves and isinstance(deps, list):
+        deps[:] = [moves.get(dep, dep) if type(dep) is int else dep for dep in deps]
+
+
 def validate_dependencies(doc: Document, tag: str) -> list[DependencyIssue]:
-    """Every bad dependency entry of the tag: self, missing, duplicate, invalid (unreadable, or
-    a subtask naming a task), and each cycle once, reported at the entry that closes it."""
-    return [issue for issue, _, _ in _scan(doc, tag)]
+    """Every id several items share and every id of 0 or below; then every bad dependency
+    entry of the tag: self, missing, duplicate, invalid (unreadable, or a subtask naming a
+    task), and each cycle once, reported at the entry that closes it."""
+    ids = [issue for issue, _, _, _ in _id_issues(doc, tag)]
+    return ids + [issue for issue, _, _ in _scan(doc, tag)]
 
 
 def fix_dependencies(doc: Document, tag: str) -> list[DependencyIssue]:
-    """Remove every entry `validate_dependencies` reports (for a cycle, the closing entry);
-    afterwards it reports nothing. Returns the issues fixed."""
+    """Repair what `validate_dependencies` reports: give later copies of a shared id, and ids
+    of 0 or below, new ids (see `_id_issues`); then remove every bad entry (for a cycle, the
+    closing entry). Afterwards it reports nothing. Returns the issues fixed."""
+    renumberings = _id_issues(doc, tag)
+    _renumber(doc, tag, renumberings)
+    fixed = [issue for issue, _, _, _ in renumberings]
     findings = _scan(doc, tag)
     doomed: dict[int, tuple[Task, set[int]]] = {}
     for _, item, index in findings:
@@ -200,7 +292,7 @@ def fix_dependencies(doc: Document, tag: str) -> list[DependencyIssue]:
     for item, indexes in doomed.values():
         deps = item["dependencies"]
         deps[:] = [dep for index, dep in enumerate(deps) if index not in indexes]
-    return [issue for issue, _, _ in findings]
+    return fixed + [issue for issue, _, _ in findings]
 
 
 __all__ = [

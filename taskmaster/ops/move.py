@@ -27,7 +27,7 @@ def move_tasks(
     """Move each `from_ids[i]` to `to_ids[i]`, in order, each seeing the result of the last.
 
     - task -> unused task id: renumber it (references follow), placed in id order;
-    - task -> existing task id: put it just before that task; ids do not change;
+    - task -> existing task id: refused, as in the reference tool (`place_before` reorders);
     - task -> ``P.S``: it becomes a subtask of P at position S, with id S if free (else the
       next free one); it must not have subtasks;
     - subtask -> unused task id: promote it to a task with that id;
@@ -87,12 +87,25 @@ def _move_one(doc: Document, tag: str, source: TaskId, target: TaskId) -> Placed
     return sub, new_parent
 
 
-def _task_to_task(tasks: list[Task], task: Task, before: Task | None, new_id: int) -> Task:
-    if before is None:
-        renumber_task(tasks, task, new_id)
-    else:
-        remove_item(tasks, task)
-        tasks.insert(_index_of(tasks, before), task)
+def _task_to_task(tasks: list[Task], task: Task, existing: Task | None, new_id: int) -> Task:
+    if existing is not None:
+        # As the reference tool: a destination names a new id; reordering is `place_before`.
+        raise InvalidInput(f"task {new_id} already exists: use a different destination id")
+    renumber_task(tasks, task, new_id)
+    return task
+
+
+def place_before(doc: Document, tag: str, task_id: TaskId, before: TaskId) -> Task:
+    """Put task `task_id` just before task `before` in the tag's list; no id changes."""
+    source, anchor = TaskId.parse(task_id), TaskId.parse(before)
+    if source.sub is not None or anchor.sub is not None:
+        raise InvalidInput("only tasks are reordered this way (ids N, not N.M)")
+    if source == anchor:
+        raise InvalidInput(f"cannot place task {source} before itself")
+    task, other = doc.task(tag, source.task), doc.task(tag, anchor.task)
+    tasks = doc.tasks(tag)
+    remove_item(tasks, task)
+    tasks.insert(_index_of(tasks, other), task)
     return task
 
 
@@ -121,4 +134,5 @@ def _index_of(items: list[Task], item: Task) -> int:
 
 __all__ = [
     "move_tasks",
+    "place_before",
 ]

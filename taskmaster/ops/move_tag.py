@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from taskmaster.errors import DependencyError, InvalidInput, TaskNotFound
+from taskmaster.errors import DependenciesLeftBehind, InvalidInput, TaskNotFound
 from taskmaster.model import Document, Task, TaskId
 from taskmaster.ops._refs import (
     absolute_entries,
+    check_unambiguous,
     find_in,
     items_with_parent,
     own_id,
@@ -75,12 +76,14 @@ def move_to_tag(
             outside = _outside(index, moving)
     elif outside and not ignore_dependencies:
         listed = ", ".join(f"{item} -> {dep}" for item, dep in outside)
-        raise DependencyError(
+        # Neutral wording: each front end names its own option (a flag, an argument).
+        raise DependenciesLeftBehind(
             f"cannot move to tag '{to_tag}': moved tasks depend on tasks staying in "
-            f"'{from_tag}' ({listed}); use with_dependencies or ignore_dependencies",
+            f"'{from_tag}' ({listed}); move those as well or drop the dependencies",
             dependencies=[[str(item), str(dep)] for item, dep in outside],
         )
 
+    check_unambiguous(source, [TaskId(number) for number in moving], from_tag)
     moved = [task for task in source if task["id"] in moving]
     # Tasks left behind lose their references to anything that leaves (old ids).
     strip: dict[TaskId, TaskId | None] = {}

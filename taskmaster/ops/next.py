@@ -9,9 +9,10 @@ from taskmaster.model import (
     Task,
     TaskId,
     is_done,
+    status_of,
     subtask_view,
 )
-from taskmaster.ops._refs import resolve
+from taskmaster.ops._refs import resolve, shared_ids
 
 WORKABLE = frozenset({"pending", "in-progress"})
 
@@ -26,10 +27,10 @@ class _Done:
         self.tasks: set[int] = set()
         self.subtasks: set[tuple[int, int]] = set()
         for task in tasks:
-            if is_done(task.get("status")):
+            if is_done(status_of(task)):
                 self.tasks.add(task["id"])
             for sub in task.get("subtasks") or ():
-                if is_done(sub.get("status")):
+                if is_done(status_of(sub)):
                     self.subtasks.add((task["id"], sub["id"]))
 
     def satisfied(self, parent: int | None, item: Task) -> bool:
@@ -66,13 +67,17 @@ def next_task(doc: Document, tag: str) -> Task | None:
     """
     tasks = doc.tasks(tag)
     done = _Done(tasks)
+    # An item whose id another shares cannot be shown or changed by id: never offer it.
+    shared = shared_ids(tasks)
 
     best_sub: tuple[tuple[int, int, int, int], Task, Task] | None = None
     for task in tasks:
-        if task.get("status") != "in-progress":
+        if status_of(task) != "in-progress" or (shared and TaskId(task["id"]) in shared):
             continue
         for sub in task.get("subtasks") or ():
-            if sub.get("status") not in WORKABLE or not done.satisfied(task["id"], sub):
+            if status_of(sub) not in WORKABLE or not done.satisfied(task["id"], sub):
+                continue
+            if shared and TaskId(task["id"], sub["id"]) in shared:
                 continue
             priority = sub.get("priority") or task.get("priority") or DEFAULT_PRIORITY
             key = (-_rank(priority), len(sub.get("dependencies") or ()), task["id"], sub["id"])
@@ -86,7 +91,9 @@ def next_task(doc: Document, tag: str) -> Task | None:
 
     best: tuple[tuple[int, int, int], Task] | None = None
     for task in tasks:
-        if task.get("status") not in WORKABLE or not done.satisfied(None, task):
+        if status_of(task) not in WORKABLE or not done.satisfied(None, task):
+            continue
+        if shared and TaskId(task["id"]) in shared:
             continue
         key = (-_rank(task.get("priority")), len(task.get("dependencies") or ()), task["id"])
         if best is None or key < best[0]:
@@ -100,13 +107,14 @@ def ready_ids(doc: Document, tag: str) -> set[TaskId]:
     tasks = doc.tasks(tag)
     done = _Done(tasks)
     ready: set[TaskId] = set()
+    shared = shared_ids(tasks)
     for task in tasks:
-        if task.get("status") in WORKABLE and done.satisfied(None, task):
+        if status_of(task) in WORKABLE and done.satisfied(None, task):
             ready.add(TaskId(task["id"]))
         for sub in task.get("subtasks") or ():
-            if sub.get("status") in WORKABLE and done.satisfied(task["id"], sub):
+            if status_of(sub) in WORKABLE and done.satisfied(task["id"], sub):
                 ready.add(TaskId(task["id"], sub["id"]))
-    return ready
+    return ready - shared
 
 
 __all__ = [

@@ -6,8 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskmaster.errors import TaskNotFound
-from taskmaster.model import Document, Task, TaskId, check_status, is_done, subtask_view
-from taskmaster.ops._refs import find_in, task_index
+from taskmaster.model import (
+    Document,
+    Task,
+    TaskId,
+    check_status,
+    is_done,
+    status_of,
+    subtask_view,
+)
+from taskmaster.ops._refs import check_unambiguous, find_in, task_index
 
 
 def parent_status_from_subtasks(parent: Task) -> str | None:
@@ -16,7 +24,7 @@ def parent_status_from_subtasks(parent: Task) -> str | None:
     The reference rules, in this order: all done -> done; any in-progress or done ->
     in-progress; all pending -> pending; anything else (say all cancelled) says nothing.
     """
-    statuses = [sub.get("status") for sub in parent.get("subtasks") or ()]
+    statuses = [status_of(sub) for sub in parent.get("subtasks") or ()]
     if not statuses:
         return None
     if all(is_done(status) for status in statuses):
@@ -45,6 +53,7 @@ def set_status(doc: Document, tag: str, ids: Sequence[TaskId], status: str) -> l
     check_status(status)
     index = task_index(doc.tasks(tag))
     wanted = list(dict.fromkeys(TaskId.parse(raw) for raw in ids))
+    check_unambiguous(doc.tasks(tag), wanted, tag)
     found: list[tuple[TaskId, Task]] = []
     for item_id in wanted:
         item = find_in(index, item_id)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from taskmaster.errors import DependencyError, InvalidInput, TaskNotFound
-from taskmaster.model import Document, Task, TaskId, check_status, subtask_view
+from taskmaster.model import Document, Task, TaskId, check_status, next_id, subtask_view
 from taskmaster.ops._atomic import all_or_nothing
-from taskmaster.ops._convert import subtask_to_task, task_to_subtask
-from taskmaster.ops._refs import encode, find_in, remap, remove_item, task_index
+from taskmaster.ops._convert import check_no_cycle, subtask_to_task, task_to_subtask
+from taskmaster.ops._graph import TagGraph, cycle_names
+from taskmaster.ops._refs import (
+    check_unambiguous,
+    encode,
+    find_in,
+    remap,
+    remove_item,
+    task_index,
+)
 from taskmaster.ops.tasks import check_new_dependencies, check_title
 
 
@@ -21,7 +29,7 @@ def task_number(value: int | str | TaskId, role: str) -> int:
 
 
 def next_subtask_id(parent: Task) -> int:
-    return max((sub["id"] for sub in parent.get("subtasks") or ()), default=0) + 1
+    return next_id(sub["id"] for sub in parent.get("subtasks") or ())
 
 
 def add_subtask(
@@ -73,9 +81,10 @@ def add_subtask(
 def convert_task_to_subtask(doc: Document, tag: str, task_id: int, parent: int) -> Task:
     """Make task `task_id` the last subtask of `parent` and return its view.
 
-    References to the task become references to the subtask; the task's own dependencies on
-    tasks are dropped (a subtask cannot store them), those on subtasks are kept. Refused if the
-    task has subtasks (subtasks do not nest) or if the result would close a cycle.
+    References to the task become references to the subtask; its dependencies on subtasks are
+    kept. Refused if the task has subtasks (subtasks do not nest), depends on a task (a subtask
+    cannot store that), if the parent already depends on the task (directly or not), or if the
+    result would close a cycle.
     """
     number = task_number(task_id, "task to convert")
     parent_number = task_number(parent, "parent")
@@ -88,6 +97,17 @@ def convert_task_to_subtask(doc: Document, tag: str, task_id: int, parent: int) 
             f"task {number} has subtasks and cannot become a subtask: subtasks do not nest"
         )
     tasks = doc.tasks(tag)
+    # As the reference tool refuses it: the parent waiting on the task is what made it a
+    # separate piece of work, and folding it in would have the parent wait on itself.
+    back = TagGraph(tasks).path(TaskId(parent_number), TaskId(number))
+    if back is not None:
+        raise DependencyError(
+            f"cannot make task {number} a subtask of task {parent_number}: task "
+            f"{parent_number} depends on it ({' -> '.join(cycle_names(back))}), which would "
+            "create a circular dependency",
+            task_id=str(number),
+            tag=tag,
+        )
     with all_or_nothing(doc, tag):
         task_to_subtask(tasks, task, parent_task, next_subtask_id(parent_task))
     return subtask_view(parent_task, task)
@@ -109,11 +129,12 @@ def remove_subtask(
     """Remove subtasks (all must exist or nothing changes).
 
     Without `convert` every reference to them is stripped and their views are returned. With
-    `convert` each becomes a new task (next free id) and references from tasks follow it; the
-    created tasks are returned.
+    `convert` each becomes a new task (next free id) that depends on its old parent, as in the
+    reference tool, and references from tasks follow it; the created tasks are returned.
     """
     wanted = _subtask_ids(ids)
     tasks = doc.tasks(tag)
+    check_unambiguous(tasks, wanted, tag)
     index = task_index(tasks)
     for item_id in wanted:
         if find_in(index, item_id) is None:
@@ -128,7 +149,13 @@ def remove_subtask(
     created: list[Task] = []
     with all_or_nothing(doc, tag):
         for parent, sub in pairs:
-            subtask_to_task(tasks, parent, sub, doc.next_task_id(tag))
+            new_id = doc.next_task_id(tag)
+            subtask_to_task(tasks, parent, sub, new_id)
+            # As the reference tool does: the promoted task keeps a link to the work it came
+            # from by depending on its old parent (refused if that closes a cycle).
+            if parent["id"] not in sub["dependencies"]:
+                sub["dependencies"].append(parent["id"])
+                check_no_cycle(tasks, [TaskId(new_id)])
             created.append(sub)
     return created
 
@@ -148,6 +175,7 @@ def clear_subtasks(doc: Document, tag: str, ids: Sequence[int] | None) -> list[T
                 raise InvalidInput(f"{raw} is a subtask id; clear_subtasks takes task ids")
             if raw.task not in index:
                 raise TaskNotFound.for_id(raw, tag)
+            check_unambiguous(tasks, [raw], tag)
             targets.append(index[raw.task])
     changed = [task for task in targets if task.get("subtasks")]
     mapping: dict[TaskId, None] = {}

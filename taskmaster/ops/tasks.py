@@ -10,13 +10,15 @@ from taskmaster.model import (
     Document,
     Task,
     TaskId,
+    check_json_depth,
     check_priority,
     check_status,
     dependency_value,
+    depth_of_item_field,
     subtask_view,
 )
 from taskmaster.ops._graph import TagGraph, cycle_names
-from taskmaster.ops._refs import find_in, remap, task_index
+from taskmaster.ops._refs import check_unambiguous, find_in, remap, task_index
 from taskmaster.ops.status import recompute_parent
 
 UPDATABLE_FIELDS = (
@@ -47,7 +49,7 @@ def check_new_dependencies(
         return deps
     graph = TagGraph(doc.tasks(tag))
     for dep in deps:
-        if graph.item(dep) is None:
+        if doc.find(tag, dep) is None:  # DuplicateId for an ambiguous target
             raise DependencyError(
                 f"dependency {dep} does not exist in tag '{tag}'", task_id=str(new_id), tag=tag
             )
@@ -91,7 +93,7 @@ def add_task(
     return task
 
 
-def _check_fields(fields: Mapping[str, Any]) -> None:
+def _check_fields(fields: Mapping[str, Any], task_id: TaskId) -> None:
     for key, value in fields.items():
         if key not in UPDATABLE_FIELDS:
             raise InvalidInput(
@@ -106,6 +108,8 @@ def _check_fields(fields: Mapping[str, Any]) -> None:
         elif key == "metadata":
             if not isinstance(value, dict):
                 raise InvalidInput("'metadata' must be an object")
+            # Refused here, not when saving: a document nested too deep could never be written.
+            check_json_depth(value, what="'metadata'", inside=depth_of_item_field(task_id))
         elif not isinstance(value, str):
             raise InvalidInput(f"{key!r} must be a string")
 
@@ -117,7 +121,7 @@ def update_task(doc: Document, tag: str, task_id: TaskId, fields: Mapping[str, A
     `set_status` does. Returns the task, or the subtask's view.
     """
     task_id = TaskId.parse(task_id)
-    _check_fields(fields)
+    _check_fields(fields, task_id)
     item = doc.get(tag, task_id)
     old_status = item.get("status")
     for key, value in fields.items():
@@ -140,6 +144,7 @@ def remove_task(doc: Document, tag: str, ids: Sequence[TaskId]) -> list[Task]:
     tasks = doc.tasks(tag)
     index = task_index(tasks)
     wanted = list(dict.fromkeys(TaskId.parse(raw) for raw in ids))
+    check_unambiguous(tasks, wanted, tag)
     removed: list[Task] = []
     for item_id in wanted:
         item = find_in(index, item_id)
