@@ -600,7 +600,12 @@ def _tasks_bytes(document: Document, tag: str) -> bytes | None:
     """The tag's tasks in compact JSON (None: no such tag), to see whether a write changed them."""
     if not document.has_tag(tag):
         return None
-    return orjson.dumps(document.tag(tag).get("tasks"))
+    try:
+        return orjson.dumps(document.tag(tag).get("tasks"))
+    except orjson.JSONEncodeError:
+        # Nested deeper than JSON can be written: the write itself is refused with a clear
+        # error when the document is serialised, so there is nothing to stamp.
+        return None
 
 
 def _stamp_updated(document: Document, tag: str, now: str) -> None:

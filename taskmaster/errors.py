@@ -12,6 +12,7 @@ them pickle, because they cross process boundaries in the harness and in multipr
     │   ├── CorruptStateFile   (ValueError)         state.json or config.json does not parse
     │   ├── TaskFileMissing    (FileNotFoundError)  the project has no task file (any more)
     │   ├── HardLinkedTaskFile                      a write would break the file's hard links
+    │   ├── NotARegularFile                         a FIFO, socket or device in the file's place
     │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
     ├── NotFound               (KeyError)
     │   ├── TaskNotFound                            no task or subtask with that id
@@ -28,6 +29,7 @@ them pickle, because they cross process boundaries in the harness and in multipr
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,30 @@ class HardLinkedTaskFile(StorageError):
         )
 
 
+class NotARegularFile(StorageError):
+    """Something other than a regular file (a FIFO, a socket, a device) is where the task file
+    or a state file should be; it is never opened in a way that could block, never written
+    over."""
+
+    @classmethod
+    def at(cls, path: Path | str, mode: int) -> NotARegularFile:
+        kind = _FILE_KINDS.get(stat.S_IFMT(mode), "something else")
+        return cls(
+            f"{path} is {kind}, not a regular file; it is left alone (put the file back there)",
+            path=str(path),
+            kind=kind,
+        )
+
+
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
 class LockTimeout(StorageError, TimeoutError):
     """Another process held the write lock for longer than the timeout."""
 
@@ -268,6 +294,7 @@ __all__ = [
     "HardLinkedTaskFile",
     "InvalidInput",
     "LockTimeout",
+    "NotARegularFile",
     "NotATaskFile",
     "NotFound",
     "ProjectNotFound",

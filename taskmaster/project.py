@@ -12,6 +12,7 @@ import orjson
 from taskmaster.errors import CorruptStateFile, ProjectNotFound
 from taskmaster.model import DEFAULT_TAG
 from taskmaster.storage.atomic import replace_file
+from taskmaster.storage.regular import open_regular
 
 PROJECT_DIR = ".taskmaster"
 
@@ -74,7 +75,8 @@ def read_json_object(path: Path) -> dict[str, Any]:
     repair this file instead.
     """
     try:
-        raw = path.read_bytes()
+        with os.fdopen(open_regular(path), "rb") as handle:
+            raw = handle.read()
     except FileNotFoundError:
         return {}
     try:
@@ -164,9 +166,8 @@ def set_current_tag(paths: ProjectPaths, tag: str) -> None:
     write_json_object(paths.state_file, state)
 
 
-GITIGNORE_HEADER = (
-    "# Task Master Pro: lock and revision files beside the task file, unfinished writes"
-)
+GITIGNORE_HEADER = "# Task Master Pro: revision files beside the task file, unfinished writes"
+# The lock is an flock on the directory now; `*.tm-lock` covers what earlier versions left.
 SIDECAR_PATTERNS = ("*.tm-lock", "*.tm-rev", ".*.json.*.tmp")
 
 

@@ -92,6 +92,18 @@ def test_move_makes_a_task_a_subtask(api: Api) -> None:
     assert [sub["title"] for sub in _stored(api)[0]["subtasks"]][-1] == "two"
 
 
+def test_move_before_reorders_without_renumbering(api: Api) -> None:
+    result = api.post("/api/v1/move", {"from": [3], "before": 1})
+    assert result.status_code == 200, result.text
+    assert result.json["id"] == 3
+    assert etag_of(result) == api.core.revision()
+    assert [task["id"] for task in _stored(api)] == [3, 1, 2]
+    assert_problem(api.post("/api/v1/move", {"from": [1, 2], "before": 3}), 400, field="from")
+    assert_problem(api.post("/api/v1/move", {"from": [1], "to": [9], "before": 3}), 400, field="to")
+    assert_problem(api.post("/api/v1/move", {"from": [1], "before": "x"}), 400, field="before")
+    assert [task["id"] for task in _stored(api)] == [3, 1, 2]
+
+
 def test_move_to_another_tag(api: Api) -> None:
     assert api.post("/api/v1/tags", {"name": "feature"}).status_code == 201
     result = api.post("/api/v1/move", {"from": [2], "toTag": "feature"})

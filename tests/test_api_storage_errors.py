@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from falcon.testing import Result
 from test_api_support import Api, assert_problem
@@ -139,3 +140,61 @@ def test_the_cli_says_one_error_line_for_a_directory_in_place_of_the_file(
     assert len(lines) == 1 and lines[0].startswith("Error: "), proc.stderr
     assert "Is a directory" in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_hard_linked_task_file_is_a_409_that_says_why_and_reads_go_on(
+    api: Api, tmp_path: Path
+) -> None:
+    os.link(api.tasks_file, tmp_path / "second-name.json")
+    before = api.tasks_file.read_bytes()
+    problem = assert_problem(
+        api.put("/api/v1/tasks/1/status", {"status": "done"}), 409, kind="task-file-hard-linked"
+    )
+    assert problem["links"] == 2 and "hard links" in problem["detail"]
+    assert api.get("/api/v1/tasks/1").status_code == 200
+    assert api.tasks_file.read_bytes() == before
+
+
+def test_a_shared_id_is_a_409_naming_the_repair(api: Api) -> None:
+    document = orjson.loads(api.tasks_file.read_bytes())
+    twin = dict(document["master"]["tasks"][0], title="twin")
+    document["master"]["tasks"].append(twin)
+    api.tasks_file.write_bytes(orjson.dumps(document))
+    before = api.tasks_file.read_bytes()
+    problem = assert_problem(
+        api.put("/api/v1/tasks/1/status", {"status": "done"}), 409, kind="duplicate-id"
+    )
+    assert "1" in problem["taskId"] and "fix-dependencies" in problem["detail"]
+    assert_problem(api.delete("/api/v1/tasks/1"), 409, kind="duplicate-id")
+    assert api.tasks_file.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["tasks.json", "state.json"])
+def test_a_fifo_in_place_of_a_project_file_is_refused_at_once_never_waited_on(
+    api: Api, name: str
+) -> None:
+    # open() on a FIFO blocks until a writer comes: every request would hang.
+    path = api.tasks_file.with_name(name)
+    path.unlink(missing_ok=True)
+    os.mkfifo(path)
+    for result in (
+        api.get("/api/v1/tasks"),
+        api.put("/api/v1/tasks/1/status", {"status": "done"}),
+    ):
+        problem = assert_problem(result, 503)
+        assert "a FIFO, not a regular file" in problem["detail"]
+    if name == "tasks.json":
+        assert api.get("/api/v1/health").json["status"] == "degraded"
+    assert path.exists() and not path.is_file()
+
+
+def test_the_cli_says_one_error_line_for_a_fifo_in_place_of_the_file(tmp_path: Path) -> None:
+    assert _tm(tmp_path, "init").returncode == 0
+    tasks_file = tmp_path / ".taskmaster" / "tasks.json"
+    tasks_file.unlink()
+    os.mkfifo(tasks_file)
+    for args in (("list",), ("add-task", "-t", "x")):
+        proc = _tm(tmp_path, *args)
+        assert proc.returncode == 1, proc
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "a FIFO, not a regular file" in lines[0], proc.stderr

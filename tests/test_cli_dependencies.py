@@ -112,6 +112,23 @@ def test_move_renumber_and_reorder(tm: Tm) -> None:
     refused = tm.fails(1, "move", "--from", "4", "--to", "2")
     assert refused.stderr == "Error: task 2 already exists: use a different destination id\n"
     assert [t["id"] for t in tm.tasks()] == [2, 3, 4, 7]
+    placed = tm.ok("move", "--from", "4", "--before", "2").stdout
+    assert placed == "Task 4 now comes just before task 2: Four\n"
+    assert [t["id"] for t in tm.tasks()] == [4, 2, 3, 7]
+    assert tm.json("move", "--from", "7", "--before", "4")["id"] == 7
+    assert [t["id"] for t in tm.tasks()] == [7, 4, 2, 3]
+
+
+def test_move_before_usage_errors(tm: Tm) -> None:
+    before = tm.tasks_file.read_bytes()
+    assert "one --from id" in tm.fails(2, "move", "--from", "1,2", "--before", "3").stderr
+    assert (
+        "leave out --to" in tm.fails(2, "move", "--from", "1", "--to", "9", "--before", "3").stderr
+    )
+    assert tm.fails(2, "move", "--from", "1", "--before", "x").exit_code == 2
+    assert "before itself" in tm.fails(1, "move", "--from", "1", "--before", "1").stderr
+    assert tm.fails(1, "move", "--from", "1", "--before", "99").exit_code == 1
+    assert tm.tasks_file.read_bytes() == before
 
 
 def test_move_task_to_subtask_and_back(tm: Tm) -> None:
@@ -257,7 +274,12 @@ def test_converting_a_task_keeps_its_dependencies_or_refuses(tm: Tm) -> None:
     tm.ok("add-dependency", "-i", "1", "-d", "4")
     assert "circular dependency" in tm.fails(1, "add-subtask", "-p", "1", "-i", "4").stderr
     tm.ok("remove-dependency", "-i", "1", "-d", "4")
-    assert tm.tasks_file.read_bytes() == before
+    # Only the tag's `metadata.updated` moved (the two dependency changes were real writes).
+    after = orjson.loads(tm.tasks_file.read_bytes())
+    after["master"]["metadata"].pop("updated")
+    expected = orjson.loads(before)
+    expected["master"]["metadata"].pop("updated", None)
+    assert after == expected
     tm.ok("add-subtask", "-p", "1", "-t", "Part")
     promoted = tm.json("remove-subtask", "-i", "1.1", "--convert")
     assert promoted[0]["dependencies"] == [1]

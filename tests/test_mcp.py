@@ -311,6 +311,11 @@ def test_dependency_and_move_tools(server: McpServer, project: Path) -> None:
     moved = server.ok("move_task", projectRoot=root, **{"from": "2", "to": "7"})
     assert moved[0]["id"] == 7 and task_ids(project) == [1, 3, 7]
     assert "missing 'to'" in server.error("move_task", projectRoot=root, **{"from": "7"})
+    placed = server.ok("move_task", projectRoot=root, before="1", **{"from": "7"})
+    assert placed["id"] == 7 and task_ids(project) == [7, 1, 3]
+    assert "one 'from' id" in server.error(
+        "move_task", projectRoot=root, before="1", **{"from": "3,7"}
+    )
     server.ok("add_tag", projectRoot=root, name="later")
     across = server.ok("move_task", projectRoot=root, toTag="later", **{"from": "7"})
     assert across[0]["title"] == "Two"

@@ -189,13 +189,15 @@ def _schemas() -> dict[str, Schema]:
         "Move": {
             "type": "object",
             "description": "Within a tag give `from` and `to` (one target per id: an unused id "
-            "renumbers, an existing task id places the item before that task, `P.S` makes it "
-            "a subtask of P). To another tag give `from` and `toTag` (whole tasks, appended; "
-            "renumbered if their ids are taken there), and optionally `fromTag`.",
+            "renumbers, an existing task id is refused, `P.S` makes it a subtask of P). To "
+            "reorder give one `from` task and `before` (no id changes). To another tag give "
+            "`from` and `toTag` (whole tasks, appended; renumbered if their ids are taken "
+            "there), and optionally `fromTag`.",
             "required": ["from"],
             "properties": {
                 "from": ref("TaskIdList"),
                 "to": ref("TaskIdList"),
+                "before": ref("TaskIdInput"),
                 "fromTag": ref("TagName"),
                 "toTag": ref("TagName"),
                 "withDependencies": {

@@ -20,6 +20,8 @@ import orjson
 from taskmaster.errors import (
     CorruptTaskFile,
     DependencyCycle,
+    DuplicateId,
+    HardLinkedTaskFile,
     InvalidInput,
     LockTimeout,
     NotFound,
@@ -90,6 +92,15 @@ def problem_for(err: TaskMasterError) -> Problem:
         return Problem(409, err.message, kind="tag-exists", title="Tag exists", tag=err.tag)
     if isinstance(err, ProtectedTag):
         return Problem(409, err.message, kind="protected-tag", title="Protected tag", tag=err.tag)
+    if isinstance(err, DuplicateId):
+        # The request is fine; the data is not: the id names two items until they are repaired.
+        return Problem(
+            409,
+            err.message,
+            kind="duplicate-id",
+            title="Ambiguous id",
+            taskId=details.get("task_id"),
+        )
     if isinstance(err, InvalidInput):
         return Problem(400, err.message, kind="invalid-input", title="Invalid input")
     if isinstance(err, TaskNotFound):
@@ -134,6 +145,16 @@ def problem_for(err: TaskMasterError) -> Problem:
             reason=details.get("reason"),
             line=details.get("line"),
             column=details.get("column"),
+        )
+    if isinstance(err, HardLinkedTaskFile):
+        # Not transient: retrying cannot help until someone replaces the other links.
+        return Problem(
+            409,
+            err.message,
+            kind="task-file-hard-linked",
+            title="Task file not writable safely",
+            path=details.get("path"),
+            links=details.get("links"),
         )
     if isinstance(err, StorageError):
         return Problem(

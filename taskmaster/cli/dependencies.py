@@ -124,19 +124,21 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     render.echo_lines(_issue_lines(fixed))
 
 
-def _moved(source: TaskId, dest: TaskId, new_id: str) -> str:
-    """What a move did, in words: a new id, or a new place before the destination task."""
+def _moved(source: TaskId, new_id: str) -> str:
+    """What a move did, in words: the item's new id."""
     kind = "Subtask" if source.is_subtask else "Task"
-    if new_id == str(dest):
-        return f"{kind} {source} is now {new_id}"
-    if new_id == str(source):
-        return f"{kind} {source} now comes before task {dest} (its id is unchanged)"
-    return f"{kind} {source} is now {new_id}, placed before task {dest}"
+    return f"{kind} {source} is now {new_id}"
 
 
 @click.command()
 @click.option("--from", "from_ids", type=IDS, required=True, help="Ids to move (comma-separated).")
 @click.option("--to", "to_ids", type=IDS, help="Where to, one per --from id (within a tag).")
+@click.option(
+    "--before",
+    "before",
+    type=ONE_ID,
+    help="Reorder instead: place the --from task just before task ID (ids unchanged).",
+)
 @click.option("--from-tag", metavar="TAG", help="Move whole tasks from this tag ...")
 @click.option("--to-tag", metavar="TAG", help="... to this tag (appended, renumbered if taken).")
 @click.option(
@@ -152,6 +154,7 @@ def move(
     app: App,
     from_ids: list[TaskId],
     to_ids: list[TaskId] | None,
+    before: TaskId | None,
     from_tag: str | None,
     to_tag: str | None,
     with_dependencies: bool,
@@ -162,17 +165,31 @@ def move(
     """Move tasks and subtasks: renumber, task <-> subtask, or to another tag.
 
     Within a tag, each --from id goes to the matching --to id: an unused id renumbers it
-    (an existing task id is refused), P.S makes it a subtask of P. With --to-tag whole
-    tasks move to the end of another tag.
+    (an existing task id is refused), P.S makes it a subtask of P. --before reorders a
+    task without renumbering it. With --to-tag whole tasks move to the end of another tag.
 
     \b
     Examples:
       tm move --from 5 --to 7
       tm move --from 5,6 --to 3.1,3.2
+      tm move --from 5 --before 2
       tm move --from 2,3 --from-tag master --to-tag feature --with-dependencies
     """
     if with_dependencies and ignore_dependencies:
         raise click.UsageError("give --with-dependencies or --ignore-dependencies, not both")
+    if before is not None:
+        if to_ids or to_tag is not None or from_tag is not None:
+            raise click.UsageError("--before reorders within a tag: leave out --to and --to-tag")
+        if len(from_ids) != 1:
+            raise click.UsageError("--before places one task: give one --from id")
+        placed = app.core.place_before(from_ids[0], before, tag=app.tag_for(tag))
+        if as_json:
+            render.echo_json(placed)
+            return
+        click.echo(
+            f"Task {placed['id']} now comes just before task {before}: {render.title(placed)}"
+        )
+        return
     if to_tag is None:
         if from_tag is not None:
             raise click.UsageError("--from-tag needs --to-tag (within a tag, use --tag)")
@@ -190,8 +207,8 @@ def move(
         if as_json:
             render.echo_json(moved)
             return
-        for source, dest, item in zip(from_ids, to_ids, moved, strict=False):
-            click.echo(f"{_moved(source, dest, str(item['id']))}: {render.title(item)}")
+        for source, item in zip(from_ids, moved, strict=False):
+            click.echo(f"{_moved(source, str(item['id']))}: {render.title(item)}")
         return
     if to_ids:
         raise click.UsageError("--to is for moves within a tag; with --to-tag leave it out")

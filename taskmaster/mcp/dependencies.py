@@ -11,7 +11,7 @@ from taskmaster import documents
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
-from taskmaster.model import TaskId, sibling
+from taskmaster.model import TaskId, parse_ids, sibling
 
 
 def _pair(task_id: str, depends_on: str) -> tuple[TaskId, TaskId]:
@@ -104,6 +104,15 @@ def register(server: ToolServer, projects: Projects) -> None:
                 )
             ),
         ] = None,
+        before: Annotated[
+            str | None,
+            Field(
+                description=(
+                    "Reorder instead: place the one 'from' task just before this task (no id "
+                    "changes). Leave out 'to' and toTag."
+                )
+            ),
+        ] = None,
         fromTag: Annotated[
             str | None, Field(description="Across tags: the source tag (default: tag).")
         ] = None,
@@ -130,6 +139,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         Within a tag give from and to; to move to another tag give from and toTag. Returns
         the moved items (with their new ids).
         """
+        if before is not None and before.strip():
+            if (to and to.strip()) or toTag is not None or fromTag is not None:
+                raise InvalidInput("'before' reorders within a tag: leave out 'to' and toTag")
+            sources = parse_ids(from_ids)
+            if len(sources) != 1:
+                raise InvalidInput("'before' places one task: give one 'from' id")
+            core = projects.open(projectRoot, file)
+            return reply(core.place_before(sources[0], before, tag=projects.tag(tag)))
         if toTag is None:
             if fromTag is not None:
                 raise InvalidInput("fromTag needs toTag (within one tag, use tag)")

@@ -38,6 +38,7 @@ from taskmaster.errors import (
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import Commit, Snapshot
+from taskmaster.storage.regular import open_regular
 from taskmaster.storage.revision import (
     ABSENT,
     SETTLE_WINDOW_NS,
@@ -198,7 +199,7 @@ class FileStorage:
         while True:
             version = self._version()
             try:
-                with open(self.path, "rb") as handle:
+                with os.fdopen(open_regular(self.path), "rb") as handle:
                     before = Signature.of(os.fstat(handle.fileno()))
                     raw = handle.read()
                     after = Signature.of(os.fstat(handle.fileno()))
@@ -262,7 +263,7 @@ class FileStorage:
         give_up = time.monotonic() + self.lock_timeout
         while True:
             try:
-                with open(self.path, "rb") as handle:
+                with os.fdopen(open_regular(self.path), "rb") as handle:
                     raw = handle.read()
                     st = os.fstat(handle.fileno())
             except FileNotFoundError:

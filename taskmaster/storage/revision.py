@@ -59,6 +59,7 @@ from typing import NamedTuple
 import orjson
 
 from taskmaster.storage.atomic import replace_file
+from taskmaster.storage.regular import open_regular
 
 RECORD_SIZE = 192
 """Every record has this size, so that one in-place write covers the whole previous one."""
@@ -203,7 +204,7 @@ class RevisionFile:
         with self._refresh_lock:
             rev_fd, rev_key, recorded = self._open_recorded()
             try:
-                task_fd = os.open(self.task_path, os.O_RDONLY | os.O_CLOEXEC)
+                task_fd = open_regular(self.task_path)
             except BaseException:
                 _close(rev_fd)
                 raise
@@ -223,7 +224,7 @@ class RevisionFile:
         self,
     ) -> tuple[int | None, tuple[int, int] | None, RecordedRevision | None]:
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None, None, ABSENT
         try:
@@ -248,7 +249,7 @@ class RevisionFile:
         check is damaged, and counts as absent.
         """
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return RecordedRevision(0, None)
         try:

@@ -15,7 +15,7 @@ from taskmaster.api.problems import invalid
 from taskmaster.api.state import ApiState, read_revision, send_json
 
 MOVE_FIELDS = frozenset(
-    {"from", "to", "fromTag", "toTag", "withDependencies", "ignoreDependencies"}
+    {"from", "to", "before", "fromTag", "toTag", "withDependencies", "ignoreDependencies"}
 )
 
 
@@ -46,8 +46,9 @@ class SetStatus:
 
 class Move:
     """`POST /move`: within a tag `{"from": [...], "to": [...]}` (an unused id renumbers, an
-    existing task id places the item before it, `P.S` makes it a subtask of P); to another tag
-    `{"from": [...], "toTag": "x"}`. Answers with the moved items under their new ids."""
+    existing task id is refused, `P.S` makes it a subtask of P); a reorder
+    `{"from": [5], "before": 2}` (no id changes); to another tag `{"from": [...], "toTag":
+    "x"}`. Answers with the moved items under their new ids."""
 
     def __init__(self, state: ApiState) -> None:
         self.state = state
@@ -61,6 +62,18 @@ class Move:
         with_dependencies = inputs.flag(body, "withDependencies")
         ignore_dependencies = inputs.flag(body, "ignoreDependencies")
         core = self.state.core
+        if body.get("before") is not None:
+            for name in ("to", "toTag", "fromTag"):
+                if body.get(name) is not None:
+                    raise invalid(name, f"'before' reorders within a tag: leave out {name!r}")
+            if len(sources) != 1:
+                raise invalid("from", "'before' places one task: give one 'from' id")
+            anchor = inputs.task_id(body["before"], "before")
+            placed, revision = self.state.write(
+                req, lambda: core.place_before(sources[0], anchor, tag=tag)
+            )
+            send_json(resp, placed, revision=revision)
+            return
         if body.get("toTag") is None:
             if body.get("fromTag") is not None:
                 raise invalid("fromTag", "'fromTag' needs 'toTag' (within one tag, use ?tag=)")
