@@ -124,12 +124,17 @@ def test_subtask_to_an_unused_task_id_promotes_it() -> None:
         make_task(2, "1.2"),
         make_task(9),
     )
+    # Subtask 1.3 depends on 1.2, and a subtask cannot name a task: refused, nothing dropped.
+    before = doc.to_json()
+    with pytest.raises(DependencyError, match=r"subtask 1\.3 depends on it"):
+        _move(doc, "1.2", "4")
+    assert doc.to_json() == before
+    doc.task("master", 1)["subtasks"][2]["dependencies"] = []
     [task] = _move(doc, "1.2", "4")
     assert task["id"] == 4 and task["dependencies"] == ["1.1"]
     assert "parentTaskId" not in task and task["priority"] == "medium"
     assert _ids(doc) == [1, 2, 4, 9]
     assert doc.task("master", 2)["dependencies"] == [4]
-    assert doc.task("master", 1)["subtasks"][1]["dependencies"] == []  # cannot name a task
 
 
 def test_subtask_to_an_existing_task_id_is_refused() -> None:

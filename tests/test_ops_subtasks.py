@@ -226,6 +226,13 @@ def test_remove_subtask_deletes_and_strips_references() -> None:
 
 def test_remove_subtask_with_convert_creates_a_task() -> None:
     doc = _family()
+    # 1.3 and 2.1 depend on 1.2; as a task it could not be named by them: refused, not dropped.
+    before = doc.to_json()
+    with pytest.raises(DependencyError, match=r"subtasks 1\.3, 2\.1 depend on it"):
+        remove_subtask(doc, "master", [T("1.2")], convert=True)
+    assert doc.to_json() == before
+    doc.task("master", 1)["subtasks"][2]["dependencies"] = []
+    doc.task("master", 2)["subtasks"][0]["dependencies"] = []
     [task] = remove_subtask(doc, "master", [T("1.2")], convert=True)
     assert task["id"] == 3
     assert list(task)[:9] == list(TASK_KEYS)
@@ -235,8 +242,6 @@ def test_remove_subtask_with_convert_creates_a_task() -> None:
     assert task["extra"] == [1] and "parentTaskId" not in task
     assert doc.tasks("master")[-1] is task
     assert doc.task("master", 2)["dependencies"] == [3]  # followed the promoted subtask
-    assert doc.task("master", 2)["subtasks"][0]["dependencies"] == []  # cannot name a task
-    assert doc.task("master", 1)["subtasks"][1]["dependencies"] == []  # old sibling ref dropped
     assert validate_dependencies(doc, "master") == []
 
 

@@ -2,8 +2,9 @@
 subtask to another parent. Shared by the subtask commands and `move_tasks`.
 
 Each function assumes its caller checked ids and existence, keeps every reference in the tag
-consistent (rewritten to the new id, or dropped where the file format cannot express it), and
-raises `DependencyCycle` if the new structure closes a cycle, so callers run it inside
+consistent (rewritten to the new id; where the file format cannot express a reference, the
+change is refused with `DependencyError` instead of dropping it), and raises `DependencyCycle`
+if the new structure closes a cycle, so callers run it inside
 `all_or_nothing`. The moved dict keeps its identity and its unknown keys.
 """
 
@@ -17,9 +18,12 @@ from taskmaster.ops._graph import TagGraph, cycle_names
 from taskmaster.ops._refs import (
     absolute_entries,
     insert_by_id,
+    items_with_parent,
+    own_id,
     remap,
     remove_item,
     reorder_keys,
+    resolve,
     set_parent_link,
     write_entries,
 )
@@ -98,9 +102,24 @@ def task_to_subtask(
 
 def subtask_to_task(tasks: list[Task], parent: Task, sub: Task, new_id: int) -> None:
     """Promote a subtask to task `new_id` (unused), placed in id order. Tasks that referenced
-    it now reference the new task; its siblings' references are dropped (a subtask cannot
-    depend on a task); its sibling dependencies become ``"P.M"``."""
+    it now reference the new task; its sibling dependencies become ``"P.M"``. A subtask that
+    depends on it would have to name a task, which a subtask cannot store, so the change is
+    refused (DependencyError naming them) rather than dropping those dependencies."""
     old = TaskId(parent["id"], sub["id"])
+    dependents = [
+        str(own_id(holder, item))
+        for holder, item in items_with_parent(tasks)
+        if holder is not None
+        and item is not sub
+        and any(resolve(holder, dep) == old for dep in item.get("dependencies") or ())
+    ]
+    if dependents:
+        raise DependencyError(
+            f"subtask {old} cannot become a task: {_subtasks_depend(dependents)} on it, and "
+            "a subtask can only depend on subtasks (N.M); remove those dependencies first",
+            task_id=str(old),
+            dependents=dependents,
+        )
     mapping: dict[TaskId, TaskId | None] = {old: TaskId(new_id)}
     entries = absolute_entries(parent["id"], sub)
     remove_item(parent["subtasks"], sub)
@@ -143,3 +162,7 @@ def subtask_to_parent(
     siblings = new_parent.setdefault("subtasks", [])
     siblings.insert(len(siblings) if position is None else position, sub)
     check_no_cycle(tasks, [new])
+
+
+def _subtasks_depend(ids: list[str]) -> str:
+    return f"subtask {ids[0]} depends" if len(ids) == 1 else f"subtasks {', '.join(ids)} depend"
