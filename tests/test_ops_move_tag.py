@@ -6,7 +6,7 @@ import pytest
 from strategies import make_doc, make_subtask, make_task
 
 from taskmaster.errors import DependencyError, InvalidInput, TagNotFound, TaskNotFound
-from taskmaster.model import Document, TaskId
+from taskmaster.model import MAX_ID, Document, TaskId
 from taskmaster.ops import move_to_tag, validate_dependencies
 
 
@@ -48,6 +48,14 @@ def test_colliding_ids_get_new_ones_and_references_follow() -> None:
     assert sub["dependencies"] == [1] and sub["parentTaskId"] == 5
     assert doc.tasks("master") == []
     _valid(doc)
+
+
+def test_a_colliding_id_is_refused_when_no_id_is_left_in_the_target_tag() -> None:
+    doc = make_doc(make_task(1), feature=[make_task(1), make_task(MAX_ID)])
+    before = doc.to_json()
+    with pytest.raises(InvalidInput, match="no task id is left in tag 'feature'"):
+        move_to_tag(doc, [1], "master", "feature")
+    assert doc.to_json() == before
 
 
 def test_a_dependency_left_behind_is_refused_by_default() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput, TaskNotFound
-from taskmaster.model import Document, Task, TaskId
+from taskmaster.model import MAX_ID, Document, Task, TaskId
 from taskmaster.ops._refs import (
     absolute_entries,
     check_unambiguous,
@@ -111,6 +111,8 @@ def move_to_tag(
         old = task["id"]
         if old not in taken:
             continue
+        if next_id > MAX_ID:
+            raise InvalidInput(f"no task id is left in tag '{to_tag}': ids stop at {MAX_ID}")
         renamed[old] = next_id
         mapping[TaskId(old)] = TaskId(next_id)
         for sub in task.get("subtasks") or ():
