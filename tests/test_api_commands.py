@@ -73,6 +73,41 @@ def test_set_status_honours_if_match(api: Api) -> None:
     assert_problem(result, 412, kind="revision-mismatch")
 
 
+# subtask notes --------------------------------------------------------------------------------
+
+
+def test_a_note_is_appended_to_a_subtask_with_its_time(api: Api) -> None:
+    result = api.post("/api/v1/tasks/1.2/notes", {"text": "Found the cause"})
+    assert result.status_code == 200, result.text
+    assert result.json["id"] == "1.2"
+    assert etag_of(result) == api.core.revision()
+    details = _stored(api)[0]["subtasks"][1]["details"]
+    assert (
+        details.startswith("<info added on ") and "\nFound the cause\n</info added on " in details
+    )
+    again = api.post("/api/v1/tasks/1.2/notes", {"text": "Fixed"}).json["details"]
+    assert again.startswith(details) and again.count("<info added on ") == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "field"),
+    [
+        ("/api/v1/tasks/1/notes", {"text": "x"}, 400, "id"),
+        ("/api/v1/tasks/1.2/notes", {"text": "  "}, 400, "text"),
+        ("/api/v1/tasks/1.2/notes", {"text": None}, 400, "text"),
+        ("/api/v1/tasks/1.2/notes", {}, 400, "text"),
+        ("/api/v1/tasks/1.2/notes", {"text": "x", "prompt": "y"}, 400, "prompt"),
+        ("/api/v1/tasks/1.9/notes", {"text": "x"}, 404, None),
+    ],
+)
+def test_a_note_is_refused_without_a_subtask_or_text(
+    api: Api, path: str, body: dict, status: int, field: str | None
+) -> None:
+    before = api.tasks_file.read_bytes()
+    assert_problem(api.post(path, body), status, field=field)
+    assert api.tasks_file.read_bytes() == before
+
+
 # move -----------------------------------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ from taskmaster.api.resources.commands import (
     Generate,
     Move,
     SetStatus,
+    SubtaskNotes,
 )
 from taskmaster.api.resources.meta import Health, MetricsResource, OpenApiResource
 from taskmaster.api.resources.tags import CurrentTag, TagCollection, TagItem
@@ -115,6 +116,7 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/tasks/{{task_id}}", TaskItem(state))
     app.add_route(f"{prefix}/tasks/{{task_id}}/status", TaskStatus(state))
     app.add_route(f"{prefix}/tasks/{{task_id}}/subtasks", Subtasks(state))
+    app.add_route(f"{prefix}/tasks/{{task_id}}/notes", SubtaskNotes(state))
     app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies", Dependencies(state))
     app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies/{{dep_id}}", Dependency(state))
     app.add_route(f"{prefix}/next", NextTask(state))

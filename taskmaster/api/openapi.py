@@ -157,6 +157,12 @@ def _schemas() -> dict[str, Schema]:
             "properties": {"status": ref("Status")},
             "additionalProperties": False,
         },
+        "SubtaskNote": {
+            "type": "object",
+            "required": ["text"],
+            "properties": {"text": {"type": "string", "pattern": r"\S"}},
+            "additionalProperties": False,
+        },
         "NewSubtask": {
             "type": "object",
             "required": ["title"],
@@ -643,6 +649,16 @@ def _paths() -> dict[str, Any]:
                 {"204": NO_CONTENT},
                 task_id,
                 tag_q,
+            ),
+        },
+        "/api/v1/tasks/{id}/notes": {
+            "post": _write(
+                "Append a timestamped note to a subtask's details (P.S ids only)",
+                "appendSubtaskNote",
+                {"200": _ok("The changed subtask.", ref("SubtaskView"))},
+                task_id,
+                tag_q,
+                body="SubtaskNote",
             ),
         },
         "/api/v1/set-status": {

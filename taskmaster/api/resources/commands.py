@@ -44,6 +44,30 @@ class SetStatus:
         send_json(resp, items, revision=revision)
 
 
+class SubtaskNotes:
+    """`POST /tasks/{P.S}/notes {"text": "..."}`: append a timestamped note to a subtask's
+    details, as `tm update-subtask --prompt` and claude-task-master do; answers the subtask."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
+        target = inputs.path_id(task_id)
+        if not target.is_subtask:
+            raise invalid("id", f"notes are appended to subtasks (P.S), and {target} is a task")
+        tag = inputs.query_tag(req)
+        body = inputs.read_object(
+            req, self.state.config.max_body_bytes, allowed={"text"}, required=("text",)
+        )
+        text = inputs.text(body, "text", non_empty=True)
+        if text is None:
+            raise invalid("text", "'text' cannot be null")
+        sub, revision = self.state.write(
+            req, lambda: self.state.core.append_subtask_details(target, text, tag=tag)
+        )
+        send_json(resp, sub, revision=revision)
+
+
 class Move:
     """`POST /move`: within a tag `{"from": [...], "to": [...]}` (an unused id renumbers, an
     existing task id is refused, `P.S` makes it a subtask of P); a reorder
