@@ -284,7 +284,8 @@ HOLD_LOCK = textwrap.dedent(
 )
 
 
-def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
+def hold_lock(path: Path, seconds: float = 60) -> subprocess.Popen[str]:
+    """A process holding the write lock of `path` for `seconds`, started and holding."""
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
         stdout=subprocess.PIPE,
@@ -296,7 +297,7 @@ def _hold_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
 
 
 def test_lock_timeout_names_the_lock_file(store: FileStorage) -> None:
-    holder = _hold_lock(store.path, 30)
+    holder = hold_lock(store.path, 30)
     try:
         impatient = FileStorage(store.path, lock_timeout=0.2)
         with pytest.raises(LockTimeout) as caught:
@@ -311,7 +312,7 @@ def test_lock_timeout_names_the_lock_file(store: FileStorage) -> None:
 def test_a_process_killed_while_holding_the_lock_does_not_block_others(
     store: FileStorage,
 ) -> None:
-    holder = _hold_lock(store.path, 60)
+    holder = hold_lock(store.path, 60)
     holder.kill()
     holder.wait()
     commit = FileStorage(store.path, lock_timeout=2).transact(add_task("after"))

@@ -23,6 +23,7 @@ import pytest
 from taskmaster.errors import HardLinkedTaskFile, LockTimeout
 from taskmaster.model import Document
 from taskmaster.storage import FileStorage
+from tests.test_storage import hold_lock
 
 pytestmark = pytest.mark.slow
 
@@ -45,27 +46,6 @@ WRITER = textwrap.dedent(
             print(f"{name}-{n}", flush=True)  # acknowledged
     """
 )
-
-HOLD_LOCK = textwrap.dedent(
-    """
-    import sys, time
-    from taskmaster.storage import FileStorage
-    with FileStorage(sys.argv[1]).locked():
-        print("held", flush=True)
-        time.sleep(float(sys.argv[2]))
-    """
-)
-
-
-def _hold_lock(path: Path, seconds: float = 60) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "held"
-    return proc
 
 
 def _titles(path: Path) -> list[str]:
@@ -122,7 +102,7 @@ def test_a_symlinked_project_task_file_stays_a_link_and_tm_dash_f_shares_its_loc
     assert _titles(shared / "tasks.json") == ["through the project"]
 
     # A writer holding the lock through the link blocks `tm -f` on the real file, and back.
-    holder = _hold_lock(link)
+    holder = hold_lock(link)
     try:
         blocked = subprocess.run(
             [TM, "--lock-timeout", "0.3", "-f", str(shared / "tasks.json"), "add-task", "-t", "x"],
@@ -168,7 +148,7 @@ def test_deleting_the_lock_files_while_the_lock_is_held_does_not_let_a_second_wr
 ) -> None:
     path = tmp_path / "tasks.json"
     FileStorage(path).create(Document.empty())
-    holder = _hold_lock(path)
+    holder = hold_lock(path)
     try:
         # `rm *.lock`-style clean-up: everything but the task file and its revision.
         for leftover in tmp_path.iterdir():
@@ -192,7 +172,7 @@ def test_an_outside_edit_while_a_writer_holds_the_lock_is_read_without_waiting(
     writer.create(Document.empty())
     before = writer.read().revision
     reader = FileStorage(path, lock_timeout=2)
-    holder = _hold_lock(path)
+    holder = hold_lock(path)
     try:
         for title in ("edited", "edited again"):  # an editor saving twice, rename and in place
             data = orjson.dumps({"master": {"tasks": [{"id": 1, "title": title}]}})
