@@ -7,7 +7,6 @@ its errors do not know which request field a value came from.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
@@ -16,22 +15,21 @@ import orjson
 
 from taskmaster.api.problems import Problem, invalid
 from taskmaster.errors import InvalidInput
-from taskmaster.model import PRIORITIES, STATUSES, TAG_NAME, TaskId, json_type_name
+from taskmaster.model import (
+    MAX_JSON_DEPTH,
+    PRIORITIES,
+    STATUSES,
+    TAG_NAME,
+    TaskId,
+    depth_of_item_field,
+    json_depth,
+    json_type_name,
+)
 
-ID_LIMIT = 2**53
-"""Ids stay below 2^53: the largest integers the reference tool's JSON (JavaScript numbers)
-holds exactly. A larger one could be stored but never named again by that tool."""
-_ASCII_ID = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-# A number of more digits than 2^53 has is refused before `int()`, which a 5,000-digit string
-# would make raise (and which costs quadratic time on long strings).
-_MAX_ID_DIGITS = len(str(ID_LIMIT))
-
-DOCUMENT_DEPTH_LIMIT = 254
-"""The deepest nesting orjson serialises (255 levels raise), so the deepest a file can be."""
-DEEPEST_FIELD_DEPTH = 6
-"""Levels above a request member once stored: document, tag, tasks, task, subtasks, subtask
-(a subtask's `metadata` is the deepest place a request writes to)."""
-MAX_MEMBER_DEPTH = DOCUMENT_DEPTH_LIMIT - DEEPEST_FIELD_DEPTH
+MAX_MEMBER_DEPTH = MAX_JSON_DEPTH - depth_of_item_field(TaskId(1, 1))
+"""How deep a request member may nest: once stored it sits inside the document, a tag, the
+task list, a task, its subtask list and a subtask (a subtask's `metadata` is the deepest place
+a request writes to), and the whole file can be written at most `MAX_JSON_DEPTH` deep."""
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off"})
@@ -101,33 +99,13 @@ def read_object(
         if key not in body:
             raise invalid(key, f"the field {key!r} is required")
     for key, value in body.items():
-        if json_depth(value, MAX_MEMBER_DEPTH) > MAX_MEMBER_DEPTH:
+        if json_depth(value) > MAX_MEMBER_DEPTH:
             raise invalid(
                 key,
                 f"{key!r} is nested more than {MAX_MEMBER_DEPTH} levels deep, "
                 "deeper than the task file can store",
             )
     return body
-
-
-def json_depth(value: Any, stop_after: int) -> int:
-    """How deeply arrays and objects nest in `value` (a scalar is 0, `[]` is 1), counted no
-    further than `stop_after` + 1. Iterative: a body may nest deeper than Python recurses."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if deepest > stop_after:
-            return deepest
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 # body members ----------------------------------------------------------------------------------
@@ -160,34 +138,15 @@ def priority(body: Mapping[str, Any], name: str = "priority") -> str | None:
 
 
 def task_id(value: object, field: str) -> TaskId:
-    """An id given as a number (3) or a string ("3", "3.2"): ASCII digits, each part below
-    2^53. Checked here, before the model parses it, so that no id a client can send makes
-    anything but a 400 naming the field."""
+    """An id given as a number (3) or a string ("3", "3.2"); the model's rule (ASCII digits,
+    1 to 2^53 - 1, the digit count bounded before conversion) makes any other a 400 naming
+    the field."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise invalid(field, f'{field!r} must be a task id such as 3 or "3.2"')
-    if isinstance(value, str):
-        text = value.strip()
-        if not _ASCII_ID.fullmatch(text):
-            raise invalid(
-                field, f"invalid task id {_shown(value)}: expected N or N.M, such as 3 or 3.2"
-            )
-        parts = text.split(".")
-    else:
-        parts = [str(value)] if value >= 0 else []
-    if not parts or any(len(part) > _MAX_ID_DIGITS or int(part) >= ID_LIMIT for part in parts):
-        raise invalid(
-            field, f"invalid task id {_shown(value)}: ids are integers from 1 to 2^53 - 1"
-        )
     try:
         return TaskId.parse(value)
     except InvalidInput as err:
         raise invalid(field, str(err)) from None
-
-
-def _shown(value: object) -> str:
-    """A refused value as an error message quotes it: bounded, so a huge id is not echoed."""
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:30]}... ({len(str(value))} characters)"
 
 
 def id_list(body: Mapping[str, Any], name: str) -> list[TaskId]:
