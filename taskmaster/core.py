@@ -88,8 +88,8 @@ class TaskMaster:
         self._local = threading.local()
         self._watcher: FileWatcher | None = None
         self._current_tag = CurrentTag(paths)
-        self._tag_checked: tuple[str, int] | None = None
-        """(current tag, revision): the last time the tag was seen to exist in the file."""
+        self._tag_checked: tuple[str, int, bool] | None = None
+        """(current tag, revision, whether the tag exists in the file at that revision)."""
         self._tag_warned: str | None = None
 
     # opening ------------------------------------------------------------------------------
@@ -156,18 +156,19 @@ class TaskMaster:
         A tag deleted or renamed by another program (or a merge) must not make every command
         fail: like the reference tool, fall back to master, warn once, and leave state.json
         alone (a read never writes). Master needs no check, and the check of another tag is
-        remembered per revision of the file, so a server asking on every request pays one
-        stat for it.
+        remembered per revision of the file (found or not), so a server asking on every request
+        pays one stat for it.
         """
         name = self._current_tag.get()
         if name == DEFAULT_TAG:
             return name
         revision = self.storage.revision()
-        if self._tag_checked == (name, revision):
-            return name
-        snapshot = self.storage.read()
-        if snapshot.document.has_tag(name):
-            self._tag_checked = (name, snapshot.revision)
+        checked = self._tag_checked
+        if checked is None or checked[:2] != (name, revision):
+            snapshot = self.storage.read()
+            checked = (name, snapshot.revision, snapshot.document.has_tag(name))
+            self._tag_checked = checked
+        if checked[2]:
             return name
         if self._tag_warned != name:
             self._tag_warned = name
