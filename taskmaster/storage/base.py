@@ -1,46 +1,140 @@
-"""What every storage backend offers the facade."""
+"""The storage contract: everything a backend must do, and nothing the facade may ask beyond it.
+
+A backend keeps one project: its task document, its state (the current tag) and a revision,
+a number that grows with every change of either, made here or by any other program. The facade
+(`TaskMaster`) and everything above it see only this protocol; which backend serves a project
+is decided once, where a project is opened (`taskmaster.compose`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from taskmaster.model import Document
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectState:
+    """What a project keeps beside its tasks.
+
+    ``current_tag`` is the tag commands without a tag work on, as the project names it (None:
+    it names none, which means master). Whether that tag still exists is the facade's
+    question: another program may have deleted it.
+    """
+
+    current_tag: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A document and the revision it was read at (the content is never older than that)."""
+    """A document, the project's state and the revision they were read at.
+
+    The content is never older than the revision: a read that races a write may label newer
+    content with the older number, which costs a cache miss later, never a stale answer.
+    """
 
     document: Document
+    state: ProjectState
     revision: int
 
 
+class Draft:
+    """What an operation works on inside a transaction: the document as it is under the lock,
+    to change in place, and the state, to replace (``draft.state = ProjectState(...)``)."""
+
+    __slots__ = ("document", "revision", "state")
+
+    def __init__(self, document: Document, state: ProjectState, revision: int) -> None:
+        self.document = document
+        self.state = state
+        self.revision = revision
+        """The revision the transaction started from."""
+
+
 @dataclass(frozen=True, slots=True)
-class Commit(Generic[T]):
+class Commit(Generic[T_co]):
     """The outcome of a transaction: what the operation returned and the revision it produced.
 
-    ``changed`` is False when the operation left the document as it was; nothing was written
-    then, and ``revision`` is the current one.
+    ``changed`` is False when the operation left document and state as they were; nothing was
+    written then, and ``revision`` is the current one.
     """
 
-    result: T
+    result: T_co
     revision: int
     changed: bool
 
 
+class ChangeFeed(Protocol):
+    """Notices of changes made outside this process (another process, an editor, `git`)."""
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> None:
+        """Begin delivering notices (idempotent)."""
+        ...
+
+    def stop(self) -> None:
+        """Stop delivering notices and release what the feed holds (idempotent)."""
+        ...
+
+
 class Storage(Protocol):
+    """One project's document, state and revision, shared safely by every process using it.
+
+    Guarantees every backend gives (the contract tests in `tests/contract/` check each one):
+    a transaction applies to the document as it is under the backend's write exclusion, never
+    to an older copy (no lost update); it commits entirely or not at all (never a torn
+    document); a document that cannot be read is never written over; the revision strictly
+    grows with every commit, here or elsewhere; `expected_revision` refuses a write
+    (`RevisionMismatch`) unless the project is still at that revision.
+    """
+
+    @property
+    def key(self) -> str:
+        """A stable name of the project's store, the same in every process that opens it
+        (Redis channels and cache keys are built from it): e.g. ``file:/abs/path/tasks.json``."""
+        ...
+
+    def describe(self) -> Mapping[str, str]:
+        """What a health check shows about the store: ``backend`` and ``location``."""
+        ...
+
     def revision(self) -> int:
-        """The current revision, cheaply and without the write lock."""
+        """The current revision, cheaply and without the write exclusion."""
+        ...
+
+    def state(self) -> ProjectState:
+        """The project's state, cheaply and without reading the document."""
         ...
 
     def read(self) -> Snapshot:
-        """The current document, without the write lock."""
+        """The current document, state and revision, without the write exclusion."""
         ...
 
-    def transact(self, operation: Callable[[Document], T]) -> Commit[T]:
-        """Run a read-modify-write of the whole document under the cross-process lock."""
+    def transact(
+        self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
+    ) -> Commit[T]:
+        """Run `operation` on the current document and state under the write exclusion, and
+        commit what it changed durably (nothing, if it raised or changed nothing)."""
+        ...
+
+    def create(self, document: Document, state: ProjectState) -> list[str]:
+        """Create whatever of the store is missing, from `document` and `state`; existing
+        parts are left alone. Returns what was created, for the user (empty: nothing)."""
+        ...
+
+    def changes(self, on_change: Callable[[int], None]) -> ChangeFeed:
+        """A feed that calls `on_change(revision)` once for each revision committed outside
+        this store object. Events only make a reader's invalidation early: correctness never
+        depends on them, since every read checks the revision."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds (files, connections); idempotent."""
         ...
