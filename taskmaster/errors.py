@@ -223,6 +223,11 @@ class InvalidInput(TaskMasterError, ValueError):
     """A value given by the caller is not acceptable (the message says which and why)."""
 
 
+class BadArgument(InvalidInput):
+    """One argument of a command is not of the kind it takes; ``argument`` names it (as the
+    caller sent it), so a REST answer or an MCP error can point at it."""
+
+
 class DuplicateId(InvalidInput):
     """Two tasks of a tag (or two subtasks of a task) share the id a command names: acting on
     one of them would be a guess, so nothing is done until the repair renumbers them."""
@@ -285,6 +290,7 @@ class RevisionMismatch(TaskMasterError):
 
 
 __all__ = [
+    "BadArgument",
     "CorruptStateFile",
     "CorruptTaskFile",
     "DependenciesLeftBehind",
