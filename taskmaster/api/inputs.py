@@ -1,4 +1,5 @@
-"""Reading what a client sent: the JSON body, query parameters and path ids, each checked here.
+"""Reading what a client sent: the JSON body, query parameters and path ids, each checked here
+(the members of a write's body by the kinds of its command's parameters, see `bodies`).
 
 Every rejection is a 400 problem that names the field and says why, so a client can fix its
 request without reading the server's code. The core checks again (it is the authority), but
@@ -7,7 +8,7 @@ its errors do not know which request field a value came from.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import falcon
@@ -17,7 +18,6 @@ from taskmaster.api.problems import Problem, invalid
 from taskmaster.errors import InvalidInput
 from taskmaster.model import (
     MAX_JSON_DEPTH,
-    PRIORITIES,
     STATUSES,
     TAG_NAME,
     TaskId,
@@ -108,33 +108,7 @@ def read_object(
     return body
 
 
-# body members ----------------------------------------------------------------------------------
-
-
-def text(body: Mapping[str, Any], name: str, *, non_empty: bool = False) -> str | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise invalid(name, f"{name!r} must be a string, not {json_type_name(value)}")
-    if non_empty and not value.strip():
-        raise invalid(name, f"{name!r} must not be empty")
-    return value
-
-
-def choice(body: Mapping[str, Any], name: str, choices: Collection[str]) -> str | None:
-    value = text(body, name)
-    if value is not None and value not in choices:
-        raise invalid(name, f"invalid {name} {value!r}: expected one of {', '.join(choices)}")
-    return value
-
-
-def status(body: Mapping[str, Any], name: str = "status") -> str | None:
-    return choice(body, name, STATUSES)
-
-
-def priority(body: Mapping[str, Any], name: str = "priority") -> str | None:
-    return choice(body, name, PRIORITIES)
+# ids and names (path values and query parameters) ------------------------------------------
 
 
 def task_id(value: object, field: str) -> TaskId:
@@ -147,33 +121,6 @@ def task_id(value: object, field: str) -> TaskId:
         return TaskId.parse(value)
     except InvalidInput as err:
         raise invalid(field, str(err)) from None
-
-
-def id_list(body: Mapping[str, Any], name: str) -> list[TaskId]:
-    value = body.get(name)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise invalid(name, f"{name!r} must be a list of task ids, not {json_type_name(value)}")
-    return [task_id(item, name) for item in value]
-
-
-def required_id_list(body: Mapping[str, Any], name: str) -> list[TaskId]:
-    """A non-empty list of ids (repeats dropped, order kept)."""
-    ids = list(dict.fromkeys(id_list(body, name)))
-    if not ids:
-        raise invalid(name, f"{name!r} must list at least one task id")
-    return ids
-
-
-def flag(body: Mapping[str, Any], name: str) -> bool:
-    """A boolean member; absent (or null) is false."""
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise invalid(name, f"{name!r} must be true or false, not {json_type_name(value)}")
-    return value
 
 
 def tag_name(value: object, field: str) -> str:

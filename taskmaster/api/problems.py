@@ -18,6 +18,7 @@ import falcon
 import orjson
 
 from taskmaster.errors import (
+    BadArgument,
     CorruptTaskFile,
     DependencyCycle,
     DuplicateId,
@@ -101,6 +102,9 @@ def problem_for(err: TaskMasterError) -> Problem:
             title="Ambiguous id",
             taskId=details.get("task_id"),
         )
+    if isinstance(err, BadArgument):
+        # A command argument of the wrong kind: the argument is the field to point at.
+        return invalid(err.argument, err.message)
     if isinstance(err, InvalidInput):
         return Problem(400, err.message, kind="invalid-input", title="Invalid input")
     if isinstance(err, TaskNotFound):

@@ -117,7 +117,7 @@ def _tag(value: Any, name: str) -> str:
 def _object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise BadArgument(
-            f"{name!r} must be a JSON object, not {json_type_name(value)}", argument=name
+            f"{name!r} must be an object, not {json_type_name(value)}", argument=name
         )
     return value
 
@@ -137,7 +137,8 @@ TEXT = Kind("text", {"type": "string"}, _text)
 FLAG = Kind("flag", {"type": "boolean"}, _flag)
 STATUS = Kind("status", {"type": "string", "enum": list(STATUSES)}, _choice(STATUSES))
 PRIORITY = Kind("priority", {"type": "string", "enum": list(PRIORITIES)}, _choice(PRIORITIES))
-TAG = Kind("tag", {"type": "string", "pattern": TAG_NAME.pattern}, _tag)
+# JSON Schema patterns match anywhere in the string: anchored, as `fullmatch` checks it.
+TAG = Kind("tag", {"type": "string", "pattern": f"^{TAG_NAME.pattern}$"}, _tag)
 ID = Kind("id", ID_SCHEMA, task_id, str)
 TASK_NUMBER = Kind("task-number", {"type": "integer", "minimum": 1}, _task_number)
 IDS = Kind("ids", {"type": "array", "items": ID_SCHEMA}, _ids, _dump_ids)

@@ -9,14 +9,11 @@ from typing import Any
 
 import falcon
 
+from taskmaster import commands as cmd
 from taskmaster import documents
-from taskmaster.api import inputs
+from taskmaster.api import bodies, inputs
 from taskmaster.api.problems import invalid
 from taskmaster.api.state import ApiState, read_revision, send_json
-
-MOVE_FIELDS = frozenset(
-    {"from", "to", "before", "fromTag", "toTag", "withDependencies", "ignoreDependencies"}
-)
 
 
 class SetStatus:
@@ -28,19 +25,9 @@ class SetStatus:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req,
-            self.state.config.max_body_bytes,
-            allowed={"ids", "status"},
-            required=("ids", "status"),
-        )
-        ids = inputs.required_id_list(body, "ids")
-        status = inputs.status(body)
-        if status is None:
-            raise invalid("status", "'status' cannot be null")
-        items, revision = self.state.write(
-            req, lambda: self.state.core.set_status(ids, status, tag=tag)
-        )
+        body = bodies.STATUS_CHANGE_MANY.read(req, self.state.config.max_body_bytes)
+        args = {**bodies.STATUS_CHANGE_MANY.args(body), "tag": tag}
+        items, revision = self.state.write(req, bodies.to_command(cmd.SetStatus, args))
         send_json(resp, items, revision=revision)
 
 
@@ -56,15 +43,9 @@ class SubtaskNotes:
         if not target.is_subtask:
             raise invalid("id", f"notes are appended to subtasks (P.S), and {target} is a task")
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed={"text"}, required=("text",)
-        )
-        text = inputs.text(body, "text", non_empty=True)
-        if text is None:
-            raise invalid("text", "'text' cannot be null")
-        sub, revision = self.state.write(
-            req, lambda: self.state.core.append_subtask_details(target, text, tag=tag)
-        )
+        body = bodies.SUBTASK_NOTE.read(req, self.state.config.max_body_bytes)
+        args = {**bodies.SUBTASK_NOTE.args(body), "id": str(target), "tag": tag}
+        sub, revision = self.state.write(req, bodies.to_command(cmd.AppendSubtaskNotes, args))
         send_json(resp, sub, revision=revision)
 
 
@@ -79,58 +60,49 @@ class Move:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed=MOVE_FIELDS, required=("from",)
-        )
-        sources = inputs.required_id_list(body, "from")
-        with_dependencies = inputs.flag(body, "withDependencies")
-        ignore_dependencies = inputs.flag(body, "ignoreDependencies")
-        core = self.state.core
-        if body.get("before") is not None:
+        body = bodies.MOVE.read(req, self.state.config.max_body_bytes)
+        sources = body["from"]
+        if "before" in body:
             for name in ("to", "toTag", "fromTag"):
-                if body.get(name) is not None:
+                if name in body:
                     raise invalid(name, f"'before' reorders within a tag: leave out {name!r}")
             if len(sources) != 1:
                 raise invalid("from", "'before' places one task: give one 'from' id")
-            anchor = inputs.task_id(body["before"], "before")
-            placed, revision = self.state.write(
-                req, lambda: core.place_before(sources[0], anchor, tag=tag)
-            )
+            args = {"from": sources[0], "before": body["before"], "tag": tag}
+            placed, revision = self.state.write(req, bodies.to_command(cmd.PlaceBefore, args))
             send_json(resp, placed, revision=revision)
             return
-        if body.get("toTag") is None:
-            if body.get("fromTag") is not None:
+        if "toTag" not in body:
+            if "fromTag" in body:
                 raise invalid("fromTag", "'fromTag' needs 'toTag' (within one tag, use ?tag=)")
             for name in ("withDependencies", "ignoreDependencies"):
-                if inputs.flag(body, name):
+                if body.get(name):
                     raise invalid(name, f"{name!r} applies to moves between tags ('toTag')")
-            if body.get("to") is None:
+            if "to" not in body:
                 raise invalid("to", "'to' is required: where should the items go? (or 'toTag')")
-            targets = inputs.required_id_list(body, "to")
-            moved, revision = self.state.write(req, lambda: core.move(sources, targets, tag=tag))
+            args = {"from": sources, "to": body["to"], "tag": tag}
+            moved, revision = self.state.write(req, bodies.to_command(cmd.Move, args))
             send_json(resp, moved, revision=revision)
             return
-        to_tag = inputs.tag_name(body["toTag"], "toTag")
-        if body.get("to") is not None:
+        to_tag = body["toTag"]
+        if "to" in body:
             raise invalid("to", "'to' is for moves within a tag; with 'toTag' leave it out")
-        if with_dependencies and ignore_dependencies:
+        if body.get("withDependencies") and body.get("ignoreDependencies"):
             raise invalid(
                 "ignoreDependencies", "give 'withDependencies' or 'ignoreDependencies', not both"
             )
-        from_tag = body.get("fromTag")
-        source_tag = inputs.tag_name(from_tag, "fromTag") if from_tag is not None else tag
-        source_tag = self.state.tag_or_current(source_tag)
+        source_tag = self.state.tag_or_current(body.get("fromTag", tag))
         if source_tag == to_tag:
             raise invalid("toTag", f"the tasks are already in tag '{to_tag}'")
+        args = {
+            "ids": sources,
+            "tag": source_tag,
+            "toTag": to_tag,
+            "withDependencies": body.get("withDependencies"),
+            "ignoreDependencies": body.get("ignoreDependencies"),
+        }
         moved, revision = self.state.write(
-            req,
-            lambda: core.move_to_tag(
-                sources,
-                source_tag,
-                to_tag,
-                with_dependencies=with_dependencies,
-                ignore_dependencies=ignore_dependencies,
-            ),
+            req, bodies.to_command(cmd.MoveToTag, args, {"ids": "from", "tag": "fromTag"})
         )
         send_json(resp, moved, revision=revision)
 
@@ -144,16 +116,13 @@ class ClearSubtasks:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = inputs.query_tag(req)
-        body = inputs.read_object(req, self.state.config.max_body_bytes, allowed={"ids", "all"})
-        every = inputs.flag(body, "all")
-        if every == (body.get("ids") is not None):
+        body = bodies.CLEAR_SUBTASKS.read(req, self.state.config.max_body_bytes)
+        if bool(body.get("all")) == ("ids" in body):
             raise invalid(
                 "ids", "give either 'ids' (task ids) or \"all\": true, not both or neither"
             )
-        ids = None if every else inputs.required_id_list(body, "ids")
-        changed, revision = self.state.write(
-            req, lambda: self.state.core.clear_subtasks(ids, tag=tag)
-        )
+        args = {**bodies.CLEAR_SUBTASKS.args(body), "tag": tag}
+        changed, revision = self.state.write(req, bodies.to_command(cmd.ClearSubtasks, args))
         send_json(resp, changed, revision=revision)
 
 
@@ -183,7 +152,7 @@ class DependencyFix:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = self.state.tag_or_current(inputs.query_tag(req))
-        fixed, revision = self.state.write(req, lambda: self.state.core.fix_dependencies(tag=tag))
+        fixed, revision = self.state.write(req, cmd.FixDependencies(tag=tag))
         send_json(resp, documents.fixed_document(tag, fixed), revision=revision)
 
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import falcon
 
-from taskmaster.api import inputs
+from taskmaster.api import bodies, inputs
 from taskmaster.api.state import ApiState, etag, read_revision, send_json
+from taskmaster.commands import AddTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import TagNotFound
 
 PREFIX = "/api/v1"
-NEW_TAG_FIELDS = frozenset({"name", "description", "copyFrom"})
 
 
 def tag_location(name: str) -> str:
@@ -35,17 +35,9 @@ class TagCollection:
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed=NEW_TAG_FIELDS, required=("name",)
-        )
-        name = inputs.tag_name(body["name"], "name")
-        description = inputs.text(body, "description") or ""
-        copy_from = body.get("copyFrom")
-        source = inputs.tag_name(copy_from, "copyFrom") if copy_from is not None else None
-        info, revision = self.state.write(
-            req,
-            lambda: self.state.core.add_tag(name, description=description, copy_from=source),
-        )
+        body = bodies.NEW_TAG.read(req, self.state.config.max_body_bytes)
+        name = body["name"]
+        info, revision = self.state.write(req, bodies.to_command(AddTag, bodies.NEW_TAG.args(body)))
         resp.location = tag_location(name)
         send_json(resp, info, revision=revision, status=201)
 
@@ -69,17 +61,18 @@ class TagItem:
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         old = inputs.tag_name(name, "name")
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed={"name"}, required=("name",)
+        body = bodies.TAG_RENAME.read(req, self.state.config.max_body_bytes)
+        new = body["name"]
+        command = bodies.to_command(
+            RenameTag, {"old": old, **bodies.TAG_RENAME.args(body)}, {"new": "name"}
         )
-        new = inputs.tag_name(body["name"], "name")
-        info, revision = self.state.write(req, lambda: self.state.core.rename_tag(old, new))
+        info, revision = self.state.write(req, command)
         resp.content_location = tag_location(new)
         send_json(resp, info, revision=revision)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         name = inputs.tag_name(name, "name")
-        _, revision = self.state.write(req, lambda: self.state.core.delete_tag(name))
+        _, revision = self.state.write(req, bodies.to_command(DeleteTag, {"name": name}))
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
 
@@ -105,9 +98,7 @@ class CurrentTag:
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed={"name"}, required=("name",)
-        )
-        name = inputs.tag_name(body["name"], "name")
-        info, revision = self.state.write(req, lambda: self.state.core.use_tag(name))
+        body = bodies.TAG_CHOICE.read(req, self.state.config.max_body_bytes)
+        command = bodies.to_command(UseTag, bodies.TAG_CHOICE.args(body))
+        info, revision = self.state.write(req, command)
         send_json(resp, info, revision=revision)

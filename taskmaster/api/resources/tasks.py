@@ -7,29 +7,22 @@ from typing import Any
 
 import falcon
 
-from taskmaster.api import inputs
+from taskmaster.api import bodies, inputs
 from taskmaster.api.problems import invalid
 from taskmaster.api.state import ApiState, etag, read_revision, send_json
-from taskmaster.model import Task, TaskId
+from taskmaster.commands import (
+    AddDependency,
+    AddSubtask,
+    AddTask,
+    ClearSubtasks,
+    RemoveDependency,
+    RemoveTask,
+    SetStatus,
+    UpdateTask,
+)
+from taskmaster.model import Task
 
 PREFIX = "/api/v1"
-NEW_TASK_FIELDS = frozenset(
-    {
-        "title",
-        "prompt",
-        "description",
-        "details",
-        "testStrategy",
-        "dependencies",
-        "priority",
-        "status",
-        "tag",
-    }
-)
-UPDATE_FIELDS = frozenset(
-    {"title", "description", "details", "testStrategy", "priority", "status", "metadata"}
-)
-NEW_SUBTASK_FIELDS = frozenset({"title", "description", "details", "dependencies", "status"})
 
 
 def task_location(task_id: object) -> str:
@@ -66,35 +59,17 @@ class TaskCollection:
         self.state.respond_read(req, resp, req.path, params, build)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = inputs.read_object(req, self.state.config.max_body_bytes, allowed=NEW_TASK_FIELDS)
-        title = inputs.text(body, "title")
-        prompt = inputs.text(body, "prompt")
-        if not (title and title.strip()) and not (prompt and prompt.strip()):
+        body = bodies.NEW_TASK.read(req, self.state.config.max_body_bytes)
+        title, prompt = body.get("title"), body.get("prompt")
+        if title is None and prompt is None:
             raise invalid("title", "a task needs a non-empty 'title' (or a 'prompt')")
-        description = inputs.text(body, "description")
-        if not (title and title.strip()):
+        args = bodies.NEW_TASK.args(body)
+        if title is None:
             # No AI model here: the prompt is the task, as the CLI (and the reference) does.
-            title = " ".join(str(prompt).split())
-            description = description if description is not None else prompt
-        tag = _one_tag(req, body)
-        dependencies = inputs.id_list(body, "dependencies")
-        priority = inputs.priority(body) or "medium"
-        status = inputs.status(body) or "pending"
-        details = inputs.text(body, "details") or ""
-        test_strategy = inputs.text(body, "testStrategy") or ""
-        task, revision = self.state.write(
-            req,
-            lambda: self.state.core.add_task(
-                title,
-                description=description or "",
-                details=details,
-                test_strategy=test_strategy,
-                dependencies=dependencies,
-                priority=priority,
-                status=status,
-                tag=tag,
-            ),
-        )
+            args["title"] = " ".join(str(prompt).split())
+            args.setdefault("description", prompt)
+        args["tag"] = _one_tag(req, body)
+        task, revision = self.state.write(req, bodies.to_command(AddTask, args))
         resp.location = task_location(task["id"])
         send_json(resp, task, revision=revision, status=201)
 
@@ -102,8 +77,7 @@ class TaskCollection:
 def _one_tag(req: falcon.Request, body: dict[str, Any]) -> str | None:
     """`tag` may come in the query or the body; both are fine only if they agree."""
     query = inputs.query_tag(req)
-    given = body.get("tag")
-    from_body = inputs.tag_name(given, "tag") if given is not None else None
+    from_body = body.get("tag")
     if query and from_body and query != from_body:
         raise invalid("tag", f"the query says tag {query!r} but the body says {from_body!r}")
     return from_body or query
@@ -127,43 +101,21 @@ class TaskItem:
     def on_patch(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         target = inputs.path_id(task_id)
         tag = inputs.query_tag(req)
-        body = inputs.read_object(req, self.state.config.max_body_bytes, allowed=UPDATE_FIELDS)
+        body = bodies.TASK_PATCH.read(req, self.state.config.max_body_bytes)
         if not body:
-            fields = ", ".join(sorted(UPDATE_FIELDS))
+            fields = ", ".join(sorted(bodies.TASK_PATCH.members))
             raise invalid("body", f"nothing to update: give at least one of {fields}")
-        fields = _update_fields(body)
-        item, revision = self.state.write(
-            req, lambda: self.state.core.update_task(target, fields, tag=tag)
-        )
+        command = bodies.to_command(UpdateTask, {"id": str(target), "fields": body, "tag": tag})
+        item, revision = self.state.write(req, command)
         send_json(resp, item, revision=revision)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         target = inputs.path_id(task_id)
         tag = inputs.query_tag(req)
-        _, revision = self.state.write(req, lambda: self.state.core.remove_task([target], tag=tag))
+        command = bodies.to_command(RemoveTask, {"ids": [str(target)], "tag": tag}, {"ids": "id"})
+        _, revision = self.state.write(req, command)
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
-
-
-def _update_fields(body: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for name in ("title", "description", "details", "testStrategy"):
-        if name in body:
-            value = inputs.text(body, name, non_empty=name == "title")
-            if value is None:
-                raise invalid(name, f"{name!r} cannot be null")
-            fields[name] = value
-    for name, parse in (("priority", inputs.priority), ("status", inputs.status)):
-        if name in body:
-            value = parse(body, name)
-            if value is None:
-                raise invalid(name, f"{name!r} cannot be null")
-            fields[name] = value
-    if "metadata" in body:
-        if not isinstance(body["metadata"], dict):
-            raise invalid("metadata", "'metadata' must be an object (it replaces the old one)")
-        fields["metadata"] = body["metadata"]
-    return fields
 
 
 class TaskStatus:
@@ -173,15 +125,9 @@ class TaskStatus:
     def on_put(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         target = inputs.path_id(task_id)
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed={"status"}, required=("status",)
-        )
-        status = inputs.status(body)
-        if status is None:
-            raise invalid("status", "'status' cannot be null")
-        items, revision = self.state.write(
-            req, lambda: self.state.core.set_status([target], status, tag=tag)
-        )
+        body = bodies.STATUS_CHANGE.read(req, self.state.config.max_body_bytes)
+        args = {**bodies.STATUS_CHANGE.args(body), "ids": [str(target)], "tag": tag}
+        items, revision = self.state.write(req, bodies.to_command(SetStatus, args, {"ids": "id"}))
         send_json(resp, items[0], revision=revision)
 
 
@@ -194,31 +140,9 @@ class Subtasks:
         if parent.is_subtask:
             raise invalid("id", f"subtasks do not nest: {parent} is already a subtask")
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req,
-            self.state.config.max_body_bytes,
-            allowed=NEW_SUBTASK_FIELDS,
-            required=("title",),
-        )
-        title = inputs.text(body, "title", non_empty=True)
-        if title is None:  # present (read_object checked) but null
-            raise invalid("title", "'title' cannot be null")
-        description = inputs.text(body, "description") or ""
-        details = inputs.text(body, "details") or ""
-        dependencies = inputs.id_list(body, "dependencies")
-        status = inputs.status(body) or "pending"
-        sub, revision = self.state.write(
-            req,
-            lambda: self.state.core.add_subtask(
-                parent.task,
-                title,
-                description=description,
-                details=details,
-                dependencies=dependencies,
-                status=status,
-                tag=tag,
-            ),
-        )
+        body = bodies.NEW_SUBTASK.read(req, self.state.config.max_body_bytes)
+        args = {**bodies.NEW_SUBTASK.args(body), "parent": parent.task, "tag": tag}
+        sub, revision = self.state.write(req, bodies.to_command(AddSubtask, args, {"parent": "id"}))
         resp.location = task_location(sub["id"])
         send_json(resp, sub, revision=revision, status=201)
 
@@ -229,9 +153,10 @@ class Subtasks:
         if parent.is_subtask:
             raise invalid("id", f"{parent} is a subtask: only tasks have subtasks")
         tag = inputs.query_tag(req)
-        _, revision = self.state.write(
-            req, lambda: self.state.core.clear_subtasks([parent], tag=tag)
+        command = bodies.to_command(
+            ClearSubtasks, {"ids": [parent.task], "tag": tag}, {"ids": "id"}
         )
+        _, revision = self.state.write(req, command)
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
 
@@ -245,13 +170,9 @@ class Dependencies:
     def on_post(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         target = inputs.path_id(task_id)
         tag = inputs.query_tag(req)
-        body = inputs.read_object(
-            req, self.state.config.max_body_bytes, allowed={"dependsOn"}, required=("dependsOn",)
-        )
-        depends_on = inputs.task_id(body["dependsOn"], "dependsOn")
-        item, revision = self.state.write(
-            req, lambda: self.state.core.add_dependency(target, depends_on, tag=tag)
-        )
+        body = bodies.DEPENDENCY_ADD.read(req, self.state.config.max_body_bytes)
+        args = {**bodies.DEPENDENCY_ADD.args(body), "id": str(target), "tag": tag}
+        item, revision = self.state.write(req, bodies.to_command(AddDependency, args))
         send_json(resp, item, revision=revision)
 
 
@@ -266,10 +187,11 @@ class Dependency:
         self, req: falcon.Request, resp: falcon.Response, task_id: str, dep_id: str
     ) -> None:
         target = inputs.path_id(task_id)
-        depends_on: TaskId = inputs.path_id(dep_id, "dep")
+        depends_on = inputs.path_id(dep_id, "dep")
         tag = inputs.query_tag(req)
+        args = {"id": str(target), "dependsOn": str(depends_on), "tag": tag}
         item, revision = self.state.write(
-            req, lambda: self.state.core.remove_dependency(target, depends_on, tag=tag)
+            req, bodies.to_command(RemoveDependency, args, {"dependsOn": "dep"})
         )
         send_json(resp, item, revision=revision)
 
