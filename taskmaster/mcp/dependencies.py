@@ -3,31 +3,75 @@ fix_dependencies, move_task."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
-
 from taskmaster import documents
+from taskmaster.commands import (
+    AddDependency,
+    FixDependencies,
+    Move,
+    MoveToTag,
+    PlaceBefore,
+    RemoveDependency,
+)
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
+from taskmaster.mcp.toolkit import (
+    ProjectRoot,
+    Tag,
+    TasksFile,
+    ToolServer,
+    arg,
+    command,
+    reply,
+    tool,
+)
 from taskmaster.model import TaskId, parse_ids, sibling
 
+# The tools' parameters, described by the commands they fill.
+Waiting = arg(AddDependency, "id")
+DependsOn = arg(AddDependency, "dependsOn", also="For a subtask, a bare number is a sibling.")
+Dependency = arg(RemoveDependency, "dependsOn")
+Sources = arg(Move, "from", alias="from")
+Targets = arg(
+    Move,
+    "to",
+    optional=True,
+    also="Within a tag: an unused id renumbers the item (an existing task id is refused), "
+    "'P.S' makes it a subtask of P. Leave out with toTag.",
+)
+Before = arg(
+    PlaceBefore,
+    "before",
+    optional=True,
+    description="Reorder instead: place the one 'from' task just before this task (no id "
+    "changes). Leave out 'to' and toTag.",
+)
+FromTag = arg(MoveToTag, "tag", description="Across tags: the source tag (default: tag).")
+ToTag = arg(
+    MoveToTag,
+    "toTag",
+    optional=True,
+    also="Across tags: whole tasks go to the end of it (renumbered if their ids are taken).",
+)
+WithDependencies = arg(MoveToTag, "withDependencies")
+IgnoreDependencies = arg(MoveToTag, "ignoreDependencies")
 
-def _pair(task_id: str, depends_on: str) -> tuple[TaskId, TaskId]:
-    """The item and its dependency as full ids, the way `tm add-dependency` reads them."""
+
+def _dependency(
+    kind: type[AddDependency | RemoveDependency], task_id: str, depends_on: str, tag: str | None
+) -> AddDependency | RemoveDependency:
+    """The command on the item and its dependency as full ids, the way `tm add-dependency`
+    reads them: for a subtask, a bare number names a sibling."""
     item, dep = TaskId.parse(task_id), TaskId.parse(depends_on)
-    return item, sibling(item, dep) if item.is_subtask else dep
+    full = sibling(item, dep) if item.is_subtask else dep
+    return command(kind, {"id": str(item), "dependsOn": str(full), "tag": tag})
 
 
 def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Add Dependency", idempotent=True)
     def add_dependency(
         projectRoot: ProjectRoot,
-        id: Annotated[str, IDS, Field(description="The task or subtask that waits.")],
-        dependsOn: Annotated[
-            str, IDS, Field(description="The task (or subtask, '2.3') it waits for.")
-        ],
+        id: Waiting,
+        dependsOn: DependsOn,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -36,15 +80,16 @@ def register(server: ToolServer, projects: Projects) -> None:
         Refuses a dependency on itself, on a missing id, and one that would close a cycle.
         For a subtask, a bare number names a sibling: id '3.2', dependsOn '1' is 3.1.
         """
-        item, dep = _pair(id, dependsOn)
         core = projects.open(projectRoot, file)
-        return reply(core.add_dependency(item, dep, tag=projects.tag(tag)))
+        return reply(
+            core.execute(_dependency(AddDependency, id, dependsOn, projects.tag(tag))).result
+        )
 
     @tool(server, title="Remove Dependency", idempotent=True)
     def remove_dependency(
         projectRoot: ProjectRoot,
-        id: Annotated[str, IDS, Field(description="The task or subtask that waits.")],
-        dependsOn: Annotated[str, IDS, Field(description="The dependency to remove.")],
+        id: Waiting,
+        dependsOn: Dependency,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -52,9 +97,10 @@ def register(server: ToolServer, projects: Projects) -> None:
 
         For a subtask, a bare number names a sibling.
         """
-        item, dep = _pair(id, dependsOn)
         core = projects.open(projectRoot, file)
-        return reply(core.remove_dependency(item, dep, tag=projects.tag(tag)))
+        return reply(
+            core.execute(_dependency(RemoveDependency, id, dependsOn, projects.tag(tag))).result
+        )
 
     @tool(server, title="Validate Dependencies", read_only=True)
     def validate_dependencies(
@@ -80,57 +126,19 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(documents.fixed_document(name, core.fix_dependencies(tag=name)))
+        fixed = core.execute(FixDependencies(tag=name)).result
+        return reply(documents.fixed_document(name, fixed))
 
     @tool(server, title="Move Task", destructive=True)
     def move_task(
         projectRoot: ProjectRoot,
-        from_ids: Annotated[
-            str,
-            IDS,
-            Field(
-                validation_alias="from",
-                description="Ids to move, comma-separated, e.g. '5' or '5,6.2'.",
-            ),
-        ],
-        to: Annotated[
-            str | None,
-            IDS,
-            Field(
-                description=(
-                    "Within a tag: where each 'from' id goes, one per id. An unused id "
-                    "renumbers it (an existing task id is refused), 'P.S' makes it a "
-                    "subtask of P. Leave out with toTag."
-                )
-            ),
-        ] = None,
-        before: Annotated[
-            str | None,
-            Field(
-                description=(
-                    "Reorder instead: place the one 'from' task just before this task (no id "
-                    "changes). Leave out 'to' and toTag."
-                )
-            ),
-        ] = None,
-        fromTag: Annotated[
-            str | None, Field(description="Across tags: the source tag (default: tag).")
-        ] = None,
-        toTag: Annotated[
-            str | None,
-            Field(
-                description=(
-                    "Across tags: move whole tasks to the end of this tag (renumbered if their "
-                    "ids are taken there)."
-                )
-            ),
-        ] = None,
-        withDependencies: Annotated[
-            bool, Field(description="Across tags: bring the tasks they depend on along.")
-        ] = False,
-        ignoreDependencies: Annotated[
-            bool, Field(description="Across tags: drop dependencies on tasks left behind.")
-        ] = False,
+        from_ids: Sources,
+        to: Targets = None,
+        before: Before = None,
+        fromTag: FromTag = None,
+        toTag: ToTag = None,
+        withDependencies: WithDependencies = False,
+        ignoreDependencies: IgnoreDependencies = False,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -146,7 +154,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             if len(sources) != 1:
                 raise InvalidInput("'before' places one task: give one 'from' id")
             core = projects.open(projectRoot, file)
-            return reply(core.place_before(sources[0], before, tag=projects.tag(tag)))
+            args = {"from": str(sources[0]), "before": before, "tag": projects.tag(tag)}
+            return reply(core.execute(command(PlaceBefore, args)).result)
         if toTag is None:
             if fromTag is not None:
                 raise InvalidInput("fromTag needs toTag (within one tag, use tag)")
@@ -157,7 +166,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             if not (to and to.strip()):
                 raise InvalidInput("missing 'to': where should the items go? (or give toTag)")
             core = projects.open(projectRoot, file)
-            return reply(core.move(from_ids, to, tag=projects.tag(tag)))
+            args = {"from": from_ids, "to": to, "tag": projects.tag(tag)}
+            return reply(core.execute(command(Move, args)).result)
         if to and to.strip():
             raise InvalidInput("'to' is for moves within a tag; with toTag leave it out")
         if withDependencies and ignoreDependencies:
@@ -166,14 +176,16 @@ def register(server: ToolServer, projects: Projects) -> None:
         source = fromTag or projects.tag(tag) or core.current_tag()
         if source == toTag:
             raise InvalidInput(f"the tasks are already in tag '{toTag}'")
+        args = {
+            "ids": from_ids,
+            "tag": source,
+            "toTag": toTag,
+            "withDependencies": withDependencies,
+            "ignoreDependencies": ignoreDependencies,
+        }
+        move = command(MoveToTag, args, {"ids": "from", "tag": "fromTag"})
         try:
-            moved = core.move_to_tag(
-                from_ids,
-                source,
-                toTag,
-                with_dependencies=withDependencies,
-                ignore_dependencies=ignoreDependencies,
-            )
+            moved = core.execute(move).result
         except DependenciesLeftBehind as err:
             raise err.naming("withDependencies or ignoreDependencies") from None
         return reply(moved)

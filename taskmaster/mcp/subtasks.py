@@ -7,53 +7,69 @@ from typing import Annotated
 
 from pydantic import Field
 
+from taskmaster.commands import (
+    AddSubtask,
+    AppendSubtaskNotes,
+    ClearSubtasks,
+    ConvertToSubtask,
+    RemoveSubtask,
+)
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
-    IDS,
-    STATUS_ENUM,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
+    arg,
+    command,
     reply,
     tool,
 )
 from taskmaster.model import TaskId, parse_ids, sibling
+
+# The tools' parameters, described by the commands they fill.
+Parent = arg(AddSubtask, "parent", description="The parent task's id, e.g. '15'.")
+ConvertId = arg(
+    ConvertToSubtask,
+    "id",
+    optional=True,
+    description="Instead of creating a subtask, turn this existing task into a subtask of the "
+    "parent (leave title out then).",
+)
+Title = arg(AddSubtask, "title", optional=True)
+Description = arg(AddSubtask, "description")
+Details = arg(AddSubtask, "details")
+Status = arg(AddSubtask, "status", also="Default: pending.")
+Dependencies = arg(
+    AddSubtask,
+    "dependencies",
+    also="Comma-separated: a bare number is a sibling subtask ('1' means 15.1 under parent 15), "
+    "'2.3' any other subtask.",
+)
+RemoveIds = arg(RemoveSubtask, "ids", also="Comma-separated, e.g. '15.2,16.1'.")
+Convert = arg(RemoveSubtask, "convert")
+ClearIds = arg(ClearSubtasks, "ids", description="Task ids whose subtasks to remove.")
+NoteId = arg(AppendSubtaskNotes, "id", description="The subtask 'parent.sub', e.g. '15.2'.")
+NoteText = arg(
+    AppendSubtaskNotes,
+    "text",
+    also="Appended to the subtask's details as is (no AI model rewrites it), wrapped in a "
+    "timestamped <info added on ...> block.",
+)
 
 
 def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Add Subtask")
     def add_subtask(
         projectRoot: ProjectRoot,
-        id: Annotated[str, IDS, Field(description="The parent task's id, e.g. '15'.")],
-        taskId: Annotated[
-            str | None,
-            IDS,
-            Field(
-                description=(
-                    "Instead of creating a subtask, turn this existing task into a subtask "
-                    "of the parent (leave title out then)."
-                )
-            ),
-        ] = None,
-        title: Annotated[str | None, Field(description="The new subtask's title.")] = None,
-        description: Annotated[str | None, Field(description="A one-line description.")] = None,
-        details: Annotated[str | None, Field(description="Implementation details.")] = None,
-        status: Annotated[
-            str | None,
-            Field(description="Status (default pending).", json_schema_extra=STATUS_ENUM),
-        ] = None,
-        dependencies: Annotated[
-            str | None,
-            IDS,
-            Field(
-                description=(
-                    "Ids it depends on, comma-separated: a bare number is a sibling subtask "
-                    "('1' means 15.1 under parent 15), '2.3' any other subtask."
-                )
-            ),
-        ] = None,
+        id: Parent,
+        taskId: ConvertId = None,
+        title: Title = None,
+        description: Description = None,
+        details: Details = None,
+        status: Status = None,
+        dependencies: Dependencies = None,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -66,32 +82,29 @@ def register(server: ToolServer, projects: Projects) -> None:
         if taskId is not None:
             if title is not None:
                 raise InvalidInput("give either taskId (convert a task) or title, not both")
-            return reply(core.convert_to_subtask(taskId, id, tag=name))
+            args = {"id": taskId, "parent": id, "tag": name}
+            convert = command(ConvertToSubtask, args, {"id": "taskId", "parent": "id"})
+            return reply(core.execute(convert).result)
         if not (title and title.strip()):
             raise InvalidInput("give the subtask a title (or taskId to convert a task)")
         parent = TaskId.parse(id)
         deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
-        sub = core.add_subtask(
-            id,
-            title,
-            description=description or "",
-            details=details or "",
-            dependencies=[sibling(parent, dep) for dep in deps],
-            status=status or "pending",
-            tag=name,
-        )
-        return reply(sub)
+        args = {
+            "parent": id,
+            "title": title,
+            "description": description,
+            "details": details,
+            "dependencies": [str(sibling(parent, dep)) for dep in deps],
+            "status": status,
+            "tag": name,
+        }
+        return reply(core.execute(command(AddSubtask, args, {"parent": "id"})).result)
 
     @tool(server, title="Remove Subtask", destructive=True)
     def remove_subtask(
         projectRoot: ProjectRoot,
-        id: Annotated[
-            str, IDS, Field(description="Subtask ids 'parent.sub', comma-separated: '15.2,16.1'.")
-        ],
-        convert: Annotated[
-            bool,
-            Field(description="Turn each subtask into a standalone task instead of deleting it."),
-        ] = False,
+        id: RemoveIds,
+        convert: Convert = False,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -100,16 +113,13 @@ def register(server: ToolServer, projects: Projects) -> None:
         Returns the removed subtasks, or with convert the tasks created.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.remove_subtask(id, convert=convert, tag=projects.tag(tag)))
+        args = {"ids": id, "convert": convert, "tag": projects.tag(tag)}
+        return reply(core.execute(command(RemoveSubtask, args, {"ids": "id"})).result)
 
     @tool(server, title="Clear Subtasks", destructive=True)
     def clear_subtasks(
         projectRoot: ProjectRoot,
-        id: Annotated[
-            str | None,
-            IDS,
-            Field(description="Task ids whose subtasks to remove, comma-separated."),
-        ] = None,
+        id: ClearIds = None,
         all_tasks: Annotated[
             bool,
             Field(validation_alias="all", description="Remove the subtasks of every task."),
@@ -124,21 +134,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         if bool(id and id.strip()) == all_tasks:
             raise InvalidInput("give either id (task ids) or all: true, not both or neither")
         core = projects.open(projectRoot, file)
-        return reply(core.clear_subtasks(None if all_tasks else id, tag=projects.tag(tag)))
+        args = {"ids": None if all_tasks else id, "tag": projects.tag(tag)}
+        return reply(core.execute(command(ClearSubtasks, args, {"ids": "id"})).result)
 
     @tool(server, title="Update Subtask")
     def update_subtask(
         projectRoot: ProjectRoot,
-        id: Annotated[str, IDS, Field(description="The subtask 'parent.sub', e.g. '15.2'.")],
-        prompt: Annotated[
-            str,
-            Field(
-                description=(
-                    "Text to append to the subtask's details, as is (no AI model rewrites it), "
-                    "wrapped in a timestamped <info added on ...> block."
-                )
-            ),
-        ],
+        id: NoteId,
+        prompt: NoteText,
         research: Annotated[
             bool, Field(description="Accepted for compatibility; no research is done.")
         ] = False,
@@ -150,4 +153,6 @@ def register(server: ToolServer, projects: Projects) -> None:
         Returns the subtask as {"id": "15.2", "parentId": 15, ...}.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.append_subtask_details(id, prompt, tag=projects.tag(tag)))
+        args = {"id": id, "text": prompt, "tag": projects.tag(tag)}
+        note = command(AppendSubtaskNotes, args, {"text": "prompt"})
+        return reply(core.execute(note).result)

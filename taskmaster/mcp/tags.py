@@ -10,11 +10,24 @@ from typing import Annotated
 
 from pydantic import Field
 
+from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, reply, tool
+from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, arg, command, reply, tool
 
-TAG_NAME = "letters, digits, '-' and '_'"
+TAG_NAME = "Letters, digits, '-' and '_'."
+
+# The tools' parameters, described by the commands they fill.
+NewName = arg(AddTag, "name", also=TAG_NAME)
+CopyFrom = arg(AddTag, "copyFrom")
+Description = arg(AddTag, "description")
+Deleted = arg(DeleteTag, "name", also="'master' cannot be deleted.")
+Used = arg(UseTag, "name")
+OldName = arg(RenameTag, "old")
+RenamedTo = arg(RenameTag, "new", also=TAG_NAME)
+Source = arg(CopyTag, "source")
+Target = arg(CopyTag, "target", also=TAG_NAME)
+CopyDescription = arg(CopyTag, "description")
 
 
 def register(server: ToolServer, projects: Projects) -> None:
@@ -35,14 +48,12 @@ def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Add Tag")
     def add_tag(
         projectRoot: ProjectRoot,
-        name: Annotated[str, Field(description=f"Name of the new tag ({TAG_NAME}).")],
+        name: NewName,
         copyFromCurrent: Annotated[
             bool, Field(description="Start with a copy of the current tag's tasks.")
         ] = False,
-        copyFromTag: Annotated[
-            str | None, Field(description="Start with a copy of this tag's tasks.")
-        ] = None,
-        description: Annotated[str | None, Field(description="What the tag is for.")] = None,
+        copyFromTag: CopyFrom = None,
+        description: Description = None,
         file: TasksFile = None,
     ) -> str:
         """Create a tag, empty or as a copy of another; returns its info."""
@@ -50,47 +61,57 @@ def register(server: ToolServer, projects: Projects) -> None:
             raise InvalidInput("give copyFromTag or copyFromCurrent, not both")
         core = projects.open(projectRoot, file)
         source = core.current_tag() if copyFromCurrent else copyFromTag
-        return reply(core.add_tag(name, description=description or "", copy_from=source))
+        args = {"name": name, "description": description, "copyFrom": source}
+        names = {"copyFrom": "copyFromCurrent" if copyFromCurrent else "copyFromTag"}
+        return reply(core.execute(command(AddTag, args, names)).result)
 
     @tool(server, title="Delete Tag", destructive=True)
     def delete_tag(
         projectRoot: ProjectRoot,
-        name: Annotated[str, Field(description="The tag to delete ('master' cannot be).")],
+        name: Deleted,
         file: TasksFile = None,
     ) -> str:
         """Delete a tag and all its tasks, without confirmation; returns its last info.
 
         If it was the current tag, master becomes current.
         """
-        return reply(projects.open(projectRoot, file).delete_tag(name))
+        core = projects.open(projectRoot, file)
+        return reply(core.execute(command(DeleteTag, {"name": name})).result)
 
     @tool(server, title="Use Tag", idempotent=True)
     def use_tag(
         projectRoot: ProjectRoot,
-        name: Annotated[str, Field(description="The tag to switch to.")],
+        name: Used,
         file: TasksFile = None,
     ) -> str:
         """Make a tag the current one: calls without a tag work on it (for every client)."""
-        return reply(projects.open(projectRoot, file).use_tag(name))
+        core = projects.open(projectRoot, file)
+        return reply(core.execute(command(UseTag, {"name": name})).result)
 
     @tool(server, title="Rename Tag", destructive=True)
     def rename_tag(
         projectRoot: ProjectRoot,
-        oldName: Annotated[str, Field(description="The tag's current name.")],
-        newName: Annotated[str, Field(description=f"Its new name ({TAG_NAME}).")],
+        oldName: OldName,
+        newName: RenamedTo,
         file: TasksFile = None,
     ) -> str:
         """Rename a tag ('master' cannot be renamed); returns its info under the new name."""
-        return reply(projects.open(projectRoot, file).rename_tag(oldName, newName))
+        core = projects.open(projectRoot, file)
+        rename = command(
+            RenameTag, {"old": oldName, "new": newName}, {"old": "oldName", "new": "newName"}
+        )
+        return reply(core.execute(rename).result)
 
     @tool(server, title="Copy Tag")
     def copy_tag(
         projectRoot: ProjectRoot,
-        sourceName: Annotated[str, Field(description="The tag to copy.")],
-        targetName: Annotated[str, Field(description=f"Name of the new tag ({TAG_NAME}).")],
-        description: Annotated[str | None, Field(description="What the new tag is for.")] = None,
+        sourceName: Source,
+        targetName: Target,
+        description: CopyDescription = None,
         file: TasksFile = None,
     ) -> str:
         """Copy a tag with all its tasks under a new name; returns the new tag's info."""
         core = projects.open(projectRoot, file)
-        return reply(core.copy_tag(sourceName, targetName, description=description))
+        args = {"source": sourceName, "target": targetName, "description": description}
+        names = {"source": "sourceName", "target": "targetName"}
+        return reply(core.execute(command(CopyTag, args, names)).result)

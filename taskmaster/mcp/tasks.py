@@ -8,25 +8,48 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from taskmaster import documents
+from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
-    PRIORITY_ENUM,
-    STATUS_ENUM,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
+    arg,
+    command,
+    field_arg,
     reply,
     tool,
 )
-from taskmaster.model import check_status
+from taskmaster.model import STATUSES, check_status
 
 STATUS_FILTER = (
     "Only items with this status; several separated by commas, e.g. 'pending,in-progress'. "
-    "Statuses: pending, in-progress, done, review, deferred, cancelled, blocked."
+    f"Statuses: {', '.join(STATUSES)}."
 )
+
+
+# The write tools' parameters, described by the commands (and fields) they fill.
+StatusIds = arg(SetStatus, "ids")
+NewStatus = arg(SetStatus, "status")
+Title = arg(AddTask, "title", optional=True)
+Description = arg(AddTask, "description")
+Details = arg(AddTask, "details")
+TestStrategy = arg(AddTask, "testStrategy")
+Dependencies = arg(AddTask, "dependencies")
+Priority = arg(AddTask, "priority", also="Default: medium.")
+UpdateId = arg(UpdateTask, "id")
+NewTitle = field_arg("title")
+NewDescription = field_arg("description")
+NewDetails = field_arg("details", also="Replaces the old details.")
+NewTestStrategy = field_arg("testStrategy")
+NewPriority = field_arg("priority")
+NewItemStatus = field_arg("status")
+RemoveIds = arg(RemoveTask, "ids")
+UPDATE_ARGS = ("title", "description", "details", "testStrategy", "priority", "status")
+"""The fields update_task takes as arguments (metadata is left to the CLI and the API)."""
 
 
 def statuses(text: str | None) -> list[str] | None:
@@ -101,12 +124,8 @@ def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Set Task Status", idempotent=True)
     def set_task_status(
         projectRoot: ProjectRoot,
-        id: Annotated[
-            str,
-            IDS,
-            Field(description="Task or subtask ids, comma-separated, e.g. '15' or '15,16.2'."),
-        ],
-        status: Annotated[str, Field(description="The new status.", json_schema_extra=STATUS_ENUM)],
+        id: StatusIds,
+        status: NewStatus,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -116,24 +135,18 @@ def register(server: ToolServer, projects: Projects) -> None:
         in-progress. Setting a task does not change its subtasks.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.set_status(id, status, tag=projects.tag(tag)))
+        args = {"ids": id, "status": status, "tag": projects.tag(tag)}
+        return reply(core.execute(command(SetStatus, args, {"ids": "id"})).result)
 
     @tool(server, title="Add Task")
     def add_task(
         projectRoot: ProjectRoot,
-        title: Annotated[str | None, Field(description="The task's title.")] = None,
-        description: Annotated[str | None, Field(description="A one-line description.")] = None,
-        details: Annotated[str | None, Field(description="Implementation details.")] = None,
-        testStrategy: Annotated[str | None, Field(description="How to verify the task.")] = None,
-        dependencies: Annotated[
-            str | None,
-            IDS,
-            Field(description="Ids this task depends on, comma-separated, e.g. '1,2.3'."),
-        ] = None,
-        priority: Annotated[
-            str | None,
-            Field(description="Priority (default medium).", json_schema_extra=PRIORITY_ENUM),
-        ] = None,
+        title: Title = None,
+        description: Description = None,
+        details: Details = None,
+        testStrategy: TestStrategy = None,
+        dependencies: Dependencies = None,
+        priority: Priority = None,
         prompt: Annotated[
             str | None,
             Field(
@@ -153,35 +166,27 @@ def register(server: ToolServer, projects: Projects) -> None:
         if not (title and title.strip()) and not (prompt and prompt.strip()):
             raise InvalidInput("give the task a title (or a prompt)")
         core = projects.open(projectRoot, file)
-        task = core.add_task(
-            title if title and title.strip() else " ".join(str(prompt).split()),
-            description=description if description is not None else (prompt or ""),
-            details=details or "",
-            test_strategy=testStrategy or "",
-            dependencies=dependencies or "",
-            priority=priority or "medium",
-            tag=projects.tag(tag),
-        )
-        return reply(task)
+        args = {
+            "title": title if title and title.strip() else " ".join(str(prompt).split()),
+            "description": description if description is not None else prompt,
+            "details": details,
+            "testStrategy": testStrategy,
+            "dependencies": dependencies,
+            "priority": priority,
+            "tag": projects.tag(tag),
+        }
+        return reply(core.execute(command(AddTask, args)).result)
 
     @tool(server, title="Update Task", idempotent=True)
     def update_task(
         projectRoot: ProjectRoot,
-        id: Annotated[
-            str, IDS, Field(description="The task or subtask to change, e.g. '15' or '15.2'.")
-        ],
-        title: Annotated[str | None, Field(description="New title.")] = None,
-        description: Annotated[str | None, Field(description="New description.")] = None,
-        details: Annotated[
-            str | None, Field(description="New details (replace the old ones).")
-        ] = None,
-        testStrategy: Annotated[str | None, Field(description="New test strategy.")] = None,
-        priority: Annotated[
-            str | None, Field(description="New priority.", json_schema_extra=PRIORITY_ENUM)
-        ] = None,
-        status: Annotated[
-            str | None, Field(description="New status.", json_schema_extra=STATUS_ENUM)
-        ] = None,
+        id: UpdateId,
+        title: NewTitle = None,
+        description: NewDescription = None,
+        details: NewDetails = None,
+        testStrategy: NewTestStrategy = None,
+        priority: NewPriority = None,
+        status: NewItemStatus = None,
         prompt: Annotated[
             str | None,
             Field(description="Not supported (no AI model here): give the fields instead."),
@@ -196,28 +201,24 @@ def register(server: ToolServer, projects: Projects) -> None:
         if prompt is not None:
             raise InvalidInput(
                 "update_task has no AI model to apply a prompt; give the new field values "
-                "instead (title, description, details, testStrategy, priority, status)"
+                f"instead ({', '.join(UPDATE_ARGS)})"
             )
-        given = {
-            "title": title,
-            "description": description,
-            "details": details,
-            "testStrategy": testStrategy,
-            "priority": priority,
-            "status": status,
-        }
+        given = dict(
+            zip(
+                UPDATE_ARGS,
+                (title, description, details, testStrategy, priority, status),
+                strict=True,
+            )
+        )
         fields = {key: value for key, value in given.items() if value is not None}
         core = projects.open(projectRoot, file)
-        return reply(core.update_task(id, fields, tag=projects.tag(tag)))
+        args = {"id": id, "fields": fields, "tag": projects.tag(tag)}
+        return reply(core.execute(command(UpdateTask, args)).result)
 
     @tool(server, title="Remove Task", destructive=True)
     def remove_task(
         projectRoot: ProjectRoot,
-        id: Annotated[
-            str,
-            IDS,
-            Field(description="Ids to remove, comma-separated; '5.2' removes a subtask."),
-        ],
+        id: RemoveIds,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
@@ -227,7 +228,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         exist or nothing is removed.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.remove_task(id, tag=projects.tag(tag)))
+        args = {"ids": id, "tag": projects.tag(tag)}
+        return reply(core.execute(command(RemoveTask, args, {"ids": "id"})).result)
 
 
 def _subtasks_with_status(item: dict[str, Any], wanted: list[str]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -20,11 +20,17 @@ from mcp.types import ToolAnnotations
 from pydantic import BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from taskmaster.commands import Command
+from taskmaster.commands.base import ParamSpec
+from taskmaster.commands.kinds import FLAG, ID, SOME_IDS, TASK_NUMBER, TASK_NUMBERS, Kind
+from taskmaster.commands.kinds import IDS as ID_LIST
 from taskmaster.documents import dumps
 from taskmaster.errors import TaskMasterError
+from taskmaster.fields import FIELDS_BY_NAME
 from taskmaster.model import PRIORITIES, STATUSES
 
 F = TypeVar("F", bound=Callable[..., str])
+C = TypeVar("C", bound=Command[Any])
 
 
 def reply(value: Any) -> str:
@@ -205,3 +211,68 @@ TasksFile = Annotated[
         )
     ),
 ]
+
+
+# parameters of the write tools, described by their commands ---------------------------------
+
+_ID_KINDS = (ID, ID_LIST, SOME_IDS, TASK_NUMBER, TASK_NUMBERS)
+_SEVERAL = "Several: comma-separated, e.g. '15,16.2'."
+
+
+def spec_of(command: type[Command[Any]], arg: str) -> ParamSpec:
+    for spec in command.params():
+        if spec.arg == arg:
+            return spec
+    raise LookupError(f"{command.name} has no argument {arg!r}")
+
+
+def arg(
+    command: type[Command[Any]],
+    name: str,
+    *,
+    optional: bool | None = None,
+    description: str | None = None,
+    also: str = "",
+    alias: str | None = None,
+) -> Any:
+    """The `Annotated` type of a tool parameter that is the command's argument `name`: its
+    description (with `also` after it) and, for a choice, its values come from the command.
+    `optional` (default: the command's own) makes the type `... | None`; the tool gives the
+    default. `alias` is the name a client sends when it is no Python name (`from`)."""
+    spec = spec_of(command, name)
+    needed = spec.required if optional is None else not optional
+    words = " ".join(part for part in (description or spec.description, also) if part)
+    return annotated(spec.kind, words, optional=not needed, alias=alias)
+
+
+def field_arg(name: str, *, prefix: str = "", also: str = "") -> Any:
+    """The `Annotated` type of an optional tool parameter that is a task field (fields.py)."""
+    field = FIELDS_BY_NAME[name]
+    words = " ".join(part for part in (prefix + field.description, also) if part)
+    return annotated(field.kind, words, optional=True)
+
+
+def annotated(kind: Kind, description: str, *, optional: bool, alias: str | None = None) -> Any:
+    """Ids travel as text ("15", "1,2.3"; numbers and lists are accepted and joined), the way
+    agents are prompted to send them; the command's kind then checks them. A choice lists its
+    values in the schema."""
+    if kind in (ID_LIST, SOME_IDS, TASK_NUMBERS) and "comma" not in description.lower():
+        description = f"{description} {_SEVERAL}"
+    extra = _enum(tuple(kind.schema["enum"])) if "enum" in kind.schema else None
+    field = Field(description=description, json_schema_extra=extra, validation_alias=alias)
+    base: Any = bool if kind is FLAG else str
+    if optional and kind is not FLAG:  # a flag left out is false, never null
+        base = base | None
+    if kind in _ID_KINDS:
+        return Annotated[base, IDS, field]
+    return Annotated[base, field]
+
+
+def command(command: type[C], args: Mapping[str, Any], names: Mapping[str, str] | None = None) -> C:
+    """The command for a tool call: each argument checked by its kind under the name the tool
+    gives it (`names`: command argument -> tool argument), so an error names what the agent
+    sent; None values are left out."""
+    given = {key: value for key, value in args.items() if value is not None}
+    for key, value in given.items():
+        spec_of(command, key).kind.parse(value, (names or {}).get(key, key))
+    return command.from_args(given)
