@@ -76,9 +76,7 @@ def task_id(value: Any, name: str) -> TaskId:
 def _task_number(value: Any, name: str) -> int:
     parsed = task_id(value, name)
     if parsed.is_subtask:
-        raise BadArgument(
-            f"{name!r} must be a task id, not the subtask id {parsed}", argument=name
-        )
+        raise BadArgument(f"{name!r} must be a task id, not the subtask id {parsed}", argument=name)
     return parsed.task
 
 

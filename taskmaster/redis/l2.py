@@ -26,10 +26,10 @@ class L2Stats:
 
 class RedisL2Cache:
     def __init__(
-        self, link: RedisLink, tasks_file: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+        self, link: RedisLink, storage_key: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
     ) -> None:
         self.link = link
-        self.prefix = f"taskmaster:{project_key(tasks_file)}:cache:"
+        self.prefix = f"taskmaster:{project_key(storage_key)}:cache:"
         self.ttl_seconds = max(1, int(ttl_seconds))
         self.stats = L2Stats()
         self._stats_lock = threading.Lock()  # `+=` from several server threads can lose counts

@@ -1,9 +1,9 @@
-"""Turns changes other programs make to the task file into `file.changed` events.
+"""The file backend's change feed: changes other programs make to the task file.
 
 It watches the *directory*, not the file: an atomic rename replaces the file's inode, and a
 watch on the file itself goes blind after the first write (the reference Node tool has exactly
 that bug). Changes this process committed are already announced by the facade, so the watcher
-skips them, and it announces each outside revision once.
+skips them, and it reports each outside revision once.
 
 watchdog is imported only when a watcher starts, so the CLI never pays for it.
 """
@@ -13,13 +13,11 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskmaster.events import FILE_CHANGED, Event
-
 if TYPE_CHECKING:
-    from taskmaster.bus import EventBus
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +41,9 @@ def _shorten_move_grouping() -> None:
 
 
 class FileWatcher:
-    def __init__(self, storage: FileStorage, bus: EventBus, *, origin: str) -> None:
+    def __init__(self, storage: FileStorage, on_change: Callable[[int], None]) -> None:
         self.storage = storage
-        self.bus = bus
-        self.origin = origin
+        self.on_change = on_change
         self._path = os.fsdecode(storage.path)
         self._observer: Any = None
         self._lock = threading.Lock()
@@ -108,7 +105,7 @@ class FileWatcher:
             return
         self._last_announced = revision
         self.announced += 1
-        self.bus.publish(Event(FILE_CHANGED, revision, self.origin))
+        self.on_change(revision)
 
 
 class _Handler:
