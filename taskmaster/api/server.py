@@ -67,7 +67,8 @@ class ApiServer:
             if self._stop_requested or self._stopped:
                 return
             self._stop_requested = True
-            self._server.trigger.pull_trigger(self._end_loop)
+            # types-waitress has the thunk take an argument; waitress calls it with none.
+            self._server.trigger.pull_trigger(self._end_loop)  # type: ignore[arg-type]
 
     def request_stop(self) -> None:
         """For a signal handler in the loop's thread: waitress's loop ends on SystemExit."""

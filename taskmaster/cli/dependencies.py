@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from taskmaster import documents
@@ -18,6 +20,7 @@ from taskmaster.commands import (
 from taskmaster.commands.kinds import TASK_NUMBER
 from taskmaster.errors import DependenciesLeftBehind
 from taskmaster.model import TaskId, sibling
+from taskmaster.ops import DependencyIssue
 
 
 @click.command("add-dependency")
@@ -75,7 +78,7 @@ def remove_dependency(
     click.echo(f"{render.label(item)} no longer depends on {depends_on}.")
 
 
-def _issue_lines(issues: list) -> list[str]:
+def _issue_lines(issues: Sequence[DependencyIssue]) -> list[str]:
     # An issue with an id itself (shared, or 0 or below) names no dependency.
     return [
         f"  {issue.item} -> {issue.dependency}: {issue.message}"

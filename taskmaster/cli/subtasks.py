@@ -112,10 +112,10 @@ def remove_subtask(
       tm remove-subtask --id 3.2
       tm remove-subtask --id 3.2 --convert
     """
-    for item in ids:
-        if not item.is_subtask:
+    for item_id in ids:
+        if not item_id.is_subtask:
             raise click.BadParameter(
-                f"{item} is a task id; give subtask ids such as 3.2 (remove-task removes tasks)",
+                f"{item_id} is a task id; give subtask ids such as 3.2 (remove-task removes tasks)",
                 param_hint="'-i' / '--id'",
             )
     remove = RemoveSubtask(ids=tuple(ids), convert=convert, tag=app.tag_for(tag))

@@ -136,10 +136,12 @@ def remove_subtask(
     tasks = doc.tasks(tag)
     check_unambiguous(tasks, wanted, tag)
     index = task_index(tasks)
+    pairs: list[tuple[Task, Task]] = []
     for item_id in wanted:
-        if find_in(index, item_id) is None:
+        sub = find_in(index, item_id)
+        if sub is None:
             raise TaskNotFound.for_id(item_id, tag)
-    pairs = [(index[item_id.task], find_in(index, item_id)) for item_id in wanted]
+        pairs.append((index[item_id.task], sub))
     if not convert:
         removed = [subtask_view(parent, sub) for parent, sub in pairs]
         for parent, sub in pairs:

@@ -132,8 +132,8 @@ class TaskItem:
         tag = inputs.query_tag(req)
         body = inputs.read_object(req, self.state.config.max_body_bytes, allowed=UPDATE_FIELDS)
         if not body:
-            fields = ", ".join(sorted(UPDATE_FIELDS))
-            raise invalid("body", f"nothing to update: give at least one of {fields}")
+            names = ", ".join(sorted(UPDATE_FIELDS))
+            raise invalid("body", f"nothing to update: give at least one of {names}")
         fields = _update_fields(body)
         item, revision = self.state.write(
             req, commands.UpdateTask(id=target, fields=fields, tag=tag)
