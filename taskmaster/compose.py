@@ -23,6 +23,7 @@ from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, ProjectState, Storage
 
 if TYPE_CHECKING:
     from taskmaster.cache import RevisionCache
+    from taskmaster.events import Event
 
 __all__ = [
     "BACKENDS",
@@ -44,6 +45,30 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     redis_url: str | None = None
     """When set, changes are announced on this Redis and answers can be shared through it."""
+
+
+class SharedLink(Protocol):
+    """What a server reports of its connection to the shared Redis."""
+
+    @property
+    def up(self) -> bool: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def on_reconnect(self, listener: Callable[[], None]) -> None: ...
+
+
+class SharedCacheStats(Protocol):
+    hits: int
+    misses: int
+    errors: int
+
+
+class SharedCache(Protocol):
+    """The second-level (Redis) response cache, as a server reports it."""
+
+    @property
+    def stats(self) -> SharedCacheStats: ...
 
 
 class Backend(Protocol):
@@ -104,8 +129,8 @@ class Project:
     """The project directory (the one that holds `.taskmaster/`)."""
     paths: ProjectPaths | None = None
     """The files of a project stored in files; None for other backends."""
-    redis: Any = None
-    """The Redis connection (`taskmaster.redis.RedisLink`) when a Redis URL is set."""
+    redis: SharedLink | None = None
+    """The Redis connection when a Redis URL is set."""
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
@@ -114,18 +139,26 @@ class Project:
         return self.root / PROJECT_DIR / "tasks"
 
     def share_cache(
-        self, cache: RevisionCache[bytes], *, ttl_seconds: int, on_remote: Callable[[], None]
-    ) -> Any:
+        self,
+        cache: RevisionCache[bytes],
+        *,
+        ttl_seconds: int,
+        on_remote: Callable[[Event, float], None],
+    ) -> SharedCache | None:
         """Give `cache` a second level in this project's Redis (keyed by the storage key), and
         clear it on every reconnect (events sent meanwhile were lost). None without Redis;
         else the second-level cache, whose statistics a server reports."""
         if self.redis is None:
             return None
-        from taskmaster.redis import RedisBus, RedisL2Cache
+        from taskmaster.redis import RedisBus, RedisL2Cache, RedisLink
 
+        assert isinstance(self.redis, RedisLink)
         second_level = RedisL2Cache(self.redis, self.core.key, ttl_seconds=ttl_seconds)
         cache.second_level = second_level
-        self.redis.on_reconnect(cache.clear)
+        def forget_everything() -> None:
+            cache.clear()
+
+        self.redis.on_reconnect(forget_everything)
         if isinstance(self.core.bus, RedisBus):
             self.core.bus.on_remote = on_remote
         return second_level

@@ -51,7 +51,7 @@ from taskmaster.events import Event
 L2_MAX_TTL_SECONDS = 60
 
 
-class TaskMasterApp(falcon.App):
+class TaskMasterApp(falcon.App[falcon.Request, falcon.Response]):
     """A falcon App that also owns what `create_app` set up (`state`) and can release it,
     and answers `HEAD` wherever it answers `GET`."""
 
@@ -97,7 +97,7 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
         state.watcher = core.watch()
 
     # First, so that its process_response runs last, once every other middleware is done.
-    middleware: list[object] = [HeadMiddleware(), MetricsMiddleware(metrics)]
+    middleware: list[Any] = [HeadMiddleware(), MetricsMiddleware(metrics)]
     if config.rate_limit:
         limiter = RateLimiter(
             config.rate_limit, config.limiter_storage_uri, fallback=config.rate_limit_fallback
@@ -152,4 +152,5 @@ def _use_redis(
         ttl_seconds=max(1, int(min(config.cache_ttl, L2_MAX_TTL_SECONDS))),
         on_remote=metrics.observe_remote,
     )
-    metrics.watch_redis(project.redis, second_level)
+    if second_level is not None:
+        metrics.watch_redis(project.redis, second_level)

@@ -118,7 +118,7 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
 # parameter types -------------------------------------------------------------------------------
 
 
-class IdListType(click.ParamType):
+class IdListType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
     """Comma-separated task ids (`3`, `3.2`, `1,2.3`), checked at parse time (exit 2)."""
 
     name = "IDS"
@@ -153,7 +153,7 @@ ONE_ID = IdListType(single=True)
 DEPENDENCY_IDS = IdListType(allow_empty=True)
 
 
-class CommaChoice(click.Choice):
+class CommaChoice(click.Choice):  # type: ignore[type-arg]  # generic from click 8.2 on
     """A click.Choice that also takes a comma-separated list (`pending,in-progress`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

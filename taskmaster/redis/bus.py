@@ -119,7 +119,7 @@ class RedisBus:
                 backoff = min(MAX_BACKOFF, backoff * 2)
 
     def _listen_once(self) -> None:
-        pubsub = self.link.client.pubsub()
+        pubsub = self.link.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py: untyped
         try:
             pubsub.subscribe(self.channel)
             while not self._stop.is_set():
@@ -134,7 +134,7 @@ class RedisBus:
                     self._deliver(message["data"])
         finally:
             self.listening.clear()
-            with contextlib.suppress(REDIS_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 pubsub.close()
 
     def _deliver(self, data: bytes) -> None:

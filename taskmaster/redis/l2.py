@@ -47,7 +47,7 @@ class RedisL2Cache:
             self._count("misses")
             return None
         self._count("hits")
-        return bytes(value)
+        return value if isinstance(value, bytes) else value.encode()
 
     def put(self, key: str, revision: int, value: bytes) -> None:
         try:

@@ -16,6 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+# Imported with this module, which the file backend loads only when a watcher is asked for.
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+
 if TYPE_CHECKING:
     from taskmaster.storage.file import FileStorage
 
@@ -29,15 +32,21 @@ _IN_PLACE = frozenset({"modified", "closed"})
 
 
 def _shorten_move_grouping() -> None:
-    try:
-        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
-    except ImportError:  # watchdog 6: the delay lives on InotifyBuffer
+    import importlib
+
+    # watchdog 7 keeps the delay on InotifyMoveEventGrouper, watchdog 6 on InotifyBuffer; not
+    # Linux: nothing to tune. Looked up by name: each exists in one version only.
+    for module, name in (
+        ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),
+        ("watchdog.observers.inotify_buffer", "InotifyBuffer"),
+    ):
         try:
-            from watchdog.observers.inotify_buffer import InotifyBuffer as InotifyMoveEventGrouper
-        except ImportError:  # not Linux: nothing to tune
-            return
-    if hasattr(InotifyMoveEventGrouper, "delay"):
-        InotifyMoveEventGrouper.delay = MOVE_GROUPING_DELAY
+            grouper = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if hasattr(grouper, "delay"):
+            grouper.delay = MOVE_GROUPING_DELAY
+        return
 
 
 class FileWatcher:
@@ -108,12 +117,12 @@ class FileWatcher:
         self.on_change(revision)
 
 
-class _Handler:
-    """The watchdog callback object (duck-typed: watchdog only calls `dispatch`)."""
+class _Handler(FileSystemEventHandler):
+    """The watchdog callback object (watchdog only calls `dispatch`)."""
 
     def __init__(self, watcher: FileWatcher) -> None:
         self._watcher = watcher
 
-    def dispatch(self, event: Any) -> None:
+    def dispatch(self, event: FileSystemEvent) -> None:
         paths = (os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or ""))
         self._watcher.handle(event.event_type, paths)
