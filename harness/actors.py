@@ -68,7 +68,9 @@ def core_command(spec: dict[str, Any]) -> Any:
     if spec["op"] == "update":
         return commands.UpdateTask(id=TaskId.parse(spec["task"]), fields=dict(value))
     if spec["op"] == "add":
-        return commands.AddTask(title=value["title"], details=value.get("details", ""))
+        return commands.AddTask(
+            values={"title": value["title"], "details": value.get("details", "")}
+        )
     raise ValueError(f"unknown op {spec['op']!r}")
 
 

@@ -155,6 +155,7 @@ class Project:
         assert isinstance(self.redis, RedisLink)
         second_level = RedisL2Cache(self.redis, self.core.key, ttl_seconds=ttl_seconds)
         cache.second_level = second_level
+
         def forget_everything() -> None:
             cache.clear()
 

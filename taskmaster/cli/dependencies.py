@@ -17,8 +17,8 @@ from taskmaster.commands import (
     PlaceBefore,
     RemoveDependency,
 )
-from taskmaster.commands.kinds import TASK_NUMBER
 from taskmaster.errors import DependenciesLeftBehind
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.model import TaskId, sibling
 from taskmaster.ops import DependencyIssue
 

@@ -22,7 +22,7 @@ from taskmaster.commands import (
     ConvertToSubtask,
     RemoveSubtask,
 )
-from taskmaster.commands.kinds import TASK_NUMBER
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.model import TaskId, sibling
 
 
@@ -79,11 +79,13 @@ def add_subtask(
             raise click.UsageError("give the subtask a --title (or --task-id to convert a task)")
         add = AddSubtask(
             parent=TASK_NUMBER.parse(parent, "--parent"),
-            title=title,
-            description=description,
-            details=details,
-            dependencies=tuple(sibling(parent, dep) for dep in dependencies),
-            status=status,
+            values={
+                "title": title,
+                "description": description,
+                "details": details,
+                "dependencies": tuple(sibling(parent, dep) for dep in dependencies),
+                "status": status,
+            },
             tag=name,
         )
         sub = app.core.execute(add).result

@@ -220,12 +220,14 @@ def add_task(
         raise click.UsageError("give the task a --title (or a --prompt)")
     # No AI model here: the prompt text becomes the title (one line) and the description.
     command = AddTask(
-        title=title if title and title.strip() else " ".join(str(prompt).split()),
-        description=description if description is not None else (prompt or ""),
-        details=details,
-        test_strategy=test_strategy,
-        dependencies=tuple(dependencies),
-        priority=priority,
+        values={
+            "title": title if title and title.strip() else " ".join(str(prompt).split()),
+            "description": description if description is not None else (prompt or ""),
+            "details": details,
+            "testStrategy": test_strategy,
+            "dependencies": tuple(dependencies),
+            "priority": priority,
+        },
         tag=app.tag_for(tag),
     )
     task = app.core.execute(command).result

@@ -16,8 +16,8 @@ from taskmaster.commands import (
     PlaceBefore,
     RemoveDependency,
 )
-from taskmaster.commands.kinds import TASK_NUMBER
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 from taskmaster.model import TaskId, parse_ids, sibling

@@ -14,8 +14,8 @@ from taskmaster.commands import (
     ConvertToSubtask,
     RemoveSubtask,
 )
-from taskmaster.commands.kinds import TASK_NUMBER
 from taskmaster.errors import InvalidInput
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
@@ -86,11 +86,13 @@ def register(server: ToolServer, projects: Projects) -> None:
         deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
         add = AddSubtask(
             parent=TASK_NUMBER.parse(parent, "id"),
-            title=title,
-            description=description or "",
-            details=details or "",
-            dependencies=tuple(sibling(parent, dep) for dep in deps),
-            status=status or "pending",
+            values={
+                "title": title,
+                "description": description or "",
+                "details": details or "",
+                "dependencies": tuple(sibling(parent, dep) for dep in deps),
+                "status": status or "pending",
+            },
             tag=name,
         )
         return reply(core.execute(add).result)

@@ -159,12 +159,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         core = projects.open(projectRoot, file)
         deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
         command = AddTask(
-            title=title if title and title.strip() else " ".join(str(prompt).split()),
-            description=description if description is not None else (prompt or ""),
-            details=details or "",
-            test_strategy=testStrategy or "",
-            dependencies=tuple(deps),
-            priority=priority or "medium",
+            values={
+                "title": title if title and title.strip() else " ".join(str(prompt).split()),
+                "description": description if description is not None else (prompt or ""),
+                "details": details or "",
+                "testStrategy": testStrategy or "",
+                "dependencies": tuple(deps),
+                "priority": priority or "medium",
+            },
             tag=projects.tag(tag),
         )
         return reply(core.execute(command).result)

@@ -87,13 +87,15 @@ class TaskCollection:
         task, revision = self.state.write(
             req,
             commands.AddTask(
-                title=title,
-                description=description or "",
-                details=details,
-                test_strategy=test_strategy,
-                dependencies=tuple(dependencies),
-                priority=priority,
-                status=status,
+                values={
+                    "title": title,
+                    "description": description or "",
+                    "details": details,
+                    "testStrategy": test_strategy,
+                    "dependencies": tuple(dependencies),
+                    "priority": priority,
+                    "status": status,
+                },
                 tag=tag,
             ),
         )
@@ -214,11 +216,13 @@ class Subtasks:
             req,
             commands.AddSubtask(
                 parent=parent.task,
-                title=title,
-                description=description,
-                details=details,
-                dependencies=tuple(dependencies),
-                status=status,
+                values={
+                    "title": title,
+                    "description": description,
+                    "details": details,
+                    "dependencies": tuple(dependencies),
+                    "status": status,
+                },
                 tag=tag,
             ),
         )

@@ -1,4 +1,5 @@
-"""The kinds of value a command parameter takes: how each is described and checked.
+"""The kinds of value a command parameter or a task field takes: how each is described and
+checked.
 
 One kind per shape of argument (text, a list of ids, a status...). A kind turns a JSON value
 (as a REST body or an MCP call carries it) into the Python value a command holds, refusing a
