@@ -9,8 +9,11 @@ name follows claude-task-master's, if it has one).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from taskmaster.commands.kinds import IDS, OBJECT, PRIORITY, STATUS, TEXT, Kind
+from taskmaster.kinds import IDS, OBJECT, PRIORITY, STATUS, TEXT, Kind
+
+REQUIRED: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,24 +28,34 @@ class TaskField:
     """Changed by update (update-task, PATCH /tasks/{id}, MCP update_task)."""
     in_subtask: bool = True
     """Subtasks have it too, and take it when created."""
+    default: Any = ""
+    """The value of a new task that was given none (REQUIRED: it must be given)."""
 
 
 TASK_FIELDS = (
-    TaskField("title", TEXT, "A short title."),
+    TaskField("title", TEXT, "A short title.", default=REQUIRED),
     TaskField("description", TEXT, "What the task is about, in a sentence or two."),
     TaskField("details", TEXT, "How to do it: implementation notes."),
     TaskField("testStrategy", TEXT, "How to verify the task.", in_subtask=False),
-    TaskField("priority", PRIORITY, "How urgent: low, medium, high or critical.", in_subtask=False),
+    TaskField(
+        "priority",
+        PRIORITY,
+        "How urgent: low, medium, high or critical.",
+        in_subtask=False,
+        default="medium",
+    ),
     TaskField(
         "status",
         STATUS,
         "pending, in-progress, done, review, deferred, cancelled or blocked.",
+        default="pending",
     ),
     TaskField(
         "dependencies",
         IDS,
         "Ids of the tasks this one waits for ('2.3' is subtask 3 of task 2).",
         on_update=False,
+        default=(),
     ),
     TaskField(
         "metadata",
@@ -50,6 +63,7 @@ TASK_FIELDS = (
         "Free-form data of your own; kept as it is.",
         on_create=False,
         in_subtask=False,
+        default=None,
     ),
 )
 

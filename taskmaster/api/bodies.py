@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import falcon
 
 from taskmaster.api import inputs
-from taskmaster.api.problems import invalid
+from taskmaster.api.problems import argument_of, invalid
 from taskmaster.commands import (
     AddDependency,
     AddSubtask,
@@ -37,9 +37,9 @@ from taskmaster.commands import (
     UseTag,
 )
 from taskmaster.commands.base import ParamSpec
-from taskmaster.commands.kinds import FLAG, TEXT, Kind, Schema, schema_of
 from taskmaster.errors import BadArgument
 from taskmaster.fields import TASK_FIELDS
+from taskmaster.kinds import FLAG, TEXT, Kind, Schema, schema_of
 from taskmaster.model import json_type_name
 
 C = TypeVar("C", bound=Command[Any])
@@ -162,15 +162,21 @@ def named(rename: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except BadArgument as err:
-        name = rename.get(err.argument, err.argument)
+        argument = argument_of(err)
+        name = rename.get(argument, argument)
         raise invalid(name, err.message) from None
 
 
 def to_command(
     command: type[C], args: Mapping[str, Any], rename: Mapping[str, str] | None = None
 ) -> C:
-    """`command.from_args(args)`, a refusal naming the request's member (see `named`)."""
+    """`command.from_args(args)`, a refusal naming the request's member: an argument the
+    request calls otherwise (`rename`: command argument -> its name here) is checked under
+    that name first, so the message speaks of what the client sent."""
     with named(rename or {}):
+        for arg, name in (rename or {}).items():
+            if args.get(arg) is not None:
+                spec_of(command, arg).kind.parse(args[arg], name)
         return command.from_args(args)
 
 

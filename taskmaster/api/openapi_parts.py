@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskmaster.api.bodies import Body
-from taskmaster.commands.kinds import ID_SCHEMA, TAG
+from taskmaster.kinds import ID_SCHEMA, TAG
 
 JSON = "application/json"
 PROBLEM = "application/problem+json"

@@ -13,8 +13,8 @@ from typing import Any
 
 from taskmaster.api.bodies import BODIES
 from taskmaster.api.openapi_parts import Schema, ref
-from taskmaster.commands.kinds import ID, PRIORITY, SOME_IDS, STATUS, TAG
 from taskmaster.fields import TASK_FIELDS, TaskField
+from taskmaster.kinds import ID, PRIORITY, SOME_IDS, STATUS, TAG
 
 
 def text(description: str) -> Schema:

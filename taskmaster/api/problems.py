@@ -52,6 +52,8 @@ RETRY_AFTER_BROKEN_FILE = 10
 class Problem(falcon.HTTPError):
     """An HTTP error with a problem-details body; extra members go next to the standard ones."""
 
+    headers: dict[str, str] | None  # falcon also allows a list of pairs; the constructor does not
+
     def __init__(
         self,
         status: int,
@@ -82,6 +84,11 @@ def invalid(field: str, detail: str, **extra: Any) -> Problem:
     return Problem(400, detail, kind="invalid-input", title="Invalid input", field=field, **extra)
 
 
+def argument_of(err: BadArgument) -> str:
+    """The argument a BadArgument names (as the caller sent it)."""
+    return str(err.details.get("argument", "body"))
+
+
 def problem_for(err: TaskMasterError) -> Problem:
     """The HTTP answer to a domain error; the most specific class decides."""
     details = err.details
@@ -104,7 +111,7 @@ def problem_for(err: TaskMasterError) -> Problem:
         )
     if isinstance(err, BadArgument):
         # A command argument of the wrong kind: the argument is the field to point at.
-        return invalid(err.argument, err.message)
+        return invalid(argument_of(err), err.message)
     if isinstance(err, InvalidInput):
         return Problem(400, err.message, kind="invalid-input", title="Invalid input")
     if isinstance(err, TaskNotFound):
@@ -234,7 +241,7 @@ def serialize(req: falcon.Request, resp: falcon.Response, err: falcon.HTTPError)
     resp.data = orjson.dumps(body)
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     # Falcon picks the handler of the most specific class in the error's MRO: the core's
     # StorageError (an OSError too) keeps its own mapping.
     app.add_error_handler(Exception, handle_unexpected)

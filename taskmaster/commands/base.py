@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import orjson
 
-from taskmaster.commands.kinds import TAG, Kind, Schema, schema_of
 from taskmaster.errors import BadArgument
 from taskmaster.events import TASK_UPDATED
+from taskmaster.fields import REQUIRED as REQUIRED_FIELD
+from taskmaster.fields import TaskField
+from taskmaster.kinds import TAG, Kind, Schema, schema_of
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.storage.base import Draft, ProjectState
 
@@ -66,6 +68,9 @@ class ParamSpec:
     description: str
     required: bool
     default: Any
+    in_values: bool = False
+    """The argument is a key of the command's `values` mapping (a task field), not a field of
+    its own."""
 
     def schema(self) -> Schema:
         return schema_of(self.kind, self.description, nullable=not self.required)
@@ -131,6 +136,15 @@ class Command(Generic[T]):
     # describing -----------------------------------------------------------------------------
     @classmethod
     def params(cls) -> tuple[ParamSpec, ...]:
+        return (*cls.value_params(), *cls._field_params())
+
+    @classmethod
+    def value_params(cls) -> tuple[ParamSpec, ...]:
+        """Parameters kept in `values` (a command that takes task fields lists them here)."""
+        return ()
+
+    @classmethod
+    def _field_params(cls) -> tuple[ParamSpec, ...]:
         specs = []
         for item in dataclasses.fields(cast(Any, cls)):
             info = item.metadata.get("param")
@@ -181,14 +195,19 @@ class Command(Generic[T]):
                 if spec.required:
                     raise BadArgument(f"the argument {spec.arg!r} is required", argument=spec.arg)
                 continue
-            values[spec.field] = spec.kind.parse(value, spec.arg)
+            parsed = spec.kind.parse(value, spec.arg)
+            if spec.in_values:
+                values.setdefault("values", {})[spec.arg] = parsed
+            else:
+                values[spec.field] = parsed
         return cls(**values)
 
     def to_args(self) -> dict[str, Any]:
         """The arguments as JSON values (what `from_args` takes back), defaults left out."""
         args: dict[str, Any] = {}
+        values: Mapping[str, Any] = getattr(self, "values", {})
         for spec in self.params():
-            value = getattr(self, spec.field)
+            value = values.get(spec.arg) if spec.in_values else getattr(self, spec.field)
             if value is None or (not spec.required and value == spec.default):
                 continue
             args[spec.arg] = spec.kind.dump(value)
@@ -267,3 +286,19 @@ def _stamp_updated(document: Document, tag: str, now: str) -> None:
     if not isinstance(metadata, dict):
         metadata = value["metadata"] = {}
     metadata["updated"] = now
+
+
+def task_field_params(fields: Iterable[TaskField]) -> tuple[ParamSpec, ...]:
+    """Parameters for task fields (kept in a command's `values`, by their stored names)."""
+    return tuple(
+        ParamSpec(
+            "values",
+            field.name,
+            field.kind,
+            field.description,
+            field.default is REQUIRED_FIELD,
+            None if field.default is REQUIRED_FIELD else field.default,
+            in_values=True,
+        )
+        for field in fields
+    )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from taskmaster import ops
 from taskmaster.commands.base import TaskCommand, Work, param
-from taskmaster.commands.kinds import ID
+from taskmaster.kinds import ID
 from taskmaster.model import Document, Task, TaskId
 
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from taskmaster import ops
 from taskmaster.commands.base import TaskCommand, Work, param
-from taskmaster.commands.kinds import FLAG, ID, SOME_IDS, TAG, TASK_NUMBERS
 from taskmaster.events import TAG_CHANGED
+from taskmaster.kinds import FLAG, ID, SOME_IDS, TAG, TASK_NUMBERS
 from taskmaster.model import Document, Task, TaskId
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from taskmaster import ops
-from taskmaster.commands.base import TaskCommand, Work, param
-from taskmaster.commands.kinds import FLAG, IDS, SOME_IDS, STATUS, TASK_NUMBER, TASK_NUMBERS, TEXT
+from taskmaster.commands.base import ParamSpec, TaskCommand, Work, param, task_field_params
 from taskmaster.errors import InvalidInput
 from taskmaster.events import TASK_CREATED, TASK_DELETED
-from taskmaster.fields import FIELDS_BY_NAME
+from taskmaster.fields import creatable
+from taskmaster.kinds import FLAG, SOME_IDS, TASK_NUMBER, TASK_NUMBERS
 from taskmaster.model import Document, Task, TaskId
-
-_F = FIELDS_BY_NAME
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -22,23 +22,15 @@ class AddSubtask(TaskCommand[Task]):
     summary = "Add a subtask to a task."
 
     parent: int = param(TASK_NUMBER, "The task that gets the subtask.")
-    title: str = param(TEXT, _F["title"].description)
-    description: str = param(TEXT, _F["description"].description, default="")
-    details: str = param(TEXT, _F["details"].description, default="")
-    dependencies: tuple[TaskId, ...] = param(IDS, _F["dependencies"].description, default=())
-    status: str = param(STATUS, _F["status"].description, default="pending")
+    values: Mapping[str, Any]
+    """The subtask's fields by their stored names (see `taskmaster.fields`)."""
+
+    @classmethod
+    def value_params(cls) -> tuple[ParamSpec, ...]:
+        return task_field_params(creatable(subtask=True))
 
     def run(self, document: Document, tag: str, work: Work) -> Task:
-        return ops.add_subtask(
-            document,
-            tag,
-            self.parent,
-            title=self.title,
-            description=self.description,
-            details=self.details,
-            dependencies=self.dependencies,
-            status=self.status,
-        )
+        return ops.add_subtask(document, tag, self.parent, **self.values)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,9 +12,9 @@ from typing import Any
 
 from taskmaster import ops
 from taskmaster.commands.base import Command, Work, current_tag_of, param
-from taskmaster.commands.kinds import TAG, TEXT
 from taskmaster.errors import TagNotFound
 from taskmaster.events import TAG_CHANGED
+from taskmaster.kinds import TAG, TEXT
 from taskmaster.model import DEFAULT_TAG
 from taskmaster.storage.base import ProjectState
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from taskmaster import ops
-from taskmaster.commands.base import TaskCommand, Work, param
-from taskmaster.commands.kinds import ID, IDS, OBJECT, PRIORITY, SOME_IDS, STATUS, TEXT, Kind
+from taskmaster.commands.base import ParamSpec, TaskCommand, Work, param, task_field_params
 from taskmaster.errors import BadArgument, InvalidInput
 from taskmaster.events import TASK_CREATED, TASK_DELETED
-from taskmaster.fields import FIELDS_BY_NAME, UPDATABLE
+from taskmaster.fields import FIELDS_BY_NAME, UPDATABLE, creatable
+from taskmaster.kinds import ID, OBJECT, SOME_IDS, STATUS, TEXT, Kind
 from taskmaster.model import Document, Task, TaskId
 
 _F = FIELDS_BY_NAME
@@ -18,30 +19,21 @@ _F = FIELDS_BY_NAME
 
 @dataclass(frozen=True, kw_only=True)
 class AddTask(TaskCommand[Task]):
+    """`values`: the new task's fields by their stored names (`title`, `testStrategy`...);
+    the ones a new task takes, and their defaults, are those of `taskmaster.fields`."""
+
     name = "add-task"
     event = TASK_CREATED
     summary = "Add a task with the tag's next id."
 
-    title: str = param(TEXT, _F["title"].description)
-    description: str = param(TEXT, _F["description"].description, default="")
-    details: str = param(TEXT, _F["details"].description, default="")
-    test_strategy: str = param(TEXT, _F["testStrategy"].description, default="")
-    dependencies: tuple[TaskId, ...] = param(IDS, _F["dependencies"].description, default=())
-    priority: str = param(PRIORITY, _F["priority"].description, default="medium")
-    status: str = param(STATUS, _F["status"].description, default="pending")
+    values: Mapping[str, Any]
+
+    @classmethod
+    def value_params(cls) -> tuple[ParamSpec, ...]:
+        return task_field_params(creatable())
 
     def run(self, document: Document, tag: str, work: Work) -> Task:
-        return ops.add_task(
-            document,
-            tag,
-            title=self.title,
-            description=self.description,
-            details=self.details,
-            test_strategy=self.test_strategy,
-            dependencies=self.dependencies,
-            priority=self.priority,
-            status=self.status,
-        )
+        return ops.add_task(document, tag, **self.values)
 
 
 def _updatable_fields(value: Any, name: str) -> dict[str, Any]:

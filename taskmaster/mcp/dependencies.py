@@ -3,6 +3,8 @@ fix_dependencies, move_task."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 from taskmaster import documents
 from taskmaster.commands import (
     AddDependency,
@@ -15,11 +17,12 @@ from taskmaster.commands import (
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
+    IDS,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
-    arg,
+    about,
     command,
     reply,
     tool,
@@ -27,33 +30,45 @@ from taskmaster.mcp.toolkit import (
 from taskmaster.model import TaskId, parse_ids, sibling
 
 # The tools' parameters, described by the commands they fill.
-Waiting = arg(AddDependency, "id")
-DependsOn = arg(AddDependency, "dependsOn", also="For a subtask, a bare number is a sibling.")
-Dependency = arg(RemoveDependency, "dependsOn")
-Sources = arg(Move, "from", alias="from")
-Targets = arg(
-    Move,
-    "to",
-    optional=True,
-    also="Within a tag: an unused id renumbers the item (an existing task id is refused), "
-    "'P.S' makes it a subtask of P. Leave out with toTag.",
-)
-Before = arg(
-    PlaceBefore,
-    "before",
-    optional=True,
-    description="Reorder instead: place the one 'from' task just before this task (no id "
-    "changes). Leave out 'to' and toTag.",
-)
-FromTag = arg(MoveToTag, "tag", description="Across tags: the source tag (default: tag).")
-ToTag = arg(
-    MoveToTag,
-    "toTag",
-    optional=True,
-    also="Across tags: whole tasks go to the end of it (renumbered if their ids are taken).",
-)
-WithDependencies = arg(MoveToTag, "withDependencies")
-IgnoreDependencies = arg(MoveToTag, "ignoreDependencies")
+Waiting = Annotated[str, IDS, about(AddDependency, "id")]
+DependsOn = Annotated[
+    str, IDS, about(AddDependency, "dependsOn", also="For a subtask, a bare number is a sibling.")
+]
+Dependency = Annotated[str, IDS, about(RemoveDependency, "dependsOn")]
+Sources = Annotated[str, IDS, about(Move, "from", alias="from")]
+Targets = Annotated[
+    str | None,
+    IDS,
+    about(
+        Move,
+        "to",
+        also="Within a tag: an unused id renumbers the item (an existing task id is refused), "
+        "'P.S' makes it a subtask of P. Leave out with toTag.",
+    ),
+]
+Before = Annotated[
+    str | None,
+    IDS,
+    about(
+        PlaceBefore,
+        "before",
+        description="Reorder instead: place the one 'from' task just before this task (no id "
+        "changes). Leave out 'to' and toTag.",
+    ),
+]
+FromTag = Annotated[
+    str | None, about(MoveToTag, "tag", description="Across tags: the source tag (default: tag).")
+]
+ToTag = Annotated[
+    str | None,
+    about(
+        MoveToTag,
+        "toTag",
+        also="Across tags: whole tasks go to the end of it (renumbered if their ids are taken).",
+    ),
+]
+WithDependencies = Annotated[bool, about(MoveToTag, "withDependencies")]
+IgnoreDependencies = Annotated[bool, about(MoveToTag, "ignoreDependencies")]
 
 
 def _dependency(
@@ -114,7 +129,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(documents.validation_document(name, core.validate_dependencies(name)))
+        issues = core.validate_dependencies(name).value
+        return reply(documents.validation_document(name, issues))
 
     @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
     def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
@@ -154,8 +170,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             if len(sources) != 1:
                 raise InvalidInput("'before' places one task: give one 'from' id")
             core = projects.open(projectRoot, file)
-            args = {"from": str(sources[0]), "before": before, "tag": projects.tag(tag)}
-            return reply(core.execute(command(PlaceBefore, args)).result)
+            place = {"from": str(sources[0]), "before": before, "tag": projects.tag(tag)}
+            return reply(core.execute(command(PlaceBefore, place)).result)
         if toTag is None:
             if fromTag is not None:
                 raise InvalidInput("fromTag needs toTag (within one tag, use tag)")
@@ -166,8 +182,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             if not (to and to.strip()):
                 raise InvalidInput("missing 'to': where should the items go? (or give toTag)")
             core = projects.open(projectRoot, file)
-            args = {"from": from_ids, "to": to, "tag": projects.tag(tag)}
-            return reply(core.execute(command(Move, args)).result)
+            renumber = {"from": from_ids, "to": to, "tag": projects.tag(tag)}
+            return reply(core.execute(command(Move, renumber)).result)
         if to and to.strip():
             raise InvalidInput("'to' is for moves within a tag; with toTag leave it out")
         if withDependencies and ignoreDependencies:
@@ -176,7 +192,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         source = fromTag or projects.tag(tag) or core.current_tag()
         if source == toTag:
             raise InvalidInput(f"the tasks are already in tag '{toTag}'")
-        args = {
+        args: dict[str, Any] = {
             "ids": from_ids,
             "tag": source,
             "toTag": toTag,

@@ -3,7 +3,7 @@ clear_subtasks."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -17,11 +17,12 @@ from taskmaster.commands import (
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
+    IDS,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
-    arg,
+    about,
     command,
     reply,
     tool,
@@ -29,34 +30,52 @@ from taskmaster.mcp.toolkit import (
 from taskmaster.model import TaskId, parse_ids, sibling
 
 # The tools' parameters, described by the commands they fill.
-Parent = arg(AddSubtask, "parent", description="The parent task's id, e.g. '15'.")
-ConvertId = arg(
-    ConvertToSubtask,
-    "id",
-    optional=True,
-    description="Instead of creating a subtask, turn this existing task into a subtask of the "
-    "parent (leave title out then).",
-)
-Title = arg(AddSubtask, "title", optional=True)
-Description = arg(AddSubtask, "description")
-Details = arg(AddSubtask, "details")
-Status = arg(AddSubtask, "status", also="Default: pending.")
-Dependencies = arg(
-    AddSubtask,
-    "dependencies",
-    also="Comma-separated: a bare number is a sibling subtask ('1' means 15.1 under parent 15), "
-    "'2.3' any other subtask.",
-)
-RemoveIds = arg(RemoveSubtask, "ids", also="Comma-separated, e.g. '15.2,16.1'.")
-Convert = arg(RemoveSubtask, "convert")
-ClearIds = arg(ClearSubtasks, "ids", description="Task ids whose subtasks to remove.")
-NoteId = arg(AppendSubtaskNotes, "id", description="The subtask 'parent.sub', e.g. '15.2'.")
-NoteText = arg(
-    AppendSubtaskNotes,
-    "text",
-    also="Appended to the subtask's details as is (no AI model rewrites it), wrapped in a "
-    "timestamped <info added on ...> block.",
-)
+Parent = Annotated[
+    str, IDS, about(AddSubtask, "parent", description="The parent task's id, e.g. '15'.")
+]
+ConvertId = Annotated[
+    str | None,
+    IDS,
+    about(
+        ConvertToSubtask,
+        "id",
+        description="Instead of creating a subtask, turn this existing task into a subtask of the "
+        "parent (leave title out then).",
+    ),
+]
+Title = Annotated[str | None, about(AddSubtask, "title")]
+Description = Annotated[str | None, about(AddSubtask, "description")]
+Details = Annotated[str | None, about(AddSubtask, "details")]
+Status = Annotated[str | None, about(AddSubtask, "status", also="Default: pending.")]
+Dependencies = Annotated[
+    str | None,
+    IDS,
+    about(
+        AddSubtask,
+        "dependencies",
+        also="Comma-separated: a bare number is a sibling subtask ('1' means 15.1 under "
+        "parent 15), '2.3' any other subtask.",
+    ),
+]
+RemoveIds = Annotated[
+    str, IDS, about(RemoveSubtask, "ids", also="Comma-separated, e.g. '15.2,16.1'.")
+]
+Convert = Annotated[bool, about(RemoveSubtask, "convert")]
+ClearIds = Annotated[
+    str | None, IDS, about(ClearSubtasks, "ids", description="Task ids whose subtasks to remove.")
+]
+NoteId = Annotated[
+    str, IDS, about(AppendSubtaskNotes, "id", description="The subtask 'parent.sub', e.g. '15.2'.")
+]
+NoteText = Annotated[
+    str,
+    about(
+        AppendSubtaskNotes,
+        "text",
+        also="Appended to the subtask's details as is (no AI model rewrites it), wrapped in a "
+        "timestamped <info added on ...> block.",
+    ),
+]
 
 
 def register(server: ToolServer, projects: Projects) -> None:
@@ -82,14 +101,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         if taskId is not None:
             if title is not None:
                 raise InvalidInput("give either taskId (convert a task) or title, not both")
-            args = {"id": taskId, "parent": id, "tag": name}
-            convert = command(ConvertToSubtask, args, {"id": "taskId", "parent": "id"})
+            pair = {"id": taskId, "parent": id, "tag": name}
+            convert = command(ConvertToSubtask, pair, {"id": "taskId", "parent": "id"})
             return reply(core.execute(convert).result)
         if not (title and title.strip()):
             raise InvalidInput("give the subtask a title (or taskId to convert a task)")
         parent = TaskId.parse(id)
         deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
-        args = {
+        args: dict[str, Any] = {
             "parent": id,
             "title": title,
             "description": description,

@@ -13,21 +13,21 @@ from pydantic import Field
 from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, arg, command, reply, tool
+from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, about, command, reply, tool
 
 TAG_NAME = "Letters, digits, '-' and '_'."
 
 # The tools' parameters, described by the commands they fill.
-NewName = arg(AddTag, "name", also=TAG_NAME)
-CopyFrom = arg(AddTag, "copyFrom")
-Description = arg(AddTag, "description")
-Deleted = arg(DeleteTag, "name", also="'master' cannot be deleted.")
-Used = arg(UseTag, "name")
-OldName = arg(RenameTag, "old")
-RenamedTo = arg(RenameTag, "new", also=TAG_NAME)
-Source = arg(CopyTag, "source")
-Target = arg(CopyTag, "target", also=TAG_NAME)
-CopyDescription = arg(CopyTag, "description")
+NewName = Annotated[str, about(AddTag, "name", also=TAG_NAME)]
+CopyFrom = Annotated[str | None, about(AddTag, "copyFrom")]
+Description = Annotated[str | None, about(AddTag, "description")]
+Deleted = Annotated[str, about(DeleteTag, "name", also="'master' cannot be deleted.")]
+Used = Annotated[str, about(UseTag, "name")]
+OldName = Annotated[str, about(RenameTag, "old")]
+RenamedTo = Annotated[str, about(RenameTag, "new", also=TAG_NAME)]
+Source = Annotated[str, about(CopyTag, "source")]
+Target = Annotated[str, about(CopyTag, "target", also=TAG_NAME)]
+CopyDescription = Annotated[str | None, about(CopyTag, "description")]
 
 
 def register(server: ToolServer, projects: Projects) -> None:
@@ -40,7 +40,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         file: TasksFile = None,
     ) -> str:
         """List the tags with their task counts; "current": true marks the one in use."""
-        infos = projects.open(projectRoot, file).tags()
+        infos = projects.open(projectRoot, file).tags().value
         if not showMetadata:
             infos = [{k: v for k, v in info.items() if k != "metadata"} for info in infos]
         return reply(infos)

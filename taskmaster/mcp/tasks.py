@@ -17,9 +17,9 @@ from taskmaster.mcp.toolkit import (
     Tag,
     TasksFile,
     ToolServer,
-    arg,
+    about,
+    about_field,
     command,
-    field_arg,
     reply,
     tool,
 )
@@ -32,22 +32,22 @@ STATUS_FILTER = (
 
 
 # The write tools' parameters, described by the commands (and fields) they fill.
-StatusIds = arg(SetStatus, "ids")
-NewStatus = arg(SetStatus, "status")
-Title = arg(AddTask, "title", optional=True)
-Description = arg(AddTask, "description")
-Details = arg(AddTask, "details")
-TestStrategy = arg(AddTask, "testStrategy")
-Dependencies = arg(AddTask, "dependencies")
-Priority = arg(AddTask, "priority", also="Default: medium.")
-UpdateId = arg(UpdateTask, "id")
-NewTitle = field_arg("title")
-NewDescription = field_arg("description")
-NewDetails = field_arg("details", also="Replaces the old details.")
-NewTestStrategy = field_arg("testStrategy")
-NewPriority = field_arg("priority")
-NewItemStatus = field_arg("status")
-RemoveIds = arg(RemoveTask, "ids")
+StatusIds = Annotated[str, IDS, about(SetStatus, "ids")]
+NewStatus = Annotated[str, about(SetStatus, "status")]
+Title = Annotated[str | None, about(AddTask, "title")]
+Description = Annotated[str | None, about(AddTask, "description")]
+Details = Annotated[str | None, about(AddTask, "details")]
+TestStrategy = Annotated[str | None, about(AddTask, "testStrategy")]
+Dependencies = Annotated[str | None, IDS, about(AddTask, "dependencies")]
+Priority = Annotated[str | None, about(AddTask, "priority", also="Default: medium.")]
+UpdateId = Annotated[str, IDS, about(UpdateTask, "id")]
+NewTitle = Annotated[str | None, about_field("title")]
+NewDescription = Annotated[str | None, about_field("description")]
+NewDetails = Annotated[str | None, about_field("details", also="Replaces the old details.")]
+NewTestStrategy = Annotated[str | None, about_field("testStrategy")]
+NewPriority = Annotated[str | None, about_field("priority")]
+NewItemStatus = Annotated[str | None, about_field("status")]
+RemoveIds = Annotated[str, IDS, about(RemoveTask, "ids")]
 UPDATE_ARGS = ("title", "description", "details", "testStrategy", "priority", "status")
 """The fields update_task takes as arguments (metadata is left to the CLI and the API)."""
 
@@ -79,7 +79,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         with withSubtasks, subtasks.
         """
         core = projects.open(projectRoot, file)
-        result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready)
+        result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready).value
         return reply(
             documents.task_list_document(result.tag, result.tasks, with_subtasks=withSubtasks)
         )
@@ -104,7 +104,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         as {"id": "3.2", "parentId": 3, ...}. An unknown id is an error.
         """
         core = projects.open(projectRoot, file)
-        items = core.show(id, projects.tag(tag))
+        items = core.show(id, projects.tag(tag)).value
         wanted = statuses(status)
         if wanted:
             items = [_subtasks_with_status(item, wanted) for item in items]
@@ -119,7 +119,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         dependencies, then lowest id.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.next_task(projects.tag(tag)))
+        return reply(core.next_task(projects.tag(tag)).value)
 
     @tool(server, title="Set Task Status", idempotent=True)
     def set_task_status(

@@ -22,11 +22,11 @@ from pydantic.fields import FieldInfo
 
 from taskmaster.commands import Command
 from taskmaster.commands.base import ParamSpec
-from taskmaster.commands.kinds import FLAG, ID, SOME_IDS, TASK_NUMBER, TASK_NUMBERS, Kind
-from taskmaster.commands.kinds import IDS as ID_LIST
 from taskmaster.documents import dumps
 from taskmaster.errors import TaskMasterError
 from taskmaster.fields import FIELDS_BY_NAME
+from taskmaster.kinds import IDS as ID_LIST
+from taskmaster.kinds import SOME_IDS, TASK_NUMBERS, Kind
 from taskmaster.model import PRIORITIES, STATUSES
 
 F = TypeVar("F", bound=Callable[..., str])
@@ -214,8 +214,11 @@ TasksFile = Annotated[
 
 
 # parameters of the write tools, described by their commands ---------------------------------
+#
+# A tool parameter that fills a command argument is written `Annotated[str, about(Cmd, "arg")]`
+# (with `IDS` before it for ids): the Python type stays in the signature, where a type checker
+# reads it, and the words and the allowed values come from the command.
 
-_ID_KINDS = (ID, ID_LIST, SOME_IDS, TASK_NUMBER, TASK_NUMBERS)
 _SEVERAL = "Several: comma-separated, e.g. '15,16.2'."
 
 
@@ -226,46 +229,33 @@ def spec_of(command: type[Command[Any]], arg: str) -> ParamSpec:
     raise LookupError(f"{command.name} has no argument {arg!r}")
 
 
-def arg(
+def about(
     command: type[Command[Any]],
     name: str,
     *,
-    optional: bool | None = None,
     description: str | None = None,
     also: str = "",
     alias: str | None = None,
 ) -> Any:
-    """The `Annotated` type of a tool parameter that is the command's argument `name`: its
-    description (with `also` after it) and, for a choice, its values come from the command.
-    `optional` (default: the command's own) makes the type `... | None`; the tool gives the
-    default. `alias` is the name a client sends when it is no Python name (`from`)."""
+    """The `Field` of a tool parameter that is the command's argument `name`: its description
+    (`also` is added after it) and, for a choice, its values. `alias` is the name a client
+    sends when it is no Python name (`from`)."""
     spec = spec_of(command, name)
-    needed = spec.required if optional is None else not optional
-    words = " ".join(part for part in (description or spec.description, also) if part)
-    return annotated(spec.kind, words, optional=not needed, alias=alias)
+    return _field(spec.kind, description or spec.description, also, alias)
 
 
-def field_arg(name: str, *, prefix: str = "", also: str = "") -> Any:
-    """The `Annotated` type of an optional tool parameter that is a task field (fields.py)."""
+def about_field(name: str, *, also: str = "") -> Any:
+    """The `Field` of a tool parameter that is a task field (`taskmaster.fields`)."""
     field = FIELDS_BY_NAME[name]
-    words = " ".join(part for part in (prefix + field.description, also) if part)
-    return annotated(field.kind, words, optional=True)
+    return _field(field.kind, field.description, also, None)
 
 
-def annotated(kind: Kind, description: str, *, optional: bool, alias: str | None = None) -> Any:
-    """Ids travel as text ("15", "1,2.3"; numbers and lists are accepted and joined), the way
-    agents are prompted to send them; the command's kind then checks them. A choice lists its
-    values in the schema."""
-    if kind in (ID_LIST, SOME_IDS, TASK_NUMBERS) and "comma" not in description.lower():
-        description = f"{description} {_SEVERAL}"
+def _field(kind: Kind, description: str, also: str, alias: str | None) -> Any:
+    words = " ".join(part for part in (description, also) if part)
+    if kind in (ID_LIST, SOME_IDS, TASK_NUMBERS) and "comma" not in words.lower():
+        words = f"{words} {_SEVERAL}"  # ids travel as text, the way agents are prompted
     extra = _enum(tuple(kind.schema["enum"])) if "enum" in kind.schema else None
-    field = Field(description=description, json_schema_extra=extra, validation_alias=alias)
-    base: Any = bool if kind is FLAG else str
-    if optional and kind is not FLAG:  # a flag left out is false, never null
-        base = base | None
-    if kind in _ID_KINDS:
-        return Annotated[base, IDS, field]
-    return Annotated[base, field]
+    return Field(description=words, json_schema_extra=extra, validation_alias=alias)
 
 
 def command(command: type[C], args: Mapping[str, Any], names: Mapping[str, str] | None = None) -> C:

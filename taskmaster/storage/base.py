@@ -15,6 +15,8 @@ from typing import Generic, Protocol, TypeVar
 from taskmaster.model import Document
 
 T = TypeVar("T")
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds a writer waits for a backend's write exclusion before giving up (LockTimeout)."""
 T_co = TypeVar("T_co", covariant=True)
 
 

@@ -13,7 +13,7 @@ from taskmaster import commands as cmd
 from taskmaster import documents
 from taskmaster.api import bodies, inputs
 from taskmaster.api.problems import invalid
-from taskmaster.api.state import ApiState, read_revision, send_json
+from taskmaster.api.state import ApiState, send_json
 
 
 class SetStatus:
@@ -139,7 +139,7 @@ class DependencyValidation:
 
         def build() -> tuple[Any, int]:
             issues = core.validate_dependencies(tag)
-            return documents.validation_document(tag, issues), read_revision(core)
+            return documents.validation_document(tag, issues.value), issues.revision
 
         self.state.respond_read(req, resp, req.path, {"tag": tag}, build)
 
@@ -165,5 +165,9 @@ class Generate:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = inputs.query_tag(req)
-        result, revision = self.state.write(req, lambda: self.state.core.generate(tag=tag))
-        send_json(resp, result.to_dict(), revision=revision)
+        commit = self.state.core.generate(
+            self.state.project.default_output_dir,
+            tag,
+            expected_revision=self.state.expected_revision(req),
+        )
+        send_json(resp, commit.result.to_dict(), revision=commit.revision)

@@ -7,7 +7,7 @@ from typing import Any
 import falcon
 
 from taskmaster.api import bodies, inputs
-from taskmaster.api.state import ApiState, etag, read_revision, send_json
+from taskmaster.api.state import ApiState, etag, send_json
 from taskmaster.commands import AddTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import TagNotFound
 
@@ -29,8 +29,7 @@ class TagCollection:
 
         def build() -> tuple[Any, int]:
             tags = core.tags()
-            revision = read_revision(core)
-            return {"revision": revision, "tags": tags}, revision
+            return {"revision": tags.revision, "tags": tags.value}, tags.revision
 
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
 
@@ -52,9 +51,10 @@ class TagItem:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            for info in core.tags():
+            tags = core.tags()
+            for info in tags.value:
                 if info["name"] == name:
-                    return info, read_revision(core)
+                    return info, tags.revision
             raise TagNotFound.named(name)
 
         self.state.respond_read(req, resp, tag_location(name), {"current": current}, build)
@@ -90,9 +90,10 @@ class CurrentTag:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            for info in core.tags():
+            tags = core.tags()
+            for info in tags.value:
                 if info["name"] == current:
-                    return info, read_revision(core)
+                    return info, tags.revision
             raise TagNotFound.named(current)
 
         self.state.respond_read(req, resp, req.path, {"current": current}, build)

@@ -9,7 +9,7 @@ import falcon
 
 from taskmaster.api import bodies, inputs
 from taskmaster.api.problems import invalid
-from taskmaster.api.state import ApiState, etag, read_revision, send_json
+from taskmaster.api.state import ApiState, etag, send_json
 from taskmaster.commands import (
     AddDependency,
     AddSubtask,
@@ -46,9 +46,10 @@ class TaskCollection:
         with_subtasks = inputs.query_bool(req, "with_subtasks", True)
 
         def build() -> tuple[Any, int]:
-            result = core.list_tasks(tag, status=statuses, ready=ready)
+            read = core.list_tasks(tag, status=statuses, ready=ready)
+            result = read.value
             tasks = result.tasks if with_subtasks else [_without_subtasks(t) for t in result.tasks]
-            return {"tag": result.tag, "revision": result.revision, "tasks": tasks}, result.revision
+            return {"tag": result.tag, "revision": read.revision, "tasks": tasks}, read.revision
 
         params = {
             "tag": tag,
@@ -93,7 +94,8 @@ class TaskItem:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            return core.show([target], tag)[0], read_revision(core)
+            read = core.show([target], tag)
+            return read.value[0], read.revision
 
         path = task_location(target)
         self.state.respond_read(req, resp, path, {"tag": tag}, build)
@@ -208,6 +210,7 @@ class NextTask:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            return core.next_task(tag), read_revision(core)
+            read = core.next_task(tag)
+            return read.value, read.revision
 
         self.state.respond_read(req, resp, req.path, {"tag": tag}, build)

@@ -1,4 +1,5 @@
-"""The kinds of value a command parameter takes: how each is described and checked.
+"""The kinds of value a command parameter or a task field takes: how each is described and
+checked.
 
 One kind per shape of argument (text, a list of ids, a status...). A kind turns a JSON value
 (as a REST body or an MCP call carries it) into the Python value a command holds, refusing a
@@ -76,9 +77,7 @@ def task_id(value: Any, name: str) -> TaskId:
 def _task_number(value: Any, name: str) -> int:
     parsed = task_id(value, name)
     if parsed.is_subtask:
-        raise BadArgument(
-            f"{name!r} must be a task id, not the subtask id {parsed}", argument=name
-        )
+        raise BadArgument(f"{name!r} must be a task id, not the subtask id {parsed}", argument=name)
     return parsed.task
 
 
@@ -116,9 +115,7 @@ def _tag(value: Any, name: str) -> str:
 
 def _object(value: Any, name: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadArgument(
-            f"{name!r} must be an object, not {json_type_name(value)}", argument=name
-        )
+        raise BadArgument(f"{name!r} must be an object, not {json_type_name(value)}", argument=name)
     return value
 
 

@@ -1,0 +1,188 @@
+"""MemoryStorage: the storage contract kept in this process's memory.
+
+For tests of everything above the storage seam, and as the second backend that keeps the seam
+honest: whatever the facade needs from a backend must be in the contract, or this one lacks it.
+
+The document is kept as the canonical bytes of `Document.to_json()`, never as a live object,
+so that nothing a caller holds (a snapshot, a draft after its transaction) can reach into the
+stored copy. Document, state and revision are replaced together as one immutable tuple, which
+gives readers a consistent view without taking the write exclusion.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
+
+from taskmaster.errors import RevisionMismatch, TaskFileMissing
+from taskmaster.model import Document
+from taskmaster.storage.base import Commit, Draft, ProjectState, Snapshot
+
+if TYPE_CHECKING:
+    from taskmaster.storage.base import ChangeFeed, Storage
+
+T = TypeVar("T")
+
+
+class _Stored(NamedTuple):
+    raw: bytes
+    state: ProjectState
+    revision: int
+
+
+class MemoryChangeFeed:
+    """Notices of `MemoryStorage.outside_write`: nothing else changes a memory store from
+    outside, so without it this feed never fires."""
+
+    def __init__(self, storage: MemoryStorage, on_change: Callable[[int], None]) -> None:
+        self._storage = storage
+        self._on_change = on_change
+        self._running = False
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def start(self) -> None:
+        if not self._running:
+            self._running = True
+            self._storage._subscribe(self)
+
+    def stop(self) -> None:
+        if self._running:
+            self._running = False
+            self._storage._unsubscribe(self)
+
+    def _deliver(self, revision: int) -> None:
+        if self._running:  # stopped between the write and the notice: no late call
+            self._on_change(revision)
+
+
+class MemoryStorage:
+    """One project's document, state and revision in memory, shared by this process's threads.
+
+    Nothing exists before `create`: reading or writing first raises TaskFileMissing, as a
+    project whose store is gone does for every backend.
+    """
+
+    def __init__(self) -> None:
+        self._key = f"memory:{secrets.token_hex(8)}"
+        # Reentrant like the file backend's lock, so that an operation that reads the store
+        # it is writing does not deadlock.
+        self._write_lock = threading.RLock()
+        self._stored: _Stored | None = None
+        self._feeds: list[MemoryChangeFeed] = []
+
+    # reading ------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return self._key
+
+    def describe(self) -> Mapping[str, str]:
+        return {"backend": "memory", "location": self._key}
+
+    def _current(self) -> _Stored:
+        stored = self._stored  # one read of one attribute: never half of two writes
+        if stored is None:
+            raise TaskFileMissing.at(self._key)
+        return stored
+
+    def revision(self) -> int:
+        return self._current().revision
+
+    def state(self) -> ProjectState:
+        return self._current().state
+
+    def read(self) -> Snapshot:
+        stored = self._current()
+        return Snapshot(Document.from_json(stored.raw, self._key), stored.state, stored.revision)
+
+    # writing ------------------------------------------------------------------------------
+    def transact(
+        self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
+    ) -> Commit[T]:
+        """Run `operation` on a fresh copy under the write lock; keep the copy only if it
+        differs (bytes or state) from what is stored, and only if nothing raised."""
+        with self._write_lock:
+            stored = self._current()
+            if expected_revision is not None and expected_revision != stored.revision:
+                raise RevisionMismatch.between(expected_revision, stored.revision)
+            draft = Draft(Document.from_json(stored.raw, self._key), stored.state, stored.revision)
+            result = operation(draft)
+            raw = draft.document.to_json()
+            if raw == stored.raw and draft.state == stored.state:
+                return Commit(result, stored.revision, changed=False)
+            revision = stored.revision + 1
+            self._stored = _Stored(raw, draft.state, revision)
+            return Commit(result, revision, changed=True)
+
+    def create(self, document: Document, state: ProjectState) -> list[str]:
+        """Store `document` and `state` at revision 1 unless the store exists; the store is one
+        part, so this creates all of it or nothing."""
+        raw = self._canonical(document)
+        with self._write_lock:
+            if self._stored is not None:
+                return []
+            self._stored = _Stored(raw, state, 1)
+            return [self._key]
+
+    def _canonical(self, document: Document) -> bytes:
+        """The bytes a transaction would write for `document`: parsed once, as every read
+        parses, so that a document given with (say) string ids is not "changed" by the first
+        transaction that changes nothing. A document that cannot be stored raises here."""
+        return Document.from_json(document.to_json(), self._key).to_json()
+
+    def outside_write(
+        self, document: Document | None = None, state: ProjectState | None = None
+    ) -> int:
+        """Another program's change: replace what is given, take a new revision even if the
+        content is the same (as a file touched by an editor does), and tell every running
+        change feed. Returns the new revision."""
+        raw = None if document is None else self._canonical(document)
+        with self._write_lock:
+            stored = self._current()
+            revision = stored.revision + 1
+            self._stored = _Stored(
+                stored.raw if raw is None else raw,
+                stored.state if state is None else state,
+                revision,
+            )
+            feeds = list(self._feeds)
+        # Outside the lock: a callback that reads or writes the store must not deadlock a
+        # writer in another thread waiting on it.
+        for feed in feeds:
+            feed._deliver(revision)
+        return revision
+
+    # change feed --------------------------------------------------------------------------
+    def changes(self, on_change: Callable[[int], None]) -> ChangeFeed:
+        return MemoryChangeFeed(self, on_change)
+
+    def _subscribe(self, feed: MemoryChangeFeed) -> None:
+        with self._write_lock:
+            self._feeds.append(feed)
+
+    def _unsubscribe(self, feed: MemoryChangeFeed) -> None:
+        with self._write_lock:
+            if feed in self._feeds:
+                self._feeds.remove(feed)
+
+    def close(self) -> None:
+        """Stop every feed; the content stays, as a file stays after its store is closed."""
+        with self._write_lock:
+            feeds = list(self._feeds)
+        for feed in feeds:
+            feed.stop()
+
+    def __repr__(self) -> str:
+        stored = self._stored
+        revision = "not created" if stored is None else f"revision {stored.revision}"
+        return f"<MemoryStorage {self._key} ({revision})>"
+
+
+if TYPE_CHECKING:  # the structural check that MemoryStorage fulfils the contract, for mypy
+
+    def _conforms(storage: MemoryStorage) -> Storage:
+        return storage
