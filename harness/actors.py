@@ -20,6 +20,7 @@ import http.client
 import json
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,39 +40,112 @@ def write_key(spec: dict[str, Any]) -> str:
     return f"task/{spec['task']}"
 
 
-# the CLI ----------------------------------------------------------------------------------------
+# one table: each write op, its command, and how the command travels -------------------------
 
 
-def cli_args(spec: dict[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class WriteOp:
+    """A write op of the specs: the facade's command for a spec, and the few facts each front
+    end adds to that command (its names for some arguments, the REST route, the MCP tool).
+    The CLI argv, the REST request and the MCP call are all derived from the command."""
+
+    command: Callable[[dict[str, Any]], Any]
+    method: str
+    path: str
+    """The REST route; `{id}` is the command's id (its one id, for an `ids` list)."""
+    tool: str
+    renamed: dict[str, str] = field(default_factory=dict)
+    """Command argument -> its name as an MCP argument."""
+    positional: tuple[str, ...] = ()
+    """The command arguments the CLI takes in place, in order (`set-status ID STATUS`): the
+    form both `tm` and the naive baseline's CLI read."""
+
+
+def _one_id(spec: dict[str, Any]) -> Any:
+    from taskmaster.model import TaskId
+
+    return TaskId.parse(spec["task"])
+
+
+def _set_status(spec: dict[str, Any]) -> Any:
+    from taskmaster import commands
+
+    return commands.SetStatus(ids=(_one_id(spec),), status=spec["value"]["status"])
+
+
+def _update(spec: dict[str, Any]) -> Any:
+    from taskmaster import commands
+
+    return commands.UpdateTask(id=_one_id(spec), fields=dict(spec["value"]))
+
+
+def _add(spec: dict[str, Any]) -> Any:
+    from taskmaster import commands
+
     value = spec["value"]
-    if spec["op"] == "set-status":
-        return ["set-status", str(spec["task"]), value["status"]]
-    if spec["op"] == "update":
-        args = ["update-task", str(spec["task"])]
-        for name in ("title", "status", "details", "description"):
-            if name in value:
-                args += [f"--{name}", str(value[name])]
-        return args
-    if spec["op"] == "add":
-        return ["add-task", "--title", value["title"], "--details", value.get("details", "")]
-    raise ValueError(f"unknown op {spec['op']!r}")
+    return commands.AddTask(values={"title": value["title"], "details": value.get("details", "")})
+
+
+WRITES: dict[str, WriteOp] = {
+    "set-status": WriteOp(
+        _set_status,
+        "PUT",
+        "/api/v1/tasks/{id}/status",
+        "set_task_status",
+        {"ids": "id"},
+        ("ids", "status"),
+    ),
+    "update": WriteOp(_update, "PATCH", "/api/v1/tasks/{id}", "update_task", positional=("id",)),
+    "add": WriteOp(_add, "POST", "/api/v1/tasks", "add_task"),
+}
+
+
+def _write_op(spec: dict[str, Any]) -> WriteOp:
+    try:
+        return WRITES[spec["op"]]
+    except KeyError:
+        raise ValueError(f"unknown op {spec['op']!r}") from None
 
 
 def core_command(spec: dict[str, Any]) -> Any:
     """The facade's command for a write spec (the safe target's direct writers)."""
-    from taskmaster import commands
-    from taskmaster.model import TaskId
+    return _write_op(spec).command(spec)
 
-    value = spec["value"]
-    if spec["op"] == "set-status":
-        return commands.SetStatus(ids=(TaskId.parse(spec["task"]),), status=value["status"])
-    if spec["op"] == "update":
-        return commands.UpdateTask(id=TaskId.parse(spec["task"]), fields=dict(value))
-    if spec["op"] == "add":
-        return commands.AddTask(
-            values={"title": value["title"], "details": value.get("details", "")}
-        )
-    raise ValueError(f"unknown op {spec['op']!r}")
+
+def _arguments(spec: dict[str, Any], *, names: bool = True) -> tuple[WriteOp, dict[str, Any]]:
+    """The command's JSON arguments, flat: a field mapping (update's `fields`) is spread out,
+    as the CLI's options and the MCP tool's arguments take its members one by one (`names`:
+    under the MCP tool's names)."""
+    write = _write_op(spec)
+    command = write.command(spec)
+    flat: dict[str, Any] = {}
+    for name, value in command.to_args().items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[write.renamed.get(name, name) if names else name] = value
+    # A field the command was given says so even when it holds the default (an empty details).
+    for name, value in getattr(command, "values", {}).items():
+        flat.setdefault(name, value)
+    return write, flat
+
+
+def _text(value: Any) -> str:
+    return ",".join(str(item) for item in value) if isinstance(value, list) else str(value)
+
+
+# the CLI ----------------------------------------------------------------------------------------
+
+
+def cli_args(spec: dict[str, Any]) -> list[str]:
+    """`tm <command> [ARG...] --<option> <value>...`: the positional arguments, then the
+    others as options named in kebab case."""
+    write, flat = _arguments(spec, names=False)
+    args = [core_command(spec).name, *(_text(flat.pop(name)) for name in write.positional)]
+    for name, value in flat.items():
+        option = "".join(f"-{c.lower()}" if c.isupper() else c for c in name)
+        args += [f"--{option}", _text(value)]
+    return args
 
 
 def naive_write(core: Any, spec: dict[str, Any]) -> None:
@@ -203,14 +277,14 @@ class ApiClient:
 
 
 def api_request(spec: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    value = spec["value"]
-    if spec["op"] == "set-status":
-        return "PUT", f"/api/v1/tasks/{spec['task']}/status", {"status": value["status"]}
-    if spec["op"] == "update":
-        return "PATCH", f"/api/v1/tasks/{spec['task']}", dict(value)
-    if spec["op"] == "add":
-        return "POST", "/api/v1/tasks", dict(value)
-    raise ValueError(f"unknown op {spec['op']!r}")
+    """The route of the op; the body is the command's arguments (update: its fields) less the
+    one the path names."""
+    command = core_command(spec)
+    write = _write_op(spec)
+    args = command.to_args()
+    target = args.pop("id", None) or (args.pop("ids", None) or [None])[0]
+    body = args.pop("fields", args)
+    return write.method, write.path.format(id=target), body
 
 
 # the MCP server ---------------------------------------------------------------------------------
@@ -218,16 +292,8 @@ def api_request(spec: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
 
 def mcp_call(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The tool and its arguments (all but projectRoot) for a write spec."""
-    value = spec["value"]
-    if spec["op"] == "set-status":
-        return "set_task_status", {"id": str(spec["task"]), "status": value["status"]}
-    if spec["op"] == "update":
-        names = ("title", "status", "details", "description")
-        fields = {name: value[name] for name in names if name in value}
-        return "update_task", {"id": str(spec["task"]), **fields}
-    if spec["op"] == "add":
-        return "add_task", {"title": value["title"], "details": value.get("details", "")}
-    raise ValueError(f"unknown op {spec['op']!r}")
+    write, flat = _arguments(spec)
+    return write.tool, {name: _text(value) for name, value in flat.items()}
 
 
 def task_of(body: Any) -> dict[str, Any] | None:
