@@ -37,6 +37,16 @@ def increment(draft: Draft) -> int:
     return int(task["count"])
 
 
+def yielding_increment(draft: Draft) -> int:
+    """An increment that lets other threads run between its read and its write, as any
+    operation that does I/O would: without the store's exclusion, updates are lost."""
+    task = draft.document.tasks("master")[0]
+    seen = task["count"]
+    time.sleep(0)
+    task["count"] = seen + 1
+    return int(task["count"])
+
+
 def count(store: Storage) -> int:
     return int(store.read().document.tasks("master")[0]["count"])
 
@@ -142,7 +152,7 @@ def test_threads_sharing_a_store_lose_no_increment(backend: Backend) -> None:
         try:
             start.wait()
             for _ in range(THREAD_INCREMENTS):
-                commit = handle.transact(increment)
+                commit = handle.transact(yielding_increment)
                 assert commit.changed
                 mine.append((commit.result, commit.revision))
         except BaseException as err:
