@@ -28,6 +28,7 @@ test: venv system-packages
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # wrk (the api benchmark's load generator) and redis-server, from Debian, when missing.
 system-packages:
@@ -47,4 +48,4 @@ bench-quick: venv system-packages
 	$(BIN)/python -m benchmarks gate results/bench-quick.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

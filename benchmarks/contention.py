@@ -23,7 +23,7 @@ from typing import Any
 from benchmarks.data import synthetic_document
 from taskmaster.model import DEFAULT_TAG, TaskId
 from taskmaster.ops.status import set_status
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 
 NAME = "contention"
 DESCRIPTION = "set-status transactions/s and lost updates by writer processes (100 tasks)"

@@ -32,8 +32,11 @@ from benchmarks.stats import summarise
 from harness.redis_server import RedisServer, redis_required, redis_server_binary
 from harness.targets import tm_executable
 from taskmaster.bus import LocalBus
+from taskmaster.commands import SetStatus
+from taskmaster.compose import Settings, open_project
 from taskmaster.core import TaskMaster
 from taskmaster.events import TASK_UPDATED, Event
+from taskmaster.model import TaskId
 
 NAME = "invalidation"
 DESCRIPTION = "commit acknowledged -> first fresh API answer / change event (p99 gate < 10 ms)"
@@ -137,10 +140,10 @@ def _cross_process(
         listener = context.Process(target=_listen, args=(ports, arrivals, ready), daemon=True)
         listener.start()
         ready.wait(10)
-        writer = TaskMaster.open(root, redis_url=redis_url)
+        writer = open_project(root, settings=Settings(redis_url=redis_url)).core
         # Bytecode caching on, as a user's `tm` has it (this sandbox may switch it off).
         tm_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        write = _tm_set_status(root, tm_env) if by_tm else writer.set_status
+        write = _tm_set_status(root, tm_env) if by_tm else _direct_set_status(writer)
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         for i in range(-WARM_UP, changes):
             step = i % (2 * TASKS)
@@ -164,6 +167,13 @@ def _cross_process(
     return fresh, events
 
 
+def _direct_set_status(writer: TaskMaster) -> Callable[[str, str], object]:
+    """A set-status through the facade, called like `_tm_set_status`'s function."""
+    return lambda task_id, status: writer.execute(
+        SetStatus(ids=(TaskId.parse(task_id),), status=status)
+    )
+
+
 def _metric(port: int, name: str) -> float:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     conn.request("GET", "/metrics")
@@ -179,12 +189,12 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
     rng = random.Random(7)
     with scratch_project(TASKS) as root, supervised() as supervisor:
         ports = [start_server(supervisor, root, f"server-{i}", env=env)[0] for i in range(3)]
-        writer = TaskMaster.open(root, redis_url=redis_url)
+        writer = open_project(root, settings=Settings(redis_url=redis_url)).core
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         names = ("tm_l2_cache_hits_total", "tm_l2_cache_misses_total")
         before = [sum(_metric(port, name) for port in ports) for name in names]
         for i in range(rounds):
-            writer.set_status(str(1 + i % TASKS), ("in-progress", "done")[i // TASKS % 2])
+            _direct_set_status(writer)(str(1 + i % TASKS), ("in-progress", "done")[i // TASKS % 2])
             for _ in range(reads_per_write):
                 conn = rng.choice(conns)
                 path = rng.choice(("/api/v1/tasks", f"/api/v1/tasks/{rng.randint(1, 5)}"))

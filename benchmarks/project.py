@@ -10,9 +10,10 @@ from pathlib import Path
 from benchmarks.data import synthetic_document
 from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
 from harness.targets import tm_executable
-from taskmaster.model import DEFAULT_TAG
-from taskmaster.project import locate, set_current_tag
-from taskmaster.storage import FileStorage
+from taskmaster.compose import project_at
+from taskmaster.model import DEFAULT_TAG, Document
+from taskmaster.project import locate
+from taskmaster.storage import ProjectState
 
 
 @contextlib.contextmanager
@@ -24,11 +25,19 @@ def scratch_project(tasks: int) -> Iterator[Path]:
     """
     with tempfile.TemporaryDirectory(prefix="tm-bench-") as scratch:
         root = Path(scratch)
-        (root / ".taskmaster").mkdir()
-        paths = locate(root, tasks_file=root / ".taskmaster" / "tasks.json")
-        FileStorage(paths.tasks_file).create(synthetic_document(tasks))
-        set_current_tag(paths, DEFAULT_TAG)
+        create_project(root, synthetic_document(tasks))
         yield root
+
+
+def create_project(root: Path, document: Document) -> Path:
+    """`.taskmaster/` in `root` holding `document`, master current; the task file's path."""
+    (root / ".taskmaster").mkdir()
+    project = project_at(locate(root, tasks_file=root / ".taskmaster" / "tasks.json"))
+    try:
+        project.core.storage.create(document, ProjectState(DEFAULT_TAG))
+    finally:
+        project.close()
+    return root / ".taskmaster" / "tasks.json"
 
 
 def start_http(
@@ -65,4 +74,4 @@ def start_server(
     )
 
 
-__all__ = ["scratch_project", "start_http", "start_server", "supervised"]
+__all__ = ["create_project", "scratch_project", "start_http", "start_server", "supervised"]

@@ -20,7 +20,7 @@ from benchmarks.stats import summarise
 from benchmarks.transaction import real_change
 from harness.processes import Supervisor
 from harness.targets import tm_executable
-from taskmaster.core import TaskMaster
+from taskmaster.compose import open_project
 
 NAME = "scale"
 DESCRIPTION = "transaction, read, `tm list` and server memory at 100, 1,000 and 10,000 tasks"
@@ -44,7 +44,7 @@ def _timed(action: Callable[[int], object], repeats: int) -> list[float]:
 
 
 def _in_process(root: Path, size: int, quick: bool) -> dict[str, list[float]]:
-    project = TaskMaster.open(root)
+    project = open_project(root).core
     try:
         writes = _timed(lambda i: real_change(project, i, size), _repeats(size, quick, 200, 40))
         project.list_tasks()  # warm up

@@ -27,9 +27,12 @@ from pathlib import Path
 import orjson
 
 from benchmarks.data import synthetic_document
+from benchmarks.project import create_project
 from benchmarks.stats import summarise
+from taskmaster.commands import SetStatus
+from taskmaster.compose import open_project
 from taskmaster.core import TaskMaster
-from taskmaster.storage import FileStorage
+from taskmaster.model import TaskId
 
 NAME = "transaction"
 DESCRIPTION = "median latency of one set-status transaction (fsync included) by file size"
@@ -51,9 +54,8 @@ def real_change(project: TaskMaster, step: int, tasks: int) -> None:
     no-op, not a write, so it aborts the benchmark.
     """
     task_id = 1 + (step * 7) % tasks
-    project.set_status(str(task_id), STATUSES[(step // tasks) % 2])
-    commit = project.last_commit()
-    if commit is None or not commit.changed:
+    command = SetStatus(ids=(TaskId(task_id),), status=STATUSES[(step // tasks) % 2])
+    if not project.execute(command).changed:
         raise RuntimeError(f"step {step} changed nothing: it would time a no-op, not a write")
 
 
@@ -84,12 +86,10 @@ def _ms_since(start: float) -> float:
 def measure(tasks: int, detail_words: int, rounds: int, per_round: int) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="tm-bench-") as scratch:
         root = Path(scratch)
-        (root / ".taskmaster").mkdir()
-        path = root / ".taskmaster" / "tasks.json"
-        FileStorage(path).create(synthetic_document(tasks, detail_words=detail_words))
+        path = create_project(root, synthetic_document(tasks, detail_words=detail_words))
         size = path.stat().st_size
         floor_target = root / "floor.json"  # same file system, same size
-        project = TaskMaster.open(root)
+        project = open_project(root).core
         step = 0
         for _ in range(WARM_UP_CHANGES):
             real_change(project, step, tasks)

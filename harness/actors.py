@@ -57,6 +57,34 @@ def cli_args(spec: dict[str, Any]) -> list[str]:
     raise ValueError(f"unknown op {spec['op']!r}")
 
 
+def core_command(spec: dict[str, Any]) -> Any:
+    """The facade's command for a write spec (the safe target's direct writers)."""
+    from taskmaster import commands
+    from taskmaster.model import TaskId
+
+    value = spec["value"]
+    if spec["op"] == "set-status":
+        return commands.SetStatus(ids=(TaskId.parse(spec["task"]),), status=value["status"])
+    if spec["op"] == "update":
+        return commands.UpdateTask(id=TaskId.parse(spec["task"]), fields=dict(value))
+    if spec["op"] == "add":
+        return commands.AddTask(
+            values={"title": value["title"], "details": value.get("details", "")}
+        )
+    raise ValueError(f"unknown op {spec['op']!r}")
+
+
+def naive_write(core: Any, spec: dict[str, Any]) -> None:
+    """The same write on the naive baseline's direct writer."""
+    value = spec["value"]
+    if spec["op"] == "set-status":
+        core.set_status(spec["task"], value["status"])
+    elif spec["op"] == "update":
+        core.update_task(spec["task"], dict(value))
+    else:
+        core.add_task(value["title"], details=value.get("details", ""))
+
+
 @dataclass
 class CliResult:
     outcome: str
@@ -289,22 +317,14 @@ class Actor:
 
     def _core_write(self, op: Op, spec: dict[str, Any]) -> Op:
         core = self.core
-        value = spec["value"]
+        revision = None
         try:
-            if spec["op"] == "set-status":
-                core.set_status(
-                    [spec["task"]] if self.target.safe else spec["task"], value["status"]
-                )
-            elif spec["op"] == "update":
-                core.update_task(spec["task"], dict(value))
+            if self.target.safe:
+                revision = core.execute(core_command(spec)).revision
             else:
-                core.add_task(value["title"], details=value.get("details", ""))
+                naive_write(core, spec)
         except Exception as err:
             return self.history.complete(op, FAIL, error=f"{type(err).__name__}: {err}")
-        revision = None
-        if self.target.safe:
-            commit = core.last_commit()
-            revision = commit.revision if commit is not None else None
         return self.history.complete(op, OK, revision=revision)
 
     def read(

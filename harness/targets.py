@@ -68,9 +68,9 @@ class Target:
     def open_core(self) -> Any:
         """A direct writer in this process: the facade, or the naive equivalent."""
         if self.safe:
-            from taskmaster.core import TaskMaster
+            from taskmaster.compose import open_project
 
-            return TaskMaster.open(self.root)
+            return open_project(self.root).core
         from harness.baseline import NaiveCore
 
         return NaiveCore(self.tasks_file)

@@ -1,9 +1,11 @@
 """Task Master Pro: a task manager whose tasks.json many processes share safely.
 
-Everything a program needs is re-exported here; front ends go through `TaskMaster`.
+Everything a program needs is re-exported here: `open_project` wires a project, and front
+ends go through its `TaskMaster`.
 """
 
-from taskmaster.core import TaskList, TaskMaster
+from taskmaster.compose import Project, Settings, init_project, open_project
+from taskmaster.core import Read, TaskList, TaskMaster
 from taskmaster.errors import (
     CorruptTaskFile,
     DependencyCycle,
@@ -22,7 +24,7 @@ from taskmaster.errors import (
     TaskNotFound,
 )
 from taskmaster.model import DEFAULT_TAG, PRIORITIES, STATUSES, Document, TaskId
-from taskmaster.storage import Commit, FileStorage, Snapshot, Storage
+from taskmaster.storage import Commit, ProjectState, Snapshot, Storage
 
 __version__ = "0.1.0"
 
@@ -33,15 +35,18 @@ __all__ = [
     "DependencyCycle",
     "DependencyError",
     "Document",
-    "FileStorage",
     "InvalidInput",
     "LockTimeout",
     "NotFound",
     "PRIORITIES",
+    "Project",
     "ProjectNotFound",
+    "ProjectState",
     "ProtectedTag",
+    "Read",
     "RevisionMismatch",
     "STATUSES",
+    "Settings",
     "Snapshot",
     "Storage",
     "StorageError",
@@ -53,4 +58,6 @@ __all__ = [
     "TaskMaster",
     "TaskMasterError",
     "TaskNotFound",
+    "init_project",
+    "open_project",
 ]

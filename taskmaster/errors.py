@@ -36,7 +36,10 @@ from typing import Any
 
 
 class TaskMasterError(Exception):
-    """Root of every Task Master error; ``str(err)`` is a message meant for a person."""
+    """Root of every Task Master error; ``str(err)`` is a message meant for a person.
+
+    Each detail is also an attribute; a subclass declares those its constructors always set.
+    """
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -105,7 +108,7 @@ class NotATaskFile(CorruptTaskFile):
     """Valid JSON, but not a task document (say `package.json`): never rewritten as one."""
 
     @classmethod
-    def at(cls, path: Path | str, reason: str, **_: Any) -> NotATaskFile:  # type: ignore[override]
+    def at(cls, path: Path | str, reason: str, **_: Any) -> NotATaskFile:
         return cls(
             f"{path} is not a task file: {reason}; the file was left unchanged",
             path=str(path),
@@ -214,6 +217,8 @@ class TaskNotFound(NotFound):
 
 
 class TagNotFound(NotFound):
+    tag: str
+
     @classmethod
     def named(cls, tag: str) -> TagNotFound:
         return cls(f"tag '{tag}' does not exist", tag=tag)
@@ -221,6 +226,11 @@ class TagNotFound(NotFound):
 
 class InvalidInput(TaskMasterError, ValueError):
     """A value given by the caller is not acceptable (the message says which and why)."""
+
+
+class BadArgument(InvalidInput):
+    """One argument of a command is not of the kind it takes; ``argument`` names it (as the
+    caller sent it), so a REST answer or an MCP error can point at it."""
 
 
 class DuplicateId(InvalidInput):
@@ -254,6 +264,8 @@ class DependenciesLeftBehind(DependencyError):
 class DependencyCycle(DependencyError):
     """Adding the dependency would close a cycle; ``cycle`` lists the ids around it."""
 
+    cycle: list[str]
+
     @classmethod
     def through(cls, cycle: Sequence[str]) -> DependencyCycle:
         path = " -> ".join(cycle)
@@ -261,12 +273,16 @@ class DependencyCycle(DependencyError):
 
 
 class TagExists(InvalidInput):
+    tag: str
+
     @classmethod
     def named(cls, tag: str) -> TagExists:
         return cls(f"tag '{tag}' already exists", tag=tag)
 
 
 class ProtectedTag(InvalidInput):
+    tag: str
+
     @classmethod
     def named(cls, tag: str, action: str) -> ProtectedTag:
         return cls(f"the '{tag}' tag cannot be {action}", tag=tag)
@@ -274,6 +290,9 @@ class ProtectedTag(InvalidInput):
 
 class RevisionMismatch(TaskMasterError):
     """A write was conditioned on a revision that is no longer current."""
+
+    expected: int
+    current: int
 
     @classmethod
     def between(cls, expected: int, current: int) -> RevisionMismatch:
@@ -285,6 +304,7 @@ class RevisionMismatch(TaskMasterError):
 
 
 __all__ = [
+    "BadArgument",
     "CorruptStateFile",
     "CorruptTaskFile",
     "DependenciesLeftBehind",

@@ -223,11 +223,13 @@ class Document:
         if self.flat and name == DEFAULT_TAG:
             return self.data
         if not self.flat and _is_tag(self.data.get(name)):
-            return self.data[name]
+            value: dict[str, Any] = self.data[name]
+            return value
         raise TagNotFound.named(name)
 
     def tasks(self, tag: str) -> list[Task]:
-        return self.tag(tag).setdefault("tasks", [])
+        tasks: list[Task] = self.tag(tag).setdefault("tasks", [])
+        return tasks
 
     def put_tag(self, name: str, value: dict[str, Any], *, after: str | None = None) -> None:
         """Add or replace a tag; a flat document becomes tagged when a second tag appears."""

@@ -17,13 +17,14 @@ import pytest
 
 from harness.redis_server import MISSING, REQUIRE_ENV, RedisServer, redis_required
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage import ProjectState
+from taskmaster.storage.file import FileStorage
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[FileStorage]:
     storage = FileStorage(tmp_path / "tasks.json")
-    assert storage.create(Document.empty())
+    assert storage.create(Document.empty(), ProjectState())
     yield storage
     storage.close()
 

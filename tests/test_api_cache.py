@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from test_api_support import Api, etag_of
 
+from taskmaster.commands import SetStatus
 from taskmaster.core import TaskMaster
+from taskmaster.model import TaskId
 
 
 @pytest.fixture
@@ -119,6 +121,6 @@ def test_closing_the_app_unsubscribes_the_cache(tmp_path: Path) -> None:
     api.get("/api/v1/tasks")
     api.app.close()
     invalidations = api.cache.stats.invalidations
-    api.core.set_status("1", "done")  # published on the bus: nobody should be listening
+    api.core.execute(SetStatus(ids=(TaskId(1),), status="done"))  # published on the bus: nobody should be listening
     assert api.cache.stats.invalidations == invalidations
     api.core.close()

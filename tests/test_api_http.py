@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from test_api_support import Api, assert_problem, etag_of
 
-from taskmaster.storage import lock_path_for
+from taskmaster.storage.file import lock_path_for
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ import pytest
 from falcon.testing import Result
 from test_api_support import Api, assert_problem
 
-from taskmaster.storage import Commit, FileStorage
+from taskmaster.storage import Commit
+from taskmaster.storage.file import FileStorage
 
 TM = str(Path(sys.executable).with_name("tm"))
 

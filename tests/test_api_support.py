@@ -15,8 +15,8 @@ import orjson
 from falcon.testing import Result, TestClient
 
 from taskmaster.api import TaskMasterApp, create_app
+from taskmaster.compose import Settings, init_project, open_project
 from taskmaster.config import Config
-from taskmaster.core import TaskMaster
 
 # No watcher unless a test asks: most tests are about one process, and a test that needs the
 # watcher should say so.
@@ -24,12 +24,13 @@ TEST_CONFIG = Config(watch=False)
 
 
 class Api:
-    def __init__(self, root: Path, config: Config = TEST_CONFIG, **core_options: Any) -> None:
+    def __init__(self, root: Path, config: Config = TEST_CONFIG, **settings: Any) -> None:
         self.root = root
-        TaskMaster.init(root)[0].close()
-        self.core = TaskMaster.open(root, **core_options)
+        init_project(root)[0].close()
+        self.project = open_project(root, settings=Settings(**settings))
+        self.core = self.project.core
         self.config = config
-        self.app: TaskMasterApp = create_app(self.core, config)
+        self.app: TaskMasterApp = create_app(self.project, config)
         self.client = TestClient(self.app)
 
     @classmethod
@@ -38,7 +39,8 @@ class Api:
 
     @property
     def tasks_file(self) -> Path:
-        return self.core.tasks_file
+        assert self.project.paths is not None
+        return self.project.paths.tasks_file
 
     @property
     def cache(self) -> Any:
@@ -46,7 +48,7 @@ class Api:
 
     def close(self) -> None:
         self.app.close()
-        self.core.close()
+        self.project.close()
 
     # requests ---------------------------------------------------------------------------------
     def get(self, path: str, **kwargs: Any) -> Result:

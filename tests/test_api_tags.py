@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from test_api_support import Api, assert_problem, etag_of
 
+from taskmaster.commands import UseTag
+
 
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
@@ -104,7 +106,7 @@ def test_the_tag_list_follows_the_current_tag_even_without_a_new_revision(api: A
     api.post("/api/v1/tags", {"name": "feature"})
     api.add("in master")
     assert api.get("/api/v1/tasks").json["tag"] == "master"
-    api.core.use_tag("feature")
+    api.core.execute(UseTag(tag="feature"))
     assert api.get("/api/v1/tasks").json["tag"] == "feature"
     current = [t["name"] for t in api.get("/api/v1/tags").json["tags"] if t["current"]]
     assert current == ["feature"]

@@ -17,7 +17,7 @@ from taskmaster.cache import RevisionCache
 from taskmaster.core import TaskMaster
 from taskmaster.events import TASK_UPDATED, Event
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 
 
 def test_a_hit_needs_the_entry_to_be_at_the_current_revision() -> None:
@@ -67,7 +67,7 @@ def test_a_disabled_cache_always_builds() -> None:
 
 OUT_OF_PROCESS_WRITER = """
 import sys
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 storage = FileStorage(sys.argv[1])
 for line in sys.stdin:
     task_id, title = line.rstrip("\\n").split(" ", 1)

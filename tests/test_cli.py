@@ -323,7 +323,7 @@ def test_lock_timeout_exits_1_and_reads_still_work(tm: Tm) -> None:
     tm.add("Before")
     holder_code = (
         "import sys, time\n"
-        "from taskmaster.storage import FileStorage\n"
+        "from taskmaster.storage.file import FileStorage\n"
         "with FileStorage(sys.argv[1]).locked():\n"
         "    print('locked', flush=True)\n"
         "    time.sleep(30)\n"

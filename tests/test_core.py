@@ -200,7 +200,7 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) ->
             textwrap.dedent(
                 """
                 import sys, time
-                from taskmaster.storage import FileStorage
+                from taskmaster.storage.file import FileStorage
                 with FileStorage(sys.argv[1]).locked():
                     print("held", flush=True)
                     time.sleep(30)

@@ -13,7 +13,7 @@ from taskmaster.errors import (
     InvalidInput,
     TaskNotFound,
 )
-from taskmaster.model import TASK_KEYS, TaskId
+from taskmaster.model import SUBTASK_KEYS, TASK_KEYS, TaskId
 from taskmaster.ops import (
     add_subtask,
     append_subtask_details,
@@ -62,14 +62,18 @@ def test_add_subtask_to_a_task_without_subtasks_key() -> None:
     assert doc.task("master", 2)["subtasks"][0]["id"] == 1
 
 
-def test_add_subtask_stores_test_strategy_only_when_given() -> None:
+def test_add_subtask_takes_the_subtask_fields_in_the_reference_order() -> None:
     doc = make_doc(make_task(1))
     add_subtask(doc, "master", 1, title="a")
-    add_subtask(doc, "master", 1, title="b", test_strategy="run it", status="in-progress")
+    add_subtask(doc, "master", 1, title="b", status="in-progress")
     first, second = doc.task("master", 1)["subtasks"]
-    assert "testStrategy" not in first
-    assert second["testStrategy"] == "run it" and list(second)[-1] == "testStrategy"
+    assert list(first) == ["id", *(key for key in SUBTASK_KEYS if key != "id")]
+    assert "testStrategy" not in first and "priority" not in first
     assert second["status"] == "in-progress"
+    # A field subtasks do not take is refused by name, and nothing is added.
+    with pytest.raises(InvalidInput, match="testStrategy"):
+        add_subtask(doc, "master", 1, title="c", testStrategy="run it")
+    assert len(doc.task("master", 1)["subtasks"]) == 2
 
 
 def test_add_subtask_stores_siblings_bare_and_other_subtasks_dotted() -> None:

@@ -51,7 +51,7 @@ def test_add_task_stores_fields_and_dependencies_as_the_file_does() -> None:
         title="t",
         description="d",
         details="x",
-        test_strategy="s",
+        testStrategy="s",
         dependencies=[T("1"), T("2.1"), T("1")],
         priority="critical",
         status="in-progress",

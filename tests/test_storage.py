@@ -15,8 +15,8 @@ import pytest
 
 from taskmaster.errors import CorruptTaskFile, LockTimeout, TaskFileMissing
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage, lock_path_for
 from taskmaster.storage import atomic as atomic_module
+from taskmaster.storage.file import FileStorage, lock_path_for
 
 
 def add_task(title: str):
@@ -275,7 +275,7 @@ def test_a_lost_sidecar_restarts_above_every_earlier_revision(store: FileStorage
 HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
     storage = FileStorage(sys.argv[1])
     with storage.locked():
         print("held", flush=True)

@@ -14,8 +14,8 @@ import orjson
 import pytest
 
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
 from taskmaster.storage import revision as revision_module
+from taskmaster.storage.file import FileStorage
 from taskmaster.storage.revision import (
     RECORD_SIZE,
     SETTLE_WINDOW_NS,
@@ -259,7 +259,7 @@ def test_a_sidecar_damaged_on_disk_restarts_above_every_revision(
 WRITER = textwrap.dedent(
     """
     import sys
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
     storage = FileStorage(sys.argv[1])
     def add(document):
         tasks = document.tasks("master")

@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from taskmaster.errors import CorruptTaskFile
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 
 titles = st.text(alphabet="abcdefghij ", min_size=1, max_size=12)
 

@@ -15,7 +15,7 @@ import pytest
 from taskmaster.core import TaskMaster
 from taskmaster.events import FILE_CHANGED, TASK_CREATED, Event
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 
 WAIT = 5.0
 
@@ -60,7 +60,7 @@ def test_another_writers_atomic_replace_is_announced(watched) -> None:
 
 REPLACER = """
 import sys
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 storage = FileStorage(sys.argv[1], durable=False)
 for i in range(int(sys.argv[2])):
     storage.transact(lambda document: document.tasks("master").append({"id": i, "title": "t"}))

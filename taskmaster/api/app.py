@@ -1,8 +1,8 @@
-"""`create_app(core, config)`: the WSGI application, with the core injected.
+"""`create_app(project, config)`: the WSGI application, with the wired project injected.
 
 The API calls only the `TaskMaster` facade. At creation it subscribes the response cache to
-the facade's bus and starts the facade's directory watcher, so a change made by any process
-(the CLI, an editor, another API instance) becomes an event that invalidates the cache.
+the facade's bus and starts the storage's change feed, so a change made by any process (the
+CLI, an editor, another API instance) becomes an event that invalidates the cache.
 """
 
 from __future__ import annotations
@@ -44,15 +44,14 @@ from taskmaster.api.resources.tasks import (
 from taskmaster.api.sse import EventHub, EventsResource
 from taskmaster.api.state import ApiState
 from taskmaster.cache import RevisionCache
+from taskmaster.compose import Project
 from taskmaster.config import Config
-from taskmaster.core import TaskMaster
-from taskmaster.errors import InvalidInput
 from taskmaster.events import Event
 
 L2_MAX_TTL_SECONDS = 60
 
 
-class TaskMasterApp(falcon.App):
+class TaskMasterApp(falcon.App[falcon.Request, falcon.Response]):
     """A falcon App that also owns what `create_app` set up (`state`) and can release it,
     and answers `HEAD` wherever it answers `GET`."""
 
@@ -67,8 +66,9 @@ class TaskMasterApp(falcon.App):
         self.state.close()
 
 
-def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
+def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     config = config if config is not None else Config()
+    core = project.core
     cache: RevisionCache[bytes] = RevisionCache(
         core.revision,
         maxsize=config.cache_maxsize,
@@ -82,14 +82,14 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
         max_clients=config.event_stream_limit,
         queue_size=config.sse_queue_size,
     )
-    state = ApiState(core, config, cache, metrics, hub)
+    state = ApiState(project, config, cache, metrics, hub)
 
     def invalidate(event: Event) -> None:
         cache.on_event(event)
         metrics.observe_event(event)
 
     if config.redis_url:
-        _use_redis(core, config, cache, metrics)
+        _use_redis(project, config, cache, metrics)
     state.closers.append(core.bus.subscribe(invalidate))
     state.closers.append(hub.close)
     if config.watch:
@@ -97,7 +97,7 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
         state.watcher = core.watch()
 
     # First, so that its process_response runs last, once every other middleware is done.
-    middleware: list[object] = [HeadMiddleware(), MetricsMiddleware(metrics)]
+    middleware: list[Any] = [HeadMiddleware(), MetricsMiddleware(metrics)]
     if config.rate_limit:
         limiter = RateLimiter(
             config.rate_limit, config.limiter_storage_uri, fallback=config.rate_limit_fallback
@@ -137,25 +137,20 @@ def create_app(core: TaskMaster, config: Config | None = None) -> TaskMasterApp:
 
 
 def _use_redis(
-    core: TaskMaster, config: Config, cache: RevisionCache[bytes], metrics: Metrics
+    project: Project, config: Config, cache: RevisionCache[bytes], metrics: Metrics
 ) -> None:
     """Share events and cached answers with the project's other instances through Redis."""
-    from taskmaster.redis import RedisBus, RedisL2Cache
-
-    bus = core.bus
-    if not isinstance(bus, RedisBus):
-        raise InvalidInput(
-            "a Redis URL is configured but the project was opened without a Redis bus: "
-            "open it with TaskMaster.open(..., redis_url=url)"
+    if project.redis is None:
+        raise ValueError(
+            "a Redis URL is configured but the project was opened without Redis: open it "
+            "with Settings(redis_url=url)"
         )
     # An entry is only ever found while its revision is current, so a long TTL buys little,
     # and a busy project leaves one set of keys per revision behind: a minute at most.
-    cache.second_level = RedisL2Cache(
-        bus.link,
-        str(core.tasks_file.resolve()),
+    second_level = project.share_cache(
+        cache,
         ttl_seconds=max(1, int(min(config.cache_ttl, L2_MAX_TTL_SECONDS))),
+        on_remote=metrics.observe_remote,
     )
-    # Events sent while we were disconnected are lost (pub/sub keeps nothing): start over.
-    bus.link.on_reconnect(cache.clear)
-    bus.on_remote = metrics.observe_remote
-    metrics.watch_redis(bus.link, cache.second_level)
+    if second_level is not None:
+        metrics.watch_redis(project.redis, second_level)

@@ -32,7 +32,8 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
-from waitress.utilities import RequestEntityTooLarge
+from waitress.trigger import trigger as Trigger
+from waitress.utilities import Error, RequestEntityTooLarge
 
 from taskmaster.api.inputs import too_large
 from taskmaster.api.problems import PROBLEM_JSON, Problem
@@ -78,7 +79,9 @@ def create_server(app: Any, socket_map: dict[Any, Any], config: Config) -> Guard
         socket_map,
         dispatcher=dispatcher,
         adj=adjustments,
-        sockinfo=adjustments.listen[0],
+        # types-waitress has `listen` as the "host:port" strings given; once constructed,
+        # Adjustments holds the resolved (family, type, proto, address) tuples there.
+        sockinfo=adjustments.listen[0],  # type: ignore[arg-type]
     )
 
 
@@ -95,8 +98,15 @@ class GuardedParser(HTTPRequestParser):
 class ProblemErrorTask(ErrorTask):
     """waitress's own refusals (before the app runs) as problem documents."""
 
+    # types-waitress declares these as an `Error` and a `Sequence`: waitress passes the parser
+    # of the refused request, and starts the headers as a list.
+    request: HTTPRequestParser  # type: ignore[assignment]
+    response_headers: list[tuple[str, str]]
+
     def execute(self) -> None:
         error = self.request.error
+        # waitress makes an error task only for a request whose parser holds an error.
+        assert error is not None
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", PROBLEM_JSON))
         self.set_close_on_finish()
@@ -104,7 +114,7 @@ class ProblemErrorTask(ErrorTask):
         self.content_length = len(body)
         self.write(body)
 
-    def _problem(self, error: Any) -> Problem:
+    def _problem(self, error: Error) -> Problem:
         if isinstance(error, RequestEntityTooLarge):
             return too_large(self.channel.adj.max_request_body_size - 1)
         phrase = http.HTTPStatus(error.code).phrase
@@ -113,6 +123,8 @@ class ProblemErrorTask(ErrorTask):
 
 class ResponseTask(WSGITask):
     """Marks the channel while an answer is being written (see `_flush_outbufs_below...`)."""
+
+    channel: GuardedChannel
 
     def service(self) -> None:
         self.channel.answering = True
@@ -151,7 +163,8 @@ class GuardedChannel(HTTPChannel):
         # the client reads; `service` parks the next request instead. Within an answer (an
         # event stream writing frame after frame) it still applies the back-pressure.
         if self.answering:
-            super()._flush_outbufs_below_high_watermark()
+            # A private method of waitress's that types-waitress does not declare.
+            super()._flush_outbufs_below_high_watermark()  # type: ignore[misc]
 
     def handle_write(self) -> None:
         super().handle_write()
@@ -160,11 +173,21 @@ class GuardedChannel(HTTPChannel):
         with self.outbuf_lock:
             if self.parked and self.total_outbufs_len <= self.adj.outbuf_high_watermark:
                 self.parked = False
-                self.server.add_task(self)
+                # waitress queues the channel itself (it has `service`); types-waitress says
+                # only a Task may be queued.
+                self.server.add_task(self)  # type: ignore[arg-type]
 
 
 class GuardedServer(TcpWSGIServer):
     channel_class = GuardedChannel
+
+    # What waitress sets up in __init__, which types-waitress leaves out (the socket map, the
+    # bound address) or declares wrongly (an int for the trigger, a channel for the dict).
+    _map: dict[int, Any]
+    effective_host: str
+    effective_port: int
+    trigger: Trigger  # type: ignore[assignment]
+    active_channels: dict[int, GuardedChannel]  # type: ignore[assignment]
 
     def readable(self) -> bool:
         if self.accepting and len(self._map) >= self.adj.connection_limit:

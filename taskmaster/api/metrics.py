@@ -18,7 +18,7 @@ from taskmaster.cache import RevisionCache
 from taskmaster.events import Event
 
 if TYPE_CHECKING:
-    from taskmaster.redis import RedisL2Cache, RedisLink
+    from taskmaster.compose import SharedCache, SharedLink
 
 # Invalidation is meant to take well under 10 ms (DESIGN §1), so the buckets are fine there.
 LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -54,7 +54,7 @@ class _CacheCollector:
 class _RedisCollector:
     """Redis's state and the shared cache's counters, read at scrape time."""
 
-    def __init__(self, link: RedisLink, l2: RedisL2Cache) -> None:
+    def __init__(self, link: SharedLink, l2: SharedCache) -> None:
         self._link = link
         self._l2 = l2
 
@@ -137,7 +137,7 @@ class Metrics:
         if seconds is not None:
             children[1].observe(seconds)
 
-    def watch_redis(self, link: RedisLink, l2: RedisL2Cache) -> None:
+    def watch_redis(self, link: SharedLink, l2: SharedCache) -> None:
         """Export Redis's state, the shared cache and pub/sub delivery (with `observe_remote`)."""
         self.registry.register(_RedisCollector(link, l2))
         self.pubsub_messages = Counter(

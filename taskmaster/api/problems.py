@@ -51,6 +51,8 @@ RETRY_AFTER_BROKEN_FILE = 10
 class Problem(falcon.HTTPError):
     """An HTTP error with a problem-details body; extra members go next to the standard ones."""
 
+    headers: dict[str, str] | None  # falcon also allows a list of pairs; the constructor does not
+
     def __init__(
         self,
         status: int,
@@ -230,7 +232,7 @@ def serialize(req: falcon.Request, resp: falcon.Response, err: falcon.HTTPError)
     resp.data = orjson.dumps(body)
 
 
-def install(app: falcon.App) -> None:
+def install(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     # Falcon picks the handler of the most specific class in the error's MRO: the core's
     # StorageError (an OSError too) keeps its own mapping.
     app.add_error_handler(Exception, handle_unexpected)

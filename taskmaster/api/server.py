@@ -1,4 +1,4 @@
-"""Running the API under waitress: `serve(core, config)` for `tm serve`, `ApiServer` to embed.
+"""Running the API under waitress: `serve(project, config)` for `tm serve`, `ApiServer` to embed.
 
 Shutdown order matters: event streams are ended first, because each holds a server thread and
 waitress waits for its threads before it returns; then the sockets close; the caller's core
@@ -17,8 +17,8 @@ from waitress import wasyncore
 
 from taskmaster.api.app import TaskMasterApp, create_app
 from taskmaster.api.connections import create_server
+from taskmaster.compose import Project
 from taskmaster.config import Config
-from taskmaster.core import TaskMaster
 
 # The interpreter's switch interval is left at its default (5 ms) on purpose. A shorter one
 # speeds up the watcher's event delivery under load, but it cost most of the throughput here
@@ -31,9 +31,9 @@ class ApiServer:
     """The app on a waitress server bound at construction (so `url` is known, even for
     port 0). `run()` blocks until `stop()` is called from any thread, or a signal arrives."""
 
-    def __init__(self, core: TaskMaster, config: Config) -> None:
+    def __init__(self, project: Project, config: Config) -> None:
         self.config = config
-        self.app: TaskMasterApp = create_app(core, config)
+        self.app: TaskMasterApp = create_app(project, config)
         self._map: dict[Any, Any] = {}  # ours, so that stop() can empty it
         self._server = create_server(self.app, self._map, config)
         # The map's entries from the loop's end (`_end_loop`) until the shutdown closes them.
@@ -67,7 +67,8 @@ class ApiServer:
             if self._stop_requested or self._stopped:
                 return
             self._stop_requested = True
-            self._server.trigger.pull_trigger(self._end_loop)
+            # types-waitress has the thunk take an argument; waitress calls it with none.
+            self._server.trigger.pull_trigger(self._end_loop)  # type: ignore[arg-type]
 
     def request_stop(self) -> None:
         """For a signal handler in the loop's thread: waitress's loop ends on SystemExit."""
@@ -95,13 +96,13 @@ class ApiServer:
 
 
 def serve(
-    core: TaskMaster,
+    project: Project,
     config: Config,
     *,
     announce: Callable[[str], None] = print,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; then stop cleanly and close `core` (and its watcher)."""
-    server = ApiServer(core, config)
+    """Serve until SIGINT or SIGTERM; then stop cleanly and close `project` (and its watcher)."""
+    server = ApiServer(project, config)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # A second signal gets the default behaviour: a stuck shutdown can still be killed.
@@ -111,9 +112,10 @@ def serve(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        announce(f"Serving {core.tasks_file} on {server.url}/api/v1 (Ctrl+C to stop)")
+        location = project.core.storage.describe()["location"]
+        announce(f"Serving {location} on {server.url}/api/v1 (Ctrl+C to stop)")
         server.run()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        core.close()
+        project.close()

@@ -5,8 +5,8 @@ under ``GET:<path>?<sorted query>``, so a hit costs two `stat` calls and a dict 
 cache checks the entry's revision against the file's on every hit, which is what makes it
 correct even when an invalidation event is lost; events only make misses happen sooner.
 
-Writes: `If-Match` reaches the storage lock through `core.condition`, so "the file is still at
-the revision you saw" is checked under the same lock as the write itself.
+Writes: a command runs with the request's `If-Match` as its expected revision, so "the project
+is still at the revision you saw" is checked under the same lock as the write itself.
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ import orjson
 
 from taskmaster.api.problems import Problem
 from taskmaster.cache import RevisionCache
+from taskmaster.commands import Command
+from taskmaster.compose import Project
 from taskmaster.config import Config
 from taskmaster.core import TaskMaster
+from taskmaster.storage import ChangeFeed
 
 if TYPE_CHECKING:
     from taskmaster.api.metrics import Metrics
     from taskmaster.api.sse import EventHub
-    from taskmaster.watch import FileWatcher
 
 T = TypeVar("T")
 
@@ -37,20 +39,30 @@ JSON = "application/json"
 
 @dataclass
 class ApiState:
-    core: TaskMaster
+    project: Project
     config: Config
     cache: RevisionCache[bytes]
     metrics: Metrics
     hub: EventHub
-    watcher: FileWatcher | None = None
+    watcher: ChangeFeed | None = None
     closers: list[Callable[[], None]] = field(default_factory=list)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def core(self) -> TaskMaster:
+        return self.project.core
+
+    def file_location(self) -> dict[str, str]:
+        """`tasksFile` for health, when the project is stored in files."""
+        paths = self.project.paths
+        return {"tasksFile": str(paths.tasks_file)} if paths is not None else {}
+
     # reads ---------------------------------------------------------------------------------
     def tag_or_current(self, tag: str | None) -> str:
-        """The tag a request means. The current tag lives in state.json, outside the revision,
-        so it is resolved per request and becomes part of the cache key."""
+        """The tag a request means. The current tag may be changed by another program without
+        a new revision (the reference tool writes state.json), so it is resolved per request
+        and becomes part of the cache key."""
         return tag if tag is not None else self.core.current_tag()
 
     def cached(
@@ -87,24 +99,17 @@ class ApiState:
 
     def redis_health(self) -> dict[str, Any]:
         """Redis's part of /api/v1/health: "disabled" in the embedded default."""
-        link = getattr(self.core.bus, "link", None)
+        link = self.project.redis
         if not self.config.redis_url or link is None:
             return {"state": "disabled", "error": None}
-        return link.describe()
+        described: dict[str, Any] = link.describe()
+        return described
 
     # writes --------------------------------------------------------------------------------
-    def write(self, req: falcon.Request, operation: Callable[[], T]) -> tuple[T, int]:
-        """Run one core write under the request's `If-Match`; returns its result and revision."""
-        expected = self.expected_revision(req)
-        before = self.core.last_commit()
-        with self.core.condition(expected):
-            result = operation()
-        commit = self.core.last_commit()
-        # An operation that is no document transaction (switching the current tag, writing
-        # task files) leaves this thread's previous commit in place: that one is not ours.
-        if commit is not None and commit is not before:
-            return result, commit.revision
-        return result, self.core.revision()
+    def write(self, req: falcon.Request, command: Command[T]) -> tuple[T, int]:
+        """Run one command under the request's `If-Match`; returns its result and revision."""
+        commit = self.core.execute(command, expected_revision=self.expected_revision(req))
+        return commit.result, commit.revision
 
     def expected_revision(self, req: falcon.Request) -> int | None:
         """The revision `If-Match` insists on; None when there is no condition.
@@ -154,13 +159,6 @@ def _param(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def read_revision(core: TaskMaster) -> int:
-    """The exact revision the core's latest read in this thread was answered from."""
-    revision = core.last_read_revision()
-    assert revision is not None, "read_revision() follows a core read"
-    return revision
 
 
 def etag(revision: int) -> str:

@@ -23,8 +23,8 @@ import click
 from taskmaster.cli import ai, dependencies, mcp, project, serve, subtasks, tags, tasks
 from taskmaster.cli.context import App, redis_url_option, use_color
 from taskmaster.cli.text import one_line
+from taskmaster.compose import DEFAULT_LOCK_TIMEOUT
 from taskmaster.errors import TaskMasterError
-from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
 ALIASES = {"ls": "list", "status": "set-status"}
 
@@ -152,7 +152,7 @@ def cli(
       tm next
     """
     app = ctx.ensure_object(App)
-    app.project = project.absolute() if project is not None else None
+    app.project_dir = project.absolute() if project is not None else None
     app.tasks_file = tasks_file.absolute() if tasks_file is not None else None
     app.tag = tag
     app.lock_timeout = lock_timeout

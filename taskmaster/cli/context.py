@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from taskmaster.compose import DEFAULT_LOCK_TIMEOUT
 from taskmaster.errors import InvalidInput
 from taskmaster.model import STATUSES, TaskId, parse_ids
-from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
 if TYPE_CHECKING:
+    from taskmaster.compose import Project
     from taskmaster.core import TaskMaster
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,7 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class App:
     """The group's options, and the `TaskMaster` they open (on first use, once)."""
 
-    project: Path | None = None
+    project_dir: Path | None = None
+    """`--project`: where to look for the project (default: the current directory)."""
     tasks_file: Path | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     tag: str | None = None
@@ -38,21 +40,25 @@ class App:
     """When set, writes announce their events on this Redis (see taskmaster.redis)."""
     debug: bool = False
     color: bool = False
-    _core: TaskMaster | None = field(default=None, repr=False)
+    _project: Project | None = field(default=None, repr=False)
+
+    @property
+    def project(self) -> Project:
+        """The selected project, wired (raises ProjectNotFound)."""
+        if self._project is None:
+            from taskmaster.compose import Settings, open_project
+
+            self._project = open_project(
+                self.project_dir,
+                tasks_file=self.tasks_file,
+                settings=Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url),
+            )
+        return self._project
 
     @property
     def core(self) -> TaskMaster:
-        """The `TaskMaster` facade for the selected project (raises ProjectNotFound)."""
-        if self._core is None:
-            from taskmaster.core import TaskMaster
-
-            self._core = TaskMaster.open(
-                self.project,
-                tasks_file=self.tasks_file,
-                lock_timeout=self.lock_timeout,
-                redis_url=self.redis_url,
-            )
-        return self._core
+        """The `TaskMaster` facade of the selected project (raises ProjectNotFound)."""
+        return self.project.core
 
     def tag_for(self, tag: str | None) -> str | None:
         """A command's own `--tag` wins over the group's; None means the current tag."""
@@ -62,8 +68,8 @@ class App:
         return self.tag_for(tag) or self.core.current_tag()
 
     def close(self) -> None:
-        if self._core is not None:
-            self._core.close()
+        if self._project is not None:
+            self._project.close()
 
 
 def redis_url_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -112,7 +118,7 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
 # parameter types -------------------------------------------------------------------------------
 
 
-class IdListType(click.ParamType):
+class IdListType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
     """Comma-separated task ids (`3`, `3.2`, `1,2.3`), checked at parse time (exit 2)."""
 
     name = "IDS"
@@ -147,7 +153,7 @@ ONE_ID = IdListType(single=True)
 DEPENDENCY_IDS = IdListType(allow_empty=True)
 
 
-class CommaChoice(click.Choice):
+class CommaChoice(click.Choice):  # type: ignore[type-arg]  # generic from click 8.2 on
     """A click.Choice that also takes a comma-separated list (`pending,in-progress`)."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from taskmaster import documents
 from taskmaster.cli import render
 from taskmaster.cli.context import IDS, ONE_ID, App, json_option, pass_app, tag_option
+from taskmaster.commands import (
+    AddDependency,
+    FixDependencies,
+    Move,
+    MoveToTag,
+    PlaceBefore,
+    RemoveDependency,
+)
 from taskmaster.errors import DependenciesLeftBehind
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.model import TaskId, sibling
+from taskmaster.ops import DependencyIssue
 
 
 @click.command("add-dependency")
@@ -33,7 +45,8 @@ def add_dependency(
     """
     if task_id.is_subtask:
         depends_on = sibling(task_id, depends_on)
-    item = app.core.add_dependency(task_id, depends_on, tag=app.tag_for(tag))
+    add = AddDependency(id=task_id, depends_on=depends_on, tag=app.tag_for(tag))
+    item = app.core.execute(add).result
     if as_json:
         render.echo_json(item)
         return
@@ -57,14 +70,15 @@ def remove_dependency(
     """
     if task_id.is_subtask:
         depends_on = sibling(task_id, depends_on)
-    item = app.core.remove_dependency(task_id, depends_on, tag=app.tag_for(tag))
+    remove = RemoveDependency(id=task_id, depends_on=depends_on, tag=app.tag_for(tag))
+    item = app.core.execute(remove).result
     if as_json:
         render.echo_json(item)
         return
     click.echo(f"{render.label(item)} no longer depends on {depends_on}.")
 
 
-def _issue_lines(issues: list) -> list[str]:
+def _issue_lines(issues: Sequence[DependencyIssue]) -> list[str]:
     # An issue with an id itself (shared, or 0 or below) names no dependency.
     return [
         f"  {issue.item} -> {issue.dependency}: {issue.message}"
@@ -86,7 +100,7 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     `tm fix-dependencies` repairs them.
     """
     name = app.resolved_tag(tag)
-    issues = app.core.validate_dependencies(name)
+    issues = app.core.validate_dependencies(name).value
     if as_json:
         render.echo_json(documents.validation_document(name, issues))
     elif not issues:
@@ -112,7 +126,7 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     --json prints {"tag": ..., "fixed": [issues removed]}.
     """
     name = app.resolved_tag(tag)
-    fixed = app.core.fix_dependencies(tag=name)
+    fixed = app.core.execute(FixDependencies(tag=name)).result
     if as_json:
         render.echo_json(documents.fixed_document(name, fixed))
         return
@@ -182,7 +196,8 @@ def move(
             raise click.UsageError("--before reorders within a tag: leave out --to and --to-tag")
         if len(from_ids) != 1:
             raise click.UsageError("--before places one task: give one --from id")
-        placed = app.core.place_before(from_ids[0], before, tag=app.tag_for(tag))
+        place = PlaceBefore(id=from_ids[0], before=before, tag=app.tag_for(tag))
+        placed = app.core.execute(place).result
         if as_json:
             render.echo_json(placed)
             return
@@ -203,7 +218,8 @@ def move(
             raise click.UsageError(
                 f"--from has {len(from_ids)} ids but --to has {len(to_ids)}; give one each"
             )
-        moved = app.core.move(from_ids, to_ids, tag=app.tag_for(tag))
+        renumber = Move(sources=tuple(from_ids), targets=tuple(to_ids), tag=app.tag_for(tag))
+        moved = app.core.execute(renumber).result
         if as_json:
             render.echo_json(moved)
             return
@@ -215,14 +231,15 @@ def move(
     source_tag = from_tag or app.resolved_tag(tag)
     if source_tag == to_tag:
         raise click.UsageError(f"the tasks are already in tag '{to_tag}'")
+    across = MoveToTag(
+        ids=tuple(TASK_NUMBER.parse(item, "--from") for item in from_ids),
+        to_tag=to_tag,
+        tag=source_tag,
+        with_dependencies=with_dependencies,
+        ignore_dependencies=ignore_dependencies,
+    )
     try:
-        moved = app.core.move_to_tag(
-            from_ids,
-            source_tag,
-            to_tag,
-            with_dependencies=with_dependencies,
-            ignore_dependencies=ignore_dependencies,
-        )
+        moved = app.core.execute(across).result
     except DependenciesLeftBehind as err:
         raise err.naming("--with-dependencies or --ignore-dependencies") from None
     if as_json:

@@ -64,7 +64,7 @@ def mcp_server(app: App, project_dir: Path | None, allow_roots: tuple[Path, ...]
     from taskmaster.mcp.roots import RootPolicy
     from taskmaster.project import locate
 
-    start = project_dir if project_dir is not None else app.project
+    start = project_dir if project_dir is not None else app.project_dir
     try:
         root: Path | None = locate(start, tasks_file=app.tasks_file).root
     except ProjectNotFound:

@@ -29,35 +29,38 @@ def init(app: App, directory: Path | None, yes: bool, as_json: bool) -> None:
     """
     if app.tasks_file is not None:
         raise click.UsageError("init always creates .taskmaster/tasks.json; drop -f/--file")
-    from taskmaster.core import TaskMaster
+    from taskmaster.compose import Settings, init_project
 
-    target = directory or app.project or Path.cwd()
-    core, changed = TaskMaster.init(target, lock_timeout=app.lock_timeout)
+    target = directory or app.project_dir or Path.cwd()
+    project, changed = init_project(target, Settings(lock_timeout=app.lock_timeout))
+    assert project.paths is not None  # a project made here is stored in files
+    root, tasks_file = project.root, project.paths.tasks_file
+    created = any(path.samefile(tasks_file) for path in changed if path.exists())
     try:
         if as_json:
             render.echo_json(
                 {
-                    "root": str(core.root),
-                    "tasksFile": str(core.tasks_file),
-                    "created": core.tasks_file in changed,
+                    "root": str(root),
+                    "tasksFile": str(tasks_file),
+                    "created": created,
                     "changed": [str(path) for path in changed],
                 }
             )
-        elif core.tasks_file in changed:
-            click.echo(f"Created a Task Master project in {core.root}")
-            click.echo(f"Tasks file: {core.tasks_file}")
-            _echo_others(core.root, [path for path in changed if path != core.tasks_file])
+        elif created:
+            click.echo(f"Created a Task Master project in {root}")
+            click.echo(f"Tasks file: {tasks_file}")
+            _echo_others(root, [path for path in changed if path.name != tasks_file.name])
             click.echo('Next: tm add-task --title "..."')
         elif changed:
-            click.echo(f"{core.root} is already a Task Master project; added what was missing:")
-            _echo_others(core.root, changed)
+            click.echo(f"{root} is already a Task Master project; added what was missing:")
+            _echo_others(root, changed)
         else:
             click.echo(
-                f"{core.root} is already a Task Master project (tasks file: "
-                f"{core.tasks_file}); nothing changed."
+                f"{root} is already a Task Master project (tasks file: "
+                f"{tasks_file}); nothing changed."
             )
     finally:
-        core.close()
+        project.close()
 
 
 def _echo_others(root: Path, paths: list[Path]) -> None:
@@ -92,9 +95,8 @@ def generate(app: App, output: Path | None, tag: str | None, as_json: bool) -> N
     Example:
       tm generate --output docs/tasks
     """
-    result = app.core.generate(
-        output.absolute() if output is not None else None, tag=app.tag_for(tag)
-    )
+    directory = output.absolute() if output is not None else app.project.default_output_dir
+    result = app.core.generate(directory, tag=app.tag_for(tag)).result
     if as_json:
         render.echo_json(result.to_dict())
         return

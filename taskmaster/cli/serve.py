@@ -171,7 +171,7 @@ def serve(
     except InvalidInput as err:  # a bad TM_* setting is a usage error, as a bad flag is
         raise click.UsageError(str(err)) from None
     configure_logging()
-    run_server(app.core, config, announce=click.echo)
+    run_server(app.project, config, announce=click.echo)
 
 
 def configure_logging() -> None:

@@ -15,6 +15,14 @@ from taskmaster.cli.context import (
     pass_app,
     tag_option,
 )
+from taskmaster.commands import (
+    AddSubtask,
+    AppendSubtaskNotes,
+    ClearSubtasks,
+    ConvertToSubtask,
+    RemoveSubtask,
+)
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.model import TaskId, sibling
 
 
@@ -59,20 +67,28 @@ def add_subtask(
     if task_id is not None:
         if title is not None:
             raise click.UsageError("give either --task-id (convert a task) or --title, not both")
-        sub = app.core.convert_to_subtask(str(task_id), str(parent), tag=name)
+        convert = ConvertToSubtask(
+            id=TASK_NUMBER.parse(task_id, "--task-id"),
+            parent=TASK_NUMBER.parse(parent, "--parent"),
+            tag=name,
+        )
+        sub = app.core.execute(convert).result
         message = f"Task {task_id} is now subtask {sub['id']}: {render.title(sub)}"
     else:
         if not (title and title.strip()):
             raise click.UsageError("give the subtask a --title (or --task-id to convert a task)")
-        sub = app.core.add_subtask(
-            str(parent),
-            title,
-            description=description,
-            details=details,
-            dependencies=[sibling(parent, dep) for dep in dependencies],
-            status=status,
+        add = AddSubtask(
+            parent=TASK_NUMBER.parse(parent, "--parent"),
+            values={
+                "title": title,
+                "description": description,
+                "details": details,
+                "dependencies": tuple(sibling(parent, dep) for dep in dependencies),
+                "status": status,
+            },
             tag=name,
         )
+        sub = app.core.execute(add).result
         message = f"Subtask {sub['id']} added: {render.title(sub)}"
     if as_json:
         render.echo_json(sub)
@@ -98,13 +114,14 @@ def remove_subtask(
       tm remove-subtask --id 3.2
       tm remove-subtask --id 3.2 --convert
     """
-    for item in ids:
-        if not item.is_subtask:
+    for item_id in ids:
+        if not item_id.is_subtask:
             raise click.BadParameter(
-                f"{item} is a task id; give subtask ids such as 3.2 (remove-task removes tasks)",
+                f"{item_id} is a task id; give subtask ids such as 3.2 (remove-task removes tasks)",
                 param_hint="'-i' / '--id'",
             )
-    items = app.core.remove_subtask(ids, convert=convert, tag=app.tag_for(tag))
+    remove = RemoveSubtask(ids=tuple(ids), convert=convert, tag=app.tag_for(tag))
+    items = app.core.execute(remove).result
     if as_json:
         render.echo_json(items)
         return
@@ -140,7 +157,8 @@ def clear_subtasks(
             raise click.BadParameter(
                 f"{item} is a subtask id; give task ids", param_hint="'-i' / '--id'"
             )
-    changed = app.core.clear_subtasks(None if all_tasks else ids, tag=app.tag_for(tag))
+    numbers = None if all_tasks else tuple(item.task for item in ids or ())
+    changed = app.core.execute(ClearSubtasks(ids=numbers, tag=app.tag_for(tag))).result
     if as_json:
         render.echo_json(changed)
         return
@@ -184,7 +202,8 @@ def update_subtask(
         )
     if not prompt.strip():
         raise click.BadParameter("the note is empty", param_hint="'-p' / '--prompt'")
-    sub = app.core.append_subtask_details(subtask_id, prompt, tag=app.tag_for(tag))
+    note = AppendSubtaskNotes(id=subtask_id, text=prompt, tag=app.tag_for(tag))
+    sub = app.core.execute(note).result
     if as_json:
         render.echo_json(sub)
         return

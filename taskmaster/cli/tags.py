@@ -12,6 +12,7 @@ import click
 
 from taskmaster.cli import render, text
 from taskmaster.cli.context import App, F, confirm_or_refuse, json_option, pass_app
+from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 
 
@@ -51,7 +52,7 @@ def _tag_table(infos: list[dict[str, Any]], color: bool, show_metadata: bool) ->
 
 
 def _list(app: App, as_json: bool, show_metadata: bool) -> None:
-    infos = app.core.tags()
+    infos = app.core.tags().value
     if as_json:
         render.echo_json(infos)  # the metadata is always in the document
         return
@@ -161,13 +162,14 @@ def add_tag(
     if from_branch:
         if name is not None:
             raise click.UsageError("give a tag NAME or --from-branch, not both")
-        branch, name = branch_tag_name(app.core.root)
+        branch, name = branch_tag_name(app.project.root)
         if description is None:
             description = f'Tag created from git branch "{branch}"'
     elif name is None:
         raise click.UsageError("missing the tag NAME (or --from-branch)")
     source = app.core.current_tag() if copy_from_current else copy_from
-    info = app.core.add_tag(name, description=description or "", copy_from=source)
+    add = AddTag(tag=name, description=description or "", copy_from=source)
+    info = app.core.execute(add).result
     if as_json:
         render.echo_json(info)
         return
@@ -183,7 +185,7 @@ def add_tag(
 @pass_app
 def use_tag(app: App, name: str, as_json: bool) -> None:
     """Make a tag the current one (commands without --tag work on it)."""
-    info = app.core.use_tag(name)
+    info = app.core.execute(UseTag(tag=name)).result
     if as_json:
         render.echo_json(info)
         return
@@ -203,10 +205,10 @@ def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
     master becomes current.
     """
     if not yes:
-        info = next((i for i in app.core.tags() if i["name"] == name), None)
+        info = next((i for i in app.core.tags().value if i["name"] == name), None)
         count = f" and its {render.plural(info['taskCount'], 'task')}" if info else ""
         confirm_or_refuse(yes, f"Delete tag '{name}'{count}?")
-    info = app.core.delete_tag(name)
+    info = app.core.execute(DeleteTag(tag=name)).result
     if as_json:
         render.echo_json(info)
         return
@@ -222,7 +224,7 @@ def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
 @pass_app
 def rename_tag(app: App, old: str, new: str, as_json: bool) -> None:
     """Rename a tag (`master` cannot be renamed)."""
-    info = app.core.rename_tag(old, new)
+    info = app.core.execute(RenameTag(old=old, new=new)).result
     if as_json:
         render.echo_json(info)
         return
@@ -237,7 +239,7 @@ def rename_tag(app: App, old: str, new: str, as_json: bool) -> None:
 @pass_app
 def copy_tag(app: App, source: str, dest: str, description: str | None, as_json: bool) -> None:
     """Copy a tag with all its tasks under a new name."""
-    info = app.core.copy_tag(source, dest, description=description)
+    info = app.core.execute(CopyTag(source=source, target=dest, description=description)).result
     if as_json:
         render.echo_json(info)
         return

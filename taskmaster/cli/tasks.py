@@ -22,6 +22,7 @@ from taskmaster.cli.context import (
     pick,
     tag_option,
 )
+from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.model import PRIORITIES, TaskId
 
 PRIORITY = click.Choice(PRIORITIES)
@@ -55,12 +56,12 @@ def list_tasks(
       tm list -s pending,in-progress --ready --json
     """
     statuses = list(dict.fromkeys([*(status_arg or ()), *(status or ())])) or None
-    result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready)
+    result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready).value
     if as_json:
         render.echo_json(documents.task_list_document(result.tag, result.tasks))
         return
     filters = [*(statuses or ()), *(["ready"] if ready else ())]
-    tag_tasks = result.tag_tasks if result.tag_tasks is not None else result.tasks
+    tag_tasks = result.tag_tasks
     if result.tasks:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
         render.echo_lines(
@@ -107,7 +108,7 @@ def show(
       tm show --id 1,2,3.1 --json
     """
     wanted = pick([("ID", id_arg), ("--id", ids)], what="task id")
-    items = app.core.show(wanted, app.tag_for(tag))
+    items = app.core.show(wanted, app.tag_for(tag)).value
     if as_json:
         render.echo_json(documents.items_document(items))
         return
@@ -128,7 +129,7 @@ def next_task(app: App, tag: str | None, as_json: bool) -> None:
     task with all dependencies done, highest priority first, then fewest dependencies, then
     lowest id. --json prints the task as `show` does, or null when nothing is ready.
     """
-    item = app.core.next_task(app.tag_for(tag))
+    item = app.core.next_task(app.tag_for(tag)).value
     if as_json:
         render.echo_json(item)
         return
@@ -169,7 +170,9 @@ def set_status(
     """
     wanted = pick([("ID", id_arg), ("--id", ids)], what="task id")
     new_status = pick([("STATUS", status_arg), ("--status", status)], what="status")
-    items = app.core.set_status(wanted, new_status, tag=app.tag_for(tag))
+    items = app.core.execute(
+        SetStatus(ids=tuple(wanted), status=new_status, tag=app.tag_for(tag))
+    ).result
     if as_json:
         render.echo_json(items)
         return
@@ -216,15 +219,18 @@ def add_task(
     if not (title and title.strip()) and not (prompt and prompt.strip()):
         raise click.UsageError("give the task a --title (or a --prompt)")
     # No AI model here: the prompt text becomes the title (one line) and the description.
-    task = app.core.add_task(
-        title if title and title.strip() else " ".join(str(prompt).split()),
-        description=description if description is not None else (prompt or ""),
-        details=details,
-        test_strategy=test_strategy,
-        dependencies=dependencies,
-        priority=priority,
+    command = AddTask(
+        values={
+            "title": title if title and title.strip() else " ".join(str(prompt).split()),
+            "description": description if description is not None else (prompt or ""),
+            "details": details,
+            "testStrategy": test_strategy,
+            "dependencies": tuple(dependencies),
+            "priority": priority,
+        },
         tag=app.tag_for(tag),
     )
+    task = app.core.execute(command).result
     if as_json:
         render.echo_json(task)
         return
@@ -285,7 +291,7 @@ def update_task(
             "nothing to update: give at least one of --title, --description, --details, "
             "--test-strategy, --priority, --status"
         )
-    item = app.core.update_task(target, fields, tag=app.tag_for(tag))
+    item = app.core.execute(UpdateTask(id=target, fields=fields, tag=app.tag_for(tag))).result
     if as_json:
         render.echo_json(item)
         return
@@ -319,10 +325,10 @@ def remove_task(
     wanted = pick([("ID", id_arg), ("--id", ids)], what="task id")
     name = app.tag_for(tag)
     if not yes:
-        items = app.core.show(wanted, name)  # an unknown id fails before the question
+        items = app.core.show(wanted, name).value  # an unknown id fails before the question
         listed = "; ".join(f"{render.label(item)} '{render.title(item)}'" for item in items)
         confirm_or_refuse(yes, f"Remove {listed}?")
-    removed = app.core.remove_task(wanted, tag=name)
+    removed = app.core.execute(RemoveTask(ids=tuple(wanted), tag=name)).result
     if as_json:
         render.echo_json(removed)
         return

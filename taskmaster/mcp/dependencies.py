@@ -8,7 +8,16 @@ from typing import Annotated
 from pydantic import Field
 
 from taskmaster import documents
+from taskmaster.commands import (
+    AddDependency,
+    FixDependencies,
+    Move,
+    MoveToTag,
+    PlaceBefore,
+    RemoveDependency,
+)
 from taskmaster.errors import DependenciesLeftBehind, InvalidInput
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import IDS, ProjectRoot, Tag, TasksFile, ToolServer, reply, tool
 from taskmaster.model import TaskId, parse_ids, sibling
@@ -38,7 +47,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         item, dep = _pair(id, dependsOn)
         core = projects.open(projectRoot, file)
-        return reply(core.add_dependency(item, dep, tag=projects.tag(tag)))
+        add = AddDependency(id=item, depends_on=dep, tag=projects.tag(tag))
+        return reply(core.execute(add).result)
 
     @tool(server, title="Remove Dependency", idempotent=True)
     def remove_dependency(
@@ -54,7 +64,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         item, dep = _pair(id, dependsOn)
         core = projects.open(projectRoot, file)
-        return reply(core.remove_dependency(item, dep, tag=projects.tag(tag)))
+        remove = RemoveDependency(id=item, depends_on=dep, tag=projects.tag(tag))
+        return reply(core.execute(remove).result)
 
     @tool(server, title="Validate Dependencies", read_only=True)
     def validate_dependencies(
@@ -68,7 +79,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(documents.validation_document(name, core.validate_dependencies(name)))
+        issues = core.validate_dependencies(name).value
+        return reply(documents.validation_document(name, issues))
 
     @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
     def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
@@ -80,7 +92,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        return reply(documents.fixed_document(name, core.fix_dependencies(tag=name)))
+        fixed = core.execute(FixDependencies(tag=name)).result
+        return reply(documents.fixed_document(name, fixed))
 
     @tool(server, title="Move Task", destructive=True)
     def move_task(
@@ -146,7 +159,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             if len(sources) != 1:
                 raise InvalidInput("'before' places one task: give one 'from' id")
             core = projects.open(projectRoot, file)
-            return reply(core.place_before(sources[0], before, tag=projects.tag(tag)))
+            place = PlaceBefore(id=sources[0], before=TaskId.parse(before), tag=projects.tag(tag))
+            return reply(core.execute(place).result)
         if toTag is None:
             if fromTag is not None:
                 raise InvalidInput("fromTag needs toTag (within one tag, use tag)")
@@ -157,7 +171,12 @@ def register(server: ToolServer, projects: Projects) -> None:
             if not (to and to.strip()):
                 raise InvalidInput("missing 'to': where should the items go? (or give toTag)")
             core = projects.open(projectRoot, file)
-            return reply(core.move(from_ids, to, tag=projects.tag(tag)))
+            renumber = Move(
+                sources=tuple(parse_ids(from_ids)),
+                targets=tuple(parse_ids(to)),
+                tag=projects.tag(tag),
+            )
+            return reply(core.execute(renumber).result)
         if to and to.strip():
             raise InvalidInput("'to' is for moves within a tag; with toTag leave it out")
         if withDependencies and ignoreDependencies:
@@ -166,14 +185,15 @@ def register(server: ToolServer, projects: Projects) -> None:
         source = fromTag or projects.tag(tag) or core.current_tag()
         if source == toTag:
             raise InvalidInput(f"the tasks are already in tag '{toTag}'")
+        across = MoveToTag(
+            ids=tuple(TASK_NUMBER.parse(item, "from") for item in parse_ids(from_ids)),
+            to_tag=toTag,
+            tag=source,
+            with_dependencies=withDependencies,
+            ignore_dependencies=ignoreDependencies,
+        )
         try:
-            moved = core.move_to_tag(
-                from_ids,
-                source,
-                toTag,
-                with_dependencies=withDependencies,
-                ignore_dependencies=ignoreDependencies,
-            )
+            moved = core.execute(across).result
         except DependenciesLeftBehind as err:
             raise err.naming("withDependencies or ignoreDependencies") from None
         return reply(moved)

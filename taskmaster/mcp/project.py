@@ -36,4 +36,4 @@ def register(server: ToolServer, projects: Projects) -> None:
         # The agent picks the directory, and generate deletes stale task_*.md files there:
         # the resolved directory is checked and then used, so a link cannot redirect it.
         directory = projects.output_dir(core, output)
-        return reply(core.generate(directory, tag=projects.tag(tag)).to_dict())
+        return reply(core.generate(directory, tag=projects.tag(tag)).result.to_dict())

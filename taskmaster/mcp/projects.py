@@ -12,10 +12,10 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from taskmaster.compose import DEFAULT_LOCK_TIMEOUT, Project, Settings, project_at
 from taskmaster.core import TaskMaster
 from taskmaster.mcp.roots import ProjectRootRefused, RootPolicy, resolve_inside
 from taskmaster.project import ProjectPaths, default_tasks_file
-from taskmaster.storage import DEFAULT_LOCK_TIMEOUT
 
 
 class Projects:
@@ -37,7 +37,7 @@ class Projects:
         """`tm --file`: the server's own project uses this task file unless a call names one."""
         self.lock_timeout = lock_timeout
         self.default_tag = default_tag
-        self._cores: dict[tuple[Path, Path], TaskMaster] = {}
+        self._projects: dict[tuple[Path, Path], Project] = {}
         # Tools run on worker threads; two first calls must not open two facades.
         self._lock = threading.Lock()
 
@@ -59,22 +59,24 @@ class Projects:
         self.policy.confine(paths.config_file, "config file")
         key = (root, tasks_file)
         with self._lock:
-            core = self._cores.get(key)
-            if core is None:
-                core = TaskMaster(
-                    ProjectPaths(root, tasks_file),
-                    lock_timeout=self.lock_timeout,
-                    redis_url=self.redis_url,
-                )
-                self._cores[key] = core
-        return core
+            project = self._projects.get(key)
+            if project is None:
+                settings = Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url)
+                project = project_at(paths, settings)
+                self._projects[key] = project
+        return project.core
 
     def output_dir(self, core: TaskMaster, output: str | None) -> Path:
         """Where `generate` may write (and delete stale files): resolved, inside the project
         for a directory the agent names, inside a served root for the default one."""
+        project = self._project_of(core)
         if output:
-            return resolve_inside(core.root, output, "output")
-        return self.policy.confine(core.paths.config_dir / "tasks", "output directory")
+            return resolve_inside(project.root, output, "output")
+        return self.policy.confine(project.default_output_dir, "output directory")
+
+    def _project_of(self, core: TaskMaster) -> Project:
+        with self._lock:
+            return next(each for each in self._projects.values() if each.core is core)
 
     def tag(self, tag: str | None) -> str | None:
         """A call's own `tag` wins over `tm --tag`; None means the project's current tag."""
@@ -82,9 +84,9 @@ class Projects:
 
     def close(self) -> None:
         with self._lock:
-            cores, self._cores = list(self._cores.values()), {}
-        for core in cores:
-            core.close()
+            projects, self._projects = list(self._projects.values()), {}
+        for project in projects:
+            project.close()
 
 
 def check_task_file_name(path: Path) -> Path:

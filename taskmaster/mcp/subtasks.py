@@ -7,7 +7,15 @@ from typing import Annotated
 
 from pydantic import Field
 
+from taskmaster.commands import (
+    AddSubtask,
+    AppendSubtaskNotes,
+    ClearSubtasks,
+    ConvertToSubtask,
+    RemoveSubtask,
+)
 from taskmaster.errors import InvalidInput
+from taskmaster.kinds import TASK_NUMBER
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
@@ -66,21 +74,28 @@ def register(server: ToolServer, projects: Projects) -> None:
         if taskId is not None:
             if title is not None:
                 raise InvalidInput("give either taskId (convert a task) or title, not both")
-            return reply(core.convert_to_subtask(taskId, id, tag=name))
+            convert = ConvertToSubtask(
+                id=TASK_NUMBER.parse(taskId, "taskId"),
+                parent=TASK_NUMBER.parse(id, "id"),
+                tag=name,
+            )
+            return reply(core.execute(convert).result)
         if not (title and title.strip()):
             raise InvalidInput("give the subtask a title (or taskId to convert a task)")
         parent = TaskId.parse(id)
         deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
-        sub = core.add_subtask(
-            id,
-            title,
-            description=description or "",
-            details=details or "",
-            dependencies=[sibling(parent, dep) for dep in deps],
-            status=status or "pending",
+        add = AddSubtask(
+            parent=TASK_NUMBER.parse(parent, "id"),
+            values={
+                "title": title,
+                "description": description or "",
+                "details": details or "",
+                "dependencies": tuple(sibling(parent, dep) for dep in deps),
+                "status": status or "pending",
+            },
             tag=name,
         )
-        return reply(sub)
+        return reply(core.execute(add).result)
 
     @tool(server, title="Remove Subtask", destructive=True)
     def remove_subtask(
@@ -100,7 +115,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         Returns the removed subtasks, or with convert the tasks created.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.remove_subtask(id, convert=convert, tag=projects.tag(tag)))
+        remove = RemoveSubtask(ids=tuple(parse_ids(id)), convert=convert, tag=projects.tag(tag))
+        return reply(core.execute(remove).result)
 
     @tool(server, title="Clear Subtasks", destructive=True)
     def clear_subtasks(
@@ -124,7 +140,12 @@ def register(server: ToolServer, projects: Projects) -> None:
         if bool(id and id.strip()) == all_tasks:
             raise InvalidInput("give either id (task ids) or all: true, not both or neither")
         core = projects.open(projectRoot, file)
-        return reply(core.clear_subtasks(None if all_tasks else id, tag=projects.tag(tag)))
+        numbers = (
+            None
+            if all_tasks
+            else tuple(TASK_NUMBER.parse(item, "id") for item in parse_ids(id or ""))
+        )
+        return reply(core.execute(ClearSubtasks(ids=numbers, tag=projects.tag(tag))).result)
 
     @tool(server, title="Update Subtask")
     def update_subtask(
@@ -150,4 +171,5 @@ def register(server: ToolServer, projects: Projects) -> None:
         Returns the subtask as {"id": "15.2", "parentId": 15, ...}.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.append_subtask_details(id, prompt, tag=projects.tag(tag)))
+        note = AppendSubtaskNotes(id=TaskId.parse(id), text=prompt, tag=projects.tag(tag))
+        return reply(core.execute(note).result)

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, reply, tool
@@ -27,7 +28,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         file: TasksFile = None,
     ) -> str:
         """List the tags with their task counts; "current": true marks the one in use."""
-        infos = projects.open(projectRoot, file).tags()
+        infos = projects.open(projectRoot, file).tags().value
         if not showMetadata:
             infos = [{k: v for k, v in info.items() if k != "metadata"} for info in infos]
         return reply(infos)
@@ -50,7 +51,8 @@ def register(server: ToolServer, projects: Projects) -> None:
             raise InvalidInput("give copyFromTag or copyFromCurrent, not both")
         core = projects.open(projectRoot, file)
         source = core.current_tag() if copyFromCurrent else copyFromTag
-        return reply(core.add_tag(name, description=description or "", copy_from=source))
+        add = AddTag(tag=name, description=description or "", copy_from=source)
+        return reply(core.execute(add).result)
 
     @tool(server, title="Delete Tag", destructive=True)
     def delete_tag(
@@ -62,7 +64,7 @@ def register(server: ToolServer, projects: Projects) -> None:
 
         If it was the current tag, master becomes current.
         """
-        return reply(projects.open(projectRoot, file).delete_tag(name))
+        return reply(projects.open(projectRoot, file).execute(DeleteTag(tag=name)).result)
 
     @tool(server, title="Use Tag", idempotent=True)
     def use_tag(
@@ -71,7 +73,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         file: TasksFile = None,
     ) -> str:
         """Make a tag the current one: calls without a tag work on it (for every client)."""
-        return reply(projects.open(projectRoot, file).use_tag(name))
+        return reply(projects.open(projectRoot, file).execute(UseTag(tag=name)).result)
 
     @tool(server, title="Rename Tag", destructive=True)
     def rename_tag(
@@ -81,7 +83,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         file: TasksFile = None,
     ) -> str:
         """Rename a tag ('master' cannot be renamed); returns its info under the new name."""
-        return reply(projects.open(projectRoot, file).rename_tag(oldName, newName))
+        core = projects.open(projectRoot, file)
+        return reply(core.execute(RenameTag(old=oldName, new=newName)).result)
 
     @tool(server, title="Copy Tag")
     def copy_tag(
@@ -93,4 +96,5 @@ def register(server: ToolServer, projects: Projects) -> None:
     ) -> str:
         """Copy a tag with all its tasks under a new name; returns the new tag's info."""
         core = projects.open(projectRoot, file)
-        return reply(core.copy_tag(sourceName, targetName, description=description))
+        copy = CopyTag(source=sourceName, target=targetName, description=description)
+        return reply(core.execute(copy).result)

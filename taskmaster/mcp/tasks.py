@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from taskmaster import documents
+from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
@@ -21,7 +22,7 @@ from taskmaster.mcp.toolkit import (
     reply,
     tool,
 )
-from taskmaster.model import check_status
+from taskmaster.model import TaskId, check_status, parse_ids
 
 STATUS_FILTER = (
     "Only items with this status; several separated by commas, e.g. 'pending,in-progress'. "
@@ -56,7 +57,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         with withSubtasks, subtasks.
         """
         core = projects.open(projectRoot, file)
-        result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready)
+        result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready).value
         return reply(
             documents.task_list_document(result.tag, result.tasks, with_subtasks=withSubtasks)
         )
@@ -81,7 +82,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         as {"id": "3.2", "parentId": 3, ...}. An unknown id is an error.
         """
         core = projects.open(projectRoot, file)
-        items = core.show(id, projects.tag(tag))
+        items = core.show(id, projects.tag(tag)).value
         wanted = statuses(status)
         if wanted:
             items = [_subtasks_with_status(item, wanted) for item in items]
@@ -96,7 +97,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         dependencies, then lowest id.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.next_task(projects.tag(tag)))
+        return reply(core.next_task(projects.tag(tag)).value)
 
     @tool(server, title="Set Task Status", idempotent=True)
     def set_task_status(
@@ -116,7 +117,10 @@ def register(server: ToolServer, projects: Projects) -> None:
         in-progress. Setting a task does not change its subtasks.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.set_status(id, status, tag=projects.tag(tag)))
+        command = SetStatus(
+            ids=tuple(parse_ids(id)), status=check_status(status), tag=projects.tag(tag)
+        )
+        return reply(core.execute(command).result)
 
     @tool(server, title="Add Task")
     def add_task(
@@ -153,16 +157,19 @@ def register(server: ToolServer, projects: Projects) -> None:
         if not (title and title.strip()) and not (prompt and prompt.strip()):
             raise InvalidInput("give the task a title (or a prompt)")
         core = projects.open(projectRoot, file)
-        task = core.add_task(
-            title if title and title.strip() else " ".join(str(prompt).split()),
-            description=description if description is not None else (prompt or ""),
-            details=details or "",
-            test_strategy=testStrategy or "",
-            dependencies=dependencies or "",
-            priority=priority or "medium",
+        deps = parse_ids(dependencies) if dependencies and dependencies.strip() else []
+        command = AddTask(
+            values={
+                "title": title if title and title.strip() else " ".join(str(prompt).split()),
+                "description": description if description is not None else (prompt or ""),
+                "details": details or "",
+                "testStrategy": testStrategy or "",
+                "dependencies": tuple(deps),
+                "priority": priority or "medium",
+            },
             tag=projects.tag(tag),
         )
-        return reply(task)
+        return reply(core.execute(command).result)
 
     @tool(server, title="Update Task", idempotent=True)
     def update_task(
@@ -208,7 +215,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         }
         fields = {key: value for key, value in given.items() if value is not None}
         core = projects.open(projectRoot, file)
-        return reply(core.update_task(id, fields, tag=projects.tag(tag)))
+        command = UpdateTask(id=TaskId.parse(id), fields=fields, tag=projects.tag(tag))
+        return reply(core.execute(command).result)
 
     @tool(server, title="Remove Task", destructive=True)
     def remove_task(
@@ -227,7 +235,8 @@ def register(server: ToolServer, projects: Projects) -> None:
         exist or nothing is removed.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.remove_task(id, tag=projects.tag(tag)))
+        command = RemoveTask(ids=tuple(parse_ids(id)), tag=projects.tag(tag))
+        return reply(core.execute(command).result)
 
 
 def _subtasks_with_status(item: dict[str, Any], wanted: list[str]) -> dict[str, Any]:

@@ -114,7 +114,8 @@ def find_in(index: Mapping[int, Task], item_id: TaskId) -> Task | None:
     task = index.get(item_id.task)
     if task is None or item_id.sub is None:
         return task
-    for sub in task.get("subtasks") or ():
+    subtasks: Iterable[Task] = task.get("subtasks") or ()
+    for sub in subtasks:
         if sub.get("id") == item_id.sub:
             return sub
     return None
@@ -180,7 +181,9 @@ def remap(tasks: Iterable[Task], mapping: Mapping[TaskId, TaskId | None]) -> Non
                 rebuilt.append(dep)
                 continue
             new = mapping[target]
-            value = None if new is None or new == me or new in present else encode(parent, new)
+            if new is None or new == me or new in present:
+                continue  # dropped: removed, now on itself, or listed already
+            value = encode(parent, new)
             if value is not None:
                 present.add(new)
                 rebuilt.append(value)

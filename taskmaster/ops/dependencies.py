@@ -90,9 +90,11 @@ Finding = tuple[DependencyIssue, Task, int]
 """An issue, the item holding the entry, and the entry's index in its dependency list."""
 
 
-def _entry_issue(
-    me: TaskId, parent: int | None, raw: object, target: TaskId | None
-) -> tuple[IssueKind, str, str] | None:
+def _check_entry(
+    me: TaskId, parent: int | None, raw: object, seen: set[TaskId], graph: TagGraph, tag: str
+) -> TaskId | tuple[IssueKind, str, str]:
+    """The entry's absolute target, or what is wrong with it: (kind, dependency, message)."""
+    target = resolve(parent, raw)
     if target is None:
         return "invalid", str(raw), f"task {me} has an unreadable dependency {raw!r}"
     if parent is not None and target.sub is None:
@@ -103,7 +105,15 @@ def _entry_issue(
         )
     if target == me:
         return "self", str(target), f"task {me} depends on itself"
-    return None
+    if target in seen:
+        return "duplicate", str(target), f"task {me} lists dependency {target} twice"
+    if graph.item(target) is None:
+        return (
+            "missing",
+            str(target),
+            f"task {me} depends on {target}, which does not exist in tag '{tag}'",
+        )
+    return target
 
 
 def _scan(doc: Document, tag: str) -> list[Finding]:
@@ -120,22 +130,13 @@ def _scan(doc: Document, tag: str) -> list[Finding]:
         seen: set[TaskId] = set()
         deps = item.get("dependencies")
         for index, raw in enumerate(deps if isinstance(deps, list) else ()):
-            target = resolve(parent, raw)
-            problem = _entry_issue(me, parent, raw, target)
-            if problem is None and target in seen:
-                problem = ("duplicate", str(target), f"task {me} lists dependency {target} twice")
-            if problem is None and graph.item(target) is None:
-                problem = (
-                    "missing",
-                    str(target),
-                    f"task {me} depends on {target}, which does not exist in tag '{tag}'",
-                )
-            if problem is not None:
-                kind, dependency, message = problem
+            checked = _check_entry(me, parent, raw, seen, graph, tag)
+            if not isinstance(checked, TaskId):
+                kind, dependency, message = checked
                 findings.append((DependencyIssue(kind, str(me), dependency, message), item, index))
                 continue
-            seen.add(target)
-            out.append((target, index))
+            seen.add(checked)
+            out.append((checked, index))
         if parent is None:
             # Implicit parent -> subtask edges; index -1 marks that they are not entries.
             out.extend((TaskId(me.task, sub["id"]), -1) for sub in item.get("subtasks") or ())

@@ -95,9 +95,9 @@ def next_task(doc: Document, tag: str) -> Task | None:
             continue
         if shared and TaskId(task["id"]) in shared:
             continue
-        key = (-_rank(task.get("priority")), len(task.get("dependencies") or ()), task["id"])
-        if best is None or key < best[0]:
-            best = (key, task)
+        task_key = (-_rank(task.get("priority")), len(task.get("dependencies") or ()), task["id"])
+        if best is None or task_key < best[0]:
+            best = (task_key, task)
     return None if best is None else best[1]
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from taskmaster.errors import DependencyError, InvalidInput, TaskNotFound
-from taskmaster.model import Document, Task, TaskId, check_status, next_id, subtask_view
+from taskmaster.model import Document, Task, TaskId, next_id, subtask_view
 from taskmaster.ops._atomic import all_or_nothing
 from taskmaster.ops._convert import check_no_cycle, subtask_to_task, task_to_subtask
 from taskmaster.ops._graph import TagGraph, cycle_names
@@ -17,7 +18,7 @@ from taskmaster.ops._refs import (
     remove_item,
     task_index,
 )
-from taskmaster.ops.tasks import check_new_dependencies, check_title
+from taskmaster.ops.tasks import check_new_dependencies, new_item_fields
 
 
 def task_number(value: int | str | TaskId, role: str) -> int:
@@ -32,28 +33,17 @@ def next_subtask_id(parent: Task) -> int:
     return next_id(sub["id"] for sub in parent.get("subtasks") or ())
 
 
-def add_subtask(
-    doc: Document,
-    tag: str,
-    parent: int,
-    *,
-    title: str,
-    description: str = "",
-    details: str = "",
-    dependencies: Iterable[TaskId] = (),
-    status: str = "pending",
-    test_strategy: str = "",
-) -> Task:
-    """Append a subtask (id = the parent's max subtask id + 1) and return its view.
+def add_subtask(doc: Document, tag: str, parent: int, **values: Any) -> Task:
+    """Append a subtask (id = the parent's max subtask id + 1) and return its view. `values`
+    are its fields by stored name (see `taskmaster.fields`).
 
     A dependency on a sibling is stored as a bare number, any other subtask as ``"N.M"``; a
     top-level task cannot be expressed in a subtask's dependencies and is refused.
     """
-    check_title(title)
-    check_status(status)
+    fields = new_item_fields(values, subtask=True)
     parent_task = doc.task(tag, task_number(parent, "parent"))
     new = TaskId(parent_task["id"], next_subtask_id(parent_task))
-    deps = list(dict.fromkeys(TaskId.parse(raw) for raw in dependencies))
+    deps = list(dict.fromkeys(TaskId.parse(raw) for raw in fields.get("dependencies", ())))
     for dep in deps:
         if dep.sub is None:
             raise DependencyError(
@@ -63,17 +53,8 @@ def add_subtask(
                 tag=tag,
             )
     check_new_dependencies(doc, tag, new, deps)
-    sub: Task = {
-        "id": new.sub,
-        "title": title,
-        "description": description,
-        "details": details,
-        "status": status,
-        "dependencies": [encode(new.task, dep) for dep in deps],
-        "parentTaskId": new.task,
-    }
-    if test_strategy:
-        sub["testStrategy"] = test_strategy
+    fields["dependencies"] = [encode(new.task, dep) for dep in deps]
+    sub: Task = {"id": new.sub, **fields, "parentTaskId": new.task}
     parent_task.setdefault("subtasks", []).append(sub)
     return subtask_view(parent_task, sub)
 
@@ -136,10 +117,12 @@ def remove_subtask(
     tasks = doc.tasks(tag)
     check_unambiguous(tasks, wanted, tag)
     index = task_index(tasks)
+    pairs: list[tuple[Task, Task]] = []
     for item_id in wanted:
-        if find_in(index, item_id) is None:
+        sub = find_in(index, item_id)
+        if sub is None:
             raise TaskNotFound.for_id(item_id, tag)
-    pairs = [(index[item_id.task], find_in(index, item_id)) for item_id in wanted]
+        pairs.append((index[item_id.task], sub))
     if not convert:
         removed = [subtask_view(parent, sub) for parent, sub in pairs]
         for parent, sub in pairs:

@@ -6,7 +6,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from taskmaster.errors import DependencyCycle, DependencyError, InvalidInput, TaskNotFound
+from taskmaster.fields import UPDATABLE, creatable
 from taskmaster.model import (
+    SUBTASK_KEYS,
+    TASK_KEYS,
     Document,
     Task,
     TaskId,
@@ -21,15 +24,7 @@ from taskmaster.ops._graph import TagGraph, cycle_names
 from taskmaster.ops._refs import check_unambiguous, find_in, remap, task_index
 from taskmaster.ops.status import recompute_parent
 
-UPDATABLE_FIELDS = (
-    "title",
-    "description",
-    "details",
-    "testStrategy",
-    "priority",
-    "status",
-    "metadata",
-)
+UPDATABLE_FIELDS = UPDATABLE
 
 
 def check_title(title: object) -> str:
@@ -60,35 +55,42 @@ def check_new_dependencies(
     return deps
 
 
-def add_task(
-    doc: Document,
-    tag: str,
-    *,
-    title: str,
-    description: str = "",
-    details: str = "",
-    test_strategy: str = "",
-    dependencies: Iterable[TaskId] = (),
-    priority: str = "medium",
-    status: str = "pending",
-) -> Task:
-    """Append a task with the tag's next id (max + 1) and return it."""
-    check_title(title)
-    check_priority(priority)
-    check_status(status)
-    new_id = doc.next_task_id(tag)
-    deps = check_new_dependencies(doc, tag, TaskId(new_id), dependencies)
-    task: Task = {
-        "id": new_id,
-        "title": title,
-        "description": description,
-        "details": details,
-        "testStrategy": test_strategy,
-        "status": status,
-        "dependencies": [dependency_value(dep) for dep in deps],
-        "priority": priority,
-        "subtasks": [],
+def new_item_fields(values: Mapping[str, Any], *, subtask: bool = False) -> dict[str, Any]:
+    """The fields of a new task (or subtask): those given, the others at their defaults, all
+    checked; in the order the reference tool writes them, fields it does not know after."""
+    fields = {field.name: field for field in creatable(subtask=subtask)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        kind = "subtask" if subtask else "task"
+        raise InvalidInput(
+            f"a new {kind} takes no {', '.join(map(repr, unknown))}: "
+            f"its fields are {', '.join(fields)}"
+        )
+    item = {
+        name: values.get(name, field.default)
+        for name, field in fields.items()
+        if name in values or field.default is not None
     }
+    check_title(item.get("title"))
+    if "status" in item:
+        check_status(item["status"])
+    if "priority" in item:
+        check_priority(item["priority"])
+    order = SUBTASK_KEYS if subtask else TASK_KEYS
+    return {
+        **{key: item[key] for key in order if key in item},
+        **{key: value for key, value in item.items() if key not in order},
+    }
+
+
+def add_task(doc: Document, tag: str, **values: Any) -> Task:
+    """Append a task with the tag's next id (max + 1) and return it. `values` are its fields
+    by stored name (`title`, `testStrategy`...; see `taskmaster.fields`)."""
+    fields = new_item_fields(values)
+    new_id = doc.next_task_id(tag)
+    deps = check_new_dependencies(doc, tag, TaskId(new_id), fields.get("dependencies", ()))
+    fields["dependencies"] = [dependency_value(dep) for dep in deps]
+    task: Task = {"id": new_id, **fields, "subtasks": []}
     doc.tasks(tag).append(task)
     return task
 

@@ -19,7 +19,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import orjson
 
@@ -34,16 +33,16 @@ POLL_SECONDS = 0.25
 """How often the listener looks up from its socket to see whether it should stop."""
 
 
-def channel_for(tasks_file: str) -> str:
-    return f"taskmaster:{project_key(tasks_file)}:events"
+def channel_for(storage_key: str) -> str:
+    return f"taskmaster:{project_key(storage_key)}:events"
 
 
-def redis_bus(url: str, tasks_file: Path) -> RedisBus:
-    """The bus of the project whose task file is `tasks_file`, on the Redis at `url`.
+def redis_bus(url: str, storage_key: str) -> RedisBus:
+    """The bus of the project whose store is `storage_key`, on the Redis at `url`.
 
     Connects lazily: a `tm` command that changes nothing never touches Redis.
     """
-    return RedisBus(RedisLink(url), channel_for(str(tasks_file.resolve())))
+    return RedisBus(RedisLink(url), channel_for(storage_key))
 
 
 class RedisBus:
@@ -120,7 +119,7 @@ class RedisBus:
                 backoff = min(MAX_BACKOFF, backoff * 2)
 
     def _listen_once(self) -> None:
-        pubsub = self.link.client.pubsub()
+        pubsub = self.link.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py: untyped
         try:
             pubsub.subscribe(self.channel)
             while not self._stop.is_set():
@@ -135,7 +134,7 @@ class RedisBus:
                     self._deliver(message["data"])
         finally:
             self.listening.clear()
-            with contextlib.suppress(REDIS_ERRORS):
+            with contextlib.suppress(*REDIS_ERRORS):
                 pubsub.close()
 
     def _deliver(self, data: bytes) -> None:

@@ -26,10 +26,10 @@ class L2Stats:
 
 class RedisL2Cache:
     def __init__(
-        self, link: RedisLink, tasks_file: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
+        self, link: RedisLink, storage_key: str, *, ttl_seconds: int = DEFAULT_TTL_SECONDS
     ) -> None:
         self.link = link
-        self.prefix = f"taskmaster:{project_key(tasks_file)}:cache:"
+        self.prefix = f"taskmaster:{project_key(storage_key)}:cache:"
         self.ttl_seconds = max(1, int(ttl_seconds))
         self.stats = L2Stats()
         self._stats_lock = threading.Lock()  # `+=` from several server threads can lose counts
@@ -47,7 +47,7 @@ class RedisL2Cache:
             self._count("misses")
             return None
         self._count("hits")
-        return bytes(value)
+        return value if isinstance(value, bytes) else value.encode()
 
     def put(self, key: str, revision: int, value: bytes) -> None:
         try:

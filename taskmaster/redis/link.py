@@ -106,8 +106,8 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def project_key(tasks_file: str) -> str:
-    """A short name for one task file, the same in every process that opens it, so that the
-    instances of one project share channels and keys, and other projects on the same Redis
-    never see them."""
-    return hashlib.sha256(tasks_file.encode()).hexdigest()[:16]
+def project_key(storage_key: str) -> str:
+    """A short name for one project's store (its `Storage.key`), the same in every process
+    that opens it, so that the instances of one project share channels and keys, and other
+    projects on the same Redis never see them."""
+    return hashlib.sha256(storage_key.encode()).hexdigest()[:16]

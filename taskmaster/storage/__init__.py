@@ -1,6 +1,25 @@
-"""Where the task document lives: the `Storage` protocol and the file implementation."""
+"""Where a project lives: the storage contract (`base`) and its backends (`file`, `memory`).
 
-from taskmaster.storage.base import Commit, Snapshot, Storage
-from taskmaster.storage.file import DEFAULT_LOCK_TIMEOUT, FileStorage, lock_path_for
+Only the contract is exported here: a backend is chosen and imported in one place,
+`taskmaster.compose`.
+"""
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "Commit", "FileStorage", "Snapshot", "Storage", "lock_path_for"]
+from taskmaster.storage.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    ChangeFeed,
+    Commit,
+    Draft,
+    ProjectState,
+    Snapshot,
+    Storage,
+)
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "ChangeFeed",
+    "Commit",
+    "Draft",
+    "ProjectState",
+    "Snapshot",
+    "Storage",
+]

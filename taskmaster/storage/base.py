@@ -15,6 +15,8 @@ from typing import Generic, Protocol, TypeVar
 from taskmaster.model import Document
 
 T = TypeVar("T")
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds a writer waits for a backend's write exclusion before giving up (LockTimeout)."""
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -45,15 +47,40 @@ class Snapshot:
 
 class Draft:
     """What an operation works on inside a transaction: the document as it is under the lock,
-    to change in place, and the state, to replace (``draft.state = ProjectState(...)``)."""
+    to change in place, and the state, to replace (``draft.state = ProjectState(...)``).
 
-    __slots__ = ("document", "revision", "state")
+    The state may be given as a function that loads it: it is then read only if the operation
+    asks for it, so an operation that only replaces it (choosing the current tag) works even
+    when the stored state cannot be read, which is how a user repairs it.
+    """
 
-    def __init__(self, document: Document, state: ProjectState, revision: int) -> None:
+    __slots__ = ("_load_state", "_state", "document", "revision", "state_assigned")
+
+    def __init__(
+        self,
+        document: Document,
+        state: ProjectState | Callable[[], ProjectState],
+        revision: int,
+    ) -> None:
         self.document = document
-        self.state = state
         self.revision = revision
         """The revision the transaction started from."""
+        self._state: ProjectState | None = state if isinstance(state, ProjectState) else None
+        self._load_state = None if isinstance(state, ProjectState) else state
+        self.state_assigned = False
+        """Whether the operation replaced the state (the backend then stores it)."""
+
+    @property
+    def state(self) -> ProjectState:
+        if self._state is None:
+            assert self._load_state is not None
+            self._state = self._load_state()
+        return self._state
+
+    @state.setter
+    def state(self, value: ProjectState) -> None:
+        self._state = value
+        self.state_assigned = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -37,7 +37,7 @@ from taskmaster.errors import (
 )
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
-from taskmaster.storage.base import Commit, Snapshot
+from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
 from taskmaster.storage.regular import open_regular
 from taskmaster.storage.revision import (
     ABSENT,
@@ -50,13 +50,14 @@ from taskmaster.storage.revision import (
     derive_revision,
     is_settled,
 )
+from taskmaster.storage.state_file import StateFile
 
 if TYPE_CHECKING:
     from taskmaster.storage.lock import DirectoryLock
+    from taskmaster.storage.watch import FileWatcher
 
 T = TypeVar("T")
 
-DEFAULT_LOCK_TIMEOUT = 10.0
 # filelock polls flock; its 50 ms default makes hand-off under contention slow and unfair.
 LOCK_POLL_INTERVAL = 0.001
 # While a version is unsettled (see revision.py), readers look again this often: a writer of
@@ -93,18 +94,31 @@ def lock_path_for(task_path: Path) -> Path:
 
 
 class FileStorage:
-    """Lock, atomic write and revision for one task file."""
+    """Lock, atomic write and revision for one task file, and the project state beside it.
+
+    `state_file` is the reference tool's `state.json` (the current tag), `config_file` its
+    `config.json` (whose default tag counts when state.json names none); by default a
+    `state.json` beside the task file and no config file.
+    """
 
     def __init__(
         self,
         path: Path | str,
         *,
+        state_file: Path | str | None = None,
+        config_file: Path | str | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         durable: bool = True,
     ) -> None:
         # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
+        self._state = StateFile(
+            Path(state_file).absolute()
+            if state_file is not None
+            else self.path.parent / "state.json",
+            Path(config_file).absolute() if config_file is not None else None,
+        )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.durable = durable
@@ -115,6 +129,18 @@ class FileStorage:
         self._swept = False
         # Revisions this instance committed, so that its watcher can tell them from others'.
         self._committed: deque[int] = deque(maxlen=256)
+
+    # identity ------------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        return f"file:{self.path}"
+
+    @property
+    def state_path(self) -> Path:
+        return self._state.path
+
+    def describe(self) -> Mapping[str, str]:
+        return {"backend": "file", "location": str(self.path)}
 
     # locking ------------------------------------------------------------------------------
     @contextmanager
@@ -193,8 +219,12 @@ class FileStorage:
                 raise _keeps_changing(self.path)
             time.sleep(_SETTLE_POLL_INTERVAL)
 
+    def state(self) -> ProjectState:
+        """The project state: a stat of state.json when nothing changed."""
+        return self._state.get()
+
     def read(self) -> Snapshot:
-        """The current document and its revision, without the write lock."""
+        """The current document, state and revision, without the write lock."""
         give_up = time.monotonic() + self.lock_timeout
         while True:
             version = self._version()
@@ -209,20 +239,24 @@ class FileStorage:
             # or an in-place write in the meantime shows up as another signature.
             if before == version.signature == after:
                 with paused_gc():
-                    return Snapshot(Document.from_json(raw, self.path), version.revision)
+                    document = Document.from_json(raw, self.path)
+                return Snapshot(document, self._state.get(), version.revision)
             if time.monotonic() >= give_up:  # an editor streaming writes without end
                 raise _keeps_changing(self.path)
 
     # writing ------------------------------------------------------------------------------
     def transact(
-        self, operation: Callable[[Document], T], *, expected_revision: int | None = None
+        self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
     ) -> Commit[T]:
-        """Lock, re-read and parse, run `operation`, write atomically if it changed anything.
+        """Lock, re-read and parse, run `operation`, write atomically what it changed.
 
         If the file does not parse, CorruptTaskFile is raised before `operation` runs and the
         file stays byte for byte as it was. If `operation` raises, nothing is written. With
-        `expected_revision`, the write is refused (RevisionMismatch) unless the file is still
-        at that revision: optimistic concurrency for clients that read earlier.
+        `expected_revision`, the write is refused (RevisionMismatch) unless the project is
+        still at that revision: optimistic concurrency for clients that read earlier.
+
+        A changed state is written before the task file: a reader that sees the new revision
+        (the rename, or for a state change alone the new revision record) sees the new state.
         """
         with self.locked():
             self._sweep_orphans()
@@ -234,24 +268,41 @@ class FileStorage:
                 raise RevisionMismatch.between(expected_revision, revision)
             with paused_gc():
                 document = Document.from_json(raw, self.path)
-                result = operation(document)
+                draft = Draft(document, self._state.get, revision)
+                result = operation(draft)
                 new = document.to_json()
+            state_changed = draft.state_assigned and self._state.stored_or_none() != draft.state
             # Another program's bytes differ from ours in layout alone: compare what they mean,
             # so that an operation that changes nothing never rewrites (reformats) their file.
-            if new == raw or (
+            unchanged = new == raw or (
                 not canonical and new == Document.from_json(raw, self.path).to_json()
-            ):
+            )
+            if unchanged and not state_changed:
                 return Commit(result, revision, changed=False)
+            if state_changed:
+                self._state.write(draft.state)
+            if unchanged:
+                return Commit(result, self._mark_changed_locked(ours=True), changed=True)
             recorded = RecordedRevision(revision, version.signature)
             return Commit(result, self._write_locked(new, recorded), changed=True)
 
-    def create(self, document: Document) -> bool:
-        """Write `document` as a new task file unless one exists; True if it was written."""
+    def create(self, document: Document, state: ProjectState) -> list[str]:
+        """Write whatever is missing of the task file and state.json; the paths written."""
+        created: list[str] = []
         with self.locked():
-            if self.path.exists():
-                return False
-            self._write_locked(document.to_json(), self._revisions.recorded())
-            return True
+            if not self.path.exists():
+                self._write_locked(document.to_json(), self._revisions.recorded())
+                created.append(str(self.path))
+            if not self._state.exists():
+                self._state.write(state)
+                created.append(str(self._state.path))
+        return created
+
+    def changes(self, on_change: Callable[[int], None]) -> FileWatcher:
+        """A watcher of the task file's directory that reports other programs' changes."""
+        from taskmaster.storage.watch import FileWatcher
+
+        return FileWatcher(self, on_change)
 
     def _read_locked(self) -> tuple[bytes, Version, bool, int]:
         """The file's bytes, their version, whether we wrote them exactly like that, and the
@@ -295,21 +346,26 @@ class FileStorage:
     def mark_changed(self) -> int:
         """Give the file as it is now a new revision, even if its stat looks unchanged.
 
-        For in-place writes by other programs, which on a coarse clock can keep size and mtime,
-        and for project state kept beside the file (the current tag) that answers depend on.
+        For in-place writes by other programs, which on a coarse clock can keep size and mtime
+        (the watcher calls this on their events), and for a change of the state alone.
         """
         with self.locked():
-            try:
-                signature = Signature.of(os.stat(self.path))
-            except FileNotFoundError:
-                raise TaskFileMissing.at(self.path) from None
-            recorded = self._revisions.recorded()
-            revision = above_every_derivation(recorded, signature)
-            # Same stat: the bytes may still be ours (a state change, not an edit); if an editor
-            # did write them, treating them as ours only costs a reformat on the next write.
-            canonical = recorded.canonical and recorded.signature == signature
-            self._revisions.record(revision, signature, canonical=canonical)
-            return revision
+            return self._mark_changed_locked()
+
+    def _mark_changed_locked(self, *, ours: bool = False) -> int:
+        try:
+            signature = Signature.of(os.stat(self.path))
+        except FileNotFoundError:
+            raise TaskFileMissing.at(self.path) from None
+        recorded = self._revisions.recorded()
+        revision = above_every_derivation(recorded, signature)
+        # Same stat: the bytes may still be ours (a state change, not an edit); if an editor
+        # did write them, treating them as ours only costs a reformat on the next write.
+        canonical = recorded.canonical and recorded.signature == signature
+        self._revisions.record(revision, signature, canonical=canonical)
+        if ours:
+            self._committed.append(revision)
+        return revision
 
     def committed_here(self, revision: int) -> bool:
         """Whether this instance wrote `revision` (recent commits only)."""

@@ -105,7 +105,7 @@ class FileBackend(Backend):
         self.root = root
 
     def blank(self) -> Storage:
-        from taskmaster.storage import FileStorage
+        from taskmaster.storage.file import FileStorage
 
         # A project of its own for each store, laid out as `tm init` lays one out, so that
         # whatever the backend keeps beside the task file stays inside it.
@@ -115,7 +115,7 @@ class FileBackend(Backend):
         return self._track(FileStorage(tasks))
 
     def reopen(self, store: Storage) -> Storage:
-        from taskmaster.storage import FileStorage
+        from taskmaster.storage.file import FileStorage
 
         return self._track(FileStorage(self._path(store)))
 
@@ -137,7 +137,7 @@ class FileBackend(Backend):
 
     def opener(self, store: Storage) -> str:
         path = str(self._path(store))
-        return f"from taskmaster.storage import FileStorage\nstorage = FileStorage({path!r})"
+        return f"from taskmaster.storage.file import FileStorage\nstorage = FileStorage({path!r})"
 
     @staticmethod
     def _path(store: Storage) -> Path:

@@ -17,7 +17,7 @@ import pytest
 
 from harness.baseline import NaiveFileStore, TornRead
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,7 @@ def test_the_same_contention_loses_increments_on_the_naive_path(tmp_path: Path) 
 APPENDER = textwrap.dedent(
     """
     import sys
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
     path, name = sys.argv[1], sys.argv[2]
     storage = FileStorage(path, lock_timeout=60)
     i = 0

@@ -22,7 +22,7 @@ import pytest
 
 from taskmaster.errors import HardLinkedTaskFile, LockTimeout
 from taskmaster.model import Document
-from taskmaster.storage import FileStorage
+from taskmaster.storage.file import FileStorage
 from tests.test_storage import hold_lock
 
 pytestmark = pytest.mark.slow
@@ -33,7 +33,7 @@ HANG_DEADLINE = 120
 WRITER = textwrap.dedent(
     """
     import sys
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
     storage = FileStorage(sys.argv[1], lock_timeout=60)
     name, count = sys.argv[2], int(sys.argv[3])
     print("ready", flush=True)

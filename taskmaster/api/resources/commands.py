@@ -9,10 +9,11 @@ from typing import Any
 
 import falcon
 
-from taskmaster import documents
+from taskmaster import commands, documents
 from taskmaster.api import inputs
 from taskmaster.api.problems import invalid
-from taskmaster.api.state import ApiState, read_revision, send_json
+from taskmaster.api.state import ApiState, send_json
+from taskmaster.model import TaskId
 
 MOVE_FIELDS = frozenset(
     {"from", "to", "before", "fromTag", "toTag", "withDependencies", "ignoreDependencies"}
@@ -39,7 +40,7 @@ class SetStatus:
         if status is None:
             raise invalid("status", "'status' cannot be null")
         items, revision = self.state.write(
-            req, lambda: self.state.core.set_status(ids, status, tag=tag)
+            req, commands.SetStatus(ids=tuple(ids), status=status, tag=tag)
         )
         send_json(resp, items, revision=revision)
 
@@ -63,7 +64,7 @@ class SubtaskNotes:
         if text is None:
             raise invalid("text", "'text' cannot be null")
         sub, revision = self.state.write(
-            req, lambda: self.state.core.append_subtask_details(target, text, tag=tag)
+            req, commands.AppendSubtaskNotes(id=target, text=text, tag=tag)
         )
         send_json(resp, sub, revision=revision)
 
@@ -85,7 +86,6 @@ class Move:
         sources = inputs.required_id_list(body, "from")
         with_dependencies = inputs.flag(body, "withDependencies")
         ignore_dependencies = inputs.flag(body, "ignoreDependencies")
-        core = self.state.core
         if body.get("before") is not None:
             for name in ("to", "toTag", "fromTag"):
                 if body.get(name) is not None:
@@ -94,7 +94,7 @@ class Move:
                 raise invalid("from", "'before' places one task: give one 'from' id")
             anchor = inputs.task_id(body["before"], "before")
             placed, revision = self.state.write(
-                req, lambda: core.place_before(sources[0], anchor, tag=tag)
+                req, commands.PlaceBefore(id=sources[0], before=anchor, tag=tag)
             )
             send_json(resp, placed, revision=revision)
             return
@@ -107,7 +107,9 @@ class Move:
             if body.get("to") is None:
                 raise invalid("to", "'to' is required: where should the items go? (or 'toTag')")
             targets = inputs.required_id_list(body, "to")
-            moved, revision = self.state.write(req, lambda: core.move(sources, targets, tag=tag))
+            moved, revision = self.state.write(
+                req, commands.Move(sources=tuple(sources), targets=tuple(targets), tag=tag)
+            )
             send_json(resp, moved, revision=revision)
             return
         to_tag = inputs.tag_name(body["toTag"], "toTag")
@@ -124,10 +126,10 @@ class Move:
             raise invalid("toTag", f"the tasks are already in tag '{to_tag}'")
         moved, revision = self.state.write(
             req,
-            lambda: core.move_to_tag(
-                sources,
-                source_tag,
-                to_tag,
+            commands.MoveToTag(
+                ids=tuple(_task_numbers(sources)),
+                tag=source_tag,
+                to_tag=to_tag,
                 with_dependencies=with_dependencies,
                 ignore_dependencies=ignore_dependencies,
             ),
@@ -151,9 +153,8 @@ class ClearSubtasks:
                 "ids", "give either 'ids' (task ids) or \"all\": true, not both or neither"
             )
         ids = None if every else inputs.required_id_list(body, "ids")
-        changed, revision = self.state.write(
-            req, lambda: self.state.core.clear_subtasks(ids, tag=tag)
-        )
+        numbers = None if ids is None else tuple(_task_numbers(ids, "ids"))
+        changed, revision = self.state.write(req, commands.ClearSubtasks(ids=numbers, tag=tag))
         send_json(resp, changed, revision=revision)
 
 
@@ -170,7 +171,7 @@ class DependencyValidation:
 
         def build() -> tuple[Any, int]:
             issues = core.validate_dependencies(tag)
-            return documents.validation_document(tag, issues), read_revision(core)
+            return documents.validation_document(tag, issues.value), issues.revision
 
         self.state.respond_read(req, resp, req.path, {"tag": tag}, build)
 
@@ -183,7 +184,7 @@ class DependencyFix:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = self.state.tag_or_current(inputs.query_tag(req))
-        fixed, revision = self.state.write(req, lambda: self.state.core.fix_dependencies(tag=tag))
+        fixed, revision = self.state.write(req, commands.FixDependencies(tag=tag))
         send_json(resp, documents.fixed_document(tag, fixed), revision=revision)
 
 
@@ -196,5 +197,17 @@ class Generate:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = inputs.query_tag(req)
-        result, revision = self.state.write(req, lambda: self.state.core.generate(tag=tag))
-        send_json(resp, result.to_dict(), revision=revision)
+        commit = self.state.core.generate(
+            self.state.project.default_output_dir,
+            tag,
+            expected_revision=self.state.expected_revision(req),
+        )
+        send_json(resp, commit.result.to_dict(), revision=commit.revision)
+
+
+def _task_numbers(ids: list[TaskId], field: str = "from") -> list[int]:
+    """Task ids where subtasks make no sense (a 400 naming the field for a subtask id)."""
+    for item in ids:
+        if item.is_subtask:
+            raise invalid(field, f"the task must be a task id, not the subtask id {item}")
+    return [item.task for item in ids]

@@ -52,7 +52,8 @@ class Health:
             {
                 "status": "ok" if healthy else "degraded",
                 "revision": revision,
-                "tasksFile": str(core.tasks_file),
+                "store": dict(core.storage.describe()),
+                **self.state.file_location(),
                 "watcher": bool(watcher is not None and watcher.running),
                 "storage": storage,
                 "redis": redis,

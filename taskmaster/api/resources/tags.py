@@ -6,8 +6,9 @@ from typing import Any
 
 import falcon
 
+from taskmaster import commands
 from taskmaster.api import inputs
-from taskmaster.api.state import ApiState, etag, read_revision, send_json
+from taskmaster.api.state import ApiState, etag, send_json
 from taskmaster.errors import TagNotFound
 
 PREFIX = "/api/v1"
@@ -29,8 +30,7 @@ class TagCollection:
 
         def build() -> tuple[Any, int]:
             tags = core.tags()
-            revision = read_revision(core)
-            return {"revision": revision, "tags": tags}, revision
+            return {"revision": tags.revision, "tags": tags.value}, tags.revision
 
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
 
@@ -43,8 +43,7 @@ class TagCollection:
         copy_from = body.get("copyFrom")
         source = inputs.tag_name(copy_from, "copyFrom") if copy_from is not None else None
         info, revision = self.state.write(
-            req,
-            lambda: self.state.core.add_tag(name, description=description, copy_from=source),
+            req, commands.AddTag(tag=name, description=description, copy_from=source)
         )
         resp.location = tag_location(name)
         send_json(resp, info, revision=revision, status=201)
@@ -60,9 +59,10 @@ class TagItem:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            for info in core.tags():
+            tags = core.tags()
+            for info in tags.value:
                 if info["name"] == name:
-                    return info, read_revision(core)
+                    return info, tags.revision
             raise TagNotFound.named(name)
 
         self.state.respond_read(req, resp, tag_location(name), {"current": current}, build)
@@ -73,13 +73,13 @@ class TagItem:
             req, self.state.config.max_body_bytes, allowed={"name"}, required=("name",)
         )
         new = inputs.tag_name(body["name"], "name")
-        info, revision = self.state.write(req, lambda: self.state.core.rename_tag(old, new))
+        info, revision = self.state.write(req, commands.RenameTag(old=old, new=new))
         resp.content_location = tag_location(new)
         send_json(resp, info, revision=revision)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
         name = inputs.tag_name(name, "name")
-        _, revision = self.state.write(req, lambda: self.state.core.delete_tag(name))
+        _, revision = self.state.write(req, commands.DeleteTag(tag=name))
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
 
@@ -97,9 +97,10 @@ class CurrentTag:
         current = core.current_tag()
 
         def build() -> tuple[Any, int]:
-            for info in core.tags():
+            tags = core.tags()
+            for info in tags.value:
                 if info["name"] == current:
-                    return info, read_revision(core)
+                    return info, tags.revision
             raise TagNotFound.named(current)
 
         self.state.respond_read(req, resp, req.path, {"current": current}, build)
@@ -109,5 +110,5 @@ class CurrentTag:
             req, self.state.config.max_body_bytes, allowed={"name"}, required=("name",)
         )
         name = inputs.tag_name(body["name"], "name")
-        info, revision = self.state.write(req, lambda: self.state.core.use_tag(name))
+        info, revision = self.state.write(req, commands.UseTag(tag=name))
         send_json(resp, info, revision=revision)

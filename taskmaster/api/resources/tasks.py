@@ -7,9 +7,10 @@ from typing import Any
 
 import falcon
 
+from taskmaster import commands
 from taskmaster.api import inputs
 from taskmaster.api.problems import invalid
-from taskmaster.api.state import ApiState, etag, read_revision, send_json
+from taskmaster.api.state import ApiState, etag, send_json
 from taskmaster.model import Task, TaskId
 
 PREFIX = "/api/v1"
@@ -53,9 +54,10 @@ class TaskCollection:
         with_subtasks = inputs.query_bool(req, "with_subtasks", True)
 
         def build() -> tuple[Any, int]:
-            result = core.list_tasks(tag, status=statuses, ready=ready)
+            read = core.list_tasks(tag, status=statuses, ready=ready)
+            result = read.value
             tasks = result.tasks if with_subtasks else [_without_subtasks(t) for t in result.tasks]
-            return {"tag": result.tag, "revision": result.revision, "tasks": tasks}, result.revision
+            return {"tag": result.tag, "revision": read.revision, "tasks": tasks}, read.revision
 
         params = {
             "tag": tag,
@@ -84,14 +86,16 @@ class TaskCollection:
         test_strategy = inputs.text(body, "testStrategy") or ""
         task, revision = self.state.write(
             req,
-            lambda: self.state.core.add_task(
-                title,
-                description=description or "",
-                details=details,
-                test_strategy=test_strategy,
-                dependencies=dependencies,
-                priority=priority,
-                status=status,
+            commands.AddTask(
+                values={
+                    "title": title,
+                    "description": description or "",
+                    "details": details,
+                    "testStrategy": test_strategy,
+                    "dependencies": tuple(dependencies),
+                    "priority": priority,
+                    "status": status,
+                },
                 tag=tag,
             ),
         )
@@ -119,7 +123,8 @@ class TaskItem:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            return core.show([target], tag)[0], read_revision(core)
+            read = core.show([target], tag)
+            return read.value[0], read.revision
 
         path = task_location(target)
         self.state.respond_read(req, resp, path, {"tag": tag}, build)
@@ -129,18 +134,18 @@ class TaskItem:
         tag = inputs.query_tag(req)
         body = inputs.read_object(req, self.state.config.max_body_bytes, allowed=UPDATE_FIELDS)
         if not body:
-            fields = ", ".join(sorted(UPDATE_FIELDS))
-            raise invalid("body", f"nothing to update: give at least one of {fields}")
+            names = ", ".join(sorted(UPDATE_FIELDS))
+            raise invalid("body", f"nothing to update: give at least one of {names}")
         fields = _update_fields(body)
         item, revision = self.state.write(
-            req, lambda: self.state.core.update_task(target, fields, tag=tag)
+            req, commands.UpdateTask(id=target, fields=fields, tag=tag)
         )
         send_json(resp, item, revision=revision)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, task_id: str) -> None:
         target = inputs.path_id(task_id)
         tag = inputs.query_tag(req)
-        _, revision = self.state.write(req, lambda: self.state.core.remove_task([target], tag=tag))
+        _, revision = self.state.write(req, commands.RemoveTask(ids=(target,), tag=tag))
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
 
@@ -180,7 +185,7 @@ class TaskStatus:
         if status is None:
             raise invalid("status", "'status' cannot be null")
         items, revision = self.state.write(
-            req, lambda: self.state.core.set_status([target], status, tag=tag)
+            req, commands.SetStatus(ids=(target,), status=status, tag=tag)
         )
         send_json(resp, items[0], revision=revision)
 
@@ -209,13 +214,15 @@ class Subtasks:
         status = inputs.status(body) or "pending"
         sub, revision = self.state.write(
             req,
-            lambda: self.state.core.add_subtask(
-                parent.task,
-                title,
-                description=description,
-                details=details,
-                dependencies=dependencies,
-                status=status,
+            commands.AddSubtask(
+                parent=parent.task,
+                values={
+                    "title": title,
+                    "description": description,
+                    "details": details,
+                    "dependencies": tuple(dependencies),
+                    "status": status,
+                },
                 tag=tag,
             ),
         )
@@ -229,9 +236,7 @@ class Subtasks:
         if parent.is_subtask:
             raise invalid("id", f"{parent} is a subtask: only tasks have subtasks")
         tag = inputs.query_tag(req)
-        _, revision = self.state.write(
-            req, lambda: self.state.core.clear_subtasks([parent], tag=tag)
-        )
+        _, revision = self.state.write(req, commands.ClearSubtasks(ids=(parent.task,), tag=tag))
         resp.status = falcon.HTTP_204
         resp.etag = etag(revision)
 
@@ -250,7 +255,7 @@ class Dependencies:
         )
         depends_on = inputs.task_id(body["dependsOn"], "dependsOn")
         item, revision = self.state.write(
-            req, lambda: self.state.core.add_dependency(target, depends_on, tag=tag)
+            req, commands.AddDependency(id=target, depends_on=depends_on, tag=tag)
         )
         send_json(resp, item, revision=revision)
 
@@ -269,7 +274,7 @@ class Dependency:
         depends_on: TaskId = inputs.path_id(dep_id, "dep")
         tag = inputs.query_tag(req)
         item, revision = self.state.write(
-            req, lambda: self.state.core.remove_dependency(target, depends_on, tag=tag)
+            req, commands.RemoveDependency(id=target, depends_on=depends_on, tag=tag)
         )
         send_json(resp, item, revision=revision)
 
@@ -286,6 +291,7 @@ class NextTask:
         core = self.state.core
 
         def build() -> tuple[Any, int]:
-            return core.next_task(tag), read_revision(core)
+            read = core.next_task(tag)
+            return read.value, read.revision
 
         self.state.respond_read(req, resp, req.path, {"tag": tag}, build)

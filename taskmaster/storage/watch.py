@@ -1,9 +1,9 @@
-"""Turns changes other programs make to the task file into `file.changed` events.
+"""The file backend's change feed: changes other programs make to the task file.
 
 It watches the *directory*, not the file: an atomic rename replaces the file's inode, and a
 watch on the file itself goes blind after the first write (the reference Node tool has exactly
 that bug). Changes this process committed are already announced by the facade, so the watcher
-skips them, and it announces each outside revision once.
+skips them, and it reports each outside revision once.
 
 watchdog is imported only when a watcher starts, so the CLI never pays for it.
 """
@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from taskmaster.events import FILE_CHANGED, Event
+# Imported with this module, which the file backend loads only when a watcher is asked for.
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
 if TYPE_CHECKING:
-    from taskmaster.bus import EventBus
-    from taskmaster.storage import FileStorage
+    from taskmaster.storage.file import FileStorage
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +32,27 @@ _IN_PLACE = frozenset({"modified", "closed"})
 
 
 def _shorten_move_grouping() -> None:
-    try:
-        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
-    except ImportError:  # watchdog 6: the delay lives on InotifyBuffer
+    import importlib
+
+    # watchdog 7 keeps the delay on InotifyMoveEventGrouper, watchdog 6 on InotifyBuffer; not
+    # Linux: nothing to tune. Looked up by name: each exists in one version only.
+    for module, name in (
+        ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),
+        ("watchdog.observers.inotify_buffer", "InotifyBuffer"),
+    ):
         try:
-            from watchdog.observers.inotify_buffer import InotifyBuffer as InotifyMoveEventGrouper
-        except ImportError:  # not Linux: nothing to tune
-            return
-    if hasattr(InotifyMoveEventGrouper, "delay"):
-        InotifyMoveEventGrouper.delay = MOVE_GROUPING_DELAY
+            grouper = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if hasattr(grouper, "delay"):
+            grouper.delay = MOVE_GROUPING_DELAY
+        return
 
 
 class FileWatcher:
-    def __init__(self, storage: FileStorage, bus: EventBus, *, origin: str) -> None:
+    def __init__(self, storage: FileStorage, on_change: Callable[[int], None]) -> None:
         self.storage = storage
-        self.bus = bus
-        self.origin = origin
+        self.on_change = on_change
         self._path = os.fsdecode(storage.path)
         self._observer: Any = None
         self._lock = threading.Lock()
@@ -108,15 +114,15 @@ class FileWatcher:
             return
         self._last_announced = revision
         self.announced += 1
-        self.bus.publish(Event(FILE_CHANGED, revision, self.origin))
+        self.on_change(revision)
 
 
-class _Handler:
-    """The watchdog callback object (duck-typed: watchdog only calls `dispatch`)."""
+class _Handler(FileSystemEventHandler):
+    """The watchdog callback object (watchdog only calls `dispatch`)."""
 
     def __init__(self, watcher: FileWatcher) -> None:
         self._watcher = watcher
 
-    def dispatch(self, event: Any) -> None:
+    def dispatch(self, event: FileSystemEvent) -> None:
         paths = (os.fsdecode(event.src_path), os.fsdecode(getattr(event, "dest_path", "") or ""))
         self._watcher.handle(event.event_type, paths)

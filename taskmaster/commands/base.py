@@ -1,0 +1,304 @@
+"""A write is a command: a named value with typed parameters and the pure operation it runs.
+
+A command is data. It can be built by any front end (the CLI from its options, REST from a
+body, MCP from a tool call, the harness from a scenario), checked the same way
+(`from_args`), serialised (`to_args`) and executed by the facade in one storage transaction.
+Its parameters are dataclass fields whose metadata (`param(...)`) says their kind and what
+they mean: the MCP tool schemas and the OpenAPI request bodies are built from that.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+import orjson
+
+from taskmaster.errors import BadArgument
+from taskmaster.events import TASK_UPDATED
+from taskmaster.fields import REQUIRED as REQUIRED_FIELD
+from taskmaster.fields import TaskField
+from taskmaster.kinds import TAG, Kind, Schema, schema_of
+from taskmaster.model import DEFAULT_TAG, Document
+from taskmaster.storage.base import Draft, ProjectState
+
+T = TypeVar("T")
+C = TypeVar("C", bound="Command[Any]")
+log = logging.getLogger(__name__)
+
+REQUIRED = dataclasses.MISSING
+
+COMMANDS: dict[str, type[Command[Any]]] = {}
+"""Every command by name (filled as the command modules are imported)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Param:
+    """A parameter: its kind, what it means, and its name in JSON (camelCase, like the file)."""
+
+    kind: Kind
+    description: str
+    arg: str | None = None
+    """The name in JSON when it is not the camelCase of the field name."""
+
+
+def param(
+    kind: Kind,
+    description: str,
+    *,
+    default: Any = REQUIRED,
+    arg: str | None = None,
+) -> Any:
+    """A command parameter (a dataclass field that carries its `Param`)."""
+    metadata = {"param": Param(kind, description, arg)}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter as front ends see it."""
+
+    field: str
+    arg: str
+    kind: Kind
+    description: str
+    required: bool
+    default: Any
+    in_values: bool = False
+    """The argument is a key of the command's `values` mapping (a task field), not a field of
+    its own."""
+
+    def schema(self) -> Schema:
+        return schema_of(self.kind, self.description, nullable=not self.required)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+class Work:
+    """What a command runs on: the transaction's draft, the time of the write, and what the
+    change announcement should say (set by the command)."""
+
+    __slots__ = ("draft", "now", "tag")
+
+    def __init__(self, draft: Draft, now: str) -> None:
+        self.draft = draft
+        self.now = now
+        self.tag: str | None = None
+        """The tag the change is announced under."""
+
+    @property
+    def document(self) -> Document:
+        return self.draft.document
+
+    @property
+    def state(self) -> ProjectState:
+        return self.draft.state
+
+    def resolve(self, tag: str | None) -> str:
+        """The tag a command means: its own, or the project's current one (master when the
+        project names none, or names one that no longer exists)."""
+        return tag or current_tag_of(self.document, self.state)
+
+
+def current_tag_of(document: Document, state: ProjectState) -> str:
+    name = state.current_tag
+    if not name or name == DEFAULT_TAG or not document.has_tag(name):
+        return DEFAULT_TAG
+    return name
+
+
+class Command(Generic[T]):
+    """Base of every command. Subclasses are frozen dataclasses that set `name`, `event`
+    (the kind of change announced) and `summary`, and implement `apply`."""
+
+    name: ClassVar[str]
+    event: ClassVar[str] = TASK_UPDATED
+    summary: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            if cls.name in COMMANDS:
+                raise TypeError(f"two commands are called {cls.name!r}")
+            COMMANDS[cls.name] = cls
+
+    def apply(self, work: Work) -> T:
+        """Change `work.draft` and return the result (raise to change nothing)."""
+        raise NotImplementedError
+
+    # describing -----------------------------------------------------------------------------
+    @classmethod
+    def params(cls) -> tuple[ParamSpec, ...]:
+        return (*cls.value_params(), *cls._field_params())
+
+    @classmethod
+    def value_params(cls) -> tuple[ParamSpec, ...]:
+        """Parameters kept in `values` (a command that takes task fields lists them here)."""
+        return ()
+
+    @classmethod
+    def _field_params(cls) -> tuple[ParamSpec, ...]:
+        specs = []
+        for item in dataclasses.fields(cast(Any, cls)):
+            info = item.metadata.get("param")
+            if info is None:
+                continue
+            required = item.default is REQUIRED and item.default_factory is REQUIRED
+            specs.append(
+                ParamSpec(
+                    item.name,
+                    info.arg or camel(item.name),
+                    info.kind,
+                    info.description,
+                    required,
+                    None if required else item.default,
+                )
+            )
+        return tuple(specs)
+
+    @classmethod
+    def input_schema(cls) -> Schema:
+        """JSON Schema of the command's arguments (an object keyed by `arg` names)."""
+        specs = cls.params()
+        return {
+            "type": "object",
+            "properties": {spec.arg: spec.schema() for spec in specs},
+            "required": [spec.arg for spec in specs if spec.required],
+            "additionalProperties": False,
+        }
+
+    # building and recording ---------------------------------------------------------------
+    @classmethod
+    def from_args(cls: type[C], args: Mapping[str, Any]) -> C:
+        """The command for JSON arguments, each checked by its kind (BadArgument naming the
+        first bad or unknown one). A null is the same as leaving the argument out."""
+        specs = cls.params()
+        known = {spec.arg for spec in specs}
+        for key in args:
+            if key not in known:
+                raise BadArgument(
+                    f"unknown argument {key!r} for {cls.name}: expected "
+                    + ", ".join(sorted(known)),
+                    argument=key,
+                )
+        values: dict[str, Any] = {}
+        for spec in specs:
+            value = args.get(spec.arg)
+            if value is None:
+                if spec.required:
+                    raise BadArgument(f"the argument {spec.arg!r} is required", argument=spec.arg)
+                continue
+            parsed = spec.kind.parse(value, spec.arg)
+            if spec.in_values:
+                values.setdefault("values", {})[spec.arg] = parsed
+            else:
+                values[spec.field] = parsed
+        return cls(**values)
+
+    def to_args(self) -> dict[str, Any]:
+        """The arguments as JSON values (what `from_args` takes back), defaults left out."""
+        args: dict[str, Any] = {}
+        values: Mapping[str, Any] = getattr(self, "values", {})
+        for spec in self.params():
+            value = values.get(spec.arg) if spec.in_values else getattr(self, spec.field)
+            if value is None or (not spec.required and value == spec.default):
+                continue
+            args[spec.arg] = spec.kind.dump(value)
+        return args
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({"command": self.name, "args": self.to_args()})
+
+
+def command_from_json(data: bytes | str) -> Command[Any]:
+    """A recorded command, back (`Command.to_json`'s inverse)."""
+    value = orjson.loads(data)
+    if not isinstance(value, dict) or value.get("command") not in COMMANDS:
+        raise BadArgument("not a recorded command", argument="command")
+    return COMMANDS[value["command"]].from_args(value.get("args") or {})
+
+
+TAG_PARAM_TEXT = "The tag to work on; the project's current tag when left out."
+
+
+def tag_param() -> Any:
+    return param(TAG, TAG_PARAM_TEXT, default=None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TaskCommand(Command[T]):
+    """A command on the tasks of one tag (`tag`, or the current one).
+
+    Every tag whose tasks it changed gets `metadata.updated` set to the time of the write,
+    where the reference tool keeps it. Master is made when a project has no tags at all yet.
+    """
+
+    tag: str | None = tag_param()
+
+    def apply(self, work: Work) -> T:
+        name = work.resolve(self.tag)
+        work.tag = name
+        document = work.document
+        if name == DEFAULT_TAG and not document.has_tag(name):
+            document.put_tag(name, {"tasks": [], "metadata": {}})
+        document.tag(name)  # TagNotFound before anything else
+        also = self.also_changes()
+        touched = (name,) if also is None or also == name else (name, also)
+        before = [_tasks_bytes(document, each) for each in touched]
+        result = self.run(document, name, work)
+        for each, old in zip(touched, before, strict=True):
+            if _tasks_bytes(document, each) != old:
+                _stamp_updated(document, each, work.now)
+        return result
+
+    def run(self, document: Document, tag: str, work: Work) -> T:
+        raise NotImplementedError
+
+    def also_changes(self) -> str | None:
+        """A second tag the command may change (a move to another tag)."""
+        return None
+
+
+def _tasks_bytes(document: Document, tag: str) -> bytes | None:
+    """The tag's tasks in compact JSON (None: no such tag), to see whether a write changed them."""
+    if not document.has_tag(tag):
+        return None
+    try:
+        return orjson.dumps(document.tag(tag).get("tasks"))
+    except orjson.JSONEncodeError:
+        # Nested deeper than JSON can be written: the write itself is refused with a clear
+        # error when the document is serialised, so there is nothing to stamp.
+        return None
+
+
+def _stamp_updated(document: Document, tag: str, now: str) -> None:
+    value = document.tag(tag)
+    metadata = value.get("metadata")
+    if metadata is None and document.flat:
+        return  # an old flat file without metadata keeps its shape
+    if not isinstance(metadata, dict):
+        metadata = value["metadata"] = {}
+    metadata["updated"] = now
+
+
+def task_field_params(fields: Iterable[TaskField]) -> tuple[ParamSpec, ...]:
+    """Parameters for task fields (kept in a command's `values`, by their stored names)."""
+    return tuple(
+        ParamSpec(
+            "values",
+            field.name,
+            field.kind,
+            field.description,
+            field.default is REQUIRED_FIELD,
+            None if field.default is REQUIRED_FIELD else field.default,
+            in_values=True,
+        )
+        for field in fields
+    )
