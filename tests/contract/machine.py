@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 from taskmaster.errors import CorruptTaskFile, RevisionMismatch
 from taskmaster.model import Document
 from taskmaster.storage.base import Draft, ProjectState, Storage
-from tests.contract.backends import Backend
+from tests.contract.backends import OUTSIDE_STATE_REVISION, Backend
 
 titles = st.text(alphabet="abcdefghij ", min_size=1, max_size=12)
 # "gone" names no tag of the document: the store keeps it all the same.
@@ -163,6 +163,16 @@ class ContractMachine(RuleBasedStateMachine):
         """Another program (an editor, the Node tool) rewrites the document."""
         self.model[max(self.model, default=0) + 1] = title
         self.backend.outside_change(self.store, self._document())
+        self._expect_change(self.store.revision())
+
+    @precondition(
+        lambda self: not self.corrupt and OUTSIDE_STATE_REVISION not in self.backend.known_gaps
+    )
+    @rule(tag=tags)
+    def outside_state_change(self, tag: str | None) -> None:
+        """Another program chooses the current tag (the reference tool's `use-tag`)."""
+        self.state = ProjectState(tag)
+        self.backend.outside_change(self.store, state=self.state)
         self._expect_change(self.store.revision())
 
     @precondition(lambda self: not self.corrupt and self.backend.corruptible)
