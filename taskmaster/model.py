@@ -10,8 +10,7 @@ the shape once on load, and serialises with 2-space indentation like the referen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,21 @@ from taskmaster.errors import (
     TagNotFound,
     TaskNotFound,
 )
+
+# Ids and the shape check live in their own modules; their public names are part of the
+# model's, so every caller imports them from here.
+from taskmaster.ids import MAX_ID as MAX_ID
+from taskmaster.ids import TaskId as TaskId
+from taskmaster.ids import dependency_value as dependency_value
+from taskmaster.ids import is_id_text as is_id_text
+from taskmaster.ids import next_id as next_id
+from taskmaster.ids import parse_ids as parse_ids
+from taskmaster.ids import sibling as sibling
+from taskmaster.ids import subtask_dependency_id as subtask_dependency_id
+from taskmaster.ids import task_dependency_id as task_dependency_id
+from taskmaster.shape import found_value as found_value
+from taskmaster.shape import is_tag, normalise_tag
+from taskmaster.shape import json_type_name as json_type_name
 
 Task = dict[str, Any]
 """A task or subtask exactly as stored (unknown keys included)."""
@@ -52,87 +66,10 @@ SUBTASK_KEYS = ("id", "title", "description", "details", "status", "dependencies
 TAG_NAME = re.compile(r"[A-Za-z0-9_-]+")
 """A tag name; always checked with `fullmatch` (`$` would let a trailing newline through)."""
 
-MAX_ID = 2**53 - 1
-"""The largest id: the reference tool reads ids as JavaScript numbers, exact only below 2^53."""
-_ID_TEXT = re.compile(r"\s*([0-9]+)(?:\.([0-9]+))?\s*", re.ASCII)
-"""ASCII digits only: `int()` also reads '١' and '１', which would silently name task 1."""
-_DIGITS = re.compile(r"\s*[0-9]+\s*", re.ASCII)
 MAX_JSON_DEPTH = 254
 """The deepest nesting of objects and lists the task file can be written with (orjson, the
 serialiser, stops at 255 while it reads up to 1,024). A document deeper than this can be read
 but never saved, so every value that enters the document is checked against it."""
-
-
-def is_id_text(value: str) -> bool:
-    """True for a string that is a plain id in ASCII digits, such as ``"5"`` or ``" 12 "``."""
-    return _DIGITS.fullmatch(value) is not None
-
-
-def _bounded(number: int, value: object) -> int:
-    if number < 1 or number > MAX_ID:
-        raise InvalidInput(
-            f"invalid task id {_shown(value)}: ids are whole numbers from 1 to {MAX_ID}"
-        )
-    return number
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class TaskId:
-    """`N` for a task, `N.M` for subtask M of task N (subtasks do not nest)."""
-
-    task: int
-    sub: int | None = None
-
-    @classmethod
-    def parse(cls, value: str | int | TaskId) -> TaskId:
-        if isinstance(value, TaskId):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool):
-            return cls(_bounded(value, value))
-        match = _ID_TEXT.fullmatch(value) if isinstance(value, str) else None
-        if not match:
-            raise InvalidInput(
-                f"invalid task id {_shown(value)}: expected N or N.M, for example 3 or 3.2"
-            )
-        task, sub = match.group(1), match.group(2)
-        # Bound the digit count before int(): a 5,000-digit id must be refused, not converted.
-        limit = len(str(MAX_ID))
-        if len(task) > limit or (sub is not None and len(sub) > limit):
-            _bounded(MAX_ID + 1, value)
-        return cls(
-            _bounded(int(task), value), _bounded(int(sub), value) if sub is not None else None
-        )
-
-    @property
-    def is_subtask(self) -> bool:
-        return self.sub is not None
-
-    @property
-    def parent(self) -> TaskId:
-        return TaskId(self.task)
-
-    def __str__(self) -> str:
-        return f"{self.task}" if self.sub is None else f"{self.task}.{self.sub}"
-
-
-def parse_ids(text: str | Iterable[str | int | TaskId]) -> list[TaskId]:
-    """Parse `"1,2.3, 4"` (or a sequence of ids) into TaskIds, keeping order, dropping repeats."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
-    ids: list[TaskId] = []
-    for part in parts:
-        if isinstance(part, str) and not part.strip():
-            continue
-        task_id = TaskId.parse(part)
-        if task_id not in ids:
-            ids.append(task_id)
-    if not ids:
-        raise InvalidInput("no task id given")
-    return ids
 
 
 def check_status(status: str) -> str:
@@ -168,29 +105,6 @@ def is_done(status: object) -> bool:
     return status in DONE_STATUSES
 
 
-def subtask_dependency_id(parent: int, dep: int | str) -> TaskId:
-    """In a subtask a bare number is a sibling; a dotted string is a full reference."""
-    if isinstance(dep, int):
-        return TaskId(parent, dep)
-    return TaskId.parse(dep)
-
-
-def sibling(item: TaskId, dep: TaskId) -> TaskId:
-    """A dependency of subtask `item` (or of a new subtask of task `item`) as a front end was
-    given it: a bare number names a sibling, as the file format stores it, since a subtask
-    cannot depend on a task."""
-    return dep if dep.is_subtask else TaskId(item.task, dep.task)
-
-
-def task_dependency_id(dep: int | str) -> TaskId:
-    return TaskId.parse(dep)
-
-
-def dependency_value(dep: TaskId) -> int | str:
-    """How a task stores a dependency on `dep`: an integer for a task, `"N.M"` for a subtask."""
-    return dep.task if dep.sub is None else str(dep)
-
-
 class Document:
     """A parsed task file: tagged (`{tag: {tasks, metadata}}`) or flat (`{tasks, metadata}`).
 
@@ -212,17 +126,17 @@ class Document:
     def tag_names(self) -> list[str]:
         if self.flat:
             return [DEFAULT_TAG]
-        return [name for name, value in self.data.items() if _is_tag(value)]
+        return [name for name, value in self.data.items() if is_tag(value)]
 
     def has_tag(self, name: str) -> bool:
         if self.flat:
             return name == DEFAULT_TAG
-        return _is_tag(self.data.get(name))
+        return is_tag(self.data.get(name))
 
     def tag(self, name: str) -> dict[str, Any]:
         if self.flat and name == DEFAULT_TAG:
             return self.data
-        if not self.flat and _is_tag(self.data.get(name)):
+        if not self.flat and is_tag(self.data.get(name)):
             value: dict[str, Any] = self.data[name]
             return value
         raise TagNotFound.named(name)
@@ -344,11 +258,11 @@ class Document:
                 path, f"expected a JSON object at the top level, found {json_type_name(data)}"
             )
         if isinstance(data.get("tasks"), list):
-            _normalise_tag(data, path, where="")
+            normalise_tag(data, path, where="")
             return cls(data, flat=True)
-        tags = [(name, value) for name, value in data.items() if _is_tag(value)]
+        tags = [(name, value) for name, value in data.items() if is_tag(value)]
         if "tasks" in data and not tags:
-            _normalise_tag(data, path, where="")  # raises: "tasks" holds the wrong type
+            normalise_tag(data, path, where="")  # raises: "tasks" holds the wrong type
         if data and not tags:
             # Any other JSON object (package.json, a config file): a write would add a
             # `master` tag to it and re-indent it, so it is refused, for every front end.
@@ -356,17 +270,8 @@ class Document:
                 path, "a JSON object with neither a 'tasks' list nor a tag holding one"
             )
         for name, value in tags:
-            _normalise_tag(value, path, where=f"{name}.")
+            normalise_tag(value, path, where=f"{name}.")
         return cls(data, flat=False)
-
-
-def next_id(ids: Iterable[object]) -> int:
-    """The id after the largest positive one (1 if there is none): ids of 0 or below in a file
-    are not ids a command accepts, so new ids never continue from them."""
-    largest = max((value for value in ids if type(value) is int and value > 0), default=0)
-    if largest >= MAX_ID:
-        raise InvalidInput(f"no task id is left: ids stop at {MAX_ID}")
-    return largest + 1
 
 
 def json_depth(value: object) -> int:
@@ -424,141 +329,3 @@ def subtask_view(parent: Task, sub: Task) -> Task:
 
 
 # validation -----------------------------------------------------------------------------------
-
-
-def _is_tag(value: object) -> bool:
-    return isinstance(value, dict) and "tasks" in value
-
-
-def json_type_name(value: object) -> str:
-    """How a person would name the JSON type of `value` in an error message."""
-    return {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }.get(type(value), type(value).__name__)
-
-
-def _as_id(value: object, path: Path | str, where: str) -> int:
-    # Ids of 0 or below are read (validation reports them, a repair renumbers them); an id
-    # beyond MAX_ID is not one the reference tool can hold, and no command could name it.
-    number: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and is_id_text(value) and len(value.strip()) <= 16:
-        number = int(value)
-    if number is not None and number <= MAX_ID:
-        return number
-    raise CorruptTaskFile.at(
-        path,
-        f"'id' must be an integer up to {MAX_ID}, found {found_value(value)}",
-        where=where,
-    )
-
-
-def found_value(value: object) -> str:
-    """A stored value as an error message shows it: its type, and the value if it is short and
-    readable (a huge integer parses as a float: name it instead of printing 1e+23)."""
-    if isinstance(value, float) and value.is_integer() and abs(value) > MAX_ID:
-        return "a number too large to be an id"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if isinstance(value, int) and value > MAX_ID:
-            return f"a number too large to be an id ({len(str(value))} digits)"
-        return f"the number {value!r}"
-    if isinstance(value, str):
-        return f"the string {_shown(value)}"
-    return json_type_name(value)
-
-
-_TEXT_FIELDS = ("title", "description", "details", "testStrategy", "status", "priority")
-
-
-def _is_clean(item: object) -> bool:
-    """True for the common case: right types, nothing to normalise.
-
-    Loading checks every task of every tag on every transaction, so this path is kept tight
-    (exact `type` checks, no string building); anything unusual goes to `_normalise_item`,
-    which fixes what it can and explains what it cannot.
-    """
-    if type(item) is not dict or type(item.get("id")) is not int or item["id"] > MAX_ID:
-        return False
-    for field in _TEXT_FIELDS:
-        value = item.get(field)
-        if value is not None and type(value) is not str:
-            return False
-    deps = item.get("dependencies")
-    if deps is None:
-        return True
-    if type(deps) is not list:
-        return False
-    for dep in deps:
-        if type(dep) is not int and (type(dep) is not str or is_id_text(dep)):
-            return False
-    return True
-
-
-def _normalise_item(item: object, kind: str, path: Path | str, where: str) -> None:
-    if not isinstance(item, dict):
-        raise CorruptTaskFile.at(
-            path, f"a {kind} must be an object, found {json_type_name(item)}", where=where
-        )
-    item["id"] = _as_id(item.get("id"), path, where)
-    for field in _TEXT_FIELDS:
-        value = item.get(field)
-        if value is not None and not isinstance(value, str):
-            raise CorruptTaskFile.at(
-                path, f"'{field}' must be a string, found {json_type_name(value)}", where=where
-            )
-    deps = item.get("dependencies")
-    if deps is None:
-        return
-    if not isinstance(deps, list):
-        raise CorruptTaskFile.at(
-            path, f"'dependencies' must be a list, found {json_type_name(deps)}", where=where
-        )
-    for index, dep in enumerate(deps):
-        if isinstance(dep, bool) or not isinstance(dep, int | str):
-            raise CorruptTaskFile.at(
-                path,
-                f"a dependency must be an id, found {json_type_name(dep)}",
-                where=f"{where}.dependencies[{index}]",
-            )
-        # "5" is the integer id 5 in either context; "2.3" stays a dotted reference. A digit
-        # string too long to be an id stays as it is: validation reports it as unreadable.
-        if isinstance(dep, str) and is_id_text(dep) and len(dep.strip()) <= 16:
-            deps[index] = int(dep)
-
-
-def _normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
-    tasks = tag.get("tasks")
-    if not isinstance(tasks, list):
-        raise CorruptTaskFile.at(
-            path, f"'tasks' must be a list, found {json_type_name(tasks)}", where=f"{where}tasks"
-        )
-    metadata = tag.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise CorruptTaskFile.at(
-            path,
-            f"'metadata' must be an object, found {json_type_name(metadata)}",
-            where=f"{where}metadata",
-        )
-    for index, task in enumerate(tasks):
-        if not _is_clean(task):
-            _normalise_item(task, "task", path, f"{where}tasks[{index}]")
-        subtasks = task.get("subtasks")
-        if subtasks is None:
-            continue
-        if type(subtasks) is not list:
-            raise CorruptTaskFile.at(
-                path,
-                f"'subtasks' must be a list, found {json_type_name(subtasks)}",
-                where=f"{where}tasks[{index}].subtasks",
-            )
-        for sub_index, sub in enumerate(subtasks):
-            if not _is_clean(sub):
-                place = f"{where}tasks[{index}].subtasks[{sub_index}]"
-                _normalise_item(sub, "subtask", path, place)
