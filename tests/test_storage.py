@@ -24,16 +24,7 @@ from taskmaster.model import Document
 from taskmaster.storage import Draft, ProjectState
 from taskmaster.storage import atomic as atomic_module
 from taskmaster.storage.file import FileStorage, lock_path_for
-
-
-def add_task(title: str) -> Callable[[Draft], int]:
-    def operation(draft: Draft) -> int:
-        document = draft.document
-        task_id = document.next_task_id("master")
-        document.tasks("master").append({"id": task_id, "title": title})
-        return task_id
-
-    return operation
+from tests.contract.operations import add_task
 
 
 def titles(storage: FileStorage) -> list[str]:
