@@ -174,14 +174,20 @@ class TaskMaster:
         """
         now = utc_now()
         announced: list[str | None] = [None]
+        missing: list[str | None] = [None]
 
         def run(draft: Draft) -> T:
             work = Work(draft, now)
-            result = command.apply(work)
-            announced[0] = work.tag
-            return result
+            try:
+                return command.apply(work)
+            finally:
+                announced[0], missing[0] = work.tag, work.missing_tag
 
-        commit = self.storage.transact(run, expected_revision=expected_revision)
+        try:
+            commit = self.storage.transact(run, expected_revision=expected_revision)
+        finally:
+            if missing[0] is not None:
+                self._warn_missing(missing[0])
         if commit.changed:
             self.bus.publish(
                 Event(

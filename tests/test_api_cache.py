@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from test_api_support import Api, etag_of
 
-from taskmaster.commands import SetStatus
-from taskmaster.core import TaskMaster
+from taskmaster.commands import SetStatus, UpdateTask
+from taskmaster.compose import open_project
 from taskmaster.model import TaskId
 
 
@@ -58,9 +58,9 @@ def test_another_process_write_without_any_event_is_still_seen(api: Api) -> None
     assert api.get("/api/v1/tasks/1").json["title"] == "cached"
     api.get("/api/v1/tasks/1")  # now certainly cached
     invalidations = api.cache.stats.invalidations
-    other = TaskMaster.open(api.root)  # another "process": its own bus, nobody listening
+    other = open_project(api.root)  # another "process": its own bus, nobody listening
     try:
-        other.update_task("1", {"title": "changed elsewhere"})
+        other.core.execute(UpdateTask(id=TaskId(1), fields={"title": "changed elsewhere"}))
     finally:
         other.close()
     result = api.get("/api/v1/tasks/1")
@@ -83,9 +83,9 @@ def test_with_the_watcher_another_process_write_invalidates_by_event(tmp_path: P
         assert api.app.state.watcher is not None and api.app.state.watcher.running
         api.get("/api/v1/tasks/1")
         invalidations = api.cache.stats.invalidations
-        other = TaskMaster.open(api.root)
+        other = open_project(api.root)
         try:
-            other.set_status("1", "done")
+            other.core.execute(SetStatus(ids=(TaskId(1),), status="done"))
         finally:
             other.close()
         deadline = time.monotonic() + 5
@@ -121,6 +121,7 @@ def test_closing_the_app_unsubscribes_the_cache(tmp_path: Path) -> None:
     api.get("/api/v1/tasks")
     api.app.close()
     invalidations = api.cache.stats.invalidations
-    api.core.execute(SetStatus(ids=(TaskId(1),), status="done"))  # published on the bus: nobody should be listening
+    # Published on the bus: nobody should be listening.
+    api.core.execute(SetStatus(ids=(TaskId(1),), status="done"))
     assert api.cache.stats.invalidations == invalidations
     api.core.close()

@@ -77,14 +77,14 @@ def test_the_rate_limit_counts_in_redis_when_there_is_one() -> None:
 
 def test_a_redis_url_needs_a_core_opened_with_the_redis_bus(tmp_path: Path) -> None:
     from taskmaster.api import create_app
-    from taskmaster.core import TaskMaster
+    from taskmaster.compose import init_project
 
-    core, _ = TaskMaster.init(tmp_path)
+    project, _ = init_project(tmp_path)
     try:
-        with pytest.raises(InvalidInput, match="without a Redis bus"):
-            create_app(core, Config(redis_url="redis://127.0.0.1:1/0", watch=False))
+        with pytest.raises(InvalidInput, match="without Redis"):
+            create_app(project, Config(redis_url="redis://127.0.0.1:1/0", watch=False))
     finally:
-        core.close()
+        project.close()
 
 
 def test_flags_win_over_variables_and_none_means_not_given() -> None:
@@ -205,10 +205,10 @@ def test_a_bad_tm_setting_for_serve_is_a_usage_error(
 
 
 def _init_project(root: Path) -> None:
-    from taskmaster.core import TaskMaster
+    from taskmaster.compose import init_project
 
-    core, _ = TaskMaster.init(root)
-    core.close()
+    project, _ = init_project(root)
+    project.close()
 
 
 def test_waitress_gets_the_limits() -> None:

@@ -15,27 +15,28 @@ from pathlib import Path
 import pytest
 
 from taskmaster.api import ApiServer
+from taskmaster.commands import AddTask
+from taskmaster.compose import Project, init_project
 from taskmaster.config import Config
-from taskmaster.core import TaskMaster
 
 
 @pytest.fixture
-def core(tmp_path: Path) -> Iterator[TaskMaster]:
-    core, _ = TaskMaster.init(tmp_path)
-    core.add_task("served")
-    yield core
-    core.close()
+def project(tmp_path: Path) -> Iterator[Project]:
+    project, _ = init_project(tmp_path)
+    project.core.execute(AddTask(values={"title": "served"}))
+    yield project
+    project.close()
 
 
-def _start(core: TaskMaster, **settings: object) -> tuple[ApiServer, threading.Thread]:
-    server = ApiServer(core, Config(port=0, threads=2, **settings))
+def _start(project: Project, **settings: object) -> tuple[ApiServer, threading.Thread]:
+    server = ApiServer(project, Config(port=0, threads=2, **settings))
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)
     thread.start()
     return server, thread
 
 
-def test_it_serves_until_stopped_and_a_second_stop_is_harmless(core: TaskMaster) -> None:
-    server, thread = _start(core)
+def test_it_serves_until_stopped_and_a_second_stop_is_harmless(project: Project) -> None:
+    server, thread = _start(project)
     with urllib.request.urlopen(f"{server.url}/api/v1/tasks", timeout=10) as response:
         assert [task["title"] for task in json.load(response)["tasks"]] == ["served"]
     server.stop()
@@ -46,9 +47,9 @@ def test_it_serves_until_stopped_and_a_second_stop_is_harmless(core: TaskMaster)
 
 
 def test_a_stop_after_the_shutdown_never_writes_to_a_reused_descriptor(
-    core: TaskMaster,
+    project: Project,
 ) -> None:
-    server, thread = _start(core)
+    server, thread = _start(project)
     trigger_fd = server._server.trigger.trigger  # the pipe end that stop() writes to
     read_end, write_end = os.pipe()  # opened now, so that it gets other numbers
     os.set_blocking(read_end, False)
@@ -66,11 +67,11 @@ def test_a_stop_after_the_shutdown_never_writes_to_a_reused_descriptor(
             os.close(fd)
 
 
-def test_stop_survives_the_loop_ending_before_its_own_pull_returns(core: TaskMaster) -> None:
+def test_stop_survives_the_loop_ending_before_its_own_pull_returns(project: Project) -> None:
     # A worker thread wakes the loop after every response; if that wake-up makes the loop run
     # stop()'s request before stop() has written its own byte, the write must still find the
     # trigger open.
-    server, thread = _start(core)
+    server, thread = _start(project)
     trigger = server._server.trigger
     write_to_the_trigger = trigger._physical_pull
 
@@ -113,9 +114,9 @@ def _problem(response: bytes) -> tuple[bytes, dict[str, object]]:
     ids=["malformed", "unknown-transfer-coding"],
 )
 def test_requests_refused_before_the_app_get_problem_documents(
-    core: TaskMaster, request_bytes: bytes, status: int
+    project: Project, request_bytes: bytes, status: int
 ) -> None:
-    server, thread = _start(core)
+    server, thread = _start(project)
     try:
         status_line, problem = _problem(_exchange(server, request_bytes))
         assert status_line.split()[1] == str(status).encode()
@@ -126,9 +127,9 @@ def test_requests_refused_before_the_app_get_problem_documents(
 
 
 def test_an_oversize_body_announced_with_expect_continue_is_refused_without_a_continue(
-    core: TaskMaster,
+    project: Project,
 ) -> None:
-    server, thread = _start(core, max_body_bytes=100)
+    server, thread = _start(project, max_body_bytes=100)
     try:
         response = _exchange(
             server,

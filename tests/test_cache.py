@@ -14,9 +14,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from taskmaster.bus import LocalBus
 from taskmaster.cache import RevisionCache
-from taskmaster.core import TaskMaster
+from taskmaster.commands import AddTask, UpdateTask
+from taskmaster.compose import init_project
 from taskmaster.events import TASK_UPDATED, Event
-from taskmaster.model import Document
+from taskmaster.model import TaskId
+from taskmaster.storage.base import Draft
 from taskmaster.storage.file import FileStorage
 
 
@@ -71,8 +73,8 @@ from taskmaster.storage.file import FileStorage
 storage = FileStorage(sys.argv[1])
 for line in sys.stdin:
     task_id, title = line.rstrip("\\n").split(" ", 1)
-    def rename(document, task_id=int(task_id), title=title):
-        document.task("master", task_id)["title"] = title
+    def rename(draft, task_id=int(task_id), title=title):
+        draft.document.task("master", task_id)["title"] = title
     print(storage.transact(rename).revision, flush=True)
 """
 
@@ -84,18 +86,21 @@ class CacheMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.directory = Path(tempfile.mkdtemp(prefix="tm-cache-"))
-        self.project, _ = TaskMaster.init(self.directory)
+        self.project, _ = init_project(self.directory)
+        self.core = self.project.core
+        assert self.project.paths is not None
+        self.tasks_file = self.project.paths.tasks_file
         for i in range(3):
-            self.project.add_task(f"task {i}")
+            self.core.execute(AddTask(values={"title": f"task {i}"}))
         self.model = {1: "task 0", 2: "task 1", 3: "task 2"}
-        self.latest = self.project.revision()
+        self.latest = self.core.revision()
         self.pending: list[Event] = []
         # The cache hears events only through us: we choose to deliver, reorder or drop them.
-        self.project.bus.subscribe(self.pending.append)
-        self.cache: RevisionCache[dict[int, str]] = RevisionCache(self.project.revision)
-        self.other = FileStorage(self.project.tasks_file)
+        self.core.bus.subscribe(self.pending.append)
+        self.cache: RevisionCache[dict[int, str]] = RevisionCache(self.core.revision)
+        self.other = FileStorage(self.tasks_file)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", OUT_OF_PROCESS_WRITER, str(self.project.tasks_file)],
+            [sys.executable, "-c", OUT_OF_PROCESS_WRITER, str(self.tasks_file)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -118,16 +123,16 @@ class CacheMachine(RuleBasedStateMachine):
     def write_in_process(self, task_id: int, title: str) -> None:
         if self.model[task_id] == title:
             return
-        self.project.update_task(str(task_id), {"title": title})
-        self._committed(self.project.revision(), task_id, title)
+        self.core.execute(UpdateTask(id=TaskId(task_id), fields={"title": title}))
+        self._committed(self.core.revision(), task_id, title)
 
     @rule(task_id=st.integers(1, 3), title=st.text("abc", min_size=1, max_size=6))
     def write_through_another_handle(self, task_id: int, title: str) -> None:
         if self.model[task_id] == title:
             return
 
-        def rename(document: Document) -> None:
-            document.task("master", task_id)["title"] = title
+        def rename(draft: Draft) -> None:
+            draft.document.task("master", task_id)["title"] = title
 
         self._committed(self.other.transact(rename).revision, task_id, title)
 
@@ -157,7 +162,7 @@ class CacheMachine(RuleBasedStateMachine):
     @rule(key=st.sampled_from(["GET:/api/v1/tasks", "GET:/api/v1/tasks?status=pending"]))
     def read_through_the_cache(self, key: str) -> None:
         def build() -> tuple[dict[int, str], int]:
-            snapshot = self.project.snapshot()
+            snapshot = self.core.snapshot()
             tasks = snapshot.document.tasks("master")
             return {task["id"]: task["title"] for task in tasks}, snapshot.revision
 
@@ -167,7 +172,7 @@ class CacheMachine(RuleBasedStateMachine):
 
     @invariant()
     def revision_is_the_latest_write(self) -> None:
-        assert self.project.revision() == self.latest
+        assert self.core.revision() == self.latest
 
 
 CacheMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=30, deadline=None)
@@ -176,11 +181,12 @@ TestCacheNeverServesStale = CacheMachine.TestCase
 
 def test_the_bus_fed_cache_is_wired_by_subscribing_on_event(tmp_path: Path) -> None:
     bus = LocalBus()
-    project, _ = TaskMaster.init(tmp_path)
+    opened, _ = init_project(tmp_path)
+    project = opened.core
     project.bus = bus
     cache: RevisionCache[int] = RevisionCache(project.revision)
     bus.subscribe(cache.on_event)
     cache.get_or_build("GET:/api/v1/tasks", lambda: (0, project.revision()))
-    project.add_task("x")
+    project.execute(AddTask(values={"title": "x"}))
     assert len(cache) == 0
     assert cache.stats.invalidations == 1

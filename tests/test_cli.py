@@ -344,15 +344,15 @@ def test_lock_timeout_exits_1_and_reads_still_work(tm: Tm) -> None:
 
 def test_lock_timeout_option_reaches_storage(tm: Tm, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = []
-    from taskmaster.core import TaskMaster
+    from taskmaster import compose
 
-    original = TaskMaster.open.__func__
+    original = compose.open_project
 
-    def spy(cls, *args, **kwargs):
-        seen.append(kwargs["lock_timeout"])
-        return original(cls, *args, **kwargs)
+    def spy(*args, **kwargs):
+        seen.append(kwargs["settings"].lock_timeout)
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(TaskMaster, "open", classmethod(spy))
+    monkeypatch.setattr(compose, "open_project", spy)
     tm.ok("--lock-timeout", "2.5", "list")
     tm.runner.invoke(cli, ["--project", str(tm.root), "list"], env={"TM_LOCK_TIMEOUT": "4"})
     tm.ok("list")

@@ -6,12 +6,26 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from taskmaster.core import TaskMaster
+from taskmaster.commands import (
+    AddDependency,
+    AddSubtask,
+    AddTag,
+    AddTask,
+    CopyTag,
+    DeleteTag,
+    Move,
+    PlaceBefore,
+    RenameTag,
+    SetStatus,
+    UseTag,
+)
+from taskmaster.compose import Project, Settings, init_project, open_project
 from taskmaster.errors import (
     DependencyCycle,
     InvalidInput,
@@ -19,45 +33,69 @@ from taskmaster.errors import (
     TagNotFound,
     TaskNotFound,
 )
-from taskmaster.project import current_tag
+from taskmaster.model import TaskId
+from taskmaster.storage.state_file import StateFile
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> TaskMaster:
-    tm, created = TaskMaster.init(tmp_path)
+def project(tmp_path: Path) -> Iterator[Project]:
+    opened, created = init_project(tmp_path)
     assert created
-    yield tm
-    tm.close()
+    yield opened
+    opened.close()
+
+
+def tasks_file(project: Project) -> Path:
+    assert project.paths is not None
+    return project.paths.tasks_file
+
+
+def add(project: Project, title: str, **fields: object) -> dict:
+    return project.core.execute(AddTask(values={"title": title, **fields})).result
+
+
+def ids(*numbers: int) -> tuple[TaskId, ...]:
+    return tuple(TaskId(number) for number in numbers)
 
 
 def test_init_creates_the_task_file_and_state(tmp_path: Path) -> None:
-    tm, created = TaskMaster.init(tmp_path)
-    assert created
-    assert tm.tasks_file == tmp_path / ".taskmaster" / "tasks.json"
-    data = orjson.loads(tm.tasks_file.read_bytes())
-    assert data["master"]["tasks"] == []
-    assert orjson.loads((tmp_path / ".taskmaster" / "state.json").read_bytes()) == {
-        "currentTag": "master"
-    }
+    opened, created = init_project(tmp_path)
+    try:
+        assert created
+        assert tasks_file(opened) == tmp_path / ".taskmaster" / "tasks.json"
+        data = orjson.loads(tasks_file(opened).read_bytes())
+        assert data["master"]["tasks"] == []
+        assert orjson.loads((tmp_path / ".taskmaster" / "state.json").read_bytes()) == {
+            "currentTag": "master"
+        }
+    finally:
+        opened.close()
 
 
-def test_init_leaves_an_existing_project_alone(project: TaskMaster) -> None:
-    project.add_task("keep me")
-    before = project.tasks_file.read_bytes()
-    again, created = TaskMaster.init(project.root)
-    assert not created
-    assert again.tasks_file.read_bytes() == before
+def test_init_leaves_an_existing_project_alone(project: Project) -> None:
+    add(project, "keep me")
+    before = tasks_file(project).read_bytes()
+    again, created = init_project(project.root)
+    try:
+        assert not created
+        assert tasks_file(again).read_bytes() == before
+    finally:
+        again.close()
 
 
-def test_open_walks_up_from_a_subdirectory(project: TaskMaster) -> None:
+def test_open_walks_up_from_a_subdirectory(project: Project) -> None:
     nested = project.root / "src" / "deep"
     nested.mkdir(parents=True)
-    assert TaskMaster.open(nested).root == project.root
+    opened = open_project(nested)
+    try:
+        assert opened.root == project.root
+    finally:
+        opened.close()
 
 
 def test_a_directory_outside_any_project_says_to_run_init(tmp_path: Path) -> None:
     with pytest.raises(ProjectNotFound, match="tm init") as caught:
-        TaskMaster.open(tmp_path)
+        open_project(tmp_path)
     assert str(tmp_path) in str(caught.value)
     assert isinstance(caught.value, FileNotFoundError)
 
@@ -66,133 +104,177 @@ def test_the_reference_layout_wins_when_it_exists(tmp_path: Path) -> None:
     reference = tmp_path / ".taskmaster" / "tasks" / "tasks.json"
     reference.parent.mkdir(parents=True)
     reference.write_bytes(b'{"master": {"tasks": [{"id": 1, "title": "from node"}]}}')
-    tm = TaskMaster.open(tmp_path)
-    assert tm.tasks_file == reference
-    assert [t["title"] for t in tm.list_tasks().tasks] == ["from node"]
+    opened = open_project(tmp_path)
+    try:
+        assert tasks_file(opened) == reference
+        assert [t["title"] for t in opened.core.list_tasks().value.tasks] == ["from node"]
+    finally:
+        opened.close()
 
 
-def test_file_option_overrides_the_location(project: TaskMaster, tmp_path: Path) -> None:
+def test_file_option_overrides_the_location(project: Project, tmp_path: Path) -> None:
     other = tmp_path / "elsewhere.json"
     other.write_bytes(b'{"tasks": [{"id": 7, "title": "flat"}], "metadata": {}}')
-    tm = TaskMaster.open(project.root, tasks_file=other)
-    assert [t["id"] for t in tm.list_tasks().tasks] == [7]
-    only_file = TaskMaster.open(tasks_file=other)
-    assert only_file.tasks_file == other
+    opened = open_project(project.root, tasks_file=other)
+    try:
+        assert [t["id"] for t in opened.core.list_tasks().value.tasks] == [7]
+    finally:
+        opened.close()
+    only_file = open_project(tasks_file=other)
+    try:
+        assert tasks_file(only_file) == other
+    finally:
+        only_file.close()
 
 
 def test_a_flat_file_is_written_back_flat_until_a_second_tag_appears(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json"
     path.write_bytes(b'{"tasks": [{"id": 1, "title": "a"}], "metadata": {"x": 1}}')
-    tm = TaskMaster.open(tasks_file=path)
-    tm.add_task("b")
-    assert set(orjson.loads(path.read_bytes())) == {"tasks", "metadata"}
-    tm.add_tag("feature")
+    opened = open_project(tasks_file=path)
+    try:
+        add(opened, "b")
+        assert set(orjson.loads(path.read_bytes())) == {"tasks", "metadata"}
+        opened.core.execute(AddTag(tag="feature"))
+    finally:
+        opened.close()
     data = orjson.loads(path.read_bytes())
     assert list(data) == ["master", "feature"]
     assert [t["title"] for t in data["master"]["tasks"]] == ["a", "b"]
     assert data["master"]["metadata"]["x"] == 1
 
 
-def test_writes_return_what_they_created_or_changed(project: TaskMaster) -> None:
-    first = project.add_task("one", priority="high")
+def test_writes_return_what_they_created_or_changed(project: Project) -> None:
+    core = project.core
+    first = add(project, "one", priority="high")
     assert first["id"] == 1 and first["title"] == "one" and first["priority"] == "high"
-    second = project.add_task("two", dependencies="1")
+    second = core.execute(AddTask.from_args({"title": "two", "dependencies": ["1"]})).result
     assert second["dependencies"] == [1]
-    changed = project.set_status("1,2", "done")
+    changed = core.execute(SetStatus(ids=ids(1, 2), status="done")).result
     assert [item["status"] for item in changed] == ["done", "done"]
-    sub = project.add_subtask(2, "part")
+    sub = core.execute(AddSubtask(parent=2, values={"title": "part"})).result
     assert sub["id"] == "2.1" and sub["parentId"] == 2
-    assert project.show("2.1")[0]["title"] == "part"
+    assert core.show("2.1").value[0]["title"] == "part"
 
 
-def test_each_write_is_its_own_transaction_with_a_new_revision(project: TaskMaster) -> None:
-    revisions = [project.revision()]
+def test_each_write_is_its_own_transaction_with_a_new_revision(project: Project) -> None:
+    revisions = [project.core.revision()]
     for title in ("a", "b", "c"):
-        project.add_task(title)
-        revisions.append(project.revision())
+        commit = project.core.execute(AddTask(values={"title": title}))
+        assert commit.changed and commit.revision == project.core.revision()
+        revisions.append(commit.revision)
     assert revisions == sorted(set(revisions))
 
 
-def test_domain_errors_surface_and_change_nothing(project: TaskMaster) -> None:
-    project.add_task("one")
-    project.add_task("two", dependencies=[1])
-    before = project.tasks_file.read_bytes()
+def test_domain_errors_surface_and_change_nothing(project: Project) -> None:
+    core = project.core
+    add(project, "one")
+    add(project, "two", dependencies=[1])
+    before = tasks_file(project).read_bytes()
+    revision = core.revision()
     with pytest.raises(DependencyCycle, match="1 -> 2 -> 1"):
-        project.add_dependency("1", "2")
+        core.execute(AddDependency(id=TaskId(1), depends_on=TaskId(2)))
     with pytest.raises(TaskNotFound, match="task 9 not found in tag 'master'"):
-        project.set_status("9", "done")
+        core.execute(SetStatus(ids=ids(9), status="done"))
     with pytest.raises(InvalidInput, match="invalid status"):
-        project.set_status("1", "finished")
-    assert project.tasks_file.read_bytes() == before
+        core.execute(SetStatus(ids=ids(1), status="finished"))
+    assert tasks_file(project).read_bytes() == before
+    assert core.revision() == revision
 
 
-def test_current_tag_lives_in_state_json(project: TaskMaster) -> None:
-    project.add_tag("feature", description="a branch")
-    project.use_tag("feature")
-    assert project.current_tag() == "feature"
-    project.add_task("in feature")
-    assert [t["title"] for t in project.list_tasks().tasks] == ["in feature"]
-    assert project.list_tasks(tag="master").tasks == []
-    assert TaskMaster.open(project.root).current_tag() == "feature"
+def test_current_tag_lives_in_state_json(project: Project) -> None:
+    core = project.core
+    core.execute(AddTag(tag="feature", description="a branch"))
+    core.execute(UseTag(tag="feature"))
+    assert core.current_tag() == "feature"
+    add(project, "in feature")
+    assert [t["title"] for t in core.list_tasks().value.tasks] == ["in feature"]
+    assert core.list_tasks(tag="master").value.tasks == []
+    again = open_project(project.root)
+    try:
+        assert again.core.current_tag() == "feature"
+    finally:
+        again.close()
     with pytest.raises(TagNotFound):
-        project.use_tag("nope")
+        core.execute(UseTag(tag="nope"))
 
 
-def test_renaming_or_deleting_the_current_tag_keeps_state_valid(project: TaskMaster) -> None:
-    project.add_tag("feature")
-    project.use_tag("feature")
-    project.rename_tag("feature", "feature-2")
-    assert project.current_tag() == "feature-2"
-    project.delete_tag("feature-2")
-    assert project.current_tag() == "master"
+def test_renaming_or_deleting_the_current_tag_keeps_state_valid(project: Project) -> None:
+    core = project.core
+    core.execute(AddTag(tag="feature"))
+    core.execute(UseTag(tag="feature"))
+    core.execute(RenameTag(old="feature", new="feature-2"))
+    assert core.current_tag() == "feature-2"
+    core.execute(DeleteTag(tag="feature-2"))
+    assert core.current_tag() == "master"
 
 
 def test_the_tag_change_event_comes_after_state_json_names_the_new_tag(
-    project: TaskMaster,
+    project: Project,
 ) -> None:
-    seen_on_event: list[str] = []
-    project.bus.subscribe(lambda event: seen_on_event.append(current_tag(project.paths)))
-    project.add_tag("feature")
-    project.use_tag("feature")
-    project.rename_tag("feature", "feature-2")
-    project.delete_tag("feature-2")
+    assert project.paths is not None
+    paths = project.paths
+    seen_on_event: list[str | None] = []
+
+    def on_event(event: object) -> None:
+        # A fresh reader of the files, as another process would be.
+        seen_on_event.append(StateFile(paths.state_file, paths.config_file).get().current_tag)
+
+    project.core.bus.subscribe(on_event)
+    core = project.core
+    core.execute(AddTag(tag="feature"))
+    core.execute(UseTag(tag="feature"))
+    core.execute(RenameTag(old="feature", new="feature-2"))
+    core.execute(DeleteTag(tag="feature-2"))
     assert seen_on_event == ["master", "feature", "feature-2", "master"]
 
 
-def test_a_durable_commit_is_announced_even_if_the_step_before_its_event_fails(
-    project: TaskMaster,
+def test_a_commit_is_announced_exactly_when_it_is_durable(
+    project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The state is part of the transaction: when writing it fails, nothing is committed
+    and nothing announced; a commit that is durable is announced with its revision."""
+    core = project.core
     events = []
-    project.bus.subscribe(events.append)
+    core.bus.subscribe(events.append)
+    committed = core.execute(AddTag(tag="x"))
+    assert [event.revision for event in events] == [committed.revision]
+    assert committed.revision == core.storage.revision()
+    assert "x" in [info["name"] for info in core.tags().value]
 
-    def failing_step() -> None:
+    def full_disk(self: StateFile, state: object) -> None:
         raise OSError("state.json: disk full")
 
+    monkeypatch.setattr(StateFile, "write", full_disk)
+    before = tasks_file(project).read_bytes()
     with pytest.raises(OSError, match="disk full"):
-        project.transact(lambda doc: doc.put_tag("x", {"tasks": []}), before_announce=failing_step)
-    assert [event.revision for event in events] == [project.storage.revision()]
-    assert "x" in [info["name"] for info in project.tags()]
+        core.execute(UseTag(tag="x"))
+    assert [event.revision for event in events] == [committed.revision]
+    assert core.storage.revision() == committed.revision
+    assert tasks_file(project).read_bytes() == before
+    assert core.current_tag() == "master"
 
 
-def test_tag_answers_say_whether_the_tag_is_current(project: TaskMaster) -> None:
-    assert project.add_tag("feature")["current"] is False
-    assert project.copy_tag("feature", "copy")["current"] is False
-    project.use_tag("feature")
-    renamed = project.rename_tag("feature", "feature-2")
+def test_tag_answers_say_whether_the_tag_is_current(project: Project) -> None:
+    core = project.core
+    assert core.execute(AddTag(tag="feature")).result["current"] is False
+    assert core.execute(CopyTag(source="feature", target="copy")).result["current"] is False
+    core.execute(UseTag(tag="feature"))
+    renamed = core.execute(RenameTag(old="feature", new="feature-2")).result
     assert (renamed["name"], renamed["current"]) == ("feature-2", True)
-    assert project.rename_tag("copy", "copy-2")["current"] is False
+    assert core.execute(RenameTag(old="copy", new="copy-2")).result["current"] is False
 
 
-def test_state_json_keeps_keys_it_does_not_know(project: TaskMaster) -> None:
+def test_state_json_keeps_keys_it_does_not_know(project: Project) -> None:
+    assert project.paths is not None
     state = project.paths.state_file
     state.write_bytes(b'{"currentTag": "master", "migrationNoticeShown": true}')
-    project.add_tag("x")
-    project.use_tag("x")
+    project.core.execute(AddTag(tag="x"))
+    project.core.execute(UseTag(tag="x"))
     assert orjson.loads(state.read_bytes()) == {"currentTag": "x", "migrationNoticeShown": True}
 
 
-def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) -> None:
-    project.add_task("readable")
+def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: Project) -> None:
+    add(project, "readable")
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -206,7 +288,7 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) ->
                     time.sleep(30)
                 """
             ),
-            str(project.tasks_file),
+            str(tasks_file(project)),
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -214,7 +296,11 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) ->
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         start = time.monotonic()
-        tasks = TaskMaster.open(project.root, lock_timeout=5).list_tasks().tasks
+        reader = open_project(project.root, settings=Settings(lock_timeout=5))
+        try:
+            tasks = reader.core.list_tasks().value.tasks
+        finally:
+            reader.close()
         assert [t["title"] for t in tasks] == ["readable"]
         assert time.monotonic() - start < 4, "the read waited for the lock"
     finally:
@@ -222,26 +308,28 @@ def test_reads_do_not_wait_for_a_writer_holding_the_lock(project: TaskMaster) ->
         holder.wait()
 
 
-def test_switching_tags_gives_a_new_revision_and_an_event(project: TaskMaster) -> None:
-    project.add_tag("feature")
+def test_switching_tags_gives_a_new_revision_and_an_event(project: Project) -> None:
+    core = project.core
+    core.execute(AddTag(tag="feature"))
     seen = []
-    project.bus.subscribe(seen.append)
-    before = project.revision()
-    project.use_tag("feature")
-    assert project.revision() > before
+    core.bus.subscribe(seen.append)
+    before = core.revision()
+    commit = core.execute(UseTag(tag="feature"))
+    assert commit.revision > before and commit.revision == core.revision()
     assert [(e.kind, e.tag, e.revision) for e in seen] == [
-        ("tag.changed", "feature", project.revision())
+        ("tag.changed", "feature", core.revision())
     ]
 
 
 def test_move_onto_an_existing_task_is_refused_and_place_before_reorders(
-    project: TaskMaster,
+    project: Project,
 ) -> None:
+    core = project.core
     for title in ("One", "Two", "Three"):
-        project.add_task(title)
-    before = project.tasks_file.read_bytes()
+        add(project, title)
+    before = tasks_file(project).read_bytes()
     with pytest.raises(InvalidInput, match="task 1 already exists"):
-        project.move("3", "1")
-    assert project.tasks_file.read_bytes() == before
-    assert project.place_before("3", "1")["id"] == 3
-    assert [task["id"] for task in project.list_tasks().tasks] == [3, 1, 2]
+        core.execute(Move(sources=ids(3), targets=ids(1)))
+    assert tasks_file(project).read_bytes() == before
+    assert core.execute(PlaceBefore(id=TaskId(3), before=TaskId(1))).result["id"] == 3
+    assert [task["id"] for task in core.list_tasks().value.tasks] == [3, 1, 2]

@@ -10,7 +10,8 @@ import pytest
 from test_cli_support import Tm
 
 from taskmaster import generate
-from taskmaster.core import TaskMaster
+from taskmaster.commands import AddTask
+from taskmaster.compose import init_project
 from taskmaster.errors import InvalidInput
 from taskmaster.generate import render_task, task_file_name, task_file_pattern, write_task_files
 from taskmaster.model import check_tag_name
@@ -106,16 +107,17 @@ def test_each_file_is_written_atomically(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_facade_generate_default_directory(tmp_path: Path) -> None:
-    core, _ = TaskMaster.init(tmp_path)
-    core.add_task("Hello")
-    result = core.generate()
+    project, _ = init_project(tmp_path)
+    core = project.core
+    core.execute(AddTask(values={"title": "Hello"}))
+    result = core.generate(project.default_output_dir).result
     assert result.output_dir == tmp_path / ".taskmaster" / "tasks"
     assert (
         (tmp_path / ".taskmaster" / "tasks" / "task_001.md")
         .read_text()
         .startswith("# Task 1: Hello\n")
     )
-    core.close()
+    project.close()
 
 
 def test_cli_generate(tmp_path: Path) -> None:

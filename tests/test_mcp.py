@@ -28,7 +28,9 @@ from mcp.types import CallToolResult
 
 from harness.targets import tm_executable
 from taskmaster.cli import cli
-from taskmaster.core import TaskMaster
+from taskmaster.commands import AddTask
+from taskmaster.compose import init_project as init_files
+from taskmaster.compose import open_project
 
 TOOLS = {
     "get_tasks",
@@ -88,8 +90,8 @@ class McpServer:
 
 
 def init_project(path: Path) -> Path:
-    core, _ = TaskMaster.init(path)
-    core.close()
+    project, _ = init_files(path)
+    project.close()
     return path
 
 
@@ -476,9 +478,9 @@ def test_a_symlinked_project_directory_cannot_take_calls_outside_the_served_root
     elsewhere: no tool may read or write there, and the error names the path."""
     elsewhere = init_project(server.base / f"elsewhere-{request.node.name}")
     server.ok("add_task", projectRoot=str(project), title="Served")
-    core = TaskMaster.open(elsewhere)
-    core.add_task("Private")
-    core.close()
+    opened = open_project(elsewhere)
+    opened.core.execute(AddTask(values={"title": "Private"}))
+    opened.close()
     before = tasks_file(elsewhere).read_bytes()
     linked = server.allowed / f"{request.node.name}-linked"
     linked.mkdir()

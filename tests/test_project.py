@@ -1,4 +1,4 @@
-"""The project's own files: `CurrentTag` follows state.json (and config.json only when it
+"""The project's own files: the state follows state.json (and config.json only when it
 matters), a corrupt or stale state.json, a non-task JSON file, and each tag's `updated` time."""
 
 from __future__ import annotations
@@ -13,7 +13,12 @@ import orjson
 from test_cli_support import Tm
 
 from harness.targets import tm_executable
-from taskmaster.project import CurrentTag, ProjectPaths
+from taskmaster.project import ProjectPaths
+from taskmaster.storage.base import ProjectState
+from taskmaster.storage.state_file import StateFile
+
+MASTER = ProjectState(None)
+"""Naming no tag, which means master."""
 
 
 def _paths(tmp_path: Path) -> ProjectPaths:
@@ -21,42 +26,46 @@ def _paths(tmp_path: Path) -> ProjectPaths:
     return ProjectPaths(tmp_path, tmp_path / ".taskmaster" / "tasks" / "tasks.json")
 
 
+def _state_of(paths: ProjectPaths) -> StateFile:
+    return StateFile(paths.state_file, paths.config_file)
+
+
 def _write(path: Path, data: object) -> None:
     path.write_text(json.dumps(data))
 
 
 def test_without_state_or_config_the_tag_is_master(tmp_path: Path) -> None:
-    assert CurrentTag(_paths(tmp_path)).get() == "master"
+    assert _state_of(_paths(tmp_path)).get() == MASTER
 
 
 def test_a_new_state_file_is_seen(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
-    current = CurrentTag(paths)
-    assert current.get() == "master"
+    current = _state_of(paths)
+    assert current.get() == MASTER
     _write(paths.state_file, {"currentTag": "feature"})
-    assert current.get() == "feature"
+    assert current.get() == ProjectState("feature")
 
 
 def test_config_default_counts_while_state_names_no_tag(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
-    current = CurrentTag(paths)
+    current = _state_of(paths)
     _write(paths.state_file, {"migrationNoticeShown": True})
-    assert current.get() == "master"
+    assert current.get() == MASTER
     _write(paths.config_file, {"global": {"defaultTag": "release"}})
-    assert current.get() == "release"
+    assert current.get() == ProjectState("release")
     paths.config_file.unlink()
-    assert current.get() == "master"
+    assert current.get() == MASTER
 
 
 def test_config_cannot_override_a_tag_named_in_state(tmp_path: Path) -> None:
     paths = _paths(tmp_path)
-    current = CurrentTag(paths)
+    current = _state_of(paths)
     _write(paths.state_file, {"currentTag": "feature"})
-    assert current.get() == "feature"
+    assert current.get() == ProjectState("feature")
     _write(paths.config_file, {"global": {"defaultTag": "release"}})
-    assert current.get() == "feature"
+    assert current.get() == ProjectState("feature")
     _write(paths.state_file, {})
-    assert current.get() == "release"
+    assert current.get() == ProjectState("release")
 
 
 def test_a_json_file_that_is_not_a_task_file_is_never_rewritten(tmp_path: Path) -> None:

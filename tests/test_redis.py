@@ -17,7 +17,8 @@ from taskmaster.cache import RevisionCache
 from taskmaster.events import FILE_CHANGED, TASK_UPDATED, Event
 from taskmaster.redis import RedisBus, RedisL2Cache, RedisLink, channel_for, redis_bus
 
-CHANNEL = channel_for("/projects/demo/.taskmaster/tasks/tasks.json")
+STORAGE_KEY = "file:/projects/demo/.taskmaster/tasks/tasks.json"
+CHANNEL = channel_for(STORAGE_KEY)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -86,7 +87,7 @@ def test_a_watcher_event_stays_in_its_process(redis_url: str) -> None:
 
 def test_other_projects_on_the_same_redis_are_not_heard(redis_url: str, tmp_path: Path) -> None:
     received = Inbox()
-    other = redis_bus(redis_url, tmp_path / "elsewhere" / "tasks.json")
+    other = redis_bus(redis_url, f"file:{tmp_path / 'elsewhere' / 'tasks.json'}")
     receiver = listening_bus(redis_url, received)
     try:
         other.publish(Event(TASK_UPDATED, 1, "elsewhere"))
@@ -160,9 +161,8 @@ class Builds:
 
 
 def two_instances(url: str, revision: list[int]) -> tuple[RevisionCache[bytes], ...]:
-    tasks_file = "/projects/demo/.taskmaster/tasks/tasks.json"
     return tuple(
-        RevisionCache(lambda: revision[0], second_level=RedisL2Cache(RedisLink(url), tasks_file))
+        RevisionCache(lambda: revision[0], second_level=RedisL2Cache(RedisLink(url), STORAGE_KEY))
         for _ in range(2)
     )
 

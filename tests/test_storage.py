@@ -1,4 +1,9 @@
-"""FileStorage on real files: atomic writes, corrupt input, revisions, the lock."""
+"""FileStorage on real files: atomic writes, corrupt input, revisions, the lock, state.json.
+
+What every backend guarantees is checked for this one too in `tests/contract/`; here is what
+only files have: bytes, layout, permissions, sidecars, the directory lock, other programs'
+in-place edits.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +13,22 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from taskmaster.errors import CorruptTaskFile, LockTimeout, TaskFileMissing
+from taskmaster.errors import CorruptStateFile, CorruptTaskFile, LockTimeout, TaskFileMissing
 from taskmaster.model import Document
+from taskmaster.storage import Draft, ProjectState
 from taskmaster.storage import atomic as atomic_module
 from taskmaster.storage.file import FileStorage, lock_path_for
-
-
-def add_task(title: str):
-    def operation(document: Document) -> int:
-        task_id = document.next_task_id("master")
-        document.tasks("master").append({"id": task_id, "title": title})
-        return task_id
-
-    return operation
+from tests.contract.operations import add_task
 
 
 def titles(storage: FileStorage) -> list[str]:
     return [task["title"] for task in storage.read().document.tasks("master")]
-
-
-def test_transact_commits_and_returns_the_result_and_a_new_revision(store: FileStorage) -> None:
-    before = store.revision()
-    commit = store.transact(add_task("one"))
-    assert commit.result == 1
-    assert commit.changed
-    assert commit.revision > before
-    assert store.revision() == commit.revision
-    assert titles(store) == ["one"]
 
 
 def test_file_is_written_with_two_space_indentation(store: FileStorage) -> None:
@@ -48,30 +37,13 @@ def test_file_is_written_with_two_space_indentation(store: FileStorage) -> None:
     assert text.startswith('{\n  "master": {\n    "tasks": [\n      {\n        "id": 1,')
 
 
-def test_revision_strictly_increases_with_every_commit(store: FileStorage) -> None:
-    revisions = [store.transact(add_task(f"t{i}")).revision for i in range(50)]
-    assert revisions == sorted(set(revisions))
-
-
-def test_a_transaction_that_changes_nothing_writes_nothing(store: FileStorage) -> None:
-    revision = store.revision()
-    inode = os.stat(store.path).st_ino
-    commit = store.transact(lambda document: "looked")
-    assert commit == type(commit)("looked", revision, changed=False)
-    assert os.stat(store.path).st_ino == inode
-
-
-def test_an_operation_that_raises_leaves_the_file_untouched(store: FileStorage) -> None:
-    store.transact(add_task("keep"))
-    before = store.path.read_bytes()
-
-    def fail(document: Document) -> None:
-        document.tasks("master").clear()
-        raise RuntimeError("changed my mind")
-
-    with pytest.raises(RuntimeError):
-        store.transact(fail)
-    assert store.path.read_bytes() == before
+def test_a_transaction_that_changes_nothing_replaces_no_file(store: FileStorage) -> None:
+    files = {path: os.stat(path) for path in (store.path, store.state_path)}
+    commit = store.transact(lambda draft: "looked")
+    assert (commit.result, commit.changed) == ("looked", False)
+    for path, before in files.items():
+        after = os.stat(path)
+        assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns), path
 
 
 def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
@@ -89,6 +61,7 @@ def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
     monkeypatch.undo()
     assert store.path.read_bytes() == before
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "state.json",
         "tasks.json",
         "tasks.json.tm-rev",
     ]
@@ -96,7 +69,7 @@ def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
 
 def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
     first = FileStorage(tmp_path / "tasks.json")
-    first.create(Document.empty())
+    first.create(Document.empty(), ProjectState())
     orphan = tmp_path / ".tasks.json.abc123.tmp"
     orphan.write_text('{"master": {"tas')
     unrelated = tmp_path / ".other.json.abc.tmp"
@@ -117,6 +90,7 @@ def test_the_lock_is_the_directory_and_no_lock_file_is_made(store: FileStorage) 
     store.transact(add_task("one"))
     assert not (store.path.parent / "tasks.json.lock").exists()  # the reference tool's
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "state.json",
         "tasks.json",
         "tasks.json.tm-rev",
     ]
@@ -188,7 +162,7 @@ def test_a_corrupt_file_is_refused_by_every_path_and_never_overwritten(
         if position:
             assert f"{path}:{position}" in message
         assert "left unchanged" in message
-    assert not storage.create(Document.empty())
+    assert storage.create(Document.empty(), ProjectState()) == [str(storage.state_path)]
     assert path.read_bytes() == raw
 
 
@@ -212,17 +186,6 @@ def test_a_missing_file_is_a_clear_error_and_is_not_created(tmp_path: Path) -> N
 
 
 # revisions --------------------------------------------------------------------------------------
-
-
-def test_an_external_replace_gets_a_new_revision(store: FileStorage) -> None:
-    before = store.revision()
-    tmp = store.path.with_name("other.json")
-    tmp.write_bytes(b'{"master": {"tasks": [{"id": 1, "title": "from an editor"}]}}')
-    os.replace(tmp, store.path)
-    after = store.revision()
-    assert after > before
-    assert store.read().revision == after
-    assert titles(store) == ["from an editor"]
 
 
 def test_an_external_in_place_edit_gets_a_new_revision(store: FileStorage) -> None:
@@ -249,17 +212,6 @@ def test_same_size_and_mtime_replacements_never_repeat_a_revision(store: FileSto
         assert revision > seen[-1], f"replacement {i} kept revision {revision}"
         seen.append(revision)
         assert titles(store) == [f"{i:03d}"]
-
-
-def test_a_second_storage_sees_commits_of_the_first(tmp_path: Path) -> None:
-    writer = FileStorage(tmp_path / "tasks.json")
-    writer.create(Document.empty())
-    reader = FileStorage(tmp_path / "tasks.json")
-    for i in range(20):
-        commit = writer.transact(add_task(f"t{i}"))
-        snapshot = reader.read()
-        assert snapshot.revision == commit.revision
-        assert len(snapshot.document.tasks("master")) == i + 1
 
 
 def test_a_lost_sidecar_restarts_above_every_earlier_revision(store: FileStorage) -> None:
@@ -320,22 +272,6 @@ def test_a_process_killed_while_holding_the_lock_does_not_block_others(
     assert titles(store) == ["after"]
 
 
-def test_threads_of_one_process_are_serialised(store: FileStorage) -> None:
-    import threading
-
-    def work() -> None:
-        for _ in range(25):
-            store.transact(add_task("t"))
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    ids = [task["id"] for task in store.read().document.tasks("master")]
-    assert ids == list(range(1, 101))
-
-
 def test_threads_racing_on_a_fresh_storage_share_one_file_lock(
     store: FileStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -377,9 +313,98 @@ def test_an_operation_that_changes_nothing_does_not_reformat_another_programs_fi
     raw = b'{"master":{"tasks":[{"id":"1","title":"compact, string id"}]}}'
     path.write_bytes(raw)
     storage = FileStorage(path)
-    commit = storage.transact(lambda document: document.task("master", 1)["title"])
+    commit = storage.transact(lambda draft: draft.document.task("master", 1)["title"])
     assert commit.result == "compact, string id"
     assert not commit.changed
     assert path.read_bytes() == raw
     storage.transact(add_task("now it changes"))
     assert path.read_bytes().startswith(b'{\n  "master"')  # written in our layout from now on
+
+
+# state.json: the project state beside the task file -------------------------------------------
+
+
+def switch_to(tag: str | None) -> Callable[[Draft], None]:
+    def operation(draft: Draft) -> None:
+        draft.state = ProjectState(tag)
+
+    return operation
+
+
+def test_create_writes_the_task_file_and_state_json_and_names_what_it_wrote(
+    tmp_path: Path,
+) -> None:
+    storage = FileStorage(tmp_path / "tasks.json")
+    created = storage.create(Document.empty(), ProjectState("feature"))
+    assert created == [str(tmp_path / "tasks.json"), str(tmp_path / "state.json")]
+    assert orjson.loads((tmp_path / "state.json").read_bytes()) == {"currentTag": "feature"}
+    tasks = (tmp_path / "tasks.json").read_bytes()
+    (tmp_path / "state.json").unlink()
+    # Only the missing part is made again; the task file is left exactly as it is.
+    assert storage.create(Document({"other": {"tasks": []}}), ProjectState()) == [
+        str(tmp_path / "state.json")
+    ]
+    assert (tmp_path / "tasks.json").read_bytes() == tasks
+    assert orjson.loads((tmp_path / "state.json").read_bytes()) == {}
+
+
+def test_a_change_of_tag_rewrites_state_json_alone_and_keeps_its_other_keys(
+    store: FileStorage,
+) -> None:
+    store.state_path.write_bytes(b'{"currentTag": "master", "migrationNoticeShown": true}')
+    tasks = store.path.read_bytes()
+    store.transact(switch_to("feature"))
+    assert orjson.loads(store.state_path.read_bytes()) == {
+        "currentTag": "feature",
+        "migrationNoticeShown": True,
+    }
+    store.transact(switch_to(None))  # names no tag: the key goes, as the reference tool has it
+    assert orjson.loads(store.state_path.read_bytes()) == {"migrationNoticeShown": True}
+    assert store.path.read_bytes() == tasks
+
+
+def test_state_json_may_live_elsewhere_and_config_json_gives_the_default_tag(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "tasks").mkdir()
+    config = tmp_path / "config.json"
+    config.write_bytes(b'{"global": {"defaultTag": "main"}}')
+    storage = FileStorage(
+        tmp_path / "tasks" / "tasks.json",
+        state_file=tmp_path / "state.json",
+        config_file=config,
+    )
+    storage.create(Document.empty(), ProjectState())
+    assert storage.state_path == tmp_path / "state.json"
+    assert storage.state() == ProjectState("main")  # state.json names none
+    storage.transact(switch_to("feature"))
+    assert orjson.loads((tmp_path / "state.json").read_bytes()) == {"currentTag": "feature"}
+    assert storage.read().state == ProjectState("feature")  # config.json counts no more
+
+
+def test_a_corrupt_state_json_is_reported_and_choosing_a_tag_repairs_it(
+    store: FileStorage,
+) -> None:
+    store.state_path.write_bytes(b"{")
+    with pytest.raises(CorruptStateFile, match="tm tags use"):
+        store.state()
+    with pytest.raises(CorruptStateFile):
+        store.read()
+    assert store.transact(add_task("tasks are fine")).changed  # the operation never asked
+    assert store.state_path.read_bytes() == b"{"
+    store.transact(switch_to("master"))
+    assert store.state() == ProjectState("master")
+    assert titles(store) == ["tasks are fine"]
+
+
+def test_an_outside_edit_of_state_json_is_read(store: FileStorage) -> None:
+    store.state_path.write_bytes(b'{"currentTag": "theirs"}')
+    assert store.state() == ProjectState("theirs")
+    assert FileStorage(store.path).read().state == ProjectState("theirs")
+
+
+def test_the_key_is_the_real_path_whatever_name_opened_it(store: FileStorage) -> None:
+    link = store.path.parent / "link.json"
+    link.symlink_to(store.path)
+    assert FileStorage(link).key == store.key == f"file:{store.path}"
+    assert store.describe() == {"backend": "file", "location": str(store.path)}

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from taskmaster.model import Document
+from taskmaster.storage import Draft
 from taskmaster.storage import revision as revision_module
 from taskmaster.storage.file import FileStorage
 from taskmaster.storage.revision import (
@@ -27,7 +27,8 @@ from taskmaster.storage.revision import (
 )
 
 
-def add_task(document: Document) -> None:
+def add_task(draft: Draft) -> None:
+    document = draft.document
     document.tasks("master").append({"id": document.next_task_id("master"), "title": "t"})
 
 
@@ -108,6 +109,7 @@ def test_the_sidecar_is_rewritten_in_place_and_stamped_with_the_revision(
         assert st.st_size == RECORD_SIZE
         assert st.st_mtime_ns == revision * 1000
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
+        "state.json",
         "tasks.json",
         "tasks.json.tm-rev",
     ]
@@ -261,7 +263,8 @@ WRITER = textwrap.dedent(
     import sys
     from taskmaster.storage.file import FileStorage
     storage = FileStorage(sys.argv[1])
-    def add(document):
+    def add(draft):
+        document = draft.document
         tasks = document.tasks("master")
         tasks.append({"id": len(tasks) + 1, "title": "t"})
         return len(tasks)
@@ -336,7 +339,7 @@ def test_readers_agree_on_an_outside_change_without_writing_and_a_writer_records
     assert FileStorage(store.path).revision() == derived  # every reader derives the same
     assert reader.read().revision == derived
     assert sidecar(store).read_bytes() == recorded  # readers wrote nothing
-    unchanged = store.transact(lambda document: None)
+    unchanged = store.transact(lambda draft: None)
     assert not unchanged.changed and unchanged.revision == derived  # the writer records it
     assert decode_record(sidecar(store).read_bytes()).revision == derived
     assert store.transact(add_task).revision > derived

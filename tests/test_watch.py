@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from taskmaster.core import TaskMaster
+from taskmaster.commands import AddTask
+from taskmaster.compose import init_project, open_project
 from taskmaster.events import FILE_CHANGED, TASK_CREATED, Event
-from taskmaster.model import Document
+from taskmaster.storage.base import Draft
 from taskmaster.storage.file import FileStorage
 
 WAIT = 5.0
@@ -22,10 +23,10 @@ WAIT = 5.0
 
 @pytest.fixture
 def watched(tmp_path: Path):
-    project, _ = TaskMaster.init(tmp_path)
+    project, _ = init_project(tmp_path)
     events: queue.Queue[Event] = queue.Queue()
-    project.bus.subscribe(events.put)
-    project.watch()
+    project.core.bus.subscribe(events.put)
+    project.core.watch()
     yield project, events
     project.close()
 
@@ -43,7 +44,8 @@ def _next_file_change(events: queue.Queue[Event], at_least: int) -> Event:
 
 
 def _add(title: str):
-    def operation(document: Document) -> None:
+    def operation(draft: Draft) -> None:
+        document = draft.document
         document.tasks("master").append({"id": document.next_task_id("master"), "title": title})
 
     return operation
@@ -51,11 +53,11 @@ def _add(title: str):
 
 def test_another_writers_atomic_replace_is_announced(watched) -> None:
     project, events = watched
-    other = FileStorage(project.tasks_file)  # another process's handle on the same file
+    other = FileStorage(project.paths.tasks_file)  # another process's handle on the same file
     revision = other.transact(_add("from elsewhere")).revision
     event = _next_file_change(events, revision)
     assert event.revision == revision
-    assert event.origin == project.instance_id
+    assert event.origin == project.core.instance_id
 
 
 REPLACER = """
@@ -63,7 +65,7 @@ import sys
 from taskmaster.storage.file import FileStorage
 storage = FileStorage(sys.argv[1], durable=False)
 for i in range(int(sys.argv[2])):
-    storage.transact(lambda document: document.tasks("master").append({"id": i, "title": "t"}))
+    storage.transact(lambda draft: draft.document.tasks("master").append({"id": i, "title": "t"}))
 print(storage.revision())
 """
 
@@ -71,7 +73,7 @@ print(storage.revision())
 def test_it_keeps_working_after_thousands_of_replacements(watched) -> None:
     project, events = watched
     done = subprocess.run(
-        [sys.executable, "-c", REPLACER, str(project.tasks_file), "2000"],
+        [sys.executable, "-c", REPLACER, str(project.paths.tasks_file), "2000"],
         capture_output=True,
         text=True,
         check=True,
@@ -79,38 +81,38 @@ def test_it_keeps_working_after_thousands_of_replacements(watched) -> None:
     )
     final = int(done.stdout)
     assert _next_file_change(events, final).revision == final
-    other = FileStorage(project.tasks_file)
+    other = FileStorage(project.paths.tasks_file)
     last = other.transact(_add("one more")).revision
     assert _next_file_change(events, last).revision == last
 
 
 def test_an_in_place_editor_write_is_announced(watched) -> None:
     project, events = watched
-    before = project.revision()
-    with open(project.tasks_file, "r+b") as handle:
+    before = project.core.revision()
+    with open(project.paths.tasks_file, "r+b") as handle:
         content = handle.read()
         handle.seek(0)
         handle.truncate()
         handle.write(content.replace(b'"tasks": []', b'"tasks": [{"id": 1, "title": "vim"}]'))
     event = _next_file_change(events, before + 1)
-    assert project.storage.revision() >= event.revision
-    assert [t["title"] for t in project.list_tasks().tasks] == ["vim"]
+    assert project.core.storage.revision() >= event.revision
+    assert [t["title"] for t in project.core.list_tasks().value.tasks] == ["vim"]
 
 
 def test_delete_and_recreate_is_announced(watched) -> None:
     project, events = watched
-    content = project.tasks_file.read_bytes()
-    before = project.revision()
-    os.unlink(project.tasks_file)
+    content = project.paths.tasks_file.read_bytes()
+    before = project.core.revision()
+    os.unlink(project.paths.tasks_file)
     time.sleep(0.05)
-    project.tasks_file.write_bytes(content.replace(b'"tasks": []', b'"tasks": [{"id": 1}]'))
+    project.paths.tasks_file.write_bytes(content.replace(b'"tasks": []', b'"tasks": [{"id": 1}]'))
     assert _next_file_change(events, before + 1).revision > before
 
 
 def test_own_commits_are_announced_once_by_the_facade_not_the_watcher(watched) -> None:
     project, events = watched
     for i in range(20):
-        project.add_task(f"mine {i}")
+        project.core.execute(AddTask(values={"title": f"mine {i}"}))
     time.sleep(0.3)  # give the watcher time to (wrongly) announce our own renames
     kinds = []
     while not events.empty():
@@ -120,12 +122,12 @@ def test_own_commits_are_announced_once_by_the_facade_not_the_watcher(watched) -
 
 def test_the_watcher_starts_lazily_and_leaves_no_thread(tmp_path: Path) -> None:
     baseline = threading.active_count()
-    project, _ = TaskMaster.init(tmp_path)
-    project.add_task("no watcher needed")
+    project, _ = init_project(tmp_path)
+    project.core.execute(AddTask(values={"title": "no watcher needed"}))
     assert threading.active_count() == baseline
-    watcher = project.watch()
+    watcher = project.core.watch()
     assert watcher.running and threading.active_count() > baseline
-    assert project.watch() is watcher  # idempotent
+    assert project.core.watch() is watcher  # idempotent
     project.close()
     deadline = time.monotonic() + WAIT
     while threading.active_count() > baseline and time.monotonic() < deadline:
@@ -134,17 +136,17 @@ def test_the_watcher_starts_lazily_and_leaves_no_thread(tmp_path: Path) -> None:
 
 
 def test_a_symlinked_task_file_is_watched_where_it_really_lives(tmp_path: Path) -> None:
-    TaskMaster.init(tmp_path)[0].close()
+    init_project(tmp_path)[0].close()
     link = tmp_path / ".taskmaster" / "tasks.json"
     shared = tmp_path / "shared"
     shared.mkdir()
     link.rename(shared / "tasks.json")
     link.with_name("tasks.json.tm-rev").unlink()
     link.symlink_to(shared / "tasks.json")
-    project = TaskMaster.open(tmp_path)
+    project = open_project(tmp_path)
     events: queue.Queue[Event] = queue.Queue()
-    project.bus.subscribe(events.put)
-    project.watch()
+    project.core.bus.subscribe(events.put)
+    project.core.watch()
     try:
         # Another writer naming the real file: its rename happens in `shared`, not beside the link.
         revision = FileStorage(shared / "tasks.json").transact(_add("elsewhere")).revision

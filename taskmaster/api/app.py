@@ -46,6 +46,7 @@ from taskmaster.api.state import ApiState
 from taskmaster.cache import RevisionCache
 from taskmaster.compose import Project
 from taskmaster.config import Config
+from taskmaster.errors import InvalidInput
 from taskmaster.events import Event
 
 L2_MAX_TTL_SECONDS = 60
@@ -141,7 +142,7 @@ def _use_redis(
 ) -> None:
     """Share events and cached answers with the project's other instances through Redis."""
     if project.redis is None:
-        raise ValueError(
+        raise InvalidInput(
             "a Redis URL is configured but the project was opened without Redis: open it "
             "with Settings(redis_url=url)"
         )

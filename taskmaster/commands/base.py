@@ -85,13 +85,15 @@ class Work:
     """What a command runs on: the transaction's draft, the time of the write, and what the
     change announcement should say (set by the command)."""
 
-    __slots__ = ("draft", "now", "tag")
+    __slots__ = ("draft", "missing_tag", "now", "tag")
 
     def __init__(self, draft: Draft, now: str) -> None:
         self.draft = draft
         self.now = now
         self.tag: str | None = None
         """The tag the change is announced under."""
+        self.missing_tag: str | None = None
+        """The current tag the project names when it no longer exists (master was used)."""
 
     @property
     def document(self) -> Document:
@@ -104,7 +106,13 @@ class Work:
     def resolve(self, tag: str | None) -> str:
         """The tag a command means: its own, or the project's current one (master when the
         project names none, or names one that no longer exists)."""
-        return tag or current_tag_of(self.document, self.state)
+        if tag:
+            return tag
+        name = current_tag_of(self.document, self.state)
+        named = self.state.current_tag
+        if named and named != name:
+            self.missing_tag = named
+        return name
 
 
 def current_tag_of(document: Document, state: ProjectState) -> str:

@@ -18,7 +18,7 @@ import pytest
 from taskmaster.errors import CorruptTaskFile
 from taskmaster.model import Document
 from taskmaster.storage.base import Draft, ProjectState, Storage
-from tests.contract.backends import Backend, empty_document
+from tests.contract.backends import OUTSIDE_STATE_REVISION, Backend, empty_document
 from tests.contract.operations import add_task, switch_to, titles
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +34,16 @@ def counter_document() -> Document:
 def increment(draft: Draft) -> int:
     task = draft.document.tasks("master")[0]
     task["count"] += 1
+    return int(task["count"])
+
+
+def yielding_increment(draft: Draft) -> int:
+    """An increment that lets other threads run between its read and its write, as any
+    operation that does I/O would: without the store's exclusion, updates are lost."""
+    task = draft.document.tasks("master")[0]
+    seen = task["count"]
+    time.sleep(0)
+    task["count"] = seen + 1
     return int(task["count"])
 
 
@@ -80,6 +90,33 @@ def test_an_outside_change_gets_a_new_revision_and_is_read(backend: Backend) -> 
     commit = store.transact(add_task("ours again"))  # applied to the outside version
     assert commit.revision > after
     assert titles(store) == ["ours", "changed outside", "ours again"]
+
+
+def test_an_outside_change_of_the_state_is_read(backend: Backend) -> None:
+    store = backend.make()
+    backend.outside_change(store, state=ProjectState("feature"))
+    assert store.state() == ProjectState("feature")
+    assert store.read().state == ProjectState("feature")
+    assert backend.reopen(store).state() == ProjectState("feature")
+    assert titles(store) == []  # the document was left alone
+
+
+def test_an_outside_change_of_the_state_alone_takes_a_new_revision_and_is_announced(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    """A reader that caches by revision would otherwise keep answering for the old tag."""
+    backend.expect_gap(OUTSIDE_STATE_REVISION, request)
+    store = backend.make()
+    seen: list[int] = []
+    feed = store.changes(seen.append)
+    feed.start()
+    try:
+        before = store.revision()
+        backend.outside_change(store, state=ProjectState("feature"))
+        assert store.revision() > before
+        assert wait_for(lambda: store.revision() in seen, backend.notice_deadline), seen
+    finally:
+        feed.stop()
 
 
 # change notices ---------------------------------------------------------------------------------
@@ -142,7 +179,7 @@ def test_threads_sharing_a_store_lose_no_increment(backend: Backend) -> None:
         try:
             start.wait()
             for _ in range(THREAD_INCREMENTS):
-                commit = handle.transact(increment)
+                commit = handle.transact(yielding_increment)
                 assert commit.changed
                 mine.append((commit.result, commit.revision))
         except BaseException as err:

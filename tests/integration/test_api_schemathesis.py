@@ -31,6 +31,8 @@ from schemathesis.specs.openapi.checks import (
 
 from taskmaster.api import ApiServer
 from taskmaster.api.openapi import build_spec
+from taskmaster.commands import AddSubtask, AddTag, AddTask
+from taskmaster.compose import init_project
 from taskmaster.config import Config
 from taskmaster.core import TaskMaster
 
@@ -64,20 +66,25 @@ CASES = _cases()
 
 
 def _seed(core: TaskMaster) -> None:
-    core.add_task("Set up CI", priority="high")
-    core.add_task("Write docs", dependencies=["1"])
-    core.add_subtask(1, "Pick a runner")
-    core.add_subtask(1, "Cache the toolchain", dependencies=["1.1"])
-    core.add_task("Release", dependencies=["1", "2"], status="in-progress")
-    core.add_tag("feature", description="a second list", copy_from="master")
+    # Built from JSON arguments, as a front end builds them (ids as the API takes them).
+    core.execute(AddTask.from_args({"title": "Set up CI", "priority": "high"}))
+    core.execute(AddTask.from_args({"title": "Write docs", "dependencies": ["1"]}))
+    core.execute(AddSubtask.from_args({"parent": 1, "title": "Pick a runner"}))
+    core.execute(
+        AddSubtask.from_args({"parent": 1, "title": "Cache the toolchain", "dependencies": ["1.1"]})
+    )
+    core.execute(
+        AddTask.from_args({"title": "Release", "dependencies": ["1", "2"], "status": "in-progress"})
+    )
+    core.execute(AddTag(tag="feature", description="a second list", copy_from="master"))
 
 
 @pytest.fixture(scope="module")
 def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root: Path = tmp_path_factory.mktemp("fuzzed")
-    core, _ = TaskMaster.init(root)
-    _seed(core)
-    server = ApiServer(core, Config(port=0, threads=4))
+    project, _ = init_project(root)
+    _seed(project.core)
+    server = ApiServer(project, Config(port=0, threads=4))
     thread = threading.Thread(target=server.run, name="api-server", daemon=True)
     thread.start()
     try:
@@ -86,7 +93,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
         thread.join(timeout=10)
         assert not thread.is_alive(), "the server did not stop"
-        core.close()
+        project.close()
 
 
 @pytest.fixture(scope="module")

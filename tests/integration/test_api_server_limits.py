@@ -25,7 +25,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from taskmaster.core import TaskMaster
+from taskmaster.commands import AddTask
+from taskmaster.compose import init_project
 from tests.integration.test_api_server import Served, start_server, tm
 
 pytestmark = pytest.mark.slow
@@ -220,12 +221,12 @@ def test_idle_connections_do_not_keep_health_from_answering(
 
 
 def _big_project(root: Path) -> None:
-    core, _ = TaskMaster.init(root)
+    project, _ = init_project(root)
     try:
         for number in range(100):
-            core.add_task(f"task {number}", details="d" * 2000)
+            project.core.execute(AddTask(values={"title": f"task {number}", "details": "d" * 2000}))
     finally:
-        core.close()
+        project.close()
 
 
 def test_clients_that_pipeline_large_gets_and_never_read_do_not_stop_the_server(

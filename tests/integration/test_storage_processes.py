@@ -17,6 +17,7 @@ import pytest
 
 from harness.baseline import NaiveFileStore, TornRead
 from taskmaster.model import Document
+from taskmaster.storage import Draft, ProjectState
 from taskmaster.storage.file import FileStorage
 
 pytestmark = pytest.mark.slow
@@ -30,8 +31,8 @@ def _counter_document() -> Document:
     return Document({"master": {"tasks": [{"id": 1, "title": "counter", "count": 0}]}})
 
 
-def _increment(document: Document) -> int:
-    task = document.tasks("master")[0]
+def _increment(draft: Draft) -> int:
+    task = draft.document.tasks("master")[0]
     task["count"] += 1
     return task["count"]
 
@@ -93,7 +94,7 @@ def _run_contention(path: Path, worker) -> tuple[int, int | None]:
 
 def test_no_increment_is_lost_under_contention(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json"
-    FileStorage(path).create(_counter_document())
+    FileStorage(path).create(_counter_document(), ProjectState())
     acknowledged, final = _run_contention(path, _safe_worker)
     assert acknowledged == PROCESSES * INCREMENTS
     assert final == acknowledged
@@ -109,7 +110,7 @@ def test_the_same_contention_loses_increments_on_the_naive_path(tmp_path: Path) 
     losses = []
     for round_ in range(3):
         path = tmp_path / f"tasks-{round_}.json"
-        FileStorage(path).create(_counter_document())
+        FileStorage(path).create(_counter_document(), ProjectState())
         acknowledged, final = _run_contention(path, _naive_worker)
         assert acknowledged > 0
         losses.append(acknowledged if final is None else acknowledged - final)
@@ -129,7 +130,8 @@ APPENDER = textwrap.dedent(
     i = 0
     while True:
         token = f"{name}-{i}"
-        def append(document, token=token):
+        def append(draft, token=token):
+            document = draft.document
             tasks = document.tasks("master")
             tasks.append({"id": document.next_task_id("master"), "title": token,
                           "details": "x" * 2000})
@@ -181,7 +183,7 @@ def test_sigkilled_writers_never_tear_the_file_or_lose_an_acknowledged_write(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "tasks.json"
-    FileStorage(path).create(Document.empty())
+    FileStorage(path).create(Document.empty(), ProjectState())
     rng = random.Random(1234)
     acknowledged: list[str] = []
     for round_no in range(25):
@@ -197,7 +199,7 @@ def test_sigkilled_writers_never_tear_the_file_or_lose_an_acknowledged_write(
 def test_sigkilled_naive_writers_tear_the_file(tmp_path: Path) -> None:
     """Proof that the crash test can fail: direct writes killed mid-way leave invalid JSON."""
     path = tmp_path / "tasks.json"
-    FileStorage(path).create(Document.empty())
+    FileStorage(path).create(Document.empty(), ProjectState())
     rng = random.Random(99)
     for _ in range(200):
         writers = [_spawn(NAIVE_APPENDER, str(path)) for _ in range(2)]

@@ -22,6 +22,7 @@ import pytest
 
 from taskmaster.errors import HardLinkedTaskFile, LockTimeout
 from taskmaster.model import Document
+from taskmaster.storage import ProjectState
 from taskmaster.storage.file import FileStorage
 from tests.test_storage import hold_lock
 
@@ -39,7 +40,8 @@ WRITER = textwrap.dedent(
     print("ready", flush=True)
     sys.stdin.readline()  # every writer starts at once
     for n in range(count):
-        def add(document, title=f"{name}-{n}"):
+        def add(draft, title=f"{name}-{n}"):
+            document = draft.document
             tasks = document.tasks("master")
             tasks.append({"id": document.next_task_id("master"), "title": title})
         if storage.transact(add).changed:
@@ -55,7 +57,7 @@ def _titles(path: Path) -> list[str]:
 def test_writers_through_a_symlink_and_through_the_real_path_lose_nothing(tmp_path: Path) -> None:
     real = tmp_path / "real" / "tasks.json"
     real.parent.mkdir()
-    FileStorage(real).create(Document.empty())
+    FileStorage(real).create(Document.empty(), ProjectState())
     link = tmp_path / "elsewhere" / "tasks.json"
     link.parent.mkdir()
     link.symlink_to(real)
@@ -123,13 +125,13 @@ def test_a_symlinked_project_task_file_stays_a_link_and_tm_dash_f_shares_its_loc
 def test_a_hard_linked_task_file_is_read_but_never_written(tmp_path: Path) -> None:
     path = tmp_path / "tasks.json"
     storage = FileStorage(path)
-    storage.create(Document.empty())
-    storage.transact(lambda document: document.tasks("master").append({"id": 1, "title": "a"}))
+    storage.create(Document.empty(), ProjectState())
+    storage.transact(lambda draft: draft.document.tasks("master").append({"id": 1, "title": "a"}))
     other = tmp_path / "copy.json"
     os.link(path, other)
     before = path.read_bytes()
     with pytest.raises(HardLinkedTaskFile, match="hard links"):
-        FileStorage(other).transact(lambda document: document.tasks("master").clear())
+        FileStorage(other).transact(lambda draft: draft.document.tasks("master").clear())
     assert path.read_bytes() == before
     assert os.stat(path).st_ino == os.stat(other).st_ino  # still one file
     assert [task["title"] for task in FileStorage(other).read().document.tasks("master")] == ["a"]
@@ -147,16 +149,16 @@ def test_deleting_the_lock_files_while_the_lock_is_held_does_not_let_a_second_wr
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "tasks.json"
-    FileStorage(path).create(Document.empty())
+    FileStorage(path).create(Document.empty(), ProjectState())
     holder = hold_lock(path)
     try:
-        # `rm *.lock`-style clean-up: everything but the task file and its revision.
+        # `rm *.lock`-style clean-up: everything but the task file, its revision and state.
         for leftover in tmp_path.iterdir():
-            if leftover.name not in {"tasks.json", "tasks.json.tm-rev"}:
+            if leftover.name not in {"tasks.json", "tasks.json.tm-rev", "state.json"}:
                 leftover.unlink()
         with pytest.raises(LockTimeout):
             FileStorage(path, lock_timeout=0.5).transact(
-                lambda document: document.tasks("master").append({"id": 1, "title": "in"})
+                lambda draft: draft.document.tasks("master").append({"id": 1, "title": "in"})
             )
     finally:
         holder.kill()
@@ -169,7 +171,7 @@ def test_an_outside_edit_while_a_writer_holds_the_lock_is_read_without_waiting(
 ) -> None:
     path = tmp_path / "tasks.json"
     writer = FileStorage(path)
-    writer.create(Document.empty())
+    writer.create(Document.empty(), ProjectState())
     before = writer.read().revision
     reader = FileStorage(path, lock_timeout=2)
     holder = hold_lock(path)
@@ -197,7 +199,7 @@ def test_an_outside_edit_while_a_writer_holds_the_lock_is_read_without_waiting(
         holder.kill()
         holder.wait()
     # The writer that comes next records the revision the readers derived, then moves past it.
-    commit = writer.transact(lambda document: document.task("master", 1).update(title="ours"))
+    commit = writer.transact(lambda draft: draft.document.task("master", 1).update(title="ours"))
     assert commit.revision > before
 
 
