@@ -60,6 +60,8 @@ class Member:
     """Whether `null` is accepted (it means the same as leaving the member out)."""
     non_empty: bool = False
     """A text that must not be blank (a title, a note): said in the schema, checked here."""
+    blank_is_absent: bool = False
+    """A blank text counts as left out (the resource decides), not as an error."""
 
     def schema(self) -> Schema:
         schema = schema_of(self.kind, self.description, nullable=self.nullable)
@@ -76,7 +78,7 @@ class Member:
             raise invalid(name, f"{name!r} must be a list of task ids, not {json_type_name(value)}")
         with named({}):
             self.kind.parse(value, name)
-        if self.non_empty and not value.strip():
+        if self.non_empty and not self.blank_is_absent and not value.strip():
             raise invalid(name, f"{name!r} must not be empty")
 
 
@@ -87,6 +89,7 @@ def member(
     description: str | None = None,
     required: bool | None = None,
     non_empty: bool = False,
+    blank_is_absent: bool = False,
 ) -> Member:
     """A member that is the command's parameter `arg` (its kind and words)."""
     spec = spec_of(command, arg)
@@ -98,6 +101,7 @@ def member(
         required=needed,
         nullable=not needed,
         non_empty=non_empty,
+        blank_is_absent=blank_is_absent,
     )
 
 
@@ -143,6 +147,8 @@ class Body:
                     raise invalid(name, f"{name!r} cannot be null")
                 continue
             each.check(value, name)
+            if each.blank_is_absent and not value.strip():
+                continue
             checked[name] = value
         return checked
 
@@ -192,13 +198,14 @@ NEW_TASK = Body(
         **_members(
             AddTask,
             *(spec.arg for spec in AddTask.params()),
-            title=member(AddTask, "title", required=False, non_empty=True),
+            title=member(AddTask, "title", required=False, non_empty=True, blank_is_absent=True),
         ),
         "prompt": Member(
             TEXT,
             "What the task is about, when no title is given: there is no AI model here, so "
             "the text becomes the title and, unless given, the description.",
             non_empty=True,
+            blank_is_absent=True,
         ),
     },
     description="Give `title`, or `prompt` (then it becomes the title and, unless given, the "
