@@ -46,7 +46,7 @@ ConvertId = Annotated[
 Title = Annotated[str | None, about(AddSubtask, "title")]
 Description = Annotated[str | None, about(AddSubtask, "description")]
 Details = Annotated[str | None, about(AddSubtask, "details")]
-Status = Annotated[str | None, about(AddSubtask, "status", also="Default: pending.")]
+Status = Annotated[str | None, about(AddSubtask, "status")]
 Dependencies = Annotated[
     str | None,
     IDS,

@@ -238,9 +238,12 @@ def about(
     alias: str | None = None,
 ) -> Any:
     """The `Field` of a tool parameter that is the command's argument `name`: its description
-    (`also` is added after it) and, for a choice, its values. `alias` is the name a client
-    sends when it is no Python name (`from`)."""
+    (`also` is added after it; by default the command's default, when it has a telling one)
+    and, for a choice, its values. `alias` is the name a client sends when it is no Python
+    name (`from`)."""
     spec = spec_of(command, name)
+    if isinstance(spec.default, str) and spec.default and not also:
+        also = f"Default: {spec.default}."  # a default worth saying (not "" or a flag's false)
     return _field(spec.kind, description or spec.description, also, alias)
 
 
