@@ -23,6 +23,7 @@ from typing import Any
 from benchmarks.data import synthetic_document
 from taskmaster.model import DEFAULT_TAG, TaskId
 from taskmaster.ops.status import set_status
+from taskmaster.storage import ProjectState
 from taskmaster.storage.file import FileStorage
 
 NAME = "contention"
@@ -54,7 +55,7 @@ def _prepare(store: str, folder: Path) -> Path:
         db.close()
         return path
     path = folder / "tasks.json"
-    FileStorage(path).create(synthetic_document(TASKS))
+    FileStorage(path).create(synthetic_document(TASKS), ProjectState())
     return path
 
 
