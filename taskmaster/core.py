@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -232,9 +232,6 @@ class TaskMaster:
 
     def _announce_outside_change(self, revision: int) -> None:
         self.bus.publish(Event(FILE_CHANGED, revision, self.instance_id))
-
-    def subscribe(self, handler: Callable[[Event], None]) -> Callable[[], None]:
-        return self.bus.subscribe(handler)
 
     def close(self) -> None:
         """Stop the change feed, release the storage and close the bus (a bus given to a
