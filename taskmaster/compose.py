@@ -9,7 +9,7 @@ cache attached. Adding a backend means adding its module and one entry in `BACKE
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -131,7 +131,6 @@ class Project:
     """The files of a project stored in files; None for other backends."""
     redis: SharedLink | None = None
     """The Redis connection when a Redis URL is set."""
-    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @property
     def default_output_dir(self) -> Path:
