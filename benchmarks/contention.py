@@ -72,7 +72,8 @@ def _writer(
         storage = FileStorage(path)
 
         def transaction(status: str) -> None:
-            def operation(doc: Any) -> None:
+            def operation(draft: Any) -> None:
+                doc = draft.document
                 set_status(doc, DEFAULT_TAG, [TaskId(task_id)], status)
                 task = doc.task(DEFAULT_TAG, task_id)
                 task["count"] = task.get("count", 0) + 1
