@@ -108,6 +108,7 @@ class Supervisor:
         env: dict[str, str] | None = None,
         cwd: Path | str | None = None,
         log: bool = True,
+        user: str | None = None,
     ) -> Proc:
         log_path = None
         if log and self.log_dir is not None:
@@ -124,6 +125,7 @@ class Supervisor:
                 cwd=cwd,
                 start_new_session=True,
                 preexec_fn=die_with_parent,
+                user=user,
             )
         finally:
             if log_path:
