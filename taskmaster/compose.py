@@ -45,6 +45,9 @@ class Settings:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     redis_url: str | None = None
     """When set, changes are announced on this Redis and answers can be shared through it."""
+    pool_size: int | None = None
+    """Database connections a long-lived process may hold (a server: its thread count); None:
+    the backend's default."""
 
 
 class SharedLink(Protocol):
@@ -97,7 +100,19 @@ def _memory_backend(url: str, paths: ProjectPaths | None, settings: Settings) ->
     return store
 
 
-BACKENDS: dict[str, Backend] = {"file": _file_backend, "memory": _memory_backend}
+def _postgres_backend(url: str, paths: ProjectPaths | None, settings: Settings) -> Storage:
+    """`postgresql://user@host:port/db?project=KEY` — a project in a PostgreSQL database."""
+    from taskmaster.storage.postgres import PostgresStorage
+
+    return PostgresStorage(url, lock_timeout=settings.lock_timeout, pool_size=settings.pool_size)
+
+
+BACKENDS: dict[str, Backend] = {
+    "file": _file_backend,
+    "memory": _memory_backend,
+    "postgresql": _postgres_backend,
+    "postgres": _postgres_backend,
+}
 """Storage backends by URL scheme."""
 
 

@@ -13,7 +13,8 @@ them pickle, because they cross process boundaries in the harness and in multipr
     │   ├── TaskFileMissing    (FileNotFoundError)  the project has no task file (any more)
     │   ├── HardLinkedTaskFile                      a write would break the file's hard links
     │   ├── NotARegularFile                         a FIFO, socket or device in the file's place
-    │   └── LockTimeout        (TimeoutError)       the write lock was not obtained in time
+    │   ├── LockTimeout        (TimeoutError)       the write lock was not obtained in time
+    │   └── StorageUnavailable (ConnectionError)    the database cannot be reached (any more)
     ├── NotFound               (KeyError)
     │   ├── TaskNotFound                            no task or subtask with that id
     │   └── TagNotFound                             no tag with that name
@@ -203,6 +204,33 @@ class LockTimeout(StorageError, TimeoutError):
             "(another process is writing; try again)",
             path=str(lock_path),
             timeout=timeout,
+        )
+
+
+class StorageUnavailable(StorageError, ConnectionError):
+    """The store's server (PostgreSQL) cannot be reached, or went away during the call.
+
+    Nothing was half-applied: a write that fails with it either never reached the server or was
+    rolled back there, except when the connection broke while the commit itself was under way,
+    which the message then says. The store reconnects by itself on the next call.
+    """
+
+    @classmethod
+    def at(
+        cls, location: str, reason: str, *, retry_after: int = 2, outcome_unknown: bool = False
+    ) -> StorageUnavailable:
+        reason = " ".join(reason.split()) or "the connection failed"
+        tail = (
+            "the write may or may not have been committed: read before you repeat it"
+            if outcome_unknown
+            else "nothing was changed; try again"
+        )
+        return cls(
+            f"storage {location} is unavailable ({reason}); {tail}",
+            location=location,
+            reason=reason,
+            retry_after=retry_after,
+            outcome_unknown=outcome_unknown,
         )
 
 
