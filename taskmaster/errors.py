@@ -349,6 +349,7 @@ __all__ = [
     "ProtectedTag",
     "RevisionMismatch",
     "StorageError",
+    "StorageUnavailable",
     "TagExists",
     "TagNotFound",
     "TaskFileMissing",
