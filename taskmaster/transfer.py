@@ -24,7 +24,6 @@ from taskmaster.compose import (
     Project,
     Settings,
     check_storage_url,
-    file_path,
     open_url,
     scheme_of,
 )
@@ -54,6 +53,7 @@ def export_to(storage: Storage, target: Path, *, with_state: bool = False) -> di
     """Write the export to `target` atomically (and `state.json` beside it if asked)."""
     raw, snapshot = export_bytes(storage)
     target = target.absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
     written = []
     if with_state:
         state_path = target.parent / STATE_FILE
@@ -162,8 +162,6 @@ def migrate(
     if scheme_of(target_url) == "memory":
         raise InvalidInput("memory: holds a project only inside one process: migrate elsewhere")
     snapshot = source.core.storage.read()
-    if scheme_of(target_url) == "file":
-        file_path(target_url).parent.mkdir(parents=True, exist_ok=True)
     target = open_url(target_url, source.root, settings)
     try:
         storage = target.core.storage
@@ -174,6 +172,9 @@ def migrate(
                 f"{storage.describe().get('location', target_url)} already holds tasks; "
                 "--force replaces them"
             )
+        if target.paths is not None:  # a task file: its folder and its state's may be new
+            target.paths.tasks_file.parent.mkdir(parents=True, exist_ok=True)
+            target.paths.state_file.parent.mkdir(parents=True, exist_ok=True)
         created = storage.create(snapshot.document, snapshot.state)
         commit = import_into(target.core, snapshot.document, snapshot.state)
         copied = storage.read()
