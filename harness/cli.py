@@ -25,6 +25,7 @@ from harness import report
 from harness.processes import Interrupted, RunFolder, install_signal_handlers
 from harness.progress import Progress
 from harness.runners import RUNNERS, ScenarioRun, ScenarioSkipped
+from harness.runners.postgres_support import stop_shared
 from harness.scenarios import SCENARIO_DIR, Scenario, ScenarioError, load_all, select
 from harness.targets import BASELINE, SAFE
 
@@ -77,6 +78,7 @@ def run_one(scenario: Scenario, target: str, root: Path, seed: int, quiet: bool)
     started = time.monotonic()
     run = ScenarioRun(scenario, target, root, seed, progress)
     try:
+        run.prepare()
         RUNNERS[scenario.kind](run)
     except ScenarioSkipped as skip:
         run.config["skipped"] = str(skip)
@@ -158,6 +160,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nharness: interrupted; every process reaped", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        stop_shared()
         folder.cleanup()
         if folder.keep:
             print(f"harness: run folder kept: {folder.path}", file=sys.stderr)
