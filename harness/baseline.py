@@ -131,9 +131,7 @@ class NaiveDbStore:
         )
 
     def read(self) -> Any:
-        row = self._execute(
-            f"SELECT body FROM {self.TABLE} WHERE key = %s", (self.key,)
-        ).fetchone()
+        row = self._execute(f"SELECT body FROM {self.TABLE} WHERE key = %s", (self.key,)).fetchone()
         if row is None:
             raise NaiveStoreDown(f"{self.path}: no project {self.key!r}")
         return json.loads(row[0])

@@ -61,7 +61,11 @@ class Target:
         if self.storage is not None:
             # `tm` also gets the (empty) project directory, so that it never looks for a
             # project around the harness's own directory
-            return ["--storage", self.storage, *(["--project", str(self.root)] if self.safe else [])]
+            return [
+                "--storage",
+                self.storage,
+                *(["--project", str(self.root)] if self.safe else []),
+            ]
         return ["--project", str(self.root)] if self.safe else ["--file", str(self.tasks_file)]
 
     def cli(self, *args: str) -> list[str]:

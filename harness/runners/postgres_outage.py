@@ -53,7 +53,7 @@ def run(run: ScenarioRun) -> None:
     storm = params["storm"]
     server = run.postgres
     if server is None:
-        raise RuntimeError("postgres-outage needs `backend = \"postgresql\"` in its file")
+        raise RuntimeError('postgres-outage needs `backend = "postgresql"` in its file')
     instances = several_instances(run)
     readers = int(params.get("readers", 2))
     before_s = float(params.get("before_ms", 500)) / 1000
