@@ -82,10 +82,12 @@ def run(run: ScenarioRun) -> None:
         pid = server.pid
         server.kill()
         run.event("postmaster SIGKILLed", pid=pid, port=server.port)
-        detected = _during_outage(run, killed, outage_s)
+        watchers = _during_outage(run, killed, outage_s)
         server.restart()
         restarted = now_ns()
         run.event("postmaster restarted", pid=server.pid, port=server.port)
+        for thread in watchers:
+            thread.join(timeout=30)
         recovered = wait_storage_state(run.apis, "ok", within) if run.target.safe else {}
         time.sleep(after_s)
         run.barriers.mark(writers_stop)
@@ -107,7 +109,7 @@ def run(run: ScenarioRun) -> None:
     _note_outage(run, ops, killed, restarted, outage_s)
     if finished_early:
         run.note(f"{', '.join(finished_early)} ran out of plan before the end: raise storm.ops")
-    _note_recovery(run, detected, recovered)
+    _note_recovery(run, run.config.pop("detected", {}), recovered)
 
 
 def storage_state(api: ApiClient) -> tuple[int | None, str | None]:
@@ -156,24 +158,29 @@ def writer_recovery(ops: list[Op], writers: list[str], restarted: int) -> dict[s
     return out
 
 
-def _during_outage(run: ScenarioRun, killed: int, outage_s: float) -> dict[int, dict[str, Any]]:
-    """Keep the server away `outage_s`; on taskmaster, watch the instances' health meanwhile
-    (how long until each says its storage is in error). A health request waits for the pool's
-    connect timeout while the server is away, so the watching runs beside the clock."""
-    found: dict[int, dict[str, Any]] = {}
+def _during_outage(run: ScenarioRun, killed: int, outage_s: float) -> list[threading.Thread]:
+    """Keep the server away `outage_s`; on taskmaster, watch each instance's health meanwhile
+    (how long until it says its storage is in error), one thread per instance: a health
+    request waits for the pool's connect timeout while the server is away, so the watching
+    runs beside the clock and may end after the restart (join the threads, then read
+    `run.config["detected"]`)."""
+    found: dict[str, dict[str, Any]] = {}
+    run.config["detected"] = found
 
-    def watch() -> None:
-        found.update(wait_storage_state(run.apis, "error", timeout=outage_s * 0.8))
+    def watch(api: ApiClient) -> None:
+        state = wait_storage_state([api], "error", timeout=outage_s * 0.8)
+        found[str(api.index)] = state[api.index]
 
-    watcher = threading.Thread(target=watch, name="health-watch", daemon=True)
-    if run.target.safe:
-        watcher.start()
+    watchers = [
+        threading.Thread(target=watch, args=(api,), name=f"health-{api.index}", daemon=True)
+        for api in (run.apis if run.target.safe else [])
+    ]
+    for thread in watchers:
+        thread.start()
     left = outage_s - (now_ns() - killed) / 1e9
     if left > 0:
         time.sleep(left)
-    if run.target.safe:
-        watcher.join(timeout=30)
-    return found
+    return watchers
 
 
 def _counts(ops: list[Op]) -> str:
@@ -218,7 +225,7 @@ def _note_outage(
 
 
 def _note_recovery(
-    run: ScenarioRun, detected: dict[int, dict[str, Any]], recovered: dict[int, dict[str, Any]]
+    run: ScenarioRun, detected: dict[str, dict[str, Any]], recovered: dict[int, dict[str, Any]]
 ) -> None:
     if not run.target.safe:
         return
