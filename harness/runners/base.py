@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,11 +194,15 @@ class ScenarioRun:
                 port = free_port()
             taken.add(port)
             index = len(self.apis) + position
+            # On PostgreSQL each instance is started in (and as `tm --project`, on) its own
+            # empty directory: the database is the one thing they share.
+            where = self.instance_dir(index)
+            target = self.target if where == self.target.root else replace(self.target, root=where)
             proc = self.supervisor.spawn(
                 f"{name}-{index}",
-                self.target.server(port),
+                target.server(port),
                 env={**self.env, **(env or {})},
-                cwd=self.instance_dir(index),
+                cwd=where,
             )
             started.append((index, port, proc))
         clients = []
