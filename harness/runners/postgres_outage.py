@@ -194,16 +194,22 @@ def _counts(ops: list[Op]) -> str:
 def _note_outage(
     run: ScenarioRun, ops: list[Op], killed: int, restarted: int, outage_s: float
 ) -> None:
+    # in flight while the server was away: started before it came back, ended after the kill
+    # (a request that began just before the kill waits out the outage as much as a later one)
     during = [
         op
         for op in ops
-        if op.kind in (READ, WRITE) and op.phase == PHASE and killed <= op.start <= restarted
+        if op.kind in (READ, WRITE)
+        and op.phase == PHASE
+        and op.start <= restarted
+        and (op.end is None or op.end >= killed)
     ]
     writes = [op for op in during if op.kind == WRITE]
     reads = [op for op in during if op.kind == READ]
     channels = sorted({op.channel or "?" for op in writes})
     run.note(
-        f"while PostgreSQL was away ({(restarted - killed) / 1e9:.1f} s): {len(writes)} writes "
+        f"in flight while PostgreSQL was away ({(restarted - killed) / 1e9:.1f} s): "
+        f"{len(writes)} writes "
         f"via {'+'.join(channels) or 'nothing'} ({_counts(writes)}), {len(reads)} reads "
         f"({_counts(reads)}); errors then are expected"
     )
