@@ -174,6 +174,7 @@ def test_project_dir_finds_the_project_file(four_stores: dict[str, Path], tmp_pa
     info = orjson.loads(_tm("storage", "info", "--json", cwd=here).stdout)
     assert info["location"] == str(four_stores["named"].resolve())
     assert info["projectFile"] == str(storage_file(here))
+    assert info["backend"] == "file" and "schemaVersion" not in info
 
 
 def test_with_a_url_no_project_directory_is_needed(

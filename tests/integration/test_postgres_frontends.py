@@ -35,6 +35,7 @@ from test_mcp import McpServer
 from harness.postgres_server import PostgresServer
 from taskmaster.compose import file_url
 from taskmaster.model import Document
+from taskmaster.storage.pg_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +157,7 @@ def test_init_on_a_url_twice_and_the_project_file_it_writes(
     assert not (app / ".taskmaster" / "tasks.json").exists()
     info = ok_json("storage", "info", cwd=app)
     assert info["backend"] == "postgresql" and info["projectFile"] == str(project_file)
+    assert info["schemaVersion"] == SCHEMA_VERSION
     assert isinstance(info["revision"], int) and "password" not in orjson.dumps(info).decode()
 
 
@@ -179,8 +181,8 @@ def test_the_option_and_the_variable_need_no_project_directory(
     tmp_path: Path, postgres_url: str
 ) -> None:
     other = other_project(postgres_url)
-    for url in (postgres_url, other):
-        ok("init", "--storage", url, cwd=tmp_path / "seed" if url == other else tmp_path)
+    ok("init", "--storage", postgres_url, cwd=tmp_path)
+    ok("init", str(tmp_path / "seed"), "--storage", other, cwd=tmp_path)
     bare = tmp_path / "bare"
     bare.mkdir()
     ok("--storage", postgres_url, "add-task", "-t", "by option", cwd=bare)
@@ -248,7 +250,7 @@ def test_mcp_project_root_opens_the_database_the_project_file_names(
 def test_tm_mcp_on_a_url_serves_a_directory_without_taskmaster(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    ok("init", "--storage", postgres_url, cwd=tmp_path / "seed")
+    ok("init", str(tmp_path / "seed"), "--storage", postgres_url, cwd=tmp_path)
     bare = (tmp_path / "bare").resolve()
     bare.mkdir()
     params = StdioServerParameters(
@@ -298,7 +300,7 @@ def test_file_to_postgres_to_file_is_byte_identical(
     assert "--force" in one_error_line(again)
     ok("storage", "migrate", "--to", postgres_url, "--force", cwd=source)
     # a write on PostgreSQL keeps every unknown key too
-    ok("--storage", postgres_url, "set-status", "1", "review", cwd=tmp_path)
+    ok("--storage", postgres_url, "set-status", "1", "review", "--tag", "master", cwd=tmp_path)
     exported = orjson.loads(ok("--storage", postgres_url, "storage", "export", cwd=tmp_path))
     expected = orjson.loads(raw)
     tasks = expected["master"]["tasks"] if "master" in expected else expected["tasks"]
