@@ -475,3 +475,23 @@ def test_mcp_turns_it_into_a_tool_error() -> None:
     with pytest.raises(ToolError, match="is unavailable") as info:
         get_tasks()
     assert isinstance(info.value.__cause__, TaskMasterError)
+
+
+def test_tm_serve_sizes_the_connection_pool_to_its_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from taskmaster.api import server
+    from taskmaster.storage.postgres import PostgresStorage
+
+    served: list[Project] = []
+    monkeypatch.setattr(server, "serve", lambda project, config, announce: served.append(project))
+    runner = CliRunner(env={"TM_PROJECT": None, "TM_STORAGE_URL": None, "TM_THREADS": None})
+    url = "postgresql://tm@127.0.0.1:1/db?project=p"  # never connected: the pool opens lazily
+    for args, threads in ((["serve", "--threads", "5"], 5), (["serve"], Config().threads)):
+        result = runner.invoke(cli, ["--project", str(tmp_path), "--storage", url, *args])
+        assert result.exit_code == 0, result.output
+        storage = served[-1].core.storage
+        assert isinstance(storage, PostgresStorage) and storage.pool_size == threads
+        served[-1].close()
+    # every other command leaves it to the backend
+    assert Settings().pool_size is None
