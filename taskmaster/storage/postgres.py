@@ -419,6 +419,7 @@ class PostgresStorage:
         import psycopg
 
         committing = False
+        revision = -1
         try:
             with self._connection() as connection:
                 connection.execute("BEGIN")
@@ -454,12 +455,17 @@ class PostgresStorage:
                     revision = project.revision + 1
                     next_number = next(numbers)
                     self._write(connection, project, changes, draft.state, revision, next_number)
+                    # Known as ours before the commit: its NOTIFY may reach our own feed
+                    # before this thread gets past the COMMIT.
+                    self._committed.append(revision)
                     committing = True
                     connection.execute("COMMIT")
                 except BaseException:
                     if not committing:
                         with contextlib.suppress(psycopg.Error):
                             connection.execute("ROLLBACK")
+                        if revision in self._committed:
+                            self._committed.remove(revision)
                     raise
         except _ServerDown as err:
             self._working = None
@@ -484,7 +490,6 @@ class PostgresStorage:
                 working.committed(image)
             else:
                 self._working = None
-        self._committed.append(revision)
         return Commit(result, revision, changed=True)
 
     def _working_at(self, image: RowImage) -> Working:
