@@ -43,9 +43,9 @@ def postgres_bindir() -> Path | None:
     wherever `pg_config --bindir` or PATH says."""
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/postgres"),
-        key=lambda path: int(Path(path).parent.parent.name)
-        if Path(path).parent.parent.name.isdigit()
-        else 0,
+        key=lambda path: (
+            int(Path(path).parent.parent.name) if Path(path).parent.parent.name.isdigit() else 0
+        ),
     )
     if candidates:
         return Path(candidates[-1]).parent
