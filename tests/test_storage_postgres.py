@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ import pytest
 from taskmaster.commands import AddTask, SetStatus
 from taskmaster.core import TaskMaster
 from taskmaster.errors import (
+    CorruptTaskFile,
     InvalidInput,
     LockTimeout,
     StorageUnavailable,
@@ -87,8 +89,8 @@ def test_a_newer_schema_is_refused(postgres_server: Any) -> None:
     url = f"{postgres_server.create_database()}?project=p"
     made(url).close()
     sql(url, "UPDATE tm_schema SET version = 99")
-    with pytest.raises(TaskFileMissing, match="version 99, newer"):
-        PostgresStorage(url).read()
+    with closing(PostgresStorage(url)) as store, pytest.raises(TaskFileMissing, match="99, newer"):
+        store.read()
 
 
 def test_a_write_writes_only_the_rows_it_changed(postgres_url: str) -> None:
@@ -192,8 +194,38 @@ def test_concurrent_threads_lose_no_update(postgres_url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    titles = [
-        task["title"] for task in PostgresStorage(postgres_url).read().document.tasks("master")
-    ]
+    with closing(PostgresStorage(postgres_url)) as other:
+        titles = [task["title"] for task in other.read().document.tasks("master")]
     assert len(titles) == 41 and len(set(titles)) == 41
+    store.close()
+
+
+def _set_first_task_body(url: str, body: str) -> None:
+    project = split_url(url)[1]
+    sql(
+        url,
+        "WITH p AS (UPDATE tm_projects SET revision = revision + 1 WHERE key = %s "
+        "RETURNING id, revision) UPDATE tm_tasks SET body = %s, revision = p.revision FROM p "
+        "WHERE tm_tasks.project = p.id AND tm_tasks.number = (SELECT min(number) FROM tm_tasks t "
+        "WHERE t.project = p.id AND NOT t.deleted)",
+        project,
+        body,
+    )
+
+
+def test_a_row_of_the_wrong_shape_is_refused_and_one_that_normalises_is_read(
+    postgres_url: str,
+) -> None:
+    store = made(postgres_url)
+    _set_first_task_body(postgres_url, '{"id": "7", "title": "string id"}')
+    assert store.read().document.tasks("master")[0] == {"id": 7, "title": "string id"}
+    _set_first_task_body(postgres_url, '{"id": 1, "title": 5}')
+    for attempt in (
+        store.read,
+        lambda: TaskMaster(store).execute(SetStatus(ids=("2",), status="done")),
+    ):
+        with pytest.raises(CorruptTaskFile, match="'title' must be a string"):
+            attempt()
+    with closing(PostgresStorage(postgres_url)) as other:
+        assert other.revision() == store.revision()
     store.close()

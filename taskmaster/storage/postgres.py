@@ -45,7 +45,7 @@ from taskmaster.errors import (
     TaskFileMissing,
 )
 from taskmaster.model import Document
-from taskmaster.shape import json_type_name, normalise_tag
+from taskmaster.shape import is_clean_task, json_type_name, normalise_tag
 from taskmaster.storage import pg_schema
 from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
 from taskmaster.storage.rows import (
@@ -301,7 +301,9 @@ class PostgresStorage:
                 return image, image.parts(), image.current_tag, image.revision, image.flat
 
         _, parts, current_tag, revision, flat = self._retrying(current)
-        document = Document.from_data(document_from_parts(parts, flat), self.key)
+        # Every row was checked when it was read from the database (`_verified_task`), so the
+        # document needs no second shape check.
+        document = Document(document_from_parts(parts, flat), flat=flat)
         return Snapshot(document, ProjectState(current_tag), revision)
 
     def _refresh_locked(self, connection: Any, project: _Project) -> RowImage:
@@ -357,7 +359,11 @@ class PostgresStorage:
             raise CorruptTaskFile.at(
                 self.key, f"a task must be an object, found {json_type_name(value)}", where=where
             )
-        normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+        if not is_clean_task(value):
+            # As the file backend reads a file: what can be normalised is (a string id), and
+            # the row is kept as it would be written; what cannot is refused.
+            normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+            raw = orjson.dumps(value)
         return TaskRow(number, entry, position, raw)
 
     def _verified_entry(
@@ -371,6 +377,8 @@ class PostgresStorage:
             raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
         if is_tag and not (isinstance(value, dict) and value.get("tasks") == []):
             raise CorruptTaskFile.at(self.key, "a tag's row must be an object", where=where)
+        if is_tag:
+            normalise_tag(value, self.key, where=f"{where}: ")  # 'metadata' must be an object
         return EntryRow(number, name, position, is_tag, raw)
 
     def _delta(self, connection: Any, project_id: int, since: int) -> RowChanges:
