@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from taskmaster.commands import AddTask, SetStatus
+from taskmaster.commands import AddTask, RemoveTask, SetStatus
 from taskmaster.core import TaskMaster
 from taskmaster.errors import (
     CorruptTaskFile,
@@ -229,3 +229,28 @@ def test_a_row_of_the_wrong_shape_is_refused_and_one_that_normalises_is_read(
     with closing(PostgresStorage(postgres_url)) as other:
         assert other.revision() == store.revision()
     store.close()
+
+
+def test_a_reader_far_behind_the_purged_tombstones_reloads_everything(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmaster.storage import postgres
+
+    monkeypatch.setattr(postgres, "TOMBSTONE_WINDOW", 4)
+    writer, reader = made(postgres_url, count=12), PostgresStorage(postgres_url)
+    reader.read()  # holds the rows of the first revision
+    core = TaskMaster(writer)
+    for task_id in range(1, 11):  # ten removals: tombstones, purged every 4 revisions
+        core.execute(RemoveTask(ids=(str(task_id),)))
+    project = split_url(postgres_url)[1]
+    tombstones = sql(
+        postgres_url,
+        "SELECT count(*) FROM tm_tasks t JOIN tm_projects p ON p.id = t.project "
+        "WHERE p.key = %s AND t.deleted",
+        project,
+    )[0][0]
+    assert tombstones < 10  # some were purged
+    assert [task["id"] for task in reader.read().document.tasks("master")] == [11, 12]
+    assert reader.read().document.to_json() == writer.read().document.to_json()
+    writer.close()
+    reader.close()
