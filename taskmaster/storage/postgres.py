@@ -349,12 +349,8 @@ class PostgresStorage:
     def _verified_task(self, number: int, entry: int, position: float, body: str | None) -> TaskRow:
         """A task row as read, refused (CorruptTaskFile) unless it holds a task: another
         program may have written anything into the table, and a write is never built on it."""
-        raw = (body or "").encode()
         where = f"task row {number}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if not isinstance(value, dict):
             raise CorruptTaskFile.at(
                 self.key, f"a task must be an object, found {json_type_name(value)}", where=where
@@ -369,17 +365,20 @@ class PostgresStorage:
     def _verified_entry(
         self, number: int, name: str, position: float, is_tag: bool, body: str | None
     ) -> EntryRow:
-        raw = (body or "").encode()
         where = f"entry {name!r}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if is_tag and not (isinstance(value, dict) and value.get("tasks") == []):
             raise CorruptTaskFile.at(self.key, "a tag's row must be an object", where=where)
         if is_tag:
             normalise_tag(value, self.key, where=f"{where}: ")  # 'metadata' must be an object
         return EntryRow(number, name, position, is_tag, raw)
+
+    def _parsed(self, body: str | None, where: str) -> tuple[bytes, Any]:
+        raw = (body or "").encode()
+        try:
+            return raw, orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
 
     def _delta(self, connection: Any, project_id: int, since: int) -> RowChanges:
         changes = RowChanges()
