@@ -495,3 +495,26 @@ def test_tm_serve_sizes_the_connection_pool_to_its_threads(
         served[-1].close()
     # every other command leaves it to the backend
     assert Settings().pool_size is None
+
+
+def test_rest_export_is_the_task_file_with_its_revision(tmp_path: Path) -> None:
+    from test_api_support import Api
+
+    api = Api(tmp_path)
+    try:
+        api.add("exported")
+        raw = api.tasks_file.read_bytes()
+        result = api.get("/api/v1/export")
+        assert result.status_code == 200 and result.content == raw
+        assert result.headers["content-type"] == "application/json"
+        assert result.headers["etag"] == f'"{api.core.revision()}"'
+        assert "tasks.json" in result.headers["content-disposition"]
+        again = api.get("/api/v1/export", headers={"If-None-Match": result.headers["etag"]})
+        assert again.status_code == 304
+        head = api.client.simulate_head("/api/v1/export")
+        assert head.status_code == 200 and head.content == b""
+        api.add("second")  # a new revision: a new body, never the cached one
+        fresh = api.get("/api/v1/export")
+        assert fresh.content == api.tasks_file.read_bytes() != raw
+    finally:
+        api.close()
