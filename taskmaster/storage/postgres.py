@@ -45,7 +45,7 @@ from taskmaster.errors import (
     TaskFileMissing,
 )
 from taskmaster.model import Document
-from taskmaster.shape import json_type_name, normalise_tag
+from taskmaster.shape import is_clean_task, json_type_name, normalise_tag
 from taskmaster.storage import pg_schema
 from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
 from taskmaster.storage.rows import (
@@ -146,6 +146,9 @@ class PostgresStorage:
         self._project_id: int | None = None
         self._committed: deque[int] = deque(maxlen=256)
         self._closed = False
+        # Probed before the pool's first use, so that a process started while the server is
+        # away fails at once instead of after the pool's whole connect timeout.
+        self._down = True
 
     # identity ---------------------------------------------------------------------------------
     @property
@@ -195,13 +198,17 @@ class PostgresStorage:
         if self._closed:
             raise StorageError(f"storage {self.key} is closed")
         try:
+            if self._down:
+                self._probe()
             with self._pool_now().connection() as connection:
+                self._down = False
                 if not self._checked:
                     self._check_schema(connection)
                 yield connection
         except PoolTimeout as err:
             # No connection in time: the server is down or unreachable. Not worth repeating
             # at once, unlike a pooled connection that died (see `_retrying`).
+            self._down = True
             raise _ServerDown(self._unavailable(err)) from None
         except psycopg.errors.LockNotAvailable:
             raise LockTimeout.on(
@@ -210,7 +217,26 @@ class PostgresStorage:
         except psycopg.errors.UndefinedTable:
             raise self._missing("it holds no Task Master schema") from None
         except psycopg.OperationalError as err:
+            self._down = True  # the next call probes the server instead of trusting the pool
             raise self._unavailable(err) from None
+
+    def _probe(self) -> None:
+        """While the server is known to be away: one direct connection attempt instead of a
+        wait for the pool, whose own reconnect attempts back off for seconds. A refused
+        connection fails at once (the client gets its 503 now, not after the connect
+        timeout); once one succeeds, a fresh pool serves from the very next call."""
+        import psycopg
+
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=int(self.connect_timeout)).close()
+        except psycopg.OperationalError as err:
+            raise _ServerDown(self._unavailable(err)) from None
+        with self._pool_lock:
+            stale, self._pool = self._pool, None
+        if stale is not None:
+            with contextlib.suppress(Exception):
+                stale.close(timeout=0.5)
+        self._down = False
 
     def _check_schema(self, connection: Any) -> None:
         try:
@@ -275,6 +301,11 @@ class PostgresStorage:
             lambda connection: ProjectState(self._project_row(connection).current_tag)
         )
 
+    def schema_version(self) -> int | None:
+        """The version of the schema the database holds (None: none), for `tm storage info`."""
+        version: int | None = self._retrying(pg_schema.installed_version)
+        return version
+
     def exists(self) -> bool:
         """Whether the database holds the schema and this project."""
         try:
@@ -301,7 +332,9 @@ class PostgresStorage:
                 return image, image.parts(), image.current_tag, image.revision, image.flat
 
         _, parts, current_tag, revision, flat = self._retrying(current)
-        document = Document.from_data(document_from_parts(parts, flat), self.key)
+        # Every row was checked when it was read from the database (`_verified_task`), so the
+        # document needs no second shape check.
+        document = Document(document_from_parts(parts, flat), flat=flat)
         return Snapshot(document, ProjectState(current_tag), revision)
 
     def _refresh_locked(self, connection: Any, project: _Project) -> RowImage:
@@ -347,31 +380,36 @@ class PostgresStorage:
     def _verified_task(self, number: int, entry: int, position: float, body: str | None) -> TaskRow:
         """A task row as read, refused (CorruptTaskFile) unless it holds a task: another
         program may have written anything into the table, and a write is never built on it."""
-        raw = (body or "").encode()
         where = f"task row {number}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if not isinstance(value, dict):
             raise CorruptTaskFile.at(
                 self.key, f"a task must be an object, found {json_type_name(value)}", where=where
             )
-        normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+        if not is_clean_task(value):
+            # As the file backend reads a file: what can be normalised is (a string id), and
+            # the row is kept as it would be written; what cannot is refused.
+            normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+            raw = orjson.dumps(value)
         return TaskRow(number, entry, position, raw)
 
     def _verified_entry(
         self, number: int, name: str, position: float, is_tag: bool, body: str | None
     ) -> EntryRow:
-        raw = (body or "").encode()
         where = f"entry {name!r}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if is_tag and not (isinstance(value, dict) and value.get("tasks") == []):
             raise CorruptTaskFile.at(self.key, "a tag's row must be an object", where=where)
+        if is_tag:
+            normalise_tag(value, self.key, where=f"{where}: ")  # 'metadata' must be an object
         return EntryRow(number, name, position, is_tag, raw)
+
+    def _parsed(self, body: str | None, where: str) -> tuple[bytes, Any]:
+        raw = (body or "").encode()
+        try:
+            return raw, orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
 
     def _delta(self, connection: Any, project_id: int, since: int) -> RowChanges:
         changes = RowChanges()
@@ -419,6 +457,7 @@ class PostgresStorage:
         import psycopg
 
         committing = False
+        revision = -1
         try:
             with self._connection() as connection:
                 connection.execute("BEGIN")
@@ -454,12 +493,17 @@ class PostgresStorage:
                     revision = project.revision + 1
                     next_number = next(numbers)
                     self._write(connection, project, changes, draft.state, revision, next_number)
+                    # Known as ours before the commit: its NOTIFY may reach our own feed
+                    # before this thread gets past the COMMIT.
+                    self._committed.append(revision)
                     committing = True
                     connection.execute("COMMIT")
                 except BaseException:
                     if not committing:
                         with contextlib.suppress(psycopg.Error):
                             connection.execute("ROLLBACK")
+                        if revision in self._committed:
+                            self._committed.remove(revision)
                     raise
         except _ServerDown as err:
             self._working = None
@@ -484,7 +528,6 @@ class PostgresStorage:
                 working.committed(image)
             else:
                 self._working = None
-        self._committed.append(revision)
         return Commit(result, revision, changed=True)
 
     def _working_at(self, image: RowImage) -> Working:
