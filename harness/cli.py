@@ -7,7 +7,9 @@
 
 Every scenario runs against the naive baseline and against taskmaster, with the same seed.
 Exit 0 only when taskmaster holds every invariant and every baseline shows its failure. A
-scenario that needs redis-server where there is none is skipped (TM_REQUIRE_REDIS=1: failed).
+scenario that needs redis-server where there is none is skipped (TM_REQUIRE_REDIS=1: failed);
+so is one on PostgreSQL without its server binaries (TM_REQUIRE_POSTGRES=1: failed). The
+PostgreSQL scenarios share one throwaway cluster, started on first use and stopped at the end.
 Progress goes to stderr, the verdict table (or `--json`) to stdout.
 """
 
