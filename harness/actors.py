@@ -481,6 +481,15 @@ def _store_of(target: Target) -> Any:
     return _STORES[key]
 
 
+def close_stores() -> None:
+    """Close the database readers `target_state` opened in this process."""
+    while _STORES:
+        _, store = _STORES.popitem()
+        with contextlib.suppress(Exception):
+            if hasattr(store, "close"):
+                store.close()
+
+
 def target_state(target: Target) -> dict[str, Any]:
     """What the target's store holds, as `file_state` says it for a file. For a database,
     "parses" means "the project reads": the document is exported (taskmaster:

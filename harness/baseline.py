@@ -119,6 +119,13 @@ class NaiveDbStore:
             self._local.conn = None
             raise NaiveStoreDown(f"{self.path}: {str(err).strip()[:200]}") from None
 
+    def close(self) -> None:
+        """Close this thread's connection (the others close with their threads)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
     def create(self, data: Any) -> None:
         self._execute(
             f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key text PRIMARY KEY, body text NOT NULL)",

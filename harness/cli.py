@@ -24,6 +24,7 @@ import traceback
 from pathlib import Path
 
 from harness import report
+from harness.actors import close_stores
 from harness.processes import Interrupted, RunFolder, install_signal_handlers
 from harness.progress import Progress
 from harness.runners import RUNNERS, ScenarioRun, ScenarioSkipped
@@ -162,6 +163,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nharness: interrupted; every process reaped", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        close_stores()
         stop_shared()
         folder.cleanup()
         if folder.keep:
