@@ -91,3 +91,55 @@ def ignore_sidecars(paths: ProjectPaths) -> Path | None:
     with open(gitignore, "a", encoding="utf-8") as handle:
         handle.write(separator + "\n".join(lines) + "\n")
     return gitignore
+
+
+STORAGE_FILE = "storage.toml"
+"""`.taskmaster/storage.toml`: the backend of a project kept elsewhere than in its task file.
+
+A file of our own: claude-task-master reads `config.json`, `state.json` and the task file,
+never this one, so naming a database here cannot confuse it."""
+
+
+def storage_file(root: Path) -> Path:
+    return root / PROJECT_DIR / STORAGE_FILE
+
+
+def read_storage_url(root: Path) -> str | None:
+    """The storage URL `.taskmaster/storage.toml` names (`url = "postgresql://..."`), or None
+    when the project has no such file (its tasks are then in its task file)."""
+    import tomllib
+
+    from taskmaster.errors import CorruptStateFile
+
+    path = storage_file(root)
+    try:
+        raw = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise CorruptStateFile.at(path, str(err)) from None
+    url = data.get("url")
+    if not isinstance(url, str) or not url.strip():
+        raise CorruptStateFile.at(path, 'expected a line url = "postgresql://..."')
+    return url.strip()
+
+
+STORAGE_FILE_TEMPLATE = """\
+# Where Task Master Pro keeps this project's tasks (`tm init --storage URL` wrote this file).
+# claude-task-master does not read it: `tm storage export --to .taskmaster/tasks/tasks.json`
+# gives it a copy. Keep passwords out of this file: libpq reads them from PGPASSWORD or
+# ~/.pgpass (a password in the URL below would make this file a secret).
+url = {url}
+"""
+
+
+def write_storage_url(root: Path, url: str) -> Path:
+    """Write `.taskmaster/storage.toml` naming `url` (its directory must exist)."""
+    import json
+
+    path = storage_file(root)
+    # A JSON string is a valid TOML basic string: quotes and backslashes escaped alike.
+    path.write_text(STORAGE_FILE_TEMPLATE.format(url=json.dumps(url)), encoding="utf-8")
+    return path

@@ -31,7 +31,11 @@ def test_health_reports_the_revision_the_file_and_the_watcher(api: Api) -> None:
         "status": "ok",
         "revision": api.core.revision(),
         "tasksFile": str(api.tasks_file),
-        "store": {"backend": "file", "location": str(api.tasks_file.resolve())},
+        "store": {
+            "backend": "file",
+            "location": str(api.tasks_file.resolve()),
+            "key": f"file:{api.tasks_file.resolve()}",
+        },
         "watcher": False,
         "storage": {"state": "ok", "error": None},
         "redis": {"state": "disabled", "error": None},

@@ -30,7 +30,7 @@ from taskmaster.api.resources.commands import (
     SetStatus,
     SubtaskNotes,
 )
-from taskmaster.api.resources.meta import Health, MetricsResource, OpenApiResource
+from taskmaster.api.resources.meta import Export, Health, MetricsResource, OpenApiResource
 from taskmaster.api.resources.tags import CurrentTag, TagCollection, TagItem
 from taskmaster.api.resources.tasks import (
     Dependencies,
@@ -131,6 +131,7 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/dependencies/fix", DependencyFix(state))
     app.add_route(f"{prefix}/generate", Generate(state))
     app.add_route(f"{prefix}/events", EventsResource(hub, config.sse_heartbeat))
+    app.add_route(f"{prefix}/export", Export(state))
     app.add_route(f"{prefix}/health", Health(state))
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())
     app.add_route("/metrics", MetricsResource(metrics))

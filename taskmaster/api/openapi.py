@@ -270,6 +270,17 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/export": {
+            "get": read_op(
+                "The project as a claude-task-master tasks.json",
+                "exportTasks",
+                ok(
+                    "The bytes the file backend writes for the project's tasks (unknown keys "
+                    "included), whatever the backend: what `tm storage export` writes.",
+                    {"type": "object"},
+                ),
+            ),
+        },
         "/api/v1/health": {
             "get": {
                 "summary": "Whether the task file can be served",

@@ -172,7 +172,7 @@ def answer_schemas() -> dict[str, Schema]:
         },
         "Health": {
             "type": "object",
-            "required": ["status", "revision", "tasksFile", "watcher", "storage"],
+            "required": ["status", "revision", "store", "watcher", "storage"],
             "properties": {
                 "status": {
                     "enum": ["ok", "degraded"],
@@ -180,7 +180,18 @@ def answer_schemas() -> dict[str, Schema]:
                     "(see `storage`), with a 200 when Redis is down (answers stay right).",
                 },
                 "revision": {"anyOf": [ref("Revision"), {"type": "null"}]},
-                "tasksFile": {"type": "string"},
+                "store": {
+                    "type": "object",
+                    "description": "The storage backend and where it keeps the project.",
+                    "required": ["backend", "location", "key"],
+                    "properties": {
+                        "backend": text("`file`, `postgresql` or `memory`."),
+                        "location": text("The task file, or host:port/db and project key."),
+                        "key": text("The store's name, the same in every process using it."),
+                        "projectFile": text("The .taskmaster/storage.toml that named it."),
+                    },
+                },
+                "tasksFile": text("The task file (file backend only)."),
                 "watcher": {
                     "type": "boolean",
                     "description": "Whether changes by other processes are being watched.",
@@ -192,7 +203,8 @@ def answer_schemas() -> dict[str, Schema]:
                         "state": {"enum": ["ok", "error"]},
                         "kind": text(
                             "The problem type a request would get (storage-error, "
-                            "corrupt-task-file, task-file-missing, lock-timeout)."
+                            "storage-unavailable, corrupt-task-file, task-file-missing, "
+                            "lock-timeout)."
                         ),
                         "error": {"type": ["string", "null"]},
                     },

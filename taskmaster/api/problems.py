@@ -30,6 +30,7 @@ from taskmaster.errors import (
     ProtectedTag,
     RevisionMismatch,
     StorageError,
+    StorageUnavailable,
     TagExists,
     TagNotFound,
     TaskFileMissing,
@@ -166,6 +167,19 @@ def problem_for(err: TaskMasterError) -> Problem:
             title="Task file not writable safely",
             path=details.get("path"),
             links=details.get("links"),
+        )
+    if isinstance(err, StorageUnavailable):
+        # The database is down or unreachable; the store reconnects by itself on the next call.
+        retry_after = details.get("retry_after")
+        seconds = retry_after if isinstance(retry_after, int) and retry_after > 0 else 1
+        return Problem(
+            503,
+            err.message,
+            kind="storage-unavailable",
+            title="Storage unavailable",
+            headers={"Retry-After": str(seconds)},
+            location=details.get("location"),
+            outcomeUnknown=bool(details.get("outcome_unknown")) or None,
         )
     if isinstance(err, StorageError):
         return Problem(

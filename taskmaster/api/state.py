@@ -58,6 +58,14 @@ class ApiState:
         paths = self.project.paths
         return {"tasksFile": str(paths.tasks_file)} if paths is not None else {}
 
+    def store_info(self) -> dict[str, Any]:
+        """`store` for health: the backend and where it keeps the project (no password)."""
+        storage = self.core.storage
+        info: dict[str, Any] = {**storage.describe(), "key": storage.key}
+        if self.project.named_by is not None:
+            info["projectFile"] = str(self.project.named_by)
+        return info
+
     # reads ---------------------------------------------------------------------------------
     def tag_or_current(self, tag: str | None) -> str:
         """The tag a request means. The current tag may be changed by another program without

@@ -20,8 +20,18 @@ from typing import Any
 
 import click
 
-from taskmaster.cli import ai, dependencies, mcp, project, serve, subtasks, tags, tasks
-from taskmaster.cli.context import App, redis_url_option, use_color
+from taskmaster.cli import (
+    ai,
+    dependencies,
+    mcp,
+    project,
+    serve,
+    storage,
+    subtasks,
+    tags,
+    tasks,
+)
+from taskmaster.cli.context import App, redis_url_option, storage_url_option, use_color
 from taskmaster.cli.text import one_line
 from taskmaster.compose import DEFAULT_LOCK_TIMEOUT
 from taskmaster.errors import TaskMasterError
@@ -129,6 +139,16 @@ def _failure(ctx: click.Context, message: str) -> Failure:
     help="Redis shared by the project's processes (redis://host:6379/0): every write announces "
     "its change there, so API servers using the same Redis invalidate at once. Optional.",
 )
+@click.option(
+    "--storage",
+    "storage_url",
+    metavar="URL",
+    envvar="TM_STORAGE_URL",
+    show_envvar=True,
+    callback=storage_url_option,
+    help="Where the tasks are, e.g. postgresql://user@host/db?project=KEY (default: what "
+    ".taskmaster/storage.toml names, else the task file). No project directory is needed.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.version_option(package_name="taskmaster-pro", prog_name="tm")
 @click.pass_context
@@ -139,6 +159,7 @@ def cli(
     tag: str | None,
     lock_timeout: float,
     redis_url: str | None,
+    storage_url: str | None,
     debug: bool,
 ) -> None:
     """Task Master Pro: tasks in .taskmaster/tasks.json, safe for many processes at once.
@@ -157,6 +178,13 @@ def cli(
     app.tag = tag
     app.lock_timeout = lock_timeout
     app.redis_url = redis_url
+    if storage_url is not None and tasks_file is not None:
+        if ctx.get_parameter_source("storage_url") is not click.core.ParameterSource.ENVIRONMENT:
+            raise click.UsageError(
+                "--file and --storage both say where the tasks are: give only one"
+            )
+        storage_url = None  # an explicit --file wins over TM_STORAGE_URL
+    app.storage_url = storage_url
     app.debug = debug
     app.color = use_color()
     ctx.call_on_close(app.close)
@@ -182,6 +210,7 @@ for _command in (
     dependencies.move,
     tags.tags,
     project.generate,
+    storage.storage,
     serve.serve,
     mcp.mcp_server,
     *tags.reference_commands(),

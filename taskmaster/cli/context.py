@@ -21,7 +21,7 @@ from taskmaster.errors import InvalidInput
 from taskmaster.model import STATUSES, TaskId, parse_ids
 
 if TYPE_CHECKING:
-    from taskmaster.compose import Project
+    from taskmaster.compose import Project, Settings
     from taskmaster.core import TaskMaster
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +38,10 @@ class App:
     tag: str | None = None
     redis_url: str | None = None
     """When set, writes announce their events on this Redis (see taskmaster.redis)."""
+    storage_url: str | None = None
+    """`--storage` / TM_STORAGE_URL: where the tasks are, instead of the project's own choice."""
+    pool_size: int | None = None
+    """Database connections the process may hold (`tm serve` sets its thread count)."""
     debug: bool = False
     color: bool = False
     _project: Project | None = field(default=None, repr=False)
@@ -46,14 +50,23 @@ class App:
     def project(self) -> Project:
         """The selected project, wired (raises ProjectNotFound)."""
         if self._project is None:
-            from taskmaster.compose import Settings, open_project
+            from taskmaster.compose import open_project
 
             self._project = open_project(
                 self.project_dir,
                 tasks_file=self.tasks_file,
-                settings=Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url),
+                settings=self.settings,
+                storage_url=self.storage_url,
             )
         return self._project
+
+    @property
+    def settings(self) -> Settings:
+        from taskmaster.compose import Settings
+
+        return Settings(
+            lock_timeout=self.lock_timeout, redis_url=self.redis_url, pool_size=self.pool_size
+        )
 
     @property
     def core(self) -> TaskMaster:
@@ -84,6 +97,18 @@ def redis_url_option(ctx: click.Context, param: click.Parameter, value: str | No
             "unix:///path/to/socket"
         )
     return value.strip()
+
+
+def storage_url_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error for a storage URL no backend could open (unknown scheme, bad port)."""
+    from taskmaster.compose import check_storage_url
+
+    if value is None or not value.strip():
+        return None
+    try:
+        return check_storage_url(value)
+    except InvalidInput as err:
+        raise click.BadParameter(str(err)) from None
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)

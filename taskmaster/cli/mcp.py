@@ -60,24 +60,31 @@ def mcp_server(app: App, project_dir: Path | None, allow_roots: tuple[Path, ...]
     Every call names its projectRoot. It must resolve (symlinks and '..' followed) to the
     project served, or to a project inside an --allow-root directory; any other is refused.
     """
+    from taskmaster.compose import project_root
     from taskmaster.mcp.projects import Projects
     from taskmaster.mcp.roots import RootPolicy
     from taskmaster.project import locate
 
     start = project_dir if project_dir is not None else app.project_dir
-    try:
-        root: Path | None = locate(start, tasks_file=app.tasks_file).root
-    except ProjectNotFound:
-        if not allow_roots:
-            raise
-        root = None  # only --allow-root projects then
-    policy = RootPolicy.create(root, allow_roots)
+    root: Path | None
+    if app.storage_url is not None:
+        # The tasks are at the URL: the project directory needs no .taskmaster/ of its own.
+        root = project_root(start)
+    else:
+        try:
+            root = locate(start, tasks_file=app.tasks_file).root
+        except ProjectNotFound:
+            if not allow_roots:
+                raise
+            root = None  # only --allow-root projects then
+    policy = RootPolicy.create(root, allow_roots, bare_project=app.storage_url is not None)
     projects = Projects(
         policy,
         tasks_file=app.tasks_file,
         lock_timeout=app.lock_timeout,
         default_tag=app.tag,
         redis_url=app.redis_url,
+        storage_url=app.storage_url,
     )
     served = [str(policy.project)] if policy.project else []
     served += [f"{allowed}/*" for allowed in policy.allowed]

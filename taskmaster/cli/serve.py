@@ -139,6 +139,8 @@ def serve(
     Several instances on one project stay coherent and share one rate limit through Redis
     (--redis-url): change events go over pub/sub, answers are shared by revision, and if Redis
     goes away every instance keeps answering correctly (health then says "degraded").
+    With PostgreSQL storage (tm --storage URL, TM_STORAGE_URL or .taskmaster/storage.toml)
+    instances on different machines serve one project and stay coherent without Redis.
 
     \b
     Examples:
@@ -171,6 +173,8 @@ def serve(
     except InvalidInput as err:  # a bad TM_* setting is a usage error, as a bad flag is
         raise click.UsageError(str(err)) from None
     configure_logging()
+    # Before the project is opened: a database backend sizes its connection pool by it.
+    app.pool_size = config.threads
     run_server(app.project, config, announce=click.echo)
 
 

@@ -1,4 +1,4 @@
-"""Project tools: generate (one markdown file per task)."""
+"""Project tools: generate (one markdown file per task), export_tasks (the tasks.json)."""
 
 from __future__ import annotations
 
@@ -37,3 +37,11 @@ def register(server: ToolServer, projects: Projects) -> None:
         # the resolved directory is checked and then used, so a link cannot redirect it.
         directory = projects.output_dir(core, output)
         return reply(core.generate(directory, tag=projects.tag(tag)).result.to_dict())
+
+    @tool(server, title="Export Tasks", read_only=True)
+    def export_tasks(projectRoot: ProjectRoot, file: TasksFile = None) -> str:
+        """The project as a claude-task-master tasks.json: every tag, unknown keys included,
+        exactly the bytes the file backend writes (whatever backend keeps the project, a file
+        or PostgreSQL). Returns that JSON text as it is."""
+        core = projects.open(projectRoot, file)
+        return core.snapshot().document.to_json().decode()

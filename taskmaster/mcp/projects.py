@@ -10,12 +10,14 @@ which served a task list it had loaded earlier.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from taskmaster.compose import DEFAULT_LOCK_TIMEOUT, Project, Settings, project_at
+from taskmaster.compose import DEFAULT_LOCK_TIMEOUT, Project, Settings, open_url, project_at
 from taskmaster.core import TaskMaster
+from taskmaster.errors import InvalidInput
 from taskmaster.mcp.roots import ProjectRootRefused, RootPolicy, resolve_inside
-from taskmaster.project import ProjectPaths, default_tasks_file
+from taskmaster.project import ProjectPaths, default_tasks_file, read_storage_url, storage_file
 
 
 class Projects:
@@ -29,21 +31,32 @@ class Projects:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         default_tag: str | None = None,
         redis_url: str | None = None,
+        storage_url: str | None = None,
     ) -> None:
         self.policy = policy
         self.redis_url = redis_url
+        self.storage_url = storage_url
+        """`tm --storage` / TM_STORAGE_URL: where the server's own project keeps its tasks."""
         """When set, writes announce their change on this Redis, as `tm` and `tm serve` do."""
         self.tasks_file = tasks_file
         """`tm --file`: the server's own project uses this task file unless a call names one."""
         self.lock_timeout = lock_timeout
         self.default_tag = default_tag
-        self._projects: dict[tuple[Path, Path], Project] = {}
+        self._projects: dict[tuple[Path, str], Project] = {}
         # Tools run on worker threads; two first calls must not open two facades.
         self._lock = threading.Lock()
 
     def open(self, project_root: str, file: str | None = None) -> TaskMaster:
         """The facade for a client's `projectRoot` (and optional `file`), after the checks."""
         root = self.policy.check(project_root)
+        url, named_by = self._storage_of(root)
+        if url is not None:
+            if file is not None and file.strip():
+                raise InvalidInput(
+                    f"'file' does not apply to {root}: its tasks are kept at a storage URL "
+                    "(leave 'file' out)"
+                )
+            return self._opened((root, url), lambda: self._open_url(url, root, named_by)).core
         if file is not None and file.strip():
             tasks_file = check_task_file_name(resolve_inside(root, file, "file"))
         elif root == self.policy.project and self.tasks_file is not None:
@@ -57,14 +70,39 @@ class Projects:
         paths = ProjectPaths(root, tasks_file)
         self.policy.confine(paths.state_file, "state file")
         self.policy.confine(paths.config_file, "config file")
-        key = (root, tasks_file)
+        return self._opened((root, str(tasks_file)), lambda: project_at(paths, self._settings)).core
+
+    @property
+    def _settings(self) -> Settings:
+        return Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url)
+
+    def _storage_of(self, root: Path) -> tuple[str | None, Path | None]:
+        """The storage URL a project's tasks are at (None: its task file), and the project
+        file that names it. Read on every call, as the task file's location is."""
+        if root == self.policy.project and self.storage_url is not None:
+            return self.storage_url, None
+        named = storage_file(root)
+        if not named.exists():
+            return None, None
+        self.policy.confine(named, "storage file")
+        return read_storage_url(root), named
+
+    def _open_url(self, url: str, root: Path, named_by: Path | None) -> Project:
+        try:
+            project = open_url(url, root, self._settings)
+        except InvalidInput as err:
+            raise InvalidInput(f"{named_by}: {err}" if named_by else str(err)) from None
+        project.named_by = named_by
+        return project
+
+    def _opened(self, key: tuple[Path, str], opener: Callable[[], Project]) -> Project:
+        """The project kept under `key`, opened (once) if it is not yet."""
         with self._lock:
             project = self._projects.get(key)
             if project is None:
-                settings = Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url)
-                project = project_at(paths, settings)
+                project = opener()
                 self._projects[key] = project
-        return project.core
+        return project
 
     def output_dir(self, core: TaskMaster, output: str | None) -> Path:
         """Where `generate` may write (and delete stale files): resolved, inside the project

@@ -65,12 +65,21 @@ class RootPolicy:
     """The server's own project root, resolved (None: only `--allow-root` projects)."""
     allowed: tuple[Path, ...] = ()
     """`--allow-root` directories, resolved: any project inside one may be named."""
+    bare_project: bool = False
+    """The server's own project may lack `.taskmaster/`: its tasks are at a storage URL."""
 
     @classmethod
-    def create(cls, project: Path | str | None, allowed: Iterable[Path | str] = ()) -> RootPolicy:
+    def create(
+        cls,
+        project: Path | str | None,
+        allowed: Iterable[Path | str] = (),
+        *,
+        bare_project: bool = False,
+    ) -> RootPolicy:
         return cls(
             resolve(project) if project is not None else None,
             tuple(dict.fromkeys(resolve(root) for root in allowed)),
+            bare_project,
         )
 
     def check(self, raw: str) -> Path:
@@ -92,7 +101,8 @@ class RootPolicy:
         if not self.allows(root):
             shown = str(given) if root == given else f"{given} (resolves to {root})"
             raise ProjectRootRefused(f"projectRoot {shown} is not served here" + self._hint())
-        if not (root / PROJECT_DIR).is_dir():
+        bare = self.bare_project and root == self.project
+        if not bare and not (root / PROJECT_DIR).is_dir():
             raise ProjectRootRefused(
                 f"{root} is not a Task Master project (it has no {PROJECT_DIR}/ directory); "
                 f"run `tm init {root}` first, or give the project's own root directory"

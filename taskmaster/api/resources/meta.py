@@ -10,7 +10,7 @@ import orjson
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.openapi import build_spec
 from taskmaster.api.problems import problem_for_exception
-from taskmaster.api.state import ApiState, send_json
+from taskmaster.api.state import ApiState, etag, not_modified, send_json
 from taskmaster.errors import TaskMasterError
 
 
@@ -52,7 +52,7 @@ class Health:
             {
                 "status": "ok" if healthy else "degraded",
                 "revision": revision,
-                "store": dict(core.storage.describe()),
+                "store": self.state.store_info(),
                 **self.state.file_location(),
                 "watcher": bool(watcher is not None and watcher.running),
                 "storage": storage,
@@ -61,6 +61,28 @@ class Health:
             status=200 if storage["state"] == "ok" else 503,
         )
         resp.cache_control = ["no-store"]
+
+
+class Export:
+    """`GET /api/v1/export`: the project as a claude-task-master tasks.json, the bytes the file
+    backend writes for it (`tm storage export`), cached by revision like every read."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        def build() -> tuple[bytes, int]:
+            snapshot = self.state.core.snapshot()
+            return snapshot.document.to_json(), snapshot.revision
+
+        body, revision = self.state.cache.get_or_build("GET:/api/v1/export?", build)
+        resp.etag = etag(revision)
+        if not_modified(req, revision):
+            resp.status = falcon.HTTP_304
+            return
+        resp.content_type = "application/json"
+        resp.set_header("Content-Disposition", 'attachment; filename="tasks.json"')
+        resp.data = body
 
 
 class MetricsResource:
