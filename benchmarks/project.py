@@ -18,13 +18,10 @@ from harness.postgres_server import (
 )
 from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
 from harness.targets import tm_executable
-from taskmaster.compose import Settings, open_storage, project_at
+from taskmaster.compose import STORAGE_URL_ENV, Settings, open_storage, project_at
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.project import locate
 from taskmaster.storage import ProjectState
-
-STORAGE_URL_ENV = "TM_STORAGE_URL"
-"""Where `tm` finds a project's storage when told no other (see taskmaster.compose)."""
 
 
 @contextlib.contextmanager
