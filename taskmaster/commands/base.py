@@ -259,10 +259,10 @@ class TaskCommand(Command[T]):
         document.tag(name)  # TagNotFound before anything else
         also = self.also_changes()
         touched = (name,) if also is None or also == name else (name, also)
-        before = [_tasks_bytes(document, each) for each in touched]
+        checks = [work.draft.watch_tasks(each) for each in touched]
         result = self.run(document, name, work)
-        for each, old in zip(touched, before, strict=True):
-            if _tasks_bytes(document, each) != old:
+        for each, changed in zip(touched, checks, strict=True):
+            if changed():
                 _stamp_updated(document, each, work.now)
         return result
 
@@ -271,18 +271,6 @@ class TaskCommand(Command[T]):
 
     def also_changes(self) -> str | None:
         """A second tag the command may change (a move to another tag)."""
-        return None
-
-
-def _tasks_bytes(document: Document, tag: str) -> bytes | None:
-    """The tag's tasks in compact JSON (None: no such tag), to see whether a write changed them."""
-    if not document.has_tag(tag):
-        return None
-    try:
-        return orjson.dumps(document.tag(tag).get("tasks"))
-    except orjson.JSONEncodeError:
-        # Nested deeper than JSON can be written: the write itself is refused with a clear
-        # error when the document is serialised, so there is nothing to stamp.
         return None
 
 

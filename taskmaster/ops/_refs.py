@@ -9,6 +9,7 @@ understand (``"abc"``, ``0``) are never touched here: validation reports them, f
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -88,19 +89,38 @@ def shared_ids(tasks: Iterable[Task]) -> set[TaskId]:
     return shared
 
 
+def tasks_named(tasks: list[Task], numbers: Iterable[int], tag: str) -> dict[int, Task]:
+    """The tasks of the list with these numbers (those found), for the few ids a command
+    names; DuplicateId when one of them is shared by several tasks. The ids are listed and
+    searched in C: at 10,000 tasks a loop over them in Python costs more than the write."""
+    try:
+        ids = list(map(_id_of, tasks))
+    except KeyError:  # a task without an id (not yet checked): compare what there is
+        ids = [task.get("id") for task in tasks]
+    found: dict[int, Task] = {}
+    for number in numbers:
+        count = ids.count(number)
+        if count > 1:
+            raise DuplicateId.of(f"task {number}", f"tag '{tag}'")
+        if count:
+            found[number] = tasks[ids.index(number)]
+    return found
+
+
+_id_of = operator.itemgetter("id")
+
+
 def check_unambiguous(tasks: list[Task], ids: Iterable[TaskId], tag: str) -> None:
     """Refuse (DuplicateId) when an id a command names is shared by several tasks of the tag,
     or several subtasks of its task: an index keeps only the first, and acting on it (or on
     every item with that number) would not be what the caller asked for."""
+    named_unambiguous(tasks, ids, tag)
+
+
+def named_unambiguous(tasks: list[Task], ids: Iterable[TaskId], tag: str) -> dict[int, Task]:
+    """`check_unambiguous`, returning the named tasks found (by number) from the same scan."""
     ids = list(ids)
-    numbers = {item_id.task for item_id in ids}
-    seen: dict[int, Task] = {}
-    for task in tasks:
-        number = task.get("id")
-        if number in numbers:
-            if number in seen:
-                raise DuplicateId.of(f"task {number}", f"tag '{tag}'")
-            seen[number] = task
+    seen = tasks_named(tasks, dict.fromkeys(item_id.task for item_id in ids), tag)
     for item_id in ids:
         parent = seen.get(item_id.task)
         if item_id.sub is None or parent is None:
@@ -108,6 +128,7 @@ def check_unambiguous(tasks: list[Task], ids: Iterable[TaskId], tag: str) -> Non
         subs = [sub for sub in parent.get("subtasks") or () if sub.get("id") == item_id.sub]
         if len(subs) > 1:
             raise DuplicateId.of(f"subtask {item_id}", f"task {item_id.task}")
+    return seen
 
 
 def find_in(index: Mapping[int, Task], item_id: TaskId) -> Task | None:

@@ -15,7 +15,7 @@ from taskmaster.model import (
     status_of,
     subtask_view,
 )
-from taskmaster.ops._refs import check_unambiguous, find_in, task_index
+from taskmaster.ops._refs import find_in, named_unambiguous
 
 
 def parent_status_from_subtasks(parent: Task) -> str | None:
@@ -51,9 +51,9 @@ def set_status(doc: Document, tag: str, ids: Sequence[TaskId], status: str) -> l
     including any that already had the status.
     """
     check_status(status)
-    index = task_index(doc.tasks(tag))
+    tasks = doc.tasks(tag)
     wanted = list(dict.fromkeys(TaskId.parse(raw) for raw in ids))
-    check_unambiguous(doc.tasks(tag), wanted, tag)
+    index = named_unambiguous(tasks, wanted, tag)
     found: list[tuple[TaskId, Task]] = []
     for item_id in wanted:
         item = find_in(index, item_id)

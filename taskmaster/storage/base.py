@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+import orjson
+
 from taskmaster.model import Document
 
 T = TypeVar("T")
@@ -81,6 +83,25 @@ class Draft:
     def state(self, value: ProjectState) -> None:
         self._state = value
         self.state_assigned = True
+
+    def watch_tasks(self, tag: str) -> Callable[[], bool]:
+        """A check, to call later in the transaction, of whether the tasks of `tag` changed
+        from now to then. This one compares their serialisation (what a file costs anyway);
+        a backend that tracks changes answers from what it tracked, in what they cost."""
+        before = tasks_bytes(self.document, tag)
+        return lambda: tasks_bytes(self.document, tag) != before
+
+
+def tasks_bytes(document: Document, tag: str) -> bytes | None:
+    """The tag's tasks in compact JSON (None: no such tag)."""
+    if not document.has_tag(tag):
+        return None
+    try:
+        return orjson.dumps(document.tag(tag).get("tasks"))
+    except orjson.JSONEncodeError:
+        # Nested deeper than JSON can be written: the write itself is refused with a clear
+        # error when the document is serialised, so there is nothing to compare.
+        return None
 
 
 @dataclass(frozen=True, slots=True)

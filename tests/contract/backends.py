@@ -8,6 +8,7 @@ one more entry in `BACKENDS`: every contract test then runs against it.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -205,7 +206,135 @@ class MemoryBackend(Backend):
         pytest.skip("memory: no bytes to corrupt (it only ever holds what it serialised)")
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {
-    "file": FileBackend,
-    "memory": lambda _root: MemoryBackend(),
+class PostgresBackend(Backend):
+    """Stores in a real PostgreSQL cluster the tests started (`postgres_server`), a project
+    key of their own each. Another program is another store object (in this process or
+    another), writing through the database like any other instance; a corrupt row is one
+    written with SQL, bypassing Task Master."""
+
+    name = "postgresql"
+    processes = True
+    corruptible = True
+    quiet_period = 0.3
+
+    def __init__(self, server: Any) -> None:
+        super().__init__()
+        self.server = server
+
+    def blank(self) -> Storage:
+        from taskmaster.storage.postgres import PostgresStorage
+
+        if not self.server.alive():
+            self.server.restart()
+        return self._track(PostgresStorage(f"{self.server.url}?project=c{secrets.token_hex(6)}"))
+
+    def reopen(self, store: Storage) -> Storage:
+        from taskmaster.storage.postgres import PostgresStorage
+
+        return self._track(PostgresStorage(self._url(store)))
+
+    def _url(self, store: Storage) -> str:
+        return f"{self.server.url}?project={store.project}"  # type: ignore[attr-defined]
+
+    def outside_change(
+        self,
+        store: Storage,
+        document: Document | None = None,
+        state: ProjectState | None = None,
+    ) -> None:
+        if document is None and state is None:
+            document = changed_by_another_program(self.reopen(store))
+        self._replace(store.project, document, state)  # type: ignore[attr-defined]
+
+    def _replace(self, project: str, document: Document | None, state: ProjectState | None) -> None:
+        """Another program's write, straight into the tables as the schema defines them: the
+        old rows become tombstones, the new ones take fresh numbers, the revision goes up and
+        the change is announced, in one transaction."""
+        import psycopg
+
+        from taskmaster.storage.pg_schema import NOTIFY_CHANNEL
+        from taskmaster.storage.rows import rows_of
+
+        with psycopg.connect(self.server.url) as connection, connection.transaction():
+            pid, revision, current_tag, first = connection.execute(
+                "SELECT id, revision, current_tag, next_number FROM tm_projects "
+                "WHERE key = %s FOR UPDATE",
+                (project,),
+            ).fetchone()
+            revision += 1
+            if state is not None:
+                current_tag = state.current_tag
+            next_number = first
+            flat = None
+            if document is not None:
+                entries, tasks = rows_of(document, first)
+                next_number = first + len(entries) + len(tasks)
+                flat = document.flat
+                for table in ("tm_entries", "tm_tasks"):
+                    connection.execute(
+                        f"UPDATE {table} SET deleted = true, body = NULL, revision = %s "
+                        "WHERE project = %s AND NOT deleted",
+                        (revision, pid),
+                    )
+                for e in entries:
+                    connection.execute(
+                        "INSERT INTO tm_entries (project, number, name, position, is_tag, body, "
+                        "revision) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                        (pid, e.number, e.name, e.position, e.is_tag, e.body.decode(), revision),
+                    )
+                for t in tasks:
+                    connection.execute(
+                        "INSERT INTO tm_tasks (project, number, entry, position, body, revision) "
+                        "VALUES (%s, %s, %s, %s, %s, %s)",
+                        (pid, t.number, t.entry, t.position, t.body.decode(), revision),
+                    )
+            connection.execute(
+                "UPDATE tm_projects SET revision = %s, current_tag = %s, next_number = %s, "
+                "flat = coalesce(%s, flat) WHERE id = %s",
+                (revision, current_tag, next_number, flat, pid),
+            )
+            connection.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{pid}:{revision}"))
+
+    def _sql(self, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.server.url, autocommit=True) as connection:
+            cursor = connection.execute(statement, args)  # type: ignore[call-overload]
+            return list(cursor.fetchall()) if cursor.description else []
+
+    def corrupt(self, store: Storage) -> None:
+        project = store.project  # type: ignore[attr-defined]
+        self._sql(
+            "WITH p AS (UPDATE tm_projects SET revision = revision + 1 WHERE key = %s "
+            "RETURNING id, revision) "
+            "UPDATE tm_entries SET body = '{', revision = p.revision FROM p "
+            "WHERE tm_entries.project = p.id AND tm_entries.number = "
+            "(SELECT min(number) FROM tm_entries e WHERE e.project = p.id AND NOT e.deleted)",
+            project,
+        )
+
+    def stored_bytes(self, store: Storage) -> bytes:
+        project = store.project  # type: ignore[attr-defined]
+        rows = self._sql(
+            "SELECT p.revision, p.current_tag, e.number, e.body, t.number, t.body "
+            "FROM tm_projects p JOIN tm_entries e ON e.project = p.id "
+            "LEFT JOIN tm_tasks t ON t.project = p.id AND t.entry = e.number "
+            "WHERE p.key = %s ORDER BY e.number, t.number",
+            project,
+        )
+        return orjson.dumps([list(row) for row in rows])
+
+    def opener(self, store: Storage) -> str:
+        return (
+            "from taskmaster.storage.postgres import PostgresStorage\n"
+            f"storage = PostgresStorage({self._url(store)!r})"
+        )
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
+    "file": lambda root, _request: FileBackend(root),
+    "memory": lambda _root, _request: MemoryBackend(),
+    "postgresql": lambda _root, request: PostgresBackend(
+        request.getfixturevalue("postgres_server")
+    ),
 }

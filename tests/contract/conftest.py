@@ -17,6 +17,6 @@ from tests.contract.backends import BACKENDS, Backend
 
 @pytest.fixture(params=sorted(BACKENDS))
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    chosen = BACKENDS[request.param](tmp_path)
+    chosen = BACKENDS[request.param](tmp_path, request)
     yield chosen
     chosen.close()
