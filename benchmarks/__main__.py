@@ -103,16 +103,17 @@ def main(argv: list[str] | None = None) -> int:
         for row in module.run(quick=args.quick):
             print(_format_row(row), flush=True)
             results.append(row)
-    if args.plot:
-        from benchmarks.plots import write_charts
-
-        for chart in write_charts(results, args.plot):
-            print(f"chart: {chart}")
+    # The results first: a chart that cannot be drawn must not cost the measurements.
     if args.json:
         args.json.write_bytes(
             orjson.dumps({"environment": env, "results": results}, option=orjson.OPT_INDENT_2)
         )
         print(f"\nresults written to {args.json}")
+    if args.plot:
+        from benchmarks.plots import write_charts
+
+        for chart in write_charts(results, args.plot):
+            print(f"chart: {chart}")
     return 0
 
 
