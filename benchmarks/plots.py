@@ -36,7 +36,7 @@ def _latency_cdf(results: list[Row], directory: Path) -> Path | None:
     rows = [r for r in results if r.get("benchmark") == "invalidation" and r.get("samples_ms")]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
     for row in rows:
         samples = sorted(row["samples_ms"])
         fractions = [(i + 1) / len(samples) for i in range(len(samples))]
@@ -45,7 +45,8 @@ def _latency_cdf(results: list[Row], directory: Path) -> Path | None:
     ax.set(xlabel="latency (ms)", ylabel="fraction of changes", title="Invalidation latency (CDF)")
     ax.set_xscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    # Below the axes: with a series per case, a legend inside would hide the curves.
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return _save(fig, directory / "invalidation-cdf.png")
 
 
@@ -87,13 +88,18 @@ def _scale(results: list[Row], directory: Path) -> Path | None:
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 5))
+    # One colour per measure, one line style per backend: the same measure of both backends
+    # side by side.
+    measures = sorted({measure for _, measure in series})
+    colours = {measure: f"C{i}" for i, measure in enumerate(measures)}
     for (backend, measure), points in sorted(series.items()):
         points.sort()
         ax.plot(
             [p[0] for p in points],
             [p[1] for p in points],
-            marker="o",
+            marker="o" if backend == "file" else "s",
             linestyle="-" if backend == "file" else "--",
+            color=colours[measure],
             label=f"{backend}: {measure}",
         )
     ax.set(xlabel="tasks in the project", ylabel="median (ms)", title="Cost as the project grows")
