@@ -126,3 +126,24 @@ def test_postgres_invalidation_gate_fails_on_a_slow_tail() -> None:
     assert not passes(_rows(case, slow, fast), gates)
     # The file-watcher rows of the same benchmark do not satisfy it.
     assert not passes(_rows("3 instances", fast, fast), gates)
+
+
+def test_contention_rounds_combine_into_one_figure_that_keeps_every_lost_update() -> None:
+    from benchmarks.contention import combine
+
+    def part(acked: int, seconds: float, lost: int = 0) -> dict:
+        return {
+            "acknowledged": acked,
+            "failed": 0,
+            "lost_updates": lost,
+            "torn_final_file": False,
+            "seconds": seconds,
+            "ops_per_s": acked / seconds,
+        }
+
+    combined = combine([part(300, 0.6), part(60, 0.6, lost=1), part(240, 0.6)])
+    assert combined["acknowledged"] == 600
+    assert abs(combined["ops_per_s"] - 600 / 1.8) < 1e-9
+    assert combined["lost_updates"] == 1  # one round's loss is the row's loss
+    row = {"benchmark": "contention", "case": "postgresql, 2 writers", **combined}
+    assert not passes([row], shipped("PostgreSQL loses no update"))
