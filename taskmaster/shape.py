@@ -147,3 +147,14 @@ def normalise_tag(tag: dict[str, Any], path: Path | str, where: str) -> None:
             if not _is_clean(sub):
                 place = f"{where}tasks[{index}].subtasks[{sub_index}]"
                 _normalise_item(sub, "subtask", path, place)
+
+
+def is_clean_task(task: object) -> bool:
+    """Whether a task and its subtasks need no normalisation (the common case, checked fast)."""
+    if not _is_clean(task):
+        return False
+    assert isinstance(task, dict)
+    subtasks = task.get("subtasks")
+    if subtasks is None:
+        return True
+    return type(subtasks) is list and all(_is_clean(sub) for sub in subtasks)

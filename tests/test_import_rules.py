@@ -20,7 +20,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "taskmaster"
 FRONT_ENDS = ("taskmaster.cli", "taskmaster.api", "taskmaster.mcp")
-STORES = ("taskmaster.storage.file", "taskmaster.storage.memory")
+STORES = ("taskmaster.storage.file", "taskmaster.storage.memory", "taskmaster.storage.postgres")
 BACKENDS = (
     *STORES,
     "taskmaster.storage.state_file",
@@ -29,8 +29,13 @@ BACKENDS = (
     "taskmaster.storage.revision",
     "taskmaster.storage.atomic",
     "taskmaster.storage.regular",
+    "taskmaster.storage.pg_schema",
+    "taskmaster.storage.rows",
+    "taskmaster.storage.tracking",
     "taskmaster.redis",
     "redis",
+    "psycopg",
+    "psycopg_pool",
 )
 IO_MODULES = (
     "os",
@@ -43,6 +48,7 @@ IO_MODULES = (
     "filelock",
     "watchdog",
     "redis",
+    "psycopg",
     "taskmaster.core",
     "taskmaster.compose",
     "taskmaster.project",
@@ -121,3 +127,12 @@ def test_only_the_composition_root_picks_a_backend_or_a_bus() -> None:
         and any(within(name, (*STORES, "taskmaster.redis")) for name in imported_names)
     )
     assert pickers == ["taskmaster.compose"]
+
+
+ROW_MODEL = ("taskmaster.storage.rows", "taskmaster.storage.tracking")
+
+
+@pytest.mark.parametrize("module", ROW_MODEL)
+def test_the_row_model_does_no_io(module: str) -> None:
+    io = tuple(name for name in IO_MODULES if name not in ROW_MODEL)
+    assert offending((module,), io) == []

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import closing
 from typing import Any
 
 import psycopg
 import pytest
 
-from taskmaster.commands import AddTask, SetStatus
+from taskmaster.commands import AddTask, RemoveTask, SetStatus
 from taskmaster.core import TaskMaster
 from taskmaster.errors import (
+    CorruptTaskFile,
     InvalidInput,
     LockTimeout,
     StorageUnavailable,
@@ -87,8 +89,8 @@ def test_a_newer_schema_is_refused(postgres_server: Any) -> None:
     url = f"{postgres_server.create_database()}?project=p"
     made(url).close()
     sql(url, "UPDATE tm_schema SET version = 99")
-    with pytest.raises(TaskFileMissing, match="version 99, newer"):
-        PostgresStorage(url).read()
+    with closing(PostgresStorage(url)) as store, pytest.raises(TaskFileMissing, match="99, newer"):
+        store.read()
 
 
 def test_a_write_writes_only_the_rows_it_changed(postgres_url: str) -> None:
@@ -192,8 +194,63 @@ def test_concurrent_threads_lose_no_update(postgres_url: str) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    titles = [
-        task["title"] for task in PostgresStorage(postgres_url).read().document.tasks("master")
-    ]
+    with closing(PostgresStorage(postgres_url)) as other:
+        titles = [task["title"] for task in other.read().document.tasks("master")]
     assert len(titles) == 41 and len(set(titles)) == 41
     store.close()
+
+
+def _set_first_task_body(url: str, body: str) -> None:
+    project = split_url(url)[1]
+    sql(
+        url,
+        "WITH p AS (UPDATE tm_projects SET revision = revision + 1 WHERE key = %s "
+        "RETURNING id, revision) UPDATE tm_tasks SET body = %s, revision = p.revision FROM p "
+        "WHERE tm_tasks.project = p.id AND tm_tasks.number = (SELECT min(number) FROM tm_tasks t "
+        "WHERE t.project = p.id AND NOT t.deleted)",
+        project,
+        body,
+    )
+
+
+def test_a_row_of_the_wrong_shape_is_refused_and_one_that_normalises_is_read(
+    postgres_url: str,
+) -> None:
+    store = made(postgres_url)
+    _set_first_task_body(postgres_url, '{"id": "7", "title": "string id"}')
+    assert store.read().document.tasks("master")[0] == {"id": 7, "title": "string id"}
+    _set_first_task_body(postgres_url, '{"id": 1, "title": 5}')
+    for attempt in (
+        store.read,
+        lambda: TaskMaster(store).execute(SetStatus(ids=("2",), status="done")),
+    ):
+        with pytest.raises(CorruptTaskFile, match="'title' must be a string"):
+            attempt()
+    with closing(PostgresStorage(postgres_url)) as other:
+        assert other.revision() == store.revision()
+    store.close()
+
+
+def test_a_reader_far_behind_the_purged_tombstones_reloads_everything(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmaster.storage import postgres
+
+    monkeypatch.setattr(postgres, "TOMBSTONE_WINDOW", 4)
+    writer, reader = made(postgres_url, count=12), PostgresStorage(postgres_url)
+    reader.read()  # holds the rows of the first revision
+    core = TaskMaster(writer)
+    for task_id in range(1, 11):  # ten removals: tombstones, purged every 4 revisions
+        core.execute(RemoveTask(ids=(str(task_id),)))
+    project = split_url(postgres_url)[1]
+    tombstones = sql(
+        postgres_url,
+        "SELECT count(*) FROM tm_tasks t JOIN tm_projects p ON p.id = t.project "
+        "WHERE p.key = %s AND t.deleted",
+        project,
+    )[0][0]
+    assert tombstones < 10  # some were purged
+    assert [task["id"] for task in reader.read().document.tasks("master")] == [11, 12]
+    assert reader.read().document.to_json() == writer.read().document.to_json()
+    writer.close()
+    reader.close()

@@ -92,7 +92,20 @@ def shared_ids(tasks: Iterable[Task]) -> set[TaskId]:
 def tasks_named(tasks: list[Task], numbers: Iterable[int], tag: str) -> dict[int, Task]:
     """The tasks of the list with these numbers (those found), for the few ids a command
     names; DuplicateId when one of them is shared by several tasks. The ids are listed and
-    searched in C: at 10,000 tasks a loop over them in Python costs more than the write."""
+    searched in C: at 10,000 tasks a loop over them in Python costs more than the write.
+    A list that knows where its ids are (`id_positions()`, offered by a backend that keeps
+    its document between transactions) is asked instead."""
+    lookup = getattr(tasks, "id_positions", None)
+    positions = lookup() if lookup is not None else None
+    if positions is not None:
+        known: dict[int, Task] = {}
+        for number in numbers:
+            index = positions.get(number)
+            if index == -1:
+                raise DuplicateId.of(f"task {number}", f"tag '{tag}'")
+            if index is not None:
+                known[number] = tasks[index]
+        return known
     try:
         ids = list(map(_id_of, tasks))
     except KeyError:  # a task without an id (not yet checked): compare what there is

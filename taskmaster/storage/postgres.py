@@ -45,7 +45,7 @@ from taskmaster.errors import (
     TaskFileMissing,
 )
 from taskmaster.model import Document
-from taskmaster.shape import json_type_name, normalise_tag
+from taskmaster.shape import is_clean_task, json_type_name, normalise_tag
 from taskmaster.storage import pg_schema
 from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
 from taskmaster.storage.rows import (
@@ -301,7 +301,9 @@ class PostgresStorage:
                 return image, image.parts(), image.current_tag, image.revision, image.flat
 
         _, parts, current_tag, revision, flat = self._retrying(current)
-        document = Document.from_data(document_from_parts(parts, flat), self.key)
+        # Every row was checked when it was read from the database (`_verified_task`), so the
+        # document needs no second shape check.
+        document = Document(document_from_parts(parts, flat), flat=flat)
         return Snapshot(document, ProjectState(current_tag), revision)
 
     def _refresh_locked(self, connection: Any, project: _Project) -> RowImage:
@@ -347,31 +349,36 @@ class PostgresStorage:
     def _verified_task(self, number: int, entry: int, position: float, body: str | None) -> TaskRow:
         """A task row as read, refused (CorruptTaskFile) unless it holds a task: another
         program may have written anything into the table, and a write is never built on it."""
-        raw = (body or "").encode()
         where = f"task row {number}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if not isinstance(value, dict):
             raise CorruptTaskFile.at(
                 self.key, f"a task must be an object, found {json_type_name(value)}", where=where
             )
-        normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+        if not is_clean_task(value):
+            # As the file backend reads a file: what can be normalised is (a string id), and
+            # the row is kept as it would be written; what cannot is refused.
+            normalise_tag({"tasks": [value]}, self.key, where=f"{where}: ")
+            raw = orjson.dumps(value)
         return TaskRow(number, entry, position, raw)
 
     def _verified_entry(
         self, number: int, name: str, position: float, is_tag: bool, body: str | None
     ) -> EntryRow:
-        raw = (body or "").encode()
         where = f"entry {name!r}"
-        try:
-            value = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
-            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
+        raw, value = self._parsed(body, where)
         if is_tag and not (isinstance(value, dict) and value.get("tasks") == []):
             raise CorruptTaskFile.at(self.key, "a tag's row must be an object", where=where)
+        if is_tag:
+            normalise_tag(value, self.key, where=f"{where}: ")  # 'metadata' must be an object
         return EntryRow(number, name, position, is_tag, raw)
+
+    def _parsed(self, body: str | None, where: str) -> tuple[bytes, Any]:
+        raw = (body or "").encode()
+        try:
+            return raw, orjson.loads(raw)
+        except orjson.JSONDecodeError as err:
+            raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
 
     def _delta(self, connection: Any, project_id: int, since: int) -> RowChanges:
         changes = RowChanges()
@@ -419,6 +426,7 @@ class PostgresStorage:
         import psycopg
 
         committing = False
+        revision = -1
         try:
             with self._connection() as connection:
                 connection.execute("BEGIN")
@@ -454,12 +462,17 @@ class PostgresStorage:
                     revision = project.revision + 1
                     next_number = next(numbers)
                     self._write(connection, project, changes, draft.state, revision, next_number)
+                    # Known as ours before the commit: its NOTIFY may reach our own feed
+                    # before this thread gets past the COMMIT.
+                    self._committed.append(revision)
                     committing = True
                     connection.execute("COMMIT")
                 except BaseException:
                     if not committing:
                         with contextlib.suppress(psycopg.Error):
                             connection.execute("ROLLBACK")
+                        if revision in self._committed:
+                            self._committed.remove(revision)
                     raise
         except _ServerDown as err:
             self._working = None
@@ -484,7 +497,6 @@ class PostgresStorage:
                 working.committed(image)
             else:
                 self._working = None
-        self._committed.append(revision)
         return Commit(result, revision, changed=True)
 
     def _working_at(self, image: RowImage) -> Working:

@@ -305,6 +305,7 @@ class Working:
         self.lists: dict[int, TrackedList] = {}
         self.entry_of_name: dict[str, int] = {}
         self._pending: tuple[bool, list[int]] = (False, [])
+        self._id_positions: dict[int, dict[Any, int]] = {}
         data: dict[str, Any] | None = None
         top = TrackedDict()
         top._mark = Mark(self.marks.entries, STRUCTURE)
@@ -326,7 +327,7 @@ class Working:
             tasks = [self._task_object(image.tasks[row]) for row in image.members[entry.number]]
             members = tracked_list(tasks, Mark(self.marks.members, entry.number))
             dict.__setitem__(value, "tasks", members)
-            self.lists[entry.number] = members
+            self._adopt(entry.number, members)
         return value
 
     def _task_object(self, row: TaskRow) -> Any:
@@ -407,6 +408,7 @@ class Working:
             members = self.lists[row.entry]
             index = image.members[row.entry].index(number)
             list.__setitem__(members, index, self._task_object(row))
+            self._id_positions.pop(row.entry, None)  # another program may have renumbered it
         self.revision = image.revision
         self.image = image
         return True
@@ -577,7 +579,7 @@ class Working:
             ]
             members = tracked_list(tasks, Mark(marks.members, number))
             dict.__setitem__(value, "tasks", members)
-            self.lists[number] = members
+            self._adopt(number, members)
         listed = set(changed_lists)
         for row in marks.tasks:
             task = image.tasks.get(row)
@@ -585,7 +587,11 @@ class Working:
                 continue
             members = self.lists[task.entry]
             index = image.members[task.entry].index(row)
-            list.__setitem__(members, index, self._retracked_task(row, members[index], marks))
+            fresh = self._retracked_task(row, members[index], marks)
+            list.__setitem__(members, index, fresh)
+            positions = self._id_positions.get(task.entry)
+            if positions is not None and positions.get(fresh.get("id")) != index:
+                del self._id_positions[task.entry]  # its id changed: index it anew when asked
         if changed_lists:
             for row in [row for row in self.objects if row not in image.tasks]:
                 del self.objects[row]
@@ -593,6 +599,33 @@ class Working:
         marks.clear()
         self.revision = image.revision
         self.image = image
+
+    def _adopt(self, number: int, members: TrackedList) -> None:
+        """Make `members` the task list of entry `number`, able to say where each id is."""
+        self.lists[number] = members
+        self._id_positions.pop(number, None)
+        members.id_positions = lambda: self._positions_of(number, members)
+
+    def _positions_of(self, number: int, members: TrackedList) -> dict[Any, int] | None:
+        """Task id -> its index in the list (-1: several tasks share it), while nothing in the
+        list changed since its last commit; None when something may have (then the caller
+        looks for itself). Built once, kept across transactions until the list changes."""
+        marks = self.marks
+        if number in marks.members or self.lists.get(number) is not members:
+            return None
+        tasks = self.image.tasks
+        for row in marks.tasks:
+            task = tasks.get(row)
+            if task is not None and task.entry == number:
+                return None
+        positions = self._id_positions.get(number)
+        if positions is None:
+            positions = {}
+            for index, task in enumerate(members):
+                task_id = task.get("id")
+                positions[task_id] = -1 if task_id in positions else index
+            self._id_positions[number] = positions
+        return positions
 
     def _retracked_value(self, value: Any, number: int) -> Any:
         """A tag's object (or another top-level value) tracked anew; a tag keeps its task

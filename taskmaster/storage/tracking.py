@@ -18,7 +18,7 @@ a new object with no tie to the row it came from.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, SupportsIndex
 
 
@@ -106,8 +106,10 @@ class TrackedDict(dict[str, Any]):
 
 
 class TrackedList(list[Any]):
-    __slots__ = ("_mark",)
+    __slots__ = ("_mark", "id_positions")
     _mark: Mark
+    id_positions: Callable[[], dict[Any, int] | None]
+    """For a tag's task list: where each task id is, when that is known (see `rows.py`)."""
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._mark()

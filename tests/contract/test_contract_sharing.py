@@ -288,6 +288,11 @@ def test_writers_killed_mid_loop_never_tear_the_document_or_lose_an_acknowledged
     acknowledged: list[str] = []
     for round_no in range(6):
         writers = [spawn(script, f"r{round_no}w{w}") for w in range(3)]
+        # Killed once they are all writing, not while some are still starting up (a backend
+        # with a slower start would otherwise be killed before its first write).
+        for writer in writers:
+            assert writer.stdout is not None
+            acknowledged.append(writer.stdout.readline().strip())
         time.sleep(rng.uniform(0.3, 0.8))
         for writer in writers:
             writer.send_signal(signal.SIGKILL)
