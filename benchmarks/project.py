@@ -50,7 +50,8 @@ def create_project(root: Path, document: Document) -> Path:
 
 POSTGRES_DURABILITY = "fsync=on, synchronous_commit=on, full_page_writes=on"
 """How the benchmarks' cluster commits: every acknowledged commit is on disk, as SQLite's
-`synchronous=FULL` (and the file backend's fsync before rename) has it."""
+`synchronous=FULL` (and the file backend's fsync before rename) has it. Checked against the
+running server's own `SHOW` before a benchmark uses it."""
 
 
 @contextlib.contextmanager
@@ -67,7 +68,22 @@ def postgres_cluster(name: str) -> Iterator[PostgresServer | None]:
         yield None
         return
     with server:
+        shown = server_durability(server)
+        if shown != POSTGRES_DURABILITY:
+            raise RuntimeError(f"the {name} benchmark's cluster runs with {shown}")
         yield server
+
+
+def server_durability(server: PostgresServer) -> str:
+    """The cluster's own durability settings, as it reports them (`SHOW`)."""
+    import psycopg
+
+    names = [item.split("=")[0] for item in POSTGRES_DURABILITY.split(", ")]
+    with psycopg.connect(server.url, autocommit=True, connect_timeout=10) as connection:
+        values = [connection.execute(f"SHOW {name}").fetchone() for name in names]
+    return ", ".join(
+        f"{name}={value[0] if value else '?'}" for name, value in zip(names, values, strict=True)
+    )
 
 
 def postgres_project(server: PostgresServer, document: Document, prefix: str = "bench") -> str:
