@@ -24,6 +24,7 @@ from taskmaster.compose import (
     Project,
     Settings,
     check_storage_url,
+    file_path,
     open_url,
     scheme_of,
 )
@@ -110,19 +111,23 @@ def replacing(document: Document, state: ProjectState | None) -> Callable[[Draft
 
     The draft's document is changed in place, through the mutating methods of its top-level
     object, as any command changes it: a backend that tracks what a command changed sees every
-    tag replaced. Returns the number of tasks now held.
+    tag replaced. What already holds the same tasks (or state) is left untouched, so that a
+    backend that tracks changes sees none and the import commits nothing. Returns the number
+    of tasks now held.
     """
+    wanted = document.to_json()
 
     def apply(draft: Draft) -> int:
         target = draft.document
-        if target.flat != document.flat:
-            target.data, target.flat = dict(document.data), document.flat
-        else:
-            for key in list(target.data):
-                del target.data[key]
-            for key, value in document.data.items():
-                target.data[key] = value
-        if state is not None:
+        if target.to_json() != wanted:
+            if target.flat != document.flat:
+                target.data, target.flat = dict(document.data), document.flat
+            else:
+                for key in list(target.data):
+                    del target.data[key]
+                for key, value in document.data.items():
+                    target.data[key] = value
+        if state is not None and draft.state != state:
             draft.state = state
         return count_tasks(document)
 
@@ -162,6 +167,9 @@ def migrate(
     if scheme_of(target_url) == "memory":
         raise InvalidInput("memory: holds a project only inside one process: migrate elsewhere")
     snapshot = source.core.storage.read()
+    if scheme_of(target_url) == "file":
+        # Before opening: the project around a task file is found from its folder.
+        file_path(target_url).parent.mkdir(parents=True, exist_ok=True)
     target = open_url(target_url, source.root, settings)
     try:
         storage = target.core.storage
@@ -172,8 +180,7 @@ def migrate(
                 f"{storage.describe().get('location', target_url)} already holds tasks; "
                 "--force replaces them"
             )
-        if target.paths is not None:  # a task file: its folder and its state's may be new
-            target.paths.tasks_file.parent.mkdir(parents=True, exist_ok=True)
+        if target.paths is not None:  # a task file outside a project: its state's folder
             target.paths.state_file.parent.mkdir(parents=True, exist_ok=True)
         created = storage.create(snapshot.document, snapshot.state)
         commit = import_into(target.core, snapshot.document, snapshot.state)

@@ -174,6 +174,7 @@ def test_project_dir_finds_the_project_file(four_stores: dict[str, Path], tmp_pa
     info = orjson.loads(_tm("storage", "info", "--json", cwd=here).stdout)
     assert info["location"] == str(four_stores["named"].resolve())
     assert info["projectFile"] == str(storage_file(here))
+    assert info["backend"] == "file" and "schemaVersion" not in info
 
 
 def test_with_a_url_no_project_directory_is_needed(
@@ -474,3 +475,46 @@ def test_mcp_turns_it_into_a_tool_error() -> None:
     with pytest.raises(ToolError, match="is unavailable") as info:
         get_tasks()
     assert isinstance(info.value.__cause__, TaskMasterError)
+
+
+def test_tm_serve_sizes_the_connection_pool_to_its_threads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from taskmaster.api import server
+    from taskmaster.storage.postgres import PostgresStorage
+
+    served: list[Project] = []
+    monkeypatch.setattr(server, "serve", lambda project, config, announce: served.append(project))
+    runner = CliRunner(env={"TM_PROJECT": None, "TM_STORAGE_URL": None, "TM_THREADS": None})
+    url = "postgresql://tm@127.0.0.1:1/db?project=p"  # never connected: the pool opens lazily
+    for args, threads in ((["serve", "--threads", "5"], 5), (["serve"], Config().threads)):
+        result = runner.invoke(cli, ["--project", str(tmp_path), "--storage", url, *args])
+        assert result.exit_code == 0, result.output
+        storage = served[-1].core.storage
+        assert isinstance(storage, PostgresStorage) and storage.pool_size == threads
+        served[-1].close()
+    # every other command leaves it to the backend
+    assert Settings().pool_size is None
+
+
+def test_rest_export_is_the_task_file_with_its_revision(tmp_path: Path) -> None:
+    from test_api_support import Api
+
+    api = Api(tmp_path)
+    try:
+        api.add("exported")
+        raw = api.tasks_file.read_bytes()
+        result = api.get("/api/v1/export")
+        assert result.status_code == 200 and result.content == raw
+        assert result.headers["content-type"] == "application/json"
+        assert result.headers["etag"] == f'"{api.core.revision()}"'
+        assert "tasks.json" in result.headers["content-disposition"]
+        again = api.get("/api/v1/export", headers={"If-None-Match": result.headers["etag"]})
+        assert again.status_code == 304
+        head = api.client.simulate_head("/api/v1/export")
+        assert head.status_code == 200 and head.content == b""
+        api.add("second")  # a new revision: a new body, never the cached one
+        fresh = api.get("/api/v1/export")
+        assert fresh.content == api.tasks_file.read_bytes() != raw
+    finally:
+        api.close()

@@ -88,9 +88,13 @@ def export(app: App, target: Path | None, with_state: bool, as_json: bool) -> No
         render.echo_json(result)
         return
     click.echo(
-        f"Exported {result['tasks']} tasks (revision {result['revision']}) to "
+        f"Exported {_tasks(result['tasks'])} (revision {result['revision']}) to "
         + ", ".join(result["written"])
     )
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task" if count == 1 else f"{count} tasks"
 
 
 @storage.command("import")
@@ -133,7 +137,7 @@ def import_(app: App, file: Path, with_state: bool, yes: bool, as_json: bool) ->
     if not commit.changed:
         click.echo(f"{file} holds what the project holds already; nothing changed.")
         return
-    click.echo(f"Imported {commit.result} tasks from {file} (revision {commit.revision}).")
+    click.echo(f"Imported {_tasks(commit.result)} from {file} (revision {commit.revision}).")
 
 
 @storage.command("migrate")
@@ -174,7 +178,7 @@ def migrate(app: App, target_url: str, force: bool, as_json: bool) -> None:
         render.echo_json(result)
         return
     click.echo(
-        f"Copied {result['tasks']} tasks from {result['from']['location']} to "
+        f"Copied {_tasks(result['tasks'])} from {result['from']['location']} to "
         f"{result['to']['location']} (revision {result['revision']}"
         + (", read back identical)." if result["verified"] else ").")
     )

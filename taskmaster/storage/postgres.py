@@ -275,6 +275,11 @@ class PostgresStorage:
             lambda connection: ProjectState(self._project_row(connection).current_tag)
         )
 
+    def schema_version(self) -> int | None:
+        """The version of the schema the database holds (None: none), for `tm storage info`."""
+        version: int | None = self._retrying(pg_schema.installed_version)
+        return version
+
     def exists(self) -> bool:
         """Whether the database holds the schema and this project."""
         try:
