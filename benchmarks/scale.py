@@ -14,7 +14,9 @@ moment of the machine slows every size alike and the ratio of 10,000 to 100 task
 stays fair; 100,000 tasks afterwards, with fewer samples.
 - create:     creating the project from a document of that size (one sample);
 - first read: the first `list_tasks` of a new facade (connecting and loading every row);
-- set-status, list_tasks: as for the file, once the document is loaded.
+- set-status, list_tasks: as for the file, once the document is loaded;
+- tm list:    a whole `tm list` process started in an empty directory, the project named by
+              TM_STORAGE_URL (it connects and loads every row: no document kept there).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -42,7 +45,7 @@ from benchmarks.transaction import real_change
 from harness.postgres_server import PostgresServer
 from harness.processes import Supervisor
 from harness.targets import tm_executable
-from taskmaster.compose import Settings, open_project, open_storage
+from taskmaster.compose import STORAGE_URL_ENV, Settings, open_project, open_storage
 from taskmaster.core import TaskMaster
 
 NAME = "scale"
@@ -87,15 +90,26 @@ def _in_process(root: Path, size: int, quick: bool) -> dict[str, list[float]]:
     return {"set-status": writes, "list_tasks": reads}
 
 
-def _tm_list(root: Path, size: int, quick: bool) -> list[float]:
+def _tm_list(root: Path, size: int, quick: bool, storage_url: str | None = None) -> list[float]:
+    """Whole `tm list` processes on the project at `root`, or, given `storage_url`, on that
+    store (TM_STORAGE_URL) from `root`, an empty directory."""
     # As installed for a user: with bytecode caching (a sandbox may switch it off).
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    command = [tm_executable(), "--project", str(root), "list"]
-    subprocess.run(command, check=True, capture_output=True, env=env)  # warm caches
-    return _timed(
-        lambda i: subprocess.run(command, check=True, capture_output=True, env=env),
-        _repeats(size, quick, 20, 12),
-    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k != "PYTHONDONTWRITEBYTECODE" and not k.startswith("TM_")
+    }
+    if storage_url is None:
+        command = [tm_executable(), "--project", str(root), "list"]
+    else:
+        command = [tm_executable(), "list"]
+        env[STORAGE_URL_ENV] = storage_url
+
+    def tm_list(_: int) -> None:
+        subprocess.run(command, check=True, capture_output=True, env=env, cwd=root)
+
+    tm_list(0)  # warm caches
+    return _timed(tm_list, _repeats(size, quick, 20, 12))
 
 
 def _vm_field(pid: int, field: str) -> float:
@@ -178,15 +192,18 @@ def _postgres_phase(
     writes: int,
     reads: int,
     measures: dict[str, dict[int, list[float]]],
+    *,
+    quick: bool,
 ) -> None:
     """Create a project per size, open a facade on each, and take `writes` set-status and
     `reads` list_tasks samples of every size, one size after the other in each round."""
     facades: dict[int, TaskMaster] = {}
+    urls: dict[int, str] = {}
     try:
         for size in sizes:
             document = synthetic_document(size)
             start = time.perf_counter()
-            url = postgres_project(server, document, f"scale{size}")
+            url = urls[size] = postgres_project(server, document, f"scale{size}")
             measures["create"][size] = [(time.perf_counter() - start) * 1000]
             del document
             facade = TaskMaster(open_storage(url, Settings()))
@@ -206,6 +223,9 @@ def _postgres_phase(
         measures["list_tasks"].update(
             _rounds(facades, lambda facade, i, size: facade.list_tasks(), reads)
         )
+        with tempfile.TemporaryDirectory(prefix="tm-bench-") as empty:
+            for size, url in urls.items():
+                measures["tm list"][size] = _tm_list(Path(empty), size, quick, url)
     finally:
         for facade in facades.values():
             facade.close()
@@ -215,13 +235,17 @@ def _postgres_samples(server: PostgresServer, quick: bool) -> dict[str, dict[int
     """The sizes up to GATED_SIZE together, then the larger ones: a 100,000-task document
     kept in the same process would make every write there pay for collecting its objects."""
     measures: dict[str, dict[int, list[float]]] = {
-        name: {} for name in ("create", "first read", "set-status", "list_tasks")
+        name: {} for name in ("create", "first read", "set-status", "list_tasks", "tm list")
     }
     gated = tuple(size for size in SIZES if size <= GATED_SIZE)
     larger = tuple(size for size in SIZES if size > GATED_SIZE)
-    _postgres_phase(server, gated, 60 if quick else 200, 30 if quick else 100, measures)
+    _postgres_phase(
+        server, gated, 60 if quick else 200, 30 if quick else 100, measures, quick=quick
+    )
     if larger:
-        _postgres_phase(server, larger, 20 if quick else 60, 3 if quick else 10, measures)
+        _postgres_phase(
+            server, larger, 20 if quick else 60, 3 if quick else 10, measures, quick=quick
+        )
     return measures
 
 
@@ -234,7 +258,8 @@ def postgres_rows(measures: dict[str, dict[int, list[float]]]) -> list[dict[str,
         for size, samples in sorted(by_size.items()):
             row: dict[str, Any] = {
                 "benchmark": NAME,
-                "case": f"postgresql {measure}, {size} tasks, one process",
+                "case": f"postgresql {measure}, {size} tasks, "
+                + ("a process each" if measure == "tm list" else "one process"),
                 "backend": "postgresql",
                 "measure": measure,
                 "tasks": size,
