@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import random
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +28,22 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
 
-from benchmarks.project import scratch_project, start_server, supervised
+from benchmarks.data import synthetic_document
+from benchmarks.project import (
+    STORAGE_URL_ENV,
+    postgres_cluster,
+    postgres_project,
+    scratch_project,
+    start_server,
+    start_url_server,
+    supervised,
+)
 from benchmarks.stats import summarise
 from harness.redis_server import RedisServer, redis_required, redis_server_binary
 from harness.targets import tm_executable
 from taskmaster.bus import LocalBus
 from taskmaster.commands import SetStatus
-from taskmaster.compose import Settings, open_project
+from taskmaster.compose import Settings, open_project, open_storage
 from taskmaster.core import TaskMaster
 from taskmaster.events import TASK_UPDATED, Event
 from taskmaster.model import TaskId
@@ -113,38 +123,66 @@ def _redis() -> Iterator[str | None]:
 
 
 def _tm_set_status(root: Path, env: dict[str, str]) -> Callable[[str, str], None]:
-    """A write by a whole `tm` process: acknowledged when the process has exited."""
+    """A write by a whole `tm` process: acknowledged when the process has exited. Run in
+    `root`, the project directory (or, for a project named by TM_STORAGE_URL in `env`, an
+    empty directory)."""
 
     def write(task_id: str, status: str) -> None:
         subprocess.run(
-            [tm_executable(), "--project", str(root), "set-status", task_id, status],
+            [tm_executable(), "set-status", task_id, status],
             check=True,
             capture_output=True,
             env=env,
+            cwd=root,
         )
 
     return write
 
 
 def _cross_process(
-    changes: int, instances: int, redis_url: str | None = None, *, by_tm: bool = False
+    changes: int,
+    instances: int,
+    redis_url: str | None = None,
+    *,
+    by_tm: bool = False,
+    postgres_url: str | None = None,
 ) -> tuple[list[float], list[float]]:
+    """The samples of `changes` changes seen by `instances` servers of one project: a task
+    file's, or the PostgreSQL project at `postgres_url` (each server then runs in an empty
+    directory of its own, the project named by TM_STORAGE_URL only)."""
     fresh, events = [], []
     env = {"TM_REDIS_URL": redis_url, "TM_WATCH": "0"} if redis_url else None
-    with scratch_project(TASKS) as root, supervised() as supervisor:
-        ports = [
-            start_server(supervisor, root, f"server-{i}", env=env)[0] for i in range(instances)
-        ]
+    with contextlib.ExitStack() as stack:
+        supervisor = stack.enter_context(supervised())
+        if postgres_url is None:
+            root = stack.enter_context(scratch_project(TASKS))
+            ports = [
+                start_server(supervisor, root, f"server-{i}", env=env)[0] for i in range(instances)
+            ]
+            writer = open_project(root, settings=Settings(redis_url=redis_url)).core
+            tm_env = {}
+        else:
+            ports = [
+                start_url_server(supervisor, _empty_directory(stack), postgres_url, f"pg-{i}")[0]
+                for i in range(instances)
+            ]
+            writer = TaskMaster(open_storage(postgres_url, Settings()))
+            root = _empty_directory(stack)
+            tm_env = {STORAGE_URL_ENV: postgres_url}
+        stack.callback(writer.close)
         context = multiprocessing.get_context("fork")
         arrivals, ready = context.Queue(), context.Event()
         listener = context.Process(target=_listen, args=(ports, arrivals, ready), daemon=True)
         listener.start()
+        stack.callback(listener.join)
+        stack.callback(listener.kill)
         ready.wait(10)
-        writer = open_project(root, settings=Settings(redis_url=redis_url)).core
         # Bytecode caching on, as a user's `tm` has it (this sandbox may switch it off).
-        tm_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        tm_env.update({k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
         write = _tm_set_status(root, tm_env) if by_tm else _direct_set_status(writer)
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
+        for conn in conns:
+            stack.callback(conn.close)
         for i in range(-WARM_UP, changes):
             step = i % (2 * TASKS)
             task_id = 1 + step % TASKS
@@ -159,12 +197,11 @@ def _cross_process(
             if i >= 0:  # the warm-up changes are not measured
                 fresh.append((seen_fresh - acked) * 1000)
                 events.append((seen_event - acked) * 1000)
-        writer.close()
-        for conn in conns:
-            conn.close()
-        listener.kill()
-        listener.join()
     return fresh, events
+
+
+def _empty_directory(stack: contextlib.ExitStack) -> Path:
+    return Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="tm-bench-")))
 
 
 def _direct_set_status(writer: TaskMaster) -> Callable[[str, str], object]:
@@ -254,6 +291,13 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
     by_tm, _ = _cross_process(changes // 4, 1, by_tm=True)
     rows += _rows("tm writer, 1 instance", by_tm)
     rows += _rows("3 instances", *_cross_process(changes, 3))
+    with postgres_cluster(NAME) as server:
+        if server is not None:
+            # No Redis, no task file: the instances learn of changes by LISTEN/NOTIFY only.
+            url = postgres_project(server, synthetic_document(TASKS), "invalidation")
+            rows += _rows(
+                "3 instances, PostgreSQL NOTIFY", *_cross_process(changes, 3, postgres_url=url)
+            )
     with _redis() as redis_url:
         if redis_url is not None:
             rows += _rows(

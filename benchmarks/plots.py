@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 Row = dict[str, Any]
+STORE_LABELS = {"taskmaster": "taskmaster, file", "postgresql": "taskmaster, PostgreSQL"}
 
 
 def write_charts(results: list[Row], directory: Path) -> list[Path]:
@@ -35,7 +36,7 @@ def _latency_cdf(results: list[Row], directory: Path) -> Path | None:
     rows = [r for r in results if r.get("benchmark") == "invalidation" and r.get("samples_ms")]
     if not rows:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 6.5))
     for row in rows:
         samples = sorted(row["samples_ms"])
         fractions = [(i + 1) / len(samples) for i in range(len(samples))]
@@ -44,7 +45,8 @@ def _latency_cdf(results: list[Row], directory: Path) -> Path | None:
     ax.set(xlabel="latency (ms)", ylabel="fraction of changes", title="Invalidation latency (CDF)")
     ax.set_xscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    # Below the axes: with a series per case, a legend inside would hide the curves.
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     return _save(fig, directory / "invalidation-cdf.png")
 
 
@@ -65,9 +67,9 @@ def _contention(results: list[Row], directory: Path) -> Path | None:
             [p[0] for p in points],
             [p[1] for p in points],
             marker="o",
-            label=f"{store} ({lost} updates lost)",
+            label=f"{STORE_LABELS.get(store, store)} ({lost} updates lost)",
         )
-    ax.set(xlabel="writer processes", ylabel="transactions/s", title="Writers on one task file")
+    ax.set(xlabel="writer processes", ylabel="transactions/s", title="Writers on one project")
     ax.set_yscale("log")
     ax.set_xticks(sorted({p[0] for points in series.values() for p in points}))
     ax.grid(True, which="both", alpha=0.3)
@@ -78,17 +80,29 @@ def _contention(results: list[Row], directory: Path) -> Path | None:
 def _scale(results: list[Row], directory: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
-    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    series: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
     for row in results:
         if row.get("benchmark") == "scale" and "median_ms" in row:
-            series[row["measure"]].append((row["tasks"], row["median_ms"]))
+            backend = row.get("backend", "file")
+            series[backend, row["measure"]].append((row["tasks"], row["median_ms"]))
     if not series:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for measure, points in sorted(series.items()):
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    # One colour per measure, one line style per backend: the same measure of both backends
+    # side by side.
+    measures = sorted({measure for _, measure in series})
+    colours = {measure: f"C{i}" for i, measure in enumerate(measures)}
+    for (backend, measure), points in sorted(series.items()):
         points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=measure)
-    ax.set(xlabel="tasks in the file", ylabel="median (ms)", title="Cost as the task file grows")
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o" if backend == "file" else "s",
+            linestyle="-" if backend == "file" else "--",
+            color=colours[measure],
+            label=f"{backend}: {measure}",
+        )
+    ax.set(xlabel="tasks in the project", ylabel="median (ms)", title="Cost as the project grows")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)

@@ -1,16 +1,24 @@
-"""Scratch projects and `tm serve` processes for benchmarks (process handling is the harness's)."""
+"""Scratch projects, PostgreSQL clusters and `tm serve` processes for benchmarks (process
+handling is the harness's)."""
 
 from __future__ import annotations
 
 import contextlib
+import secrets
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.data import synthetic_document
+from harness.postgres_server import (
+    REQUIRE_ENV,
+    PostgresServer,
+    PostgresServerMissing,
+    postgres_required,
+)
 from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
 from harness.targets import tm_executable
-from taskmaster.compose import project_at
+from taskmaster.compose import STORAGE_URL_ENV, Settings, open_storage, project_at
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.project import locate
 from taskmaster.storage import ProjectState
@@ -40,16 +48,66 @@ def create_project(root: Path, document: Document) -> Path:
     return root / ".taskmaster" / "tasks.json"
 
 
+POSTGRES_DURABILITY = "fsync=on, synchronous_commit=on, full_page_writes=on"
+"""How the benchmarks' cluster commits: every acknowledged commit is on disk, as SQLite's
+`synchronous=FULL` (and the file backend's fsync before rename) has it. Checked against the
+running server's own `SHOW` before a benchmark uses it."""
+
+
+@contextlib.contextmanager
+def postgres_cluster(name: str) -> Iterator[PostgresServer | None]:
+    """A durable PostgreSQL cluster of the benchmark's own (initdb in a temporary directory, a
+    free port), stopped and removed afterwards. None when the server binaries are missing,
+    unless TM_REQUIRE_POSTGRES=1 (CI), which makes that an error."""
+    try:
+        server = PostgresServer(name=name, durable=True)
+    except PostgresServerMissing as err:
+        if postgres_required():
+            raise SystemExit(f"the {name} benchmark needs PostgreSQL: {err}") from None
+        print(f"  (no PostgreSQL: its cases are skipped; {REQUIRE_ENV}=1 makes this an error)")
+        yield None
+        return
+    with server:
+        shown = server_durability(server)
+        if shown != POSTGRES_DURABILITY:
+            raise RuntimeError(f"the {name} benchmark's cluster runs with {shown}")
+        yield server
+
+
+def server_durability(server: PostgresServer) -> str:
+    """The cluster's own durability settings, as it reports them (`SHOW`)."""
+    import psycopg
+
+    names = [item.split("=")[0] for item in POSTGRES_DURABILITY.split(", ")]
+    with psycopg.connect(server.url, autocommit=True, connect_timeout=10) as connection:
+        values = [connection.execute(f"SHOW {name}").fetchone() for name in names]
+    return ", ".join(
+        f"{name}={value[0] if value else '?'}" for name, value in zip(names, values, strict=True)
+    )
+
+
+def postgres_project(server: PostgresServer, document: Document, prefix: str = "bench") -> str:
+    """A new project holding `document` (master current) in the cluster's database; its URL."""
+    url = f"{server.url}?project={prefix}_{secrets.token_hex(4)}"
+    storage = open_storage(url, Settings())
+    try:
+        storage.create(document, ProjectState(DEFAULT_TAG))
+    finally:
+        storage.close()
+    return url
+
+
 def start_http(
     supervisor: Supervisor,
     name: str,
     argv: Callable[[int], list[str]],
     *,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> tuple[int, Proc]:
     """Spawn the server `argv(port)` on a free port; returns the port and process once healthy."""
     port = free_port()
-    proc = supervisor.spawn(name, argv(port), env=env)
+    proc = supervisor.spawn(name, argv(port), env=env, cwd=cwd)
     wait_http(port, "/api/v1/health", proc)
     return port, proc
 
@@ -74,4 +132,33 @@ def start_server(
     )
 
 
-__all__ = ["create_project", "scratch_project", "start_http", "start_server", "supervised"]
+def start_url_server(
+    supervisor: Supervisor,
+    directory: Path,
+    url: str,
+    name: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, Proc]:
+    """`tm serve` on a free port for the project stored at `url` (TM_STORAGE_URL), started in
+    `directory` (an empty one: no task file, nothing of a project there), once healthy."""
+    return start_http(
+        supervisor,
+        name,
+        lambda port: [tm_executable(), "serve", "--port", str(port), *extra],
+        env={**(env or {}), STORAGE_URL_ENV: url},
+        cwd=directory,
+    )
+
+
+__all__ = [
+    "POSTGRES_DURABILITY",
+    "create_project",
+    "postgres_cluster",
+    "postgres_project",
+    "scratch_project",
+    "start_http",
+    "start_server",
+    "start_url_server",
+    "supervised",
+]

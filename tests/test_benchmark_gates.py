@@ -46,3 +46,104 @@ def test_the_shipped_gates_file_parses_and_names_figures() -> None:
     assert len(gates) >= 5
     assert all({"name", "benchmark", "case", "figure"} <= set(g) for g in gates)
     assert all("min" in g or "max" in g for g in gates)
+
+
+# The PostgreSQL gates of the shipped file, fed rows made by the benchmarks' own code (their
+# case names and ratios), once within the bounds and once outside them.
+
+
+def shipped(*names: str) -> list[dict]:
+    """The shipped gates whose name contains every one of `names`."""
+    gates = [g for g in load_gates() if all(name in g["name"] for name in names)]
+    assert gates, f"no shipped gate named with {names}"
+    return gates
+
+
+def passes(results: list[dict], gates: list[dict]) -> bool:
+    return all(verdict.passed for verdict in check(results, gates))
+
+
+def contention_rows(
+    postgres_ops: float, *, lost: int = 0, acknowledged: int = 100, sqlite: bool = True
+) -> list[dict]:
+    from benchmarks.contention import WRITERS, add_ratios, case_name
+
+    stores = [("sqlite", 4000.0)] if sqlite else []
+    rows = []
+    for writers in WRITERS:
+        for store, ops in [*stores, ("postgresql", postgres_ops)]:
+            rows.append(
+                {
+                    "benchmark": "contention",
+                    "case": case_name(store, writers),
+                    "store": store,
+                    "writers": writers,
+                    "ops_per_s": ops,
+                    "acknowledged": acknowledged if writers == 8 or store == "sqlite" else 100,
+                    "lost_updates": lost if writers == 2 and store == "postgresql" else 0,
+                }
+            )
+    add_ratios(rows)
+    return rows
+
+
+def test_postgres_contention_ratio_gate_fails_below_half_of_sqlite() -> None:
+    gates = shipped("PostgreSQL >= 0.5 x SQLite")
+    assert passes(contention_rows(2400.0), gates)
+    assert not passes(contention_rows(1900.0), gates)
+    assert not passes(contention_rows(2400.0, sqlite=False), gates)  # no ratio: not measured
+
+
+def test_postgres_contention_gates_fail_on_a_lost_update_or_no_acknowledged_write() -> None:
+    lost = shipped("PostgreSQL loses no update")
+    acked = shipped("PostgreSQL acknowledges writes")
+    assert passes(contention_rows(2400.0), lost + acked)
+    assert not passes(contention_rows(2400.0, lost=1), lost)
+    assert not passes(contention_rows(2400.0, acknowledged=0), acked)
+
+
+def test_postgres_scale_gate_fails_when_a_write_grows_with_the_project() -> None:
+    from benchmarks.scale import postgres_rows
+
+    gates = shipped("PostgreSQL set-status at 10,000")
+
+    def rows(at_10000: float) -> list[dict]:
+        writes = {100: [2.0, 2.1, 1.9], 1000: [2.0] * 3, 10000: [at_10000] * 3, 100000: [50.0] * 3}
+        return postgres_rows({"set-status": writes, "list_tasks": {100: [0.1], 10000: [0.2]}})
+
+    assert passes(rows(3.5), gates)  # 1.75 x; the 100,000-task row is not what this gates
+    assert not passes(rows(4.5), gates)  # 2.25 x
+
+
+def test_postgres_invalidation_gate_fails_on_a_slow_tail() -> None:
+    from benchmarks.invalidation import _rows
+
+    gates = shipped("3 instances over PostgreSQL")
+    fast = [1.0 + i / 100 for i in range(200)]  # p99 under 3 ms
+    slow = fast[:-5] + [12.0] * 5  # p99 12 ms
+    case = "3 instances, PostgreSQL NOTIFY"
+    assert passes(_rows(case, fast, fast), gates)
+    assert not passes(_rows(case, slow, fast), gates)
+    # The file-watcher rows of the same benchmark do not satisfy it.
+    assert not passes(_rows("3 instances", fast, fast), gates)
+
+
+def test_contention_rounds_combine_into_one_figure_that_keeps_every_lost_update() -> None:
+    from benchmarks.contention import combine
+
+    def part(acked: int, seconds: float, lost: int = 0) -> dict:
+        return {
+            "acknowledged": acked,
+            "failed": 0,
+            "lost_updates": lost,
+            "torn_final_file": False,
+            "seconds": seconds,
+            "ops_per_s": acked / seconds,
+        }
+
+    combined = combine([part(300, 0.6), part(60, 0.6, lost=1), part(240, 0.6)])
+    assert combined["acknowledged"] == 600
+    assert abs(combined["ops_per_s"] - 600 / 1.8) < 1e-9
+    assert combined["lost_updates"] == 1  # one round's loss is the row's loss
+    row = {"benchmark": "contention", "case": "postgresql, 2 writers", **combined}
+    assert not passes([row], shipped("PostgreSQL loses no update"))
