@@ -337,22 +337,26 @@ class PostgresStorage:
         document = Document(document_from_parts(parts, flat), flat=flat)
         return Snapshot(document, ProjectState(current_tag), revision)
 
-    def _refresh_locked(self, connection: Any, project: _Project) -> RowImage:
+    def _refresh_locked(
+        self,
+        connection: Any,
+        project: _Project,
+        since: int | None = None,
+        delta: RowChanges | None = None,
+    ) -> RowImage:
         """The image at `project.revision`, from the rows changed since the one held (or all
         rows, when none is held or it is older than the tombstones reach). Under the image
-        lock, inside a transaction that sees `project` as it is."""
+        lock, inside a transaction that sees `project` as it is. `delta` is what changed
+        after revision `since`, read already in that transaction."""
         image = self._image
         if image is not None and image.revision == project.revision:
             return image
         if image is None or image.revision < project.horizon or image.revision > project.revision:
             image = self._load_all(connection, project)
         else:
-            image.apply(
-                project.revision,
-                project.current_tag,
-                project.flat,
-                self._delta(connection, project.id, image.revision),
-            )
+            if delta is None or since != image.revision:
+                delta = self._delta(connection, project.id, image.revision)
+            image.apply(project.revision, project.current_tag, project.flat, delta)
         self._image = image
         return image
 
@@ -412,21 +416,27 @@ class PostgresStorage:
             raise CorruptTaskFile.at(self.key, str(err).split(": line")[0], where=where) from None
 
     def _delta(self, connection: Any, project_id: int, since: int) -> RowChanges:
-        changes = RowChanges()
-        for number, name, position, is_tag, body, deleted in connection.execute(
+        entries = connection.execute(
             "SELECT number, name, position, is_tag, body, deleted FROM tm_entries "
             "WHERE project = %s AND revision > %s",
             (project_id, since),
-        ):
+        ).fetchall()
+        tasks = connection.execute(
+            "SELECT number, entry, position, body, deleted FROM tm_tasks "
+            "WHERE project = %s AND revision > %s",
+            (project_id, since),
+        ).fetchall()
+        return self._changes_of(entries, tasks)
+
+    def _changes_of(self, entries: list[Any], tasks: list[Any]) -> RowChanges:
+        """Changed rows as read (tombstones included), as changes to apply to an image."""
+        changes = RowChanges()
+        for number, name, position, is_tag, body, deleted in entries:
             if deleted:
                 changes.deleted_entries.append(number)
             else:
                 changes.entries.append(self._verified_entry(number, name, position, is_tag, body))
-        for number, entry, position, body, deleted in connection.execute(
-            "SELECT number, entry, position, body, deleted FROM tm_tasks "
-            "WHERE project = %s AND revision > %s",
-            (project_id, since),
-        ):
+        for number, entry, position, body, deleted in tasks:
             if deleted:
                 changes.deleted_tasks.append(number)
             else:
@@ -460,16 +470,12 @@ class PostgresStorage:
         revision = -1
         try:
             with self._connection() as connection:
-                connection.execute("BEGIN")
                 try:
-                    connection.execute(
-                        f"SET LOCAL lock_timeout = {max(1, int(self.lock_timeout * 1000))}"
-                    )
-                    project = self._project_row(connection, lock=True)
+                    project, since, delta = self._lock_project(connection)
                     if expected_revision is not None and expected_revision != project.revision:
                         raise RevisionMismatch.between(expected_revision, project.revision)
                     with self._image_lock:
-                        image = self._refresh_locked(connection, project)
+                        image = self._refresh_locked(connection, project, since, delta)
                     working = self._working_at(image)
                     state = ProjectState(project.current_tag)
                     draft = TrackedDraft(working, state, project.revision)
@@ -492,12 +498,11 @@ class PostgresStorage:
                         return Commit(result, project.revision, changed=False)
                     revision = project.revision + 1
                     next_number = next(numbers)
-                    self._write(connection, project, changes, draft.state, revision, next_number)
                     # Known as ours before the commit: its NOTIFY may reach our own feed
                     # before this thread gets past the COMMIT.
                     self._committed.append(revision)
-                    committing = True
-                    connection.execute("COMMIT")
+                    committing = True  # the writes and the COMMIT go in one round trip
+                    self._write(connection, project, changes, draft.state, revision, next_number)
                 except BaseException:
                     if not committing:
                         with contextlib.suppress(psycopg.Error):
@@ -529,6 +534,42 @@ class PostgresStorage:
             else:
                 self._working = None
         return Commit(result, revision, changed=True)
+
+    def _lock_project(self, connection: Any) -> tuple[_Project, int | None, RowChanges | None]:
+        """Begin, lock the project's row and read the rows changed since the revision this
+        process holds, in one round trip (a pipeline): the row lock is what serialises the
+        writers of a project, so every round trip made while holding it costs every writer.
+        The changed rows are read after the lock is held, so they are all there is."""
+        with self._image_lock:
+            since = self._image.revision if self._image is not None else None
+        with connection.pipeline():
+            connection.execute("BEGIN")
+            connection.execute(f"SET LOCAL lock_timeout = {max(1, int(self.lock_timeout * 1000))}")
+            locked = connection.execute(
+                f"SELECT {_PROJECT_COLUMNS} FROM tm_projects WHERE key = %s FOR UPDATE",
+                (self.project,),
+            )
+            if since is not None:
+                entries = connection.execute(
+                    "SELECT e.number, e.name, e.position, e.is_tag, e.body, e.deleted "
+                    "FROM tm_entries e JOIN tm_projects p ON p.id = e.project "
+                    "WHERE p.key = %s AND e.revision > %s",
+                    (self.project, since),
+                )
+                tasks = connection.execute(
+                    "SELECT t.number, t.entry, t.position, t.body, t.deleted "
+                    "FROM tm_tasks t JOIN tm_projects p ON p.id = t.project "
+                    "WHERE p.key = %s AND t.revision > %s",
+                    (self.project, since),
+                )
+            row = locked.fetchone()
+            if row is None:
+                raise self._missing()
+            project = _Project(row)
+            self._project_id = project.id
+            if since is None:
+                return project, None, None
+            return project, since, self._changes_of(entries.fetchall(), tasks.fetchall())
 
     def _working_at(self, image: RowImage) -> Working:
         working = self._working
@@ -601,6 +642,7 @@ class PostgresStorage:
                 (revision, state.current_tag, flat, next_number, horizon, pid),
             )
             connection.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{pid}:{revision}"))
+            connection.execute("COMMIT")
 
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Create or upgrade the schema and create the project from `document` and `state`,
