@@ -30,6 +30,8 @@ from harness.processes import child_env, die_with_parent
 from harness.targets import Target
 
 READ_FIELDS = ("title", "status", "details")
+OUTCOME_UNKNOWN_TEXT = "may or may not have been committed"
+"""What taskmaster's StorageUnavailable says when the connection broke during the commit."""
 CLI_TIMEOUT = 60.0
 HTTP_TIMEOUT = 30.0
 
@@ -186,8 +188,9 @@ def run_cli(
         return CliResult(OK, 0, done.stdout)
     lines = (done.stderr or done.stdout).strip().splitlines()
     error = lines[-1] if lines else f"exit {done.returncode}"
-    # Killed by a signal: it may have written or not.
-    outcome = INFO if done.returncode < 0 else FAIL
+    # Killed by a signal: it may have written or not; so may a write whose database connection
+    # broke while it committed (the error says so).
+    outcome = INFO if done.returncode < 0 or OUTCOME_UNKNOWN_TEXT in error else FAIL
     return CliResult(outcome, done.returncode, done.stdout, error)
 
 
@@ -379,6 +382,10 @@ class Actor:
         op.info.update(status=response.status, content_type=response.content_type)
         if 200 <= response.status < 300:
             return self.history.complete(op, OK, revision=response.revision)
+        body = response.json()
+        if isinstance(body, dict) and body.get("outcomeUnknown"):
+            # 503 storage-unavailable while committing: the write may have been applied
+            return self.history.complete(op, INFO, error=_problem_text(response))
         return self.history.complete(op, FAIL, error=_problem_text(response))
 
     def _core_write(self, op: Op, spec: dict[str, Any]) -> Op:
@@ -390,7 +397,11 @@ class Actor:
             else:
                 naive_write(core, spec)
         except Exception as err:
-            return self.history.complete(op, FAIL, error=f"{type(err).__name__}: {err}")
+            details = getattr(err, "details", None)
+            unknown = isinstance(details, dict) and bool(details.get("outcome_unknown"))
+            return self.history.complete(
+                op, INFO if unknown else FAIL, error=f"{type(err).__name__}: {err}"
+            )
         return self.history.complete(op, OK, revision=revision)
 
     def read(
@@ -447,6 +458,62 @@ def file_state(path: Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except FileNotFoundError:
         return {"parses": False, "error": "file missing", "sha": None, "size": 0}
+    return bytes_state(raw)
+
+
+_STORES: dict[tuple[str, str], Any] = {}
+
+
+def _store_of(target: Target) -> Any:
+    """One long-lived reader of a target's database per process (taskmaster's own storage,
+    or the naive store), as an observer keeps one."""
+    assert target.storage is not None
+    key = (target.name, target.storage)
+    if key not in _STORES:
+        if target.safe:
+            from taskmaster.compose import Settings, open_storage
+
+            _STORES[key] = open_storage(target.storage, Settings())
+        else:
+            from harness.baseline import NaiveDbStore
+
+            _STORES[key] = NaiveDbStore(target.storage)
+    return _STORES[key]
+
+
+def close_stores() -> None:
+    """Close the database readers `target_state` opened in this process."""
+    while _STORES:
+        _, store = _STORES.popitem()
+        with contextlib.suppress(Exception):
+            if hasattr(store, "close"):
+                store.close()
+
+
+def target_state(target: Target) -> dict[str, Any]:
+    """What the target's store holds, as `file_state` says it for a file. For a database,
+    "parses" means "the project reads": the document is exported (taskmaster:
+    `storage.read().document`, as `tm storage export` writes it) and looked at like the file.
+    A store whose server cannot be reached says `unavailable` (parses None): that is an
+    outage, not a torn document."""
+    if target.storage is None:
+        return file_state(target.tasks_file)
+    store = _store_of(target)
+    try:
+        if target.safe:
+            raw = store.read().document.to_json()
+        else:
+            raw = json.dumps(store.read(), indent=2).encode()
+    except Exception as err:
+        unavailable = type(err).__name__ in ("StorageUnavailable", "NaiveStoreDown")
+        reason = f"{type(err).__name__}: {str(err)[:160]}"
+        if unavailable:
+            return {"parses": None, "unavailable": True, "error": reason, "sha": None, "size": 0}
+        return {"parses": False, "error": reason, "sha": None, "size": 0}
+    return bytes_state(raw)
+
+
+def bytes_state(raw: bytes) -> dict[str, Any]:
     state: dict[str, Any] = {"sha": hashlib.sha256(raw).hexdigest(), "size": len(raw)}
     try:
         data = json.loads(raw)
@@ -462,15 +529,17 @@ def file_state(path: Path) -> dict[str, Any]:
 
 def observe(
     history: HistoryWriter,
-    path: Path,
+    where: Path | Target,
     *,
     phase: str | None = None,
     expect_sha: str | None = None,
     kind: str = OBSERVE,
 ) -> Op:
-    state = file_state(path)
+    """Record what the file (a path) or a target's store holds now."""
+    state = target_state(where) if isinstance(where, Target) else file_state(where)
     if kind == OBSERVE:
         # The checker needs parses/sha/error only; the full state is kept for the final one.
-        state = {k: v for k, v in state.items() if k in ("parses", "sha", "size", "error")}
+        names = ("parses", "sha", "size", "error", "unavailable")
+        state = {k: v for k, v in state.items() if k in names}
     info = {"expect_sha": expect_sha} if expect_sha else {}
     return history.record(kind, channel="file", value=state, phase=phase, info=info)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.actors import mcp_call, project, task_of, write_key
+from harness.actors import OUTCOME_UNKNOWN_TEXT, mcp_call, project, task_of, write_key
 from harness.history import EVENT, FAIL, INFO, OK, READ, WRITE, HistoryWriter, Op, now_ns
 from harness.processes import Barriers, child_env
 from harness.targets import Target, tm_executable
@@ -61,7 +61,7 @@ class McpSession:
         self.root = str(target.root)
         params = StdioServerParameters(
             command=tm_executable(),
-            args=["--project", self.root, "mcp"],
+            args=target.mcp_args(),
             # The SDK passes only a few "safe" variables on; give the server ours (TM_* of
             # the user's dropped, the scenario's own kept), as every other child gets.
             env=child_env(env),
@@ -98,7 +98,7 @@ class NaiveSession:
     def __init__(self, target: Target) -> None:
         from harness.baseline import NaiveAgent
 
-        self.server = NaiveAgent(target.tasks_file)
+        self.server = NaiveAgent(target.naive_location())
         self.loaded_at = self.server.loaded_at
 
     def call(self, tool: str, arguments: dict[str, Any]) -> Answer:
@@ -143,7 +143,9 @@ class AgentActor:
         except Exception as err:  # no answer: it may have been written or not
             return self.history.complete(op, INFO, error=f"{type(err).__name__}: {err}")
         if answer.is_error:
-            return self.history.complete(op, FAIL, error=answer.text[:300])
+            # A write whose database connection broke while it committed may have been applied.
+            outcome = INFO if OUTCOME_UNKNOWN_TEXT in answer.text else FAIL
+            return self.history.complete(op, outcome, error=answer.text[:300])
         return self.history.complete(op, OK)
 
     def read(self, task_id: int, *, phase: str | None = None) -> Op:

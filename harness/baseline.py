@@ -16,6 +16,12 @@ package.
     python -m harness.baseline --file F show ID --json
     python -m harness.baseline --file F list --json
     python -m harness.baseline --file F serve --port N [--cache-ttl 300] [--rate-limit 20/minute]
+    python -m harness.baseline --storage postgresql://...?project=KEY COMMAND ...
+
+The database form (`--storage`, `NaiveDbStore`) is the same naive program on PostgreSQL: the
+project is one JSON document in a row; every command reads it, changes it in Python and writes
+it back in a statement of its own, without locking the row in between. Nothing is ever torn
+(each statement is atomic), but updates are lost, and the API cache is as stale as ever.
 
 (`--rate-limit` defaults to the NAIVE_RATE_LIMIT environment variable; unset: no limit.)
 
@@ -68,6 +74,95 @@ class NaiveFileStore:
     def _write(self, data: Any) -> None:
         with open(self.path, "w") as handle:  # truncates first: a reader can see it half done
             handle.write(json.dumps(data, indent=2))
+
+
+class NaiveStoreDown(OSError):
+    """The naive database store could not reach its server (an OSError, as a missing file
+    would be, so every naive front end reports it the same way)."""
+
+
+class NaiveDbStore:
+    """One project as one JSON document in PostgreSQL, used as naively as the file: read it,
+    change it in Python, write it all back, with nothing stopping another process in between
+    (no transaction around the two, no row lock)."""
+
+    TABLE = "naive_documents"
+
+    def __init__(self, url: str) -> None:
+        from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        self.key = query.pop("project", "default")
+        self.conninfo = urlunsplit(parts._replace(query=urlencode(query)))
+        self.path = url  # where it is, for messages
+        self._local = threading.local()
+
+    def _connection(self) -> Any:
+        import psycopg
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed:
+            try:
+                conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5)
+            except psycopg.Error as err:
+                raise NaiveStoreDown(f"{self.path}: {str(err).strip()[:200]}") from None
+            self._local.conn = conn
+        return conn
+
+    def _execute(self, statement: str, args: tuple[Any, ...]) -> Any:
+        import psycopg
+
+        try:
+            return self._connection().execute(statement, args)
+        except psycopg.OperationalError as err:
+            self._local.conn = None
+            raise NaiveStoreDown(f"{self.path}: {str(err).strip()[:200]}") from None
+
+    def close(self) -> None:
+        """Close this thread's connection (the others close with their threads)."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def create(self, data: Any) -> None:
+        self._execute(
+            f"CREATE TABLE IF NOT EXISTS {self.TABLE} (key text PRIMARY KEY, body text NOT NULL)",
+            (),
+        )
+        self._execute(
+            f"INSERT INTO {self.TABLE} (key, body) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+            "SET body = EXCLUDED.body",
+            (self.key, json.dumps(data, indent=2)),
+        )
+
+    def read(self) -> Any:
+        row = self._execute(f"SELECT body FROM {self.TABLE} WHERE key = %s", (self.key,)).fetchone()
+        if row is None:
+            raise NaiveStoreDown(f"{self.path}: no project {self.key!r}")
+        return json.loads(row[0])
+
+    def transact(self, operation: Callable[[Any], T]) -> T:
+        """Read, modify, write back: two statements, nothing held in between."""
+        data = self.read()
+        result = operation(data)
+        self._write(data)
+        return result
+
+    def _write(self, data: Any) -> None:
+        self._execute(
+            f"UPDATE {self.TABLE} SET body = %s WHERE key = %s",
+            (json.dumps(data, indent=2), self.key),
+        )
+
+
+def naive_store(location: Path | str) -> NaiveFileStore | NaiveDbStore:
+    """The naive store at `location`: a PostgreSQL URL, else a task file."""
+    text = str(location)
+    if text.startswith(("postgresql://", "postgres://")):
+        return NaiveDbStore(text)
+    return NaiveFileStore(location)
 
 
 # the naive operations on the raw document ------------------------------------------------------
@@ -138,7 +233,7 @@ class NaiveCore:
     """The naive counterpart of the `TaskMaster` facade, for direct writers."""
 
     def __init__(self, path: Path | str) -> None:
-        self.store = NaiveFileStore(path)
+        self.store = naive_store(path)
 
     def set_status(self, task_id: int, status: str) -> dict[str, Any]:
         return self.store.transact(set_status(task_id, status))
@@ -170,7 +265,7 @@ class NaiveAgent:
     TOOLS = ("get_task", "set_task_status", "update_task", "add_task")
 
     def __init__(self, path: Path | str) -> None:
-        self.store = NaiveFileStore(path)
+        self.store = naive_store(path)
         self.loaded_at = time.monotonic_ns()
         self.data = self.store.read()
 
@@ -327,6 +422,7 @@ def serve(
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--file", "-f", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--storage", default=argparse.SUPPRESS, help="a PostgreSQL URL")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
         prog="python -m harness.baseline", description=__doc__.split("\n\n")[0], parents=[common]
@@ -354,9 +450,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Iterable[str] | None = None) -> int:
     args = _parser().parse_args(list(argv) if argv is not None else None)
-    path = getattr(args, "file", None)
+    path = getattr(args, "storage", None) or getattr(args, "file", None)
     if path is None:
-        print("Error: --file is required", file=sys.stderr)
+        print("Error: --file or --storage is required", file=sys.stderr)
         return 2
     core = NaiveCore(path)
     try:

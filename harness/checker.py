@@ -27,8 +27,10 @@ Invariants (the names scenario files use) and the anomaly each reports:
     rate-limit                    rate-limit-exceeded  more requests accepted than the budget
     available                     request-failed    a request failed in a phase where every one
                                                     must succeed (a Redis outage included)
-    recovers                      not-recovered     an instance did not report Redis up again
-                                                    soon after Redis came back
+    recovers                      not-recovered     an instance did not report Redis (or its
+                                                    storage) up again, or a writer did not get
+                                                    a write through, soon after Redis (or
+                                                    PostgreSQL) came back
 """
 
 from __future__ import annotations

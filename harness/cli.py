@@ -7,7 +7,9 @@
 
 Every scenario runs against the naive baseline and against taskmaster, with the same seed.
 Exit 0 only when taskmaster holds every invariant and every baseline shows its failure. A
-scenario that needs redis-server where there is none is skipped (TM_REQUIRE_REDIS=1: failed).
+scenario that needs redis-server where there is none is skipped (TM_REQUIRE_REDIS=1: failed);
+so is one on PostgreSQL without its server binaries (TM_REQUIRE_POSTGRES=1: failed). The
+PostgreSQL scenarios share one throwaway cluster, started on first use and stopped at the end.
 Progress goes to stderr, the verdict table (or `--json`) to stdout.
 """
 
@@ -22,9 +24,11 @@ import traceback
 from pathlib import Path
 
 from harness import report
+from harness.actors import close_stores
 from harness.processes import Interrupted, RunFolder, install_signal_handlers
 from harness.progress import Progress
 from harness.runners import RUNNERS, ScenarioRun, ScenarioSkipped
+from harness.runners.postgres_support import stop_shared
 from harness.scenarios import SCENARIO_DIR, Scenario, ScenarioError, load_all, select
 from harness.targets import BASELINE, SAFE
 
@@ -77,6 +81,7 @@ def run_one(scenario: Scenario, target: str, root: Path, seed: int, quiet: bool)
     started = time.monotonic()
     run = ScenarioRun(scenario, target, root, seed, progress)
     try:
+        run.prepare()
         RUNNERS[scenario.kind](run)
     except ScenarioSkipped as skip:
         run.config["skipped"] = str(skip)
@@ -158,6 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("\nharness: interrupted; every process reaped", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
+        close_stores()
+        stop_shared()
         folder.cleanup()
         if folder.keep:
             print(f"harness: run folder kept: {folder.path}", file=sys.stderr)

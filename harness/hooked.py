@@ -15,6 +15,12 @@ is wrapped. Probes (the spec's `mode`):
     mid-write  stop for good in the middle of writing the task file and mark `<actor>:paused`,
                to be killed there: taskmaster between its temp-file write and the rename (the
                lock held); the naive store after truncating and writing half the bytes.
+
+On PostgreSQL (the spec names a `storage` URL) the same probes sit in the database stores:
+taskmaster's `PostgresStorage` (barrier: after the locked read, and after its rows are
+written, before COMMIT; mid-write: rows written, row lock held, COMMIT not sent) and the naive
+`NaiveDbStore` (barrier: after its read, after its write-back; mid-write: between its read
+and its write-back, which is as far as one UPDATE can be interrupted).
 """
 
 from __future__ import annotations
@@ -137,9 +143,34 @@ class Probe:
 
         NaiveFileStore._write = write
 
+    def wrap_postgres_write(self) -> None:
+        from taskmaster.storage.postgres import PostgresStorage
+
+        original = PostgresStorage._write
+        probe = self
+
+        def write(store: Any, *args: Any, **kw: Any) -> None:
+            original(store, *args, **kw)
+            if probe.armed:
+                probe.armed = False
+                probe.pause(where="inside the transaction: rows written, row locked, no COMMIT")
+
+        PostgresStorage._write = write
+
+    def wrap_naive_db_write(self) -> None:
+        from harness.baseline import NaiveDbStore
+
+        probe = self
+
+        def write(store: Any, data: Any) -> None:
+            probe.pause(where="between its read and its write-back")
+
+        NaiveDbStore._write = write
+
 
 def _statuses(document: Any, limit: int = 4) -> dict[str, Any]:
     """The first few tasks' statuses as this transaction read them."""
+    document = getattr(document, "document", document)  # a draft holds its document
     data = getattr(document, "data", document)
     try:
         tasks = data["master"]["tasks"] if "master" in data else data["tasks"]
@@ -153,18 +184,31 @@ def main(argv: list[str] | None = None) -> int:
     spec = json.loads(Path(args[0]).read_text())
     program, rest = args[1], args[2:]
     probe = Probe(spec)
+    database = bool(spec.get("storage"))
     if spec["mode"] == "barrier":
-        if program == "tm":
+        if program == "tm" and database:
+            from taskmaster.storage.postgres import PostgresStorage
+
+            probe.wrap_transact(PostgresStorage, "_write")
+        elif program == "tm":
             from taskmaster.storage.file import FileStorage
 
             probe.wrap_transact(FileStorage, "_write_locked")
+        elif database:
+            from harness.baseline import NaiveDbStore
+
+            probe.wrap_transact(NaiveDbStore, "_write")
         else:
             from harness.baseline import NaiveFileStore
 
             probe.wrap_transact(NaiveFileStore, "_write")
     elif spec["mode"] == "mid-write":
-        if program == "tm":
+        if program == "tm" and database:
+            probe.wrap_postgres_write()
+        elif program == "tm":
             probe.wrap_replace()
+        elif database:
+            probe.wrap_naive_db_write()
         else:
             probe.wrap_naive_write()
     else:

@@ -151,10 +151,14 @@ def check_available(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
 
 
 def check_recovers(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
-    """After Redis came back, every instance's /api/v1/health said so within `within_s`
-    (they reconnect on their own, no restart)."""
+    """After the helper (Redis) or the database (PostgreSQL) came back, every instance's
+    /api/v1/health said so within `within_s`, and every writer process had a write
+    acknowledged again within it: they reconnect on their own, no restart."""
     recovery = config.get("recovery") or {}
     within = recovery.get("within_s")
+    what = recovery.get("what", "redis up")
+    server = recovery.get("server", "Redis")
+    limit = f"{within:g} s" if within is not None else "the run"
     found = []
     for index, state in sorted((recovery.get("instances") or {}).items()):
         seconds = state.get("seconds")
@@ -162,8 +166,18 @@ def check_recovers(ops: list[Op], config: dict[str, Any]) -> list[Violation]:
             found.append(
                 Violation(
                     "not-recovered",
-                    f"instance {index}: /api/v1/health did not report redis up within "
-                    f"{within:g} s after Redis came back (last: {state.get('last')})",
+                    f"instance {index}: /api/v1/health did not report {what} within "
+                    f"{limit} after {server} came back (last: {state.get('last')})",
+                )
+            )
+    for actor, state in sorted((recovery.get("writers") or {}).items()):
+        seconds = state.get("seconds")
+        if seconds is None or (within is not None and seconds > within):
+            found.append(
+                Violation(
+                    "not-recovered",
+                    f"writer {actor}: no write acknowledged within {limit} after {server} "
+                    f"came back ({state.get('writes_after', 0)} attempted after it)",
                 )
             )
     return found

@@ -181,7 +181,7 @@ def _other(row: Row) -> str:
     return ", ".join(f"{k} {v}" for k, v in others.items())
 
 
-NAME_WIDTH = 22  # the longest scenario name ("multi-instance-redis") and a gap
+NAME_WIDTH = 26  # the longest scenario name ("mixed-frontends-postgres") and a gap
 
 HEADER = (
     f"{'scenario':<{NAME_WIDTH}}{'target':<10}{'ops':>6}{'lost':>6}{'stale':>7}{'torn':>6}  "

@@ -6,6 +6,11 @@ Same scenario, same operations, same checker: only the programs differ.
                and the `TaskMaster` facade for direct writers
     baseline   `python -m harness.baseline` for the CLI and the API server, `NaiveCore` for
                direct writers: direct non-atomic writes, no lock, a TTL cache never invalidated
+
+A target keeps its tasks in the task file of its project directory, or, when `storage` is a
+PostgreSQL URL, in a database: `tm --storage URL` (no task file anywhere), or the naive
+baseline's `--storage URL` (one JSON document per project, read, changed in Python and written
+back without the row lock: the honest naive use of a database).
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ def tm_executable() -> str:
 class Target:
     name: str
     root: Path
-    """The project directory (holds `.taskmaster/`)."""
+    """The project directory (holds `.taskmaster/`; with `storage`, an empty directory)."""
+    storage: str | None = None
+    """A PostgreSQL storage URL (`postgresql://...?project=KEY`); None: the task file."""
 
     @property
     def tasks_file(self) -> Path:
@@ -45,17 +52,39 @@ class Target:
     def safe(self) -> bool:
         return self.name == SAFE
 
+    @property
+    def database(self) -> bool:
+        return self.storage is not None
+
+    def where(self) -> list[str]:
+        """The leading CLI arguments that say where the tasks are (same for both stacks)."""
+        if self.storage is not None:
+            # `tm` also gets the (empty) project directory, so that it never looks for a
+            # project around the harness's own directory
+            return [
+                "--storage",
+                self.storage,
+                *(["--project", str(self.root)] if self.safe else []),
+            ]
+        return ["--project", str(self.root)] if self.safe else ["--file", str(self.tasks_file)]
+
     def cli(self, *args: str) -> list[str]:
         """The command line of one CLI invocation."""
         if self.safe:
-            return [tm_executable(), "--project", str(self.root), *args]
-        return [sys.executable, "-m", "harness.baseline", "--file", str(self.tasks_file), *args]
+            return [tm_executable(), *self.where(), *args]
+        return [sys.executable, "-m", "harness.baseline", *self.where(), *args]
 
     def cli_program(self) -> tuple[str, list[str]]:
         """(program, leading args) for `harness.hooked`, which runs the CLI in-process."""
-        if self.safe:
-            return "tm", ["--project", str(self.root)]
-        return "naive", ["--file", str(self.tasks_file)]
+        return ("tm" if self.safe else "naive"), self.where()
+
+    def mcp_args(self) -> list[str]:
+        """`tm` arguments of the MCP server for this project."""
+        return [*self.where(), "mcp"]
+
+    def naive_location(self) -> str:
+        """Where the naive stack keeps the tasks: its storage URL, or the task file."""
+        return self.storage if self.storage is not None else str(self.tasks_file)
 
     def serve_args(self, port: int) -> list[str]:
         """CLI arguments (after `cli_program`'s) that start the API server on `port`: the
@@ -70,14 +99,19 @@ class Target:
         if self.safe:
             from taskmaster.compose import open_project
 
+            if self.storage is not None:
+                return open_project(self.root, storage_url=self.storage).core
             return open_project(self.root).core
         from harness.baseline import NaiveCore
 
-        return NaiveCore(self.tasks_file)
+        return NaiveCore(self.naive_location())
 
     def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "root": str(self.root)}
+        data = {"name": self.name, "root": str(self.root)}
+        if self.storage is not None:
+            data["storage"] = self.storage
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Target:
-        return cls(data["name"], Path(data["root"]))
+        return cls(data["name"], Path(data["root"]), data.get("storage"))

@@ -6,7 +6,8 @@ command line) says which role to play:
     writer    perform a planned list of writes (or, with `loop`, generate them until stopped or
               killed); each op recorded with its channel, instance, times and outcome
     reader    read random tasks from random API instances until the stop flag appears
-    observer  parse the raw file over and over until stopped; record every torn look
+    observer  parse the raw file (or read the project from its database) over and over until
+              stopped; record every torn look
     editor    another program editing the file: in place (truncate + write, pausing half way
               until told to go on), by temp + rename, or with given bytes
     agent     an AI agent's session on the MCP front end: `tm mcp` through the SDK's stdio
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.actors import Actor, ApiClient, file_state
+from harness.actors import Actor, ApiClient, file_state, target_state
 from harness.history import EVENT, OBSERVE, WRITE, HistoryWriter, now_ns
 from harness.processes import Barriers, die_with_parent
 from harness.targets import Target
@@ -104,22 +105,24 @@ def reader(spec: dict[str, Any]) -> None:
 
 def observer(spec: dict[str, Any]) -> None:
     history, target, barriers = _setup(spec)
-    path = target.tasks_file
-    looks = torn = 0
+    looks = torn = unavailable = 0
     barriers.mark(f"{spec['actor']}:ready")
     try:
         while not barriers.is_set(spec["stop"]):
             start = now_ns()
-            state = file_state(path)
+            state = target_state(target)
             looks += 1
-            if not state["parses"]:
+            if state.get("unavailable"):
+                unavailable += 1  # the database server is away: an outage, not a torn look
+            elif not state["parses"]:
                 torn += 1
                 if torn <= MAX_TORN_RECORDS:
                     value = {k: state.get(k) for k in ("parses", "sha", "size", "error")}
                     history.record(OBSERVE, start=start, channel="file", value=value)
             time.sleep(spec.get("pause_ms", 1) / 1000)
     finally:
-        history.record(EVENT, value={"observer": {"looks": looks, "torn": torn}})
+        counts = {"looks": looks, "torn": torn, "unavailable": unavailable}
+        history.record(EVENT, value={"observer": counts})
         history.close()
 
 

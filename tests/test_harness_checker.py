@@ -460,6 +460,25 @@ def test_every_instance_must_recover() -> None:
     assert anomalies([], "recovers", **slow) == ["not-recovered"]
 
 
+def test_every_writer_must_get_a_write_through_after_the_database_came_back() -> None:
+    writers = {"writer-0": {"seconds": 0.4, "writes_after": 9}}
+    recovery = {"within_s": 5, "what": "storage ok", "server": "PostgreSQL", "writers": writers}
+    assert anomalies([], "recovers", recovery=recovery) == []
+    stuck = {**writers, "writer-1": {"seconds": None, "writes_after": 12}}
+    (violation,) = check([], ["recovers"], {"recovery": {**recovery, "writers": stuck}}).violations
+    assert violation.anomaly == "not-recovered"
+    assert "writer writer-1" in violation.message and "PostgreSQL" in violation.message
+    assert "12 attempted" in violation.message
+    late = {"writer-0": {"seconds": 7.5, "writes_after": 3}}
+    assert anomalies([], "recovers", recovery={**recovery, "writers": late}) == ["not-recovered"]
+    # an instance of a PostgreSQL run says what it did not report
+    instance = {"0": {"seconds": None, "last": {"http": 503, "storage": "error"}}}
+    (violation,) = check(
+        [], ["recovers"], {"recovery": {**recovery, "instances": instance}}
+    ).violations
+    assert "did not report storage ok" in violation.message
+
+
 # plumbing -------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import pytest
 from harness import report
 from harness.checker import INVARIANT_ANOMALIES
 from harness.cli import main, run_one
-from harness.runners import RUNNERS, base
+from harness.runners import RUNNERS, base, postgres_support
 from harness.scenarios import SCENARIO_DIR, ScenarioError, load, load_all, merge, override, select
 from harness.targets import TARGETS
 
@@ -26,8 +26,23 @@ EXPECTED = [
     "multi-instance-redis",
     "redis-outage",
     "mixed-frontends",
+    "lost-update-postgres",
+    "stale-cache-postgres",
+    "multi-instance-postgres",
+    "mixed-frontends-postgres",
+    "crash-postgres",
+    "postgres-outage",
 ]
 REDIS_SCENARIOS = ["rate-limit", "multi-instance-redis", "redis-outage"]
+# each file scenario the issue names, and its PostgreSQL twin
+POSTGRES_TWINS = {
+    "lost-update": "lost-update-postgres",
+    "stale-cache": "stale-cache-postgres",
+    "multi-instance": "multi-instance-postgres",
+    "mixed-frontends": "mixed-frontends-postgres",
+    "crash": "crash-postgres",
+}
+POSTGRES_SCENARIOS = [*POSTGRES_TWINS.values(), "postgres-outage"]
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -206,3 +221,92 @@ def test_tm_require_redis_turns_the_skip_into_a_failure(
     row = run_one(scenario, "safe", tmp_path, 1, quiet=True)
     assert row.verdict == report.ERROR and "TM_REQUIRE_REDIS=1" in (row.error or "")
     assert report.exit_code([row]) == 1
+
+
+# PostgreSQL ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_each_postgres_twin_runs_its_file_scenario_on_postgresql(quick: bool) -> None:
+    scenarios = {s.name: s for s in load_all(quick=quick)}
+    for name, twin_name in POSTGRES_TWINS.items():
+        file, twin = scenarios[name], scenarios[twin_name]
+        assert file.param("backend", default="file") == "file"
+        assert twin.params["backend"] == "postgresql"
+        assert twin.kind == file.kind, twin_name
+        # the same guarantees, checked the same way
+        assert twin.invariants == file.invariants, twin_name
+        assert set(file.actors) <= set(twin.actors), twin_name
+        if name != "crash":
+            # the same load (`--quick`: no more than the file's, a `tm` start costs more on
+            # PostgreSQL); crash's writers live longer and write mostly through the library
+            assert twin.baseline_expected == file.baseline_expected, twin_name
+            if not quick:
+                assert twin.param("storm") == file.param("storm"), twin_name
+            elif file.param("storm"):
+                assert twin.param("storm", "ops") <= file.param("storm", "ops"), twin_name
+                assert twin.param("storm", "channels") == file.param("storm", "channels")
+            if name == "stale-cache":
+                assert 0 < twin.params["rounds"] <= file.params["rounds"]
+    # The naive store on PostgreSQL cannot tear a document (one atomic UPDATE) but loses
+    # what concurrent writers acknowledged: that is its expected failure under crash.
+    assert scenarios["crash-postgres"].baseline_expected == "lost-update"
+    crash = scenarios["crash-postgres"].params
+    assert crash["postgres_kill_after"] < crash["kills"], "the postmaster is killed mid-run"
+    assert crash["observer"] is True and crash["forced"] is True
+
+
+def test_postgres_outage_checks_recovery_and_counts_errors_instead_of_failing_on_them() -> None:
+    full = {s.name: s for s in load_all()}["postgres-outage"]
+    quick = {s.name: s for s in load_all(quick=True)}["postgres-outage"]
+    assert full.kind == "postgres-outage" and full.params["backend"] == "postgresql"
+    assert full.baseline_expected == "stale-read"
+    assert {"acknowledged-writes-present", "no-stale-read", "recovers", "converged"} <= set(
+        full.invariants
+    )
+    # requests fail while the server is away: "available" (no request may fail) is not asked
+    assert "available" not in full.invariants
+    assert "postgres" in full.actors
+    for scenario in (full, quick):
+        assert scenario.params["instances"] >= 2
+        channels = scenario.param("storm", "channels")
+        assert channels["api"] > 0 and channels["cli"] > 0 and channels["core"] > 0
+    timeline = ("before_ms", "outage_ms", "after_ms")
+    assert sum(quick.params[k] for k in timeline) < sum(full.params[k] for k in timeline)
+    assert quick.param("storm", "writers") < full.param("storm", "writers")
+
+
+@pytest.fixture
+def no_postgres(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(postgres_support, "postgres_bindir", lambda: None)
+    monkeypatch.setattr(postgres_support, "_shared", None)
+
+
+@pytest.mark.parametrize("name", POSTGRES_SCENARIOS)
+def test_without_postgresql_a_postgres_scenario_is_skipped_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_postgres: None, name: str
+) -> None:
+    monkeypatch.delenv("TM_REQUIRE_POSTGRES", raising=False)
+    (scenario,) = select(load_all(quick=True), [name])
+    rows = [run_one(scenario, target, tmp_path, 1, quiet=True) for target in TARGETS]
+    assert [row.verdict for row in rows] == [report.SKIPPED, report.SKIPPED]
+    assert all("PostgreSQL server binaries" in (row.skipped or "") for row in rows)
+    assert report.exit_code(rows) == 0
+
+
+def test_tm_require_postgres_turns_the_skip_into_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_postgres: None
+) -> None:
+    monkeypatch.setenv("TM_REQUIRE_POSTGRES", "1")
+    (scenario,) = select(load_all(quick=True), ["postgres-outage"])
+    row = run_one(scenario, "safe", tmp_path, 1, quiet=True)
+    assert row.verdict == report.ERROR and "TM_REQUIRE_POSTGRES=1" in (row.error or "")
+    assert report.exit_code([row]) == 1
+
+
+def test_an_unknown_backend_is_an_error_not_a_file_run(tmp_path: Path) -> None:
+    text = (SCENARIO_DIR / "stale-cache.toml").read_text()
+    path = tmp_path / "x.toml"
+    path.write_text(text.replace('kind = "stale-cache"', 'kind = "stale-cache"\nbackend = "nfs"'))
+    row = run_one(load(path, quick=True), "safe", tmp_path, 1, quiet=True)
+    assert row.verdict == report.ERROR and "unknown backend 'nfs'" in (row.error or "")

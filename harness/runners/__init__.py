@@ -12,6 +12,7 @@ from harness.runners import (
     lost_update,
     mixed_frontends,
     multi_instance,
+    postgres_outage,
     rate_limit,
     redis_outage,
     stale_cache,
@@ -30,6 +31,7 @@ RUNNERS: dict[str, Runner] = {
     "lock-holder-dies": lock_holder.run,
     "rate-limit": rate_limit.run,
     "redis-outage": redis_outage.run,
+    "postgres-outage": postgres_outage.run,
     "mixed-frontends": mixed_frontends.run,
 }
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +40,11 @@ from harness.redis_server import (
     redis_required,
     redis_server_binary,
 )
+from harness.runners.postgres_support import PostgresMissing, new_project_url, shared_server
 from harness.targets import Target
 
 if TYPE_CHECKING:
+    from harness.postgres_server import PostgresServer
     from harness.scenarios import Scenario
 
 STATUSES = ("pending", "in-progress", "done", "review", "deferred", "blocked")
@@ -92,6 +95,7 @@ class ScenarioRun:
         """Extra environment of every process the run starts: servers, workers, the CLI
         processes of both (the same for both targets; the naive stack ignores TM_*)."""
         self.redis: RedisServer | None = None
+        self.postgres: PostgresServer | None = None
         self.actor = Actor(self.history, self.target, self.apis, env=self.env)
         self.notes: list[str] = []
         self.config: dict[str, Any] = {}
@@ -99,21 +103,83 @@ class ScenarioRun:
         self.task_ids: list[int] = []
         self.started = now_ns()
 
+    # the backend ---------------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """`file` (the task file) or `postgresql` (the scenario's `backend` parameter)."""
+        return str(self.params.get("backend", "file"))
+
+    def prepare(self) -> None:
+        """Set up the scenario's backend before its runner starts."""
+        if self.backend == "postgresql":
+            self.use_postgres()
+        elif self.backend != "file":
+            raise ValueError(f"unknown backend {self.backend!r} (file or postgresql)")
+
+    def use_postgres(self) -> PostgresServer:
+        """Keep this target's tasks in a database of its own on the run's PostgreSQL cluster:
+        every `tm` gets `--storage URL` (the naive stack its own `--storage URL`), and the
+        project directory stays empty: no task file anywhere. Without PostgreSQL the scenario
+        is skipped (failed when TM_REQUIRE_POSTGRES=1)."""
+        try:
+            server = shared_server()
+        except PostgresMissing as err:
+            raise ScenarioSkipped(str(err)) from None
+        url = new_project_url(server, self.scenario.name, self.target.name)
+        self.postgres = server
+        self.target = Target(self.target.name, self.target.root, storage=url)
+        self.actor = Actor(self.history, self.target, self.apis, env=self.env)
+        self.config["storage"] = url
+        self.event(f"PostgreSQL on port {server.port}: {url}", pid=server.pid)
+        return server
+
     # the project ---------------------------------------------------------------------------
     def init_project(self, count: int, pad: str = "") -> list[int]:
         """A fresh project with tasks 1..count, byte for byte the same for both targets."""
         tasks = [initial_task(i, pad) for i in range(1, count + 1)]
         document = {"master": {"tasks": tasks, "metadata": {"description": "harness project"}}}
-        folder = self.target.tasks_file.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        self.target.tasks_file.write_text(json.dumps(document, indent=2) + "\n")
-        (folder / "state.json").write_text('{"currentTag": "master"}\n')
+        if self.target.storage is not None:
+            self._init_database(document)
+        else:
+            folder = self.target.tasks_file.parent
+            folder.mkdir(parents=True, exist_ok=True)
+            self.target.tasks_file.write_text(json.dumps(document, indent=2) + "\n")
+            (folder / "state.json").write_text('{"currentTag": "master"}\n')
         value = {
             f"task/{t['id']}": {k: t[k] for k in ("title", "status", "details")} for t in tasks
         }
         self.history.record(INITIAL, value=value)
         self.task_ids = [t["id"] for t in tasks]
         return self.task_ids
+
+    def _init_database(self, document: dict[str, Any]) -> None:
+        url = self.target.storage
+        assert url is not None
+        self.target.root.mkdir(parents=True, exist_ok=True)  # empty: the tasks are elsewhere
+        if self.target.safe:
+            from taskmaster.compose import Settings, open_storage
+            from taskmaster.model import Document
+            from taskmaster.storage import ProjectState
+
+            storage = open_storage(url, Settings())
+            try:
+                raw = json.dumps(document, indent=2).encode()
+                storage.create(Document.from_json(raw, url), ProjectState("master"))
+            finally:
+                storage.close()
+        else:
+            from harness.baseline import NaiveDbStore
+
+            NaiveDbStore(url).create(document)
+
+    def instance_dir(self, index: int) -> Path:
+        """Where API server `index` runs: the project directory, or (PostgreSQL) an empty
+        directory of its own, so that nothing but the database connects the instances."""
+        if self.target.storage is None:
+            return self.target.root
+        folder = self.dir / f"instance-{index}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     # API servers ---------------------------------------------------------------------------
     def start_servers(
@@ -128,11 +194,15 @@ class ScenarioRun:
                 port = free_port()
             taken.add(port)
             index = len(self.apis) + position
+            # On PostgreSQL each instance is started in (and as `tm --project`, on) its own
+            # empty directory: the database is the one thing they share.
+            where = self.instance_dir(index)
+            target = self.target if where == self.target.root else replace(self.target, root=where)
             proc = self.supervisor.spawn(
                 f"{name}-{index}",
-                self.target.server(port),
+                target.server(port),
                 env={**self.env, **(env or {})},
-                cwd=self.target.root,
+                cwd=where,
             )
             started.append((index, port, proc))
         clients = []
@@ -202,10 +272,12 @@ class ScenarioRun:
             **self.base_spec(actor),
             "mode": mode,
             "tasks_file": str(self.target.tasks_file),
+            "storage": self.target.storage,
             **spec,
         }
         path = self.write_spec(f"probe-{actor}", data)
         argv = [sys.executable, "-m", "harness.hooked", str(path), program, *leading, *args]
+        self.target.root.mkdir(parents=True, exist_ok=True)
         return self.supervisor.spawn(f"hooked-{actor}", argv, env=self.env, cwd=self.target.root)
 
     def wait_all(self, procs: Iterable[Proc], timeout: float) -> list[Proc]:
@@ -236,7 +308,7 @@ class ScenarioRun:
         self.event(text)
 
     def observe(self, phase: str | None = None, expect_sha: str | None = None) -> Op:
-        return observe(self.history, self.target.tasks_file, phase=phase, expect_sha=expect_sha)
+        return observe(self.history, self.target, phase=phase, expect_sha=expect_sha)
 
     def read_everywhere(
         self, task_ids: Iterable[int], phase: str, offsets_ms: Iterable[float] = (0,)
@@ -276,8 +348,9 @@ class ScenarioRun:
 
     def snapshot(self, phase: str) -> Op:
         """The file's content at a moment no write is in flight: every write acknowledged
-        before it must be in it (the checker's `acknowledged-writes-present`)."""
-        return observe(self.history, self.target.tasks_file, phase=phase, kind=FINAL)
+        before it must be in it (the checker's `acknowledged-writes-present`). On PostgreSQL:
+        the project as it reads, exported."""
+        return observe(self.history, self.target, phase=phase, kind=FINAL)
 
     def final(self, settle_s: float = 0.0) -> Op:
         """After every write: read every task on every instance, then look at the file."""

@@ -8,6 +8,14 @@ observer process parses the file continuously the whole time.
 Forced part: the target's real CLI with a probe stops in the middle of writing the task file
 (taskmaster: temp file written, rename not done, lock held; naive: truncated and half
 written) and is SIGKILLed there. Then one more ordinary write must still work.
+
+On PostgreSQL (`backend = "postgresql"`) "the file parses" is "the project reads" (exported
+from the database), and after `postgres_kill_after` writer kills the postmaster itself is
+SIGKILLed, left down `postgres_down_ms`, and restarted on the same port and data while the
+writers keep going: what they were refused meanwhile is recorded as refused (or unknown, when
+the connection broke during COMMIT), and nothing acknowledged may be missing afterwards. The
+forced kill stops the CLI inside its transaction, its rows written and the project's row
+locked, before COMMIT (the naive store: between its read and its write-back).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import json
 import time
 
 from harness.actors import cli_args, write_key
-from harness.history import WRITE
+from harness.history import FAIL, INFO, OK, WRITE, now_ns, read_history
 from harness.processes import Proc
 from harness.runners.base import ScenarioRun
 
@@ -65,9 +73,15 @@ def random_kills(run: ScenarioRun, pad: str) -> None:
     for index in range(writers):
         spawn(index)
     torn = 0
-    run.progress.say(f"{writers} writers over {', '.join(channels)}; {kills} SIGKILLs")
+    postmaster_at = int(params.get("postgres_kill_after", -1)) if run.postgres else -1
+    run.progress.say(
+        f"{writers} writers over {', '.join(channels)}; {kills} SIGKILLs"
+        + (f", and the postmaster's after {postmaster_at}" if postmaster_at >= 0 else "")
+    )
     with run.monitor(None, (WRITE,)):
-        for _ in range(kills):
+        for number in range(kills):
+            if number == postmaster_at:
+                torn += kill_postmaster(run)
             time.sleep(run.rng.uniform(low, high) / 1000)
             index = run.rng.randrange(writers)
             victim = procs[index]
@@ -78,10 +92,60 @@ def random_kills(run: ScenarioRun, pad: str) -> None:
             spawn(index)
     run.barriers.mark("writers:stop")
     run.wait_all(procs.values(), timeout=30)
-    run.note(f"{kills} random SIGKILLs; the file did not parse after {torn} of them")
+    what = "the project did not read" if run.target.database else "the file did not parse"
+    run.note(f"{kills} random SIGKILLs; {what} after {torn} of them")
+
+
+def kill_postmaster(run: ScenarioRun) -> int:
+    """SIGKILL the PostgreSQL postmaster (and its backends) under the writers, leave it down a
+    moment, restart it on the same data; 1 if the project does not read afterwards."""
+    server = run.postgres
+    assert server is not None
+    down_s = float(run.params.get("postgres_down_ms", 500)) / 1000
+    pid = server.pid
+    killed = now_ns()
+    server.kill()
+    run.event("SIGKILL the postmaster", pid=pid)
+    time.sleep(down_s)
+    server.restart()
+    restarted = now_ns()
+    run.event("postmaster restarted", pid=server.pid, port=server.port)
+    # A pooled connection that died with the old server fails the first call after the
+    # restart ("reconnects by itself on the next call"): look again until the server answers.
+    deadline = time.monotonic() + 10
+    look = run.observe(phase="after-postmaster-kill")
+    while look.value.get("unavailable") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        look = run.observe(phase="after-postmaster-kill")
+    run.config.setdefault("outage", {"windows": []})["windows"].append([killed, restarted])
+    run.note(
+        f"postmaster SIGKILLed under the writers, back after {(restarted - killed) / 1e9:.1f} s "
+        f"(crash recovery): the project {'reads' if look.value.get('parses') else 'DOES NOT READ'}"
+    )
+    return 0 if look.value.get("parses") else 1
+
+
+def _outage_writes(run: ScenarioRun) -> str:
+    """What the writers were told while the postmaster was away (and just after)."""
+    windows = (run.config.get("outage") or {}).get("windows") or []
+    if not windows:
+        return ""
+    ops = [
+        op
+        for op in read_history(run.dir)
+        if op.kind == WRITE and any(lo <= op.start <= hi for lo, hi in windows)
+    ]
+    counts = {o: sum(op.outcome == o for op in ops) for o in (OK, FAIL, INFO)}
+    return (
+        f"writes started while the postmaster was away: {len(ops)} ({counts[OK]} ok, "
+        f"{counts[FAIL]} refused, {counts[INFO]} outcome unknown)"
+    )
 
 
 def forced_kill(run: ScenarioRun, pad: str) -> None:
+    outage = _outage_writes(run)
+    if outage:
+        run.note(outage)
     if not run.observe(phase="before-forced").value.get("parses"):
         run.note("the random kills had already torn the file: the probed writer cannot read it")
     spec = {"op": "add", "value": {"title": "killed-mid-write", "details": pad}}
@@ -101,9 +165,12 @@ def forced_kill(run: ScenarioRun, pad: str) -> None:
         run.event("SIGKILL killed (mid-write)", where=where)
         look = run.observe(phase="after-kill")
         temps = sorted(p.name for p in run.target.tasks_file.parent.glob(".tasks.json.*.tmp"))
-        state = "still parses" if look.value.get("parses") else "is TORN"
+        if run.target.database:
+            state = "the project still reads" if look.value.get("parses") else "DOES NOT READ"
+        else:
+            state = "the file " + ("still parses" if look.value.get("parses") else "is TORN")
         run.note(
-            f"SIGKILL {where}: the file {state}"
+            f"SIGKILL {where}: {state}"
             + (f"; {len(temps)} orphan temp file(s) left" if temps else "")
         )
     else:
@@ -116,5 +183,11 @@ def forced_kill(run: ScenarioRun, pad: str) -> None:
     run.note(
         f"next write after the kill: {after.outcome}"
         + (f" ({after.error})" if after.error else "")
-        + (f"; {len(temps)} temp file(s) remain" if temps else "; no temp file remains")
+        + (
+            ""
+            if run.target.database
+            else f"; {len(temps)} temp file(s) remain"
+            if temps
+            else "; no temp file remains"
+        )
     )

@@ -37,7 +37,7 @@ def run(run: ScenarioRun) -> None:
         snap = run.snapshot("after the forced interleaving")
         tasks = (snap.value or {}).get("tasks", {})
         run.note(
-            "file after it: "
+            ("project after it: " if run.target.database else "file after it: ")
             + ", ".join(f"task {t} {tasks.get(str(t), {}).get('status')}" for t in forced_tasks)
             + f" (A wrote {_wrote(run, 'A')}, B wrote {_wrote(run, 'B')})"
         )

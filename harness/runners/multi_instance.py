@@ -9,13 +9,18 @@ writers, their `tm` commands) gets TM_REDIS_URL: events cross instances over Red
 the instances share an L2 cache. On taskmaster every instance must report Redis up in its
 health before the storm (else the run would not test Redis at all); the pub/sub and L2 figures
 of /metrics go into the row's notes. The naive servers ignore Redis: per-process caches still.
+
+With `backend = "postgresql"` each instance runs in an empty directory of its own with
+`--storage URL` and no Redis: the database is all they share (LISTEN/NOTIFY for early
+invalidation, the project's revision for every cached answer). The run checks that no task
+file appeared in any of those directories, and notes the change events each instance saw.
 """
 
 from __future__ import annotations
 
 from harness.history import WRITE
 from harness.runners.base import ScenarioRun
-from harness.runners.redis_support import note_redis_metrics, require_redis_up
+from harness.runners.redis_support import note_redis_metrics, redis_metrics, require_redis_up
 from harness.runners.storm import (
     several_instances,
     spawn_readers,
@@ -56,3 +61,18 @@ def run(run: ScenarioRun) -> None:
     run.final(settle_s=float(params.get("settle_ms", 100)) / 1000)
     if redis:
         note_redis_metrics(run)
+    if run.target.database:
+        _check_no_task_file(run, instances)
+
+
+def _check_no_task_file(run: ScenarioRun, instances: int) -> None:
+    folders = [run.target.root, *(run.instance_dir(i) for i in range(instances))]
+    found = [str(path) for folder in folders for path in folder.rglob("tasks.json")]
+    if found:
+        raise RuntimeError(f"a task file appeared although the project is in PostgreSQL: {found}")
+    text = f"{len(folders)} directories (project + one per instance), no task file in any"
+    if run.target.safe:
+        events = redis_metrics(run, ["tm_events_total"])["tm_events_total"]
+        seen = "/".join("-" if v is None else f"{v:g}" for v in events)
+        text += f"; change events seen per instance (tm_events_total), no Redis: {seen}"
+    run.note(text)

@@ -146,6 +146,9 @@ class PostgresStorage:
         self._project_id: int | None = None
         self._committed: deque[int] = deque(maxlen=256)
         self._closed = False
+        # Probed before the pool's first use, so that a process started while the server is
+        # away fails at once instead of after the pool's whole connect timeout.
+        self._down = True
 
     # identity ---------------------------------------------------------------------------------
     @property
@@ -195,13 +198,17 @@ class PostgresStorage:
         if self._closed:
             raise StorageError(f"storage {self.key} is closed")
         try:
+            if self._down:
+                self._probe()
             with self._pool_now().connection() as connection:
+                self._down = False
                 if not self._checked:
                     self._check_schema(connection)
                 yield connection
         except PoolTimeout as err:
             # No connection in time: the server is down or unreachable. Not worth repeating
             # at once, unlike a pooled connection that died (see `_retrying`).
+            self._down = True
             raise _ServerDown(self._unavailable(err)) from None
         except psycopg.errors.LockNotAvailable:
             raise LockTimeout.on(
@@ -210,7 +217,26 @@ class PostgresStorage:
         except psycopg.errors.UndefinedTable:
             raise self._missing("it holds no Task Master schema") from None
         except psycopg.OperationalError as err:
+            self._down = True  # the next call probes the server instead of trusting the pool
             raise self._unavailable(err) from None
+
+    def _probe(self) -> None:
+        """While the server is known to be away: one direct connection attempt instead of a
+        wait for the pool, whose own reconnect attempts back off for seconds. A refused
+        connection fails at once (the client gets its 503 now, not after the connect
+        timeout); once one succeeds, a fresh pool serves from the very next call."""
+        import psycopg
+
+        try:
+            psycopg.connect(self._conninfo, connect_timeout=int(self.connect_timeout)).close()
+        except psycopg.OperationalError as err:
+            raise _ServerDown(self._unavailable(err)) from None
+        with self._pool_lock:
+            stale, self._pool = self._pool, None
+        if stale is not None:
+            with contextlib.suppress(Exception):
+                stale.close(timeout=0.5)
+        self._down = False
 
     def _check_schema(self, connection: Any) -> None:
         try:

@@ -103,12 +103,12 @@ def test_no_increment_is_lost_under_contention(tmp_path: Path) -> None:
 def test_the_same_contention_loses_increments_on_the_naive_path(tmp_path: Path) -> None:
     """Proof that the test above can fail: without the lock, updates are lost.
 
-    Up to three rounds: on a machine loaded by other tests the scheduler can run the eight
+    Up to six rounds: on a machine loaded by other tests the scheduler can run the eight
     writers one after another, and a round without overlap loses nothing (the harness's
     lost-update scenario forces the interleaving instead of hoping for it).
     """
     losses = []
-    for round_ in range(3):
+    for round_ in range(6):
         path = tmp_path / f"tasks-{round_}.json"
         FileStorage(path).create(_counter_document(), ProjectState())
         acknowledged, final = _run_contention(path, _naive_worker)
