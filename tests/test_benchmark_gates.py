@@ -87,13 +87,6 @@ def contention_rows(
     return rows
 
 
-def test_postgres_contention_ratio_gate_fails_below_half_of_sqlite() -> None:
-    gates = shipped("PostgreSQL >= 0.5 x SQLite")
-    assert passes(contention_rows(2400.0), gates)
-    assert not passes(contention_rows(1900.0), gates)
-    assert not passes(contention_rows(2400.0, sqlite=False), gates)  # no ratio: not measured
-
-
 def test_postgres_contention_gates_fail_on_a_lost_update_or_no_acknowledged_write() -> None:
     lost = shipped("PostgreSQL loses no update")
     acked = shipped("PostgreSQL acknowledges writes")
