@@ -5,13 +5,23 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tomllib
 from pathlib import Path
 
 import orjson
 
 from benchmarks.environment import describe, header
 
-BENCHMARKS = ("transaction", "cli_list", "invalidation", "api", "contention", "scale")
+BENCHMARKS = (
+    "transaction",
+    "cli_list",
+    "invalidation",
+    "api",
+    "contention",
+    "scale",
+    "claims",
+    "serve_writes",
+)
 
 
 def _format_row(row: dict[str, object]) -> str:
@@ -22,8 +32,30 @@ def _format_row(row: dict[str, object]) -> str:
         figures.append(f"{row['ops_per_s']:7.0f} ops/s  lost {row['lost_updates']}")
         if row.get("failed"):
             figures.append(f"failed {row['failed']}")
+    if isinstance(row.get("claims_per_s"), float):
+        figures.append(
+            f"{row['claims_per_s']:7.1f} claims/s  claims {row['claims']} recorded "
+            f"{row['recorded']} done {row['tasks_done']} double {row['double_claims']}"
+        )
+        if row.get("pool_exhausted"):
+            figures.append("POOL EXHAUSTED")
+        if row.get("failed") or row.get("unrecorded") or row.get("duplicate_tokens"):
+            figures.append(
+                f"failed {row['failed']} unrecorded {row['unrecorded']} "
+                f"duplicate tokens {row['duplicate_tokens']}"
+            )
+    if isinstance(row.get("lost_writes"), int):
+        figures.append(f"acknowledged {row['acknowledged']} failed {row['failed']}")
+        figures.append(f"lost {row['lost_writes']}")
+    if isinstance(row.get("ratio_to_sqlite_http"), float):
+        figures.append(f"{row['ratio_to_sqlite_http']:.2f} x sqlite http")
     if isinstance(row.get("ratio_to_sqlite"), float):
         figures.append(f"{row['ratio_to_sqlite']:.2f} x sqlite")
+    if isinstance(row.get("journal_ratio"), float):
+        figures.append(
+            f"without journal {row['without_journal_median_ms']:.3f}: "
+            f"{row['journal_ratio']:.2f} x without"
+        )
     if isinstance(row.get("ratio_to_100_tasks"), float):
         figures.append(f"{row['ratio_to_100_tasks']:.2f} x at 100 tasks")
     if isinstance(row.get("speedup_over_uncached"), float):
@@ -51,6 +83,9 @@ def _format_row(row: dict[str, object]) -> str:
         ("target_ratio", "ratio_to_ceiling", ">="),
         ("target_ratio_to_sqlite", "ratio_to_sqlite", ">="),
         ("target_ratio_to_100_tasks", "ratio_to_100_tasks", "<="),
+        ("target_journal_ratio", "journal_ratio", "<="),
+        ("target_ratio_to_sqlite_http", "ratio_to_sqlite_http", ">="),
+        ("target_ratio_to_floor", "ratio_to_floor", "<="),
     ):
         target, value = row.get(key), row.get(figure)
         if isinstance(target, float) and isinstance(value, float):
@@ -61,7 +96,7 @@ def _format_row(row: dict[str, object]) -> str:
                 if sense == "<"
                 else value >= target
             )
-            shown = f"{value:.2f}" if figure.startswith("ratio") else f"{value:.2f} ms"
+            shown = f"{value:.2f}" if "ratio" in figure else f"{value:.2f} ms"
             verdicts.append(f"{figure} {shown} {sense} {target:g}: {'met' if met else 'MISSED'}")
     return f"  {row['case']:<40} n={row['n']:<6} {'  '.join(figures)}  {'; '.join(verdicts)}"
 
@@ -87,9 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("results/bench.json"),
         help="results written by `run --json` (default: results/bench.json)",
     )
+    gate.add_argument(
+        "--gates",
+        type=Path,
+        metavar="TOML",
+        help="the gates to check (default: benchmarks/gates.toml)",
+    )
     args = parser.parse_args(argv)
     if args.command == "gate":
-        return _gate(args.results)
+        return _gate(args.results, args.gates)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
@@ -117,15 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _gate(path: Path) -> int:
-    from benchmarks.gates import check, load_gates
+def _gate(path: Path, gates_file: Path | None = None) -> int:
+    from benchmarks.gates import GATES_FILE, check, load_gates
 
+    try:
+        gates = load_gates(gates_file or GATES_FILE)
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as err:
+        print(f"cannot read gates from {gates_file or GATES_FILE}: {err}", file=sys.stderr)
+        return 2
     try:
         results = orjson.loads(path.read_bytes())["results"]
     except (OSError, orjson.JSONDecodeError, KeyError) as err:
         print(f"cannot read benchmark results from {path}: {err}", file=sys.stderr)
         return 2
-    verdicts = check(results, load_gates())
+    verdicts = check(results, gates)
     for verdict in verdicts:
         print(f"{'pass' if verdict.passed else 'FAIL'}  {verdict.gate}\n      {verdict.detail}")
     failed = sum(not verdict.passed for verdict in verdicts)

@@ -22,7 +22,6 @@ final naive file that does not parse counts as everything lost.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import sqlite3
 import tempfile
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.data import synthetic_document
+from benchmarks.fanout import run_together
 from benchmarks.project import POSTGRES_DURABILITY, postgres_cluster, postgres_project
 from harness.postgres_server import PostgresServer
 from taskmaster.compose import Settings, open_storage
@@ -196,34 +196,14 @@ def _final_counts(store: str, location: str) -> dict[int, int]:
 def measure(
     store: str, writers: int, seconds: float, server: PostgresServer | None = None
 ) -> dict[str, Any]:
-    context = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="tm-bench-") as scratch:
         location = _prepare(store, Path(scratch), server)
-        barrier = context.Barrier(writers)
-        results = context.Queue()
-        procs = [
-            context.Process(
-                target=_writer,
-                args=(store, location, task_id, seconds, barrier, results),
-                daemon=True,
-            )
-            for task_id in range(1, writers + 1)
-        ]
-        for proc in procs:
-            proc.start()
-        reports = []
-        try:
-            for _ in procs:
-                report = results.get(timeout=START_TIMEOUT + seconds + 30)
-                if len(report) == 2:
-                    raise RuntimeError(f"a {store} writer could not open its store: {report[1]}")
-                reports.append(report)
-        finally:
-            for proc in procs:
-                proc.join(timeout=10)
-                if proc.is_alive():
-                    proc.kill()
-                    proc.join()
+        reports = run_together(
+            _writer,
+            [(store, location, task_id, seconds) for task_id in range(1, writers + 1)],
+            timeout=START_TIMEOUT + seconds + 30,
+            failed_to_start=f"a {store} writer could not open its store",
+        )
         counts = _final_counts(store, location)
     acknowledged = sum(report[1] for report in reports)
     failed = sum(report[2] for report in reports)

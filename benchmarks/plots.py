@@ -23,7 +23,7 @@ def write_charts(results: list[Row], directory: Path) -> list[Path]:
     matplotlib.use("Agg")  # no display: files only
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for chart in (_latency_cdf, _contention, _scale):
+    for chart in (_latency_cdf, _contention, _scale, _serve_writes):
         path = chart(results, directory)
         if path is not None:
             written.append(path)
@@ -108,6 +108,26 @@ def _scale(results: list[Row], directory: Path) -> Path | None:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, directory / "scale.png")
+
+
+def _serve_writes(results: list[Row], directory: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    rows = [
+        r
+        for r in results
+        if r.get("benchmark") == "serve_writes" and isinstance(r.get("requests_per_s"), float)
+    ]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    labels = [row["case"].split(",")[0] for row in rows]
+    bars = ax.barh(labels, [row["requests_per_s"] for row in rows])
+    ax.bar_label(bars, fmt="%.0f", padding=3)
+    ax.invert_yaxis()  # in the table's order
+    ax.set(xlabel="requests/s (median of rounds)", title="tm serve writes, 8 clients")
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, directory / "serve-writes.png")
 
 
 def _save(fig: Any, path: Path) -> Path:

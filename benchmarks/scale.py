@@ -284,4 +284,21 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
     with postgres_cluster(NAME) as server:
         if server is not None:
             rows += postgres_rows(_postgres_samples(server, quick))
+            rows += _postgres_journal_rows(server, quick)
     return rows
+
+
+def _postgres_journal_rows(server: PostgresServer, quick: bool) -> list[dict[str, Any]]:
+    """The journal's cost per PostgreSQL write at 100 and GATED_SIZE tasks: a journaled and
+    an unjournaled project of each size, one write on each in turn (journal_cost.py)."""
+    from benchmarks import journal_cost
+
+    def pair(tasks: int) -> Any:
+        return journal_cost.postgres_pair(server, tasks)
+
+    return [
+        journal_cost.measure(
+            NAME, pair, "postgresql", tasks, 5 if quick else 6, 12 if quick else 40
+        )
+        for tasks in (100, GATED_SIZE)
+    ]

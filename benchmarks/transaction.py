@@ -9,8 +9,9 @@ can slow a whole round but never speed one up, so the fastest round is what the 
 
 Beside every transaction the benchmark times a floor: the work no JSON-file store can skip for
 the same change (parse the file, serialise it, then write it durably and atomically: temporary
-file, fsync, rename, directory fsync), written here with bare `os` calls so that it shares no
-code with taskmaster. Both are timed alternately, so a slow disk or CPU moves both; the gate
+file, fsync, one journal line appended and flushed before the rename as an exact journal needs,
+rename, directory fsync), written here with bare `os` calls so that it shares no code with
+taskmaster. Both are timed alternately, so a slow disk or CPU moves both; the gate
 reads their ratio (the median of the rounds' ratios), which a regression in taskmaster raises
 on any machine, while whether the absolute target (3 ms at 100 tasks) is met is decided mostly
 by the machine's disk and CPU.
@@ -35,7 +36,10 @@ from taskmaster.core import TaskMaster
 from taskmaster.model import TaskId
 
 NAME = "transaction"
-DESCRIPTION = "median latency of one set-status transaction (fsync included) by file size"
+DESCRIPTION = (
+    "median latency of one set-status transaction (fsync included) by file size; the "
+    "journal's cost per write (journaled over not, interleaved)"
+)
 # (tasks, words of details per task, target median): the design's task size, then tasks twice
 # as verbose (no target: shown so that the cost of size is visible).
 CASES = ((100, 12, 3.0), (5000, 12, 40.0), (5000, 40, None))
@@ -59,9 +63,31 @@ def real_change(project: TaskMaster, step: int, tasks: int) -> None:
         raise RuntimeError(f"step {step} changed nothing: it would time a no-op, not a write")
 
 
+FLOOR_JOURNAL_LINE = orjson.dumps(
+    {
+        "base": 0,
+        "sha": "0" * 64,
+        "entry": {
+            "actor": "floor",
+            "command": "set-status",
+            "changes": [{"tag": "master", "id": "1", "field": "status", "after": "done"}],
+        },
+    }
+)
+"""What a journaled store appends for one change, about the size of a real entry."""
+
+
 def floor_write(source: Path, target: Path) -> None:
-    """Parse `source`, serialise it, and replace `target` with it durably and atomically."""
+    """Parse `source`, serialise it, append one journal line and flush it (a store that
+    journals every commit exactly must, before its rename), then replace `target` durably and
+    atomically."""
     data = orjson.dumps(orjson.loads(source.read_bytes()), option=orjson.OPT_INDENT_2)
+    durable_replace(data, target, journal_line=FLOOR_JOURNAL_LINE)
+
+
+def durable_replace(data: bytes, target: Path, *, journal_line: bytes | None = None) -> None:
+    """Replace `target` by `data` durably and atomically with bare os calls: temporary file,
+    fsync, (`journal_line` appended and flushed, when given), rename, directory fsync."""
     temporary = target.with_name(target.name + ".floor-tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:
@@ -71,6 +97,17 @@ def floor_write(source: Path, target: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if journal_line is not None:
+        journal = os.open(
+            target.with_name(target.name + ".floor-journal"),
+            os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+            0o644,
+        )
+        try:
+            os.write(journal, journal_line + b"\n")
+            os.fdatasync(journal)
+        finally:
+            os.close(journal)
     os.replace(temporary, target)
     directory = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -128,8 +165,14 @@ def measure(tasks: int, detail_words: int, rounds: int, per_round: int) -> dict[
         }
 
 
+JOURNAL_SIZES = (100, 10000)
+"""Sizes at which the journal's cost per write is measured (benchmarks/journal_cost.py)."""
+
+
 def run(*, quick: bool = False) -> list[dict[str, object]]:
-    rows = []
+    from benchmarks import journal_cost
+
+    rows: list[dict[str, object]] = []
     for tasks, detail_words, target in CASES:
         rounds = 5 if quick else 6
         per_round = (12 if quick else 50) if tasks <= 1000 else (3 if quick else 10)
@@ -143,5 +186,13 @@ def run(*, quick: bool = False) -> list[dict[str, object]]:
                 **({"target_median_ms": target} if target else {}),
                 **figures,
             }
+        )
+    for tasks in JOURNAL_SIZES:
+        # A write at 10,000 tasks takes ~0.1 s: fewer of them, in as many rounds.
+        per_round = (12 if quick else 40) if tasks <= 1000 else (4 if quick else 10)
+        rows.append(
+            journal_cost.measure(
+                NAME, journal_cost.file_pair, "file", tasks, 5 if quick else 6, per_round
+            )
         )
     return rows

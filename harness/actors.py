@@ -230,10 +230,19 @@ class ApiClient:
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def request(
-        self, method: str, path: str, body: Any = None, *, keep_alive: bool = False
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        keep_alive: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Response:
         payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = {
+            **({"Content-Type": "application/json"} if payload is not None else {}),
+            **(headers or {}),
+        }
         if keep_alive:
             for attempt in range(2):
                 conn = self._connection()
@@ -511,6 +520,17 @@ def target_state(target: Target) -> dict[str, Any]:
             return {"parses": None, "unavailable": True, "error": reason, "sha": None, "size": 0}
         return {"parses": False, "error": reason, "sha": None, "size": 0}
     return bytes_state(raw)
+
+
+def read_document(target: Target) -> Any:
+    """The whole task document the target holds now (the file parsed; a database's project
+    exported), for the checks that need more than `target_state`'s fields (claim records)."""
+    if target.storage is None:
+        return json.loads(target.tasks_file.read_bytes())
+    store = _store_of(target)
+    if target.safe:
+        return json.loads(store.read().document.to_json())
+    return store.read()
 
 
 def bytes_state(raw: bytes) -> dict[str, Any]:

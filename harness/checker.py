@@ -31,6 +31,19 @@ Invariants (the names scenario files use) and the anomaly each reports:
                                                     storage) up again, or a writer did not get
                                                     a write through, soon after Redis (or
                                                     PostgreSQL) came back
+    journal-agrees                journal-mismatch  the change journal and the final document
+                                                    disagree: an acknowledged write without its
+                                                    entry, an entry for a commit that never
+                                                    was, a last change the document does not
+                                                    hold (`harness.journal_check`; taskmaster
+                                                    only)
+    events-exactly-once           event-lost        an event-stream client never got a commit
+                                  event-duplicated  ...or got one twice
+                                  event-out-of-order  ...or got one after a later one
+                                                    (`harness.events_check`)
+
+and the claim invariants of `harness.claims_check` (one-claim-holder, worked-once,
+releases-recorded, tokens-increase, fenced-writes), over the ops of the agents' claim protocol.
 """
 
 from __future__ import annotations
@@ -41,7 +54,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
+from harness.claims_check import CLAIM_ANOMALIES, CLAIM_CHECKS
+from harness.events_check import ANOMALIES as EVENT_ANOMALIES
+from harness.events_check import check_events
 from harness.history import FINAL, META, OBSERVE, OK, READ, WRITE, Op
+from harness.journal_check import check_journal
 from harness.phase_checks import (
     check_available,
     check_bytes_unchanged,
@@ -75,6 +92,9 @@ INVARIANT_ANOMALIES: dict[str, tuple[str, ...]] = {
     "rate-limit": ("rate-limit-exceeded",),
     "available": ("request-failed",),
     "recovers": ("not-recovered",),
+    "journal-agrees": ("journal-mismatch",),
+    "events-exactly-once": EVENT_ANOMALIES,
+    **CLAIM_ANOMALIES,
 }
 INVARIANTS = tuple(INVARIANT_ANOMALIES)
 ANOMALIES = tuple(a for names in INVARIANT_ANOMALIES.values() for a in names)
@@ -349,6 +369,8 @@ _CONFIG_CHECKS: dict[str, Callable[[list[Op], dict[str, Any]], list[Violation]]]
     "rate-limit": check_rate_limit,
     "available": check_available,
     "recovers": check_recovers,
+    "journal-agrees": check_journal,
+    "events-exactly-once": check_events,
 }
 
 
@@ -376,6 +398,8 @@ def check(
     for name in names:
         if name in _REGISTER_CHECKS:
             result.violations.extend(_REGISTER_CHECKS[name](ops, registers))
+        elif name in CLAIM_CHECKS:
+            result.violations.extend(CLAIM_CHECKS[name](ops))
         else:
             result.violations.extend(_CONFIG_CHECKS[name](ops, config))
     return result

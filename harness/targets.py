@@ -11,6 +11,11 @@ A target keeps its tasks in the task file of its project directory, or, when `st
 PostgreSQL URL, in a database: `tm --storage URL` (no task file anywhere), or the naive
 baseline's `--storage URL` (one JSON document per project, read, changed in Python and written
 back without the row lock: the honest naive use of a database).
+
+A scenario whose baseline lacks a protocol rather than a lock (the claim scenarios: agents
+without claims, or without fencing tokens) says `baseline_stack = "taskmaster"`: its baseline
+target keeps its name and runs taskmaster's programs (`stack`), so the protocol is all that
+differs.
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ class Target:
     """The project directory (holds `.taskmaster/`; with `storage`, an empty directory)."""
     storage: str | None = None
     """A PostgreSQL storage URL (`postgresql://...?project=KEY`); None: the task file."""
+    stack: str | None = None
+    """Whose programs run, when not the target's own: a scenario whose baseline lacks a
+    protocol rather than a lock (claims) runs taskmaster's programs on both targets."""
 
     @property
     def tasks_file(self) -> Path:
@@ -50,7 +58,8 @@ class Target:
 
     @property
     def safe(self) -> bool:
-        return self.name == SAFE
+        """Taskmaster's programs run (`tm`, `tm serve`, `tm mcp`, the facade)."""
+        return (self.stack or self.name) == SAFE
 
     @property
     def database(self) -> bool:
@@ -110,8 +119,10 @@ class Target:
         data = {"name": self.name, "root": str(self.root)}
         if self.storage is not None:
             data["storage"] = self.storage
+        if self.stack is not None:
+            data["stack"] = self.stack
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Target:
-        return cls(data["name"], Path(data["root"]), data.get("storage"))
+        return cls(data["name"], Path(data["root"]), data.get("storage"), data.get("stack"))

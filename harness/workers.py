@@ -12,6 +12,8 @@ command line) says which role to play:
               until told to go on), by temp + rename, or with given bytes
     agent     an AI agent's session on the MCP front end: `tm mcp` through the SDK's stdio
               client, or the naive agent server (see `harness.agent`)
+    claimer   an agent taking tasks from the pool, working and releasing them, with claims or
+              the naive way, through the CLI, the API, MCP or the facade (`harness.claimer`)
 """
 
 from __future__ import annotations
@@ -178,12 +180,21 @@ def agent(spec: dict[str, Any]) -> None:
     session.agent(spec)
 
 
+def claimer(spec: dict[str, Any]) -> None:
+    from harness import agent
+    from harness import claimer as claims
+
+    agent.install()  # SIGTERM unwinds, so that an MCP session closes its `tm mcp`
+    claims.claimer(spec)
+
+
 ROLES = {
     "writer": writer,
     "reader": reader,
     "observer": observer,
     "editor": editor,
     "agent": agent,
+    "claimer": claimer,
 }
 
 

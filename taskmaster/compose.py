@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.core import TaskMaster, utc_now
 from taskmaster.errors import InvalidInput, ProjectNotFound, TaskFileMissing
+from taskmaster.journal.entry import DEFAULT_KEEP, Origin
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.project import (
     PROJECT_DIR,
@@ -68,6 +69,16 @@ class Settings:
     pool_size: int | None = None
     """Database connections a long-lived process may hold (a server: its thread count); None:
     the backend's default."""
+    origin: Origin | None = None
+    """Who writes and through which front end, as the journal records it (None: the user at
+    this host, through the library)."""
+    journal_keep: int = DEFAULT_KEEP
+    """Journal entries kept; older ones are dropped once it holds twice as many."""
+    journal_max_age_s: float | None = None
+    """When set, `tm history --compact` also drops entries older than this."""
+    keep_document: bool = False
+    """A long-lived process (a server) keeps the document of its last write in memory and
+    writes from it while the task file stays as it left it (see `FileStorage`)."""
 
 
 class SharedLink(Protocol):
@@ -108,6 +119,9 @@ def _file_backend(url: str, paths: ProjectPaths | None, settings: Settings) -> S
         state_file=paths.state_file,
         config_file=paths.config_file,
         lock_timeout=settings.lock_timeout,
+        journal_keep=settings.journal_keep,
+        journal_max_age_s=settings.journal_max_age_s,
+        keep_document=settings.keep_document,
     )
 
 
@@ -124,7 +138,13 @@ def _postgres_backend(url: str, paths: ProjectPaths | None, settings: Settings) 
     """`postgresql://user@host:port/db?project=KEY` — a project in a PostgreSQL database."""
     from taskmaster.storage.postgres import PostgresStorage
 
-    return PostgresStorage(url, lock_timeout=settings.lock_timeout, pool_size=settings.pool_size)
+    return PostgresStorage(
+        url,
+        lock_timeout=settings.lock_timeout,
+        pool_size=settings.pool_size,
+        journal_keep=settings.journal_keep,
+        journal_max_age_s=settings.journal_max_age_s,
+    )
 
 
 BACKENDS: dict[str, Backend] = {
@@ -342,7 +362,8 @@ def _wire(
 
         redis_events = redis_bus(settings.redis_url, storage.key)
         bus, redis = redis_events, redis_events.link
-    return Project(TaskMaster(storage, bus if bus is not None else LocalBus()), root, paths, redis)
+    core = TaskMaster(storage, bus if bus is not None else LocalBus(), settings.origin)
+    return Project(core, root, paths, redis)
 
 
 def init_project(

@@ -11,6 +11,9 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
     TM_RATE_LIMIT_FALLBACK              when that store is unreachable: open | local | closed
     TM_REDIS_URL                        Redis shared by all instances: events, L2 cache, limits
     TM_API_TOKEN                        bearer token required for writes; unset: open
+    TM_API_TOKENS                       more tokens, each with a name: "name1:token1,name2:
+                                        token2"; a write is journaled with its token's name
+                                        as actor (TM_API_TOKEN's name is "api")
     TM_MAX_BODY_BYTES                   largest accepted request body (default 1 MiB); a
                                         larger one is refused from its headers, unread
     TM_CONNECTION_LIMIT                 open connections (default 500); at the limit the
@@ -26,11 +29,21 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
     TM_SSE_HEARTBEAT                    seconds between heartbeat comments on /api/v1/events
     TM_SSE_MAX_CLIENTS                  concurrent event streams (each holds a server
                                         thread); default: half the threads
+
+Read by every front end (`journal_settings`, `check_actor`), not only the server:
+
+    TM_ACTOR                            who the journal says writes through `tm` (`tm
+                                        --actor` wins; default user@host)
+    TM_JOURNAL_KEEP                     journal entries kept (default 10000); older ones go
+                                        once it holds twice as many
+    TM_JOURNAL_MAX_AGE                  when set, compacting also drops entries older than
+                                        this: seconds, or 30d, 12h, 1d12h, 90m
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,6 +64,14 @@ MIN_SEND_BUFFER_BYTES = 4096
 RATE_LIMIT_FALLBACKS = ("open", "local", "closed")
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
+ACTOR_ENV = "TM_ACTOR"
+JOURNAL_KEEP_ENV = "TM_JOURNAL_KEEP"
+JOURNAL_MAX_AGE_ENV = "TM_JOURNAL_MAX_AGE"
+MAX_ACTOR_LENGTH = 200
+
+_AGE = re.compile(
+    r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?"
+)
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -72,6 +93,9 @@ class Config:
     """Redis shared by every instance of the project: events, L2 cache and the rate limit."""
     api_token: str | None = None
     """When set, POST/PUT/PATCH/DELETE need ``Authorization: Bearer <token>``."""
+    api_tokens: tuple[tuple[str, str], ...] = ()
+    """More write tokens, as (name, token): any of them (or `api_token`, named "api") lets a
+    request write, and its name is the actor the journal records."""
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     connection_limit: int = DEFAULT_CONNECTION_LIMIT
     """Open connections; at the limit the one idle the longest is closed for a new one."""
@@ -122,6 +146,7 @@ class Config:
                 f"invalid rate-limit fallback {self.rate_limit_fallback!r}: expected one of "
                 + ", ".join(RATE_LIMIT_FALLBACKS)
             )
+        _check_tokens(self.api_token, self.api_tokens)
         if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
             raise InvalidInput(
                 f"invalid Redis URL {self.redis_url!r}: expected redis://, rediss:// or unix://"
@@ -152,6 +177,7 @@ class Config:
             "rate_limit_fallback": ("TM_RATE_LIMIT_FALLBACK", _text),
             "redis_url": ("TM_REDIS_URL", _optional_text),
             "api_token": ("TM_API_TOKEN", _optional_text),
+            "api_tokens": ("TM_API_TOKENS", _named_tokens),
             "max_body_bytes": ("TM_MAX_BODY_BYTES", _integer),
             "connection_limit": ("TM_CONNECTION_LIMIT", _integer),
             "idle_timeout": ("TM_IDLE_TIMEOUT", _integer),
@@ -177,6 +203,55 @@ class Config:
         )
 
 
+def parse_age(raw: str, name: str = JOURNAL_MAX_AGE_ENV) -> float:
+    """An age in seconds: a number of seconds, or days/hours/minutes/seconds such as ``30d``,
+    ``12h``, ``1d12h``, ``90m``; more than zero."""
+    text = raw.strip().lower()
+    seconds: float | None = None
+    try:
+        seconds = float(text)
+    except ValueError:
+        match = _AGE.fullmatch(text)
+        if match and text and any(match.groups()):
+            days, hours, minutes, secs = (float(part or 0) for part in match.groups())
+            seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    # `not 0 < seconds` also refuses NaN; infinity is no age either
+    if seconds is None or not 0 < seconds < float("inf"):
+        raise InvalidInput(
+            f"{name}={raw!r} is no age: give seconds, or 30d, 12h, 1d12h, 90m (more than 0)"
+        )
+    return seconds
+
+
+def journal_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The journal's retention from `TM_JOURNAL_KEEP` and `TM_JOURNAL_MAX_AGE`, as keyword
+    arguments of `taskmaster.compose.Settings` (only those set; a bad one: InvalidInput)."""
+    values: dict[str, Any] = {}
+    keep = environ.get(JOURNAL_KEEP_ENV)
+    if keep is not None and keep.strip():
+        count = _integer(JOURNAL_KEEP_ENV, keep)
+        if count < 1:
+            raise InvalidInput(f"{JOURNAL_KEEP_ENV}={keep!r}: expected at least 1 entry")
+        values["journal_keep"] = count
+    age = environ.get(JOURNAL_MAX_AGE_ENV)
+    if age is not None and age.strip():
+        values["journal_max_age_s"] = parse_age(age)
+    return values
+
+
+def check_actor(raw: str, name: str = ACTOR_ENV) -> str:
+    """An actor's name as the journal records it: one line of printable text, at most
+    `MAX_ACTOR_LENGTH` characters, surrounding spaces removed."""
+    actor = raw.strip()
+    if not actor:
+        raise InvalidInput(f"{name} is empty: give one such as alice or ci-bot")
+    if not actor.isprintable():
+        raise InvalidInput(f"{name} {raw!r} has control characters: give one line of text")
+    if len(actor) > MAX_ACTOR_LENGTH:
+        raise InvalidInput(f"{name} is longer than {MAX_ACTOR_LENGTH} characters")
+    return actor
+
+
 def _text(variable: str, raw: str) -> str:
     if not raw.strip():
         raise InvalidInput(f"{variable} is empty")
@@ -185,6 +260,57 @@ def _text(variable: str, raw: str) -> str:
 
 def _optional_text(variable: str, raw: str) -> str | None:
     return raw.strip() or None
+
+
+API_TOKEN_NAME = "api"
+"""The actor name of `TM_API_TOKEN`'s writes."""
+TOKEN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+"""What a token's name may be: it becomes the actor of the journal's entries."""
+
+
+def _named_tokens(variable: str, raw: str) -> tuple[tuple[str, str], ...]:
+    """``name1:token1,name2:token2`` as (name, token) pairs; empty means none. A message
+    never shows a token: it goes to logs and terminals."""
+    if not raw.strip():
+        return ()
+    pairs = []
+    for number, part in enumerate(raw.split(","), start=1):
+        name, colon, token = part.strip().partition(":")
+        if not part.strip():
+            raise InvalidInput(f"{variable}: entry {number} is empty (expected name:token)")
+        if not colon or not token.strip():
+            raise InvalidInput(
+                f"{variable}: entry {number} ({name.strip()!r}) is not name:token"
+                if colon
+                else f"{variable}: entry {number} has no ':' (expected name:token)"
+            )
+        pairs.append((name.strip(), token.strip()))
+    return tuple(pairs)
+
+
+def _check_tokens(api_token: str | None, named: tuple[tuple[str, str], ...]) -> None:
+    """Names an actor can have, each once; tokens without spaces, each naming one actor."""
+    names: set[str] = {API_TOKEN_NAME} if api_token else set()
+    tokens: set[str] = {api_token} if api_token else set()
+    for number, (name, token) in enumerate(named, start=1):
+        where = f"TM_API_TOKENS entry {number}"
+        if not TOKEN_NAME.fullmatch(name):
+            raise InvalidInput(
+                f"{where}: invalid token name {name!r}: 1-64 letters, digits and . _ @ + -, "
+                "starting with a letter or digit"
+            )
+        if name in names:
+            clash = " (TM_API_TOKEN's name)" if name == API_TOKEN_NAME and api_token else ""
+            raise InvalidInput(f"{where}: the name {name!r}{clash} is given twice")
+        if not token or any(char.isspace() for char in token):
+            raise InvalidInput(f"{where} ({name!r}): a token cannot be empty or contain spaces")
+        if token in tokens:
+            raise InvalidInput(
+                f"{where} ({name!r}): its token is also another name's: each token must name "
+                "one actor"
+            )
+        names.add(name)
+        tokens.add(token)
 
 
 def _integer(variable: str, raw: str) -> int:
@@ -211,11 +337,18 @@ def _boolean(variable: str, raw: str) -> bool:
 
 
 __all__ = [
+    "ACTOR_ENV",
+    "API_TOKEN_NAME",
     "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_HOST",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_PORT",
     "DEFAULT_SEND_BUFFER_BYTES",
     "RATE_LIMIT_FALLBACKS",
+    "JOURNAL_KEEP_ENV",
+    "JOURNAL_MAX_AGE_ENV",
     "Config",
+    "check_actor",
+    "journal_settings",
+    "parse_age",
 ]

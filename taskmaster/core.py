@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +22,12 @@ from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.commands.base import Command, Work, current_tag_of
 from taskmaster.events import FILE_CHANGED, Event
+from taskmaster.group_commit import GroupCommit
+from taskmaster.journal.changes import Change
+from taskmaster.journal.entry import Entry, Origin, default_actor, matches, new_entry
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids, status_of
-from taskmaster.storage.base import ChangeFeed, Commit, Draft, Snapshot, Storage
+from taskmaster.ops import claims as claim_ops
+from taskmaster.storage.base import ChangeFeed, Commit, Draft, Snapshot, Step, Storage
 
 if TYPE_CHECKING:
     from taskmaster.generate import GenerateResult
@@ -55,15 +60,25 @@ def utc_now() -> str:
 class TaskMaster:
     """A project's tasks, its current tag, and every operation on them."""
 
-    def __init__(self, storage: Storage, bus: EventBus | None = None) -> None:
-        """`storage` and `bus` become the facade's own: `close()` closes them."""
+    def __init__(
+        self, storage: Storage, bus: EventBus | None = None, origin: Origin | None = None
+    ) -> None:
+        """`storage` and `bus` become the facade's own: `close()` closes them. `origin` is who
+        writes through it and via which front end, as the journal records it (a server gives
+        each request's own to `execute`)."""
         self.storage = storage
+        self.origin = origin if origin is not None else Origin(default_actor(), "core")
         self.bus: EventBus = bus if bus is not None else LocalBus()
         self.instance_id = os.urandom(6).hex()  # not uuid: its import costs every `tm` run
         self._changes: ChangeFeed | None = None
         self._tag_checked: tuple[str, int, bool] | None = None
         """(current tag, revision, whether the tag exists in the document at that revision)."""
         self._tag_warned: str | None = None
+        self._announced_outside = 0
+        self._published: deque[int] = deque(maxlen=1024)
+        """Revisions this facade committed and announced itself."""
+        self._group = GroupCommit(lambda: self.storage)
+        """Concurrent writes through this facade are committed together (`group_commit`)."""
 
     @property
     def key(self) -> str:
@@ -147,9 +162,39 @@ class TaskMaster:
         document, name, revision = self._read(tag)
         return Read([document.view(name, task_id) for task_id in parse_ids(ids)], revision)
 
-    def next_task(self, tag: str | None = None) -> Read[Task | None]:
+    def next_task(self, tag: str | None = None, *, unclaimed: bool = False) -> Read[Task | None]:
+        """The task to work on next (the reference's choice); with `unclaimed`, the one it
+        would be if every task a live claim holds were left out."""
         document, name, revision = self._read(tag)
-        return Read(ops.next_task(document, name), revision)
+        exclude: set[TaskId] = set()
+        if unclaimed:
+            exclude = claim_ops.excluded_by_claims(document, name, self.storage.clock())
+        return Read(ops.next_task(document, name, exclude=exclude), revision)
+
+    def claims(self, tag: str | None = None, *, ended: bool = False) -> Read[list[dict[str, Any]]]:
+        """The tag's claims, each with its state by the storage's clock: live, or expired (its
+        lease ran out); with `ended`, also released, expired and superseded ones."""
+        document, name, revision = self._read(tag)
+        return Read(
+            claim_ops.list_claims(document, name, self.storage.clock(), ended=ended), revision
+        )
+
+    def live_claims(self, items: Iterable[Task], tag: str) -> dict[str, dict[str, Any]]:
+        """The live claims among `items` (tasks or subtask views, as reads return them), by
+        id: what a front end shows beside them."""
+        now: float | None = None
+        found: dict[str, dict[str, Any]] = {}
+        for item in items:
+            record = claim_ops.record_of(item)
+            if record is None:
+                continue
+            if now is None:
+                now = self.storage.clock()
+            if claim_ops.is_live(record, now):
+                found[str(item["id"])] = claim_ops.view_of(
+                    record, tag, TaskId.parse(item["id"]), claim_ops.LIVE
+                )
+        return found
 
     def tags(self) -> Read[list[dict[str, Any]]]:
         snapshot = self.storage.read()
@@ -165,40 +210,128 @@ class TaskMaster:
         return Read(ops.validate_dependencies(document, name), revision)
 
     # writes (one transaction each) --------------------------------------------------------
-    def execute(self, command: Command[T], *, expected_revision: int | None = None) -> Commit[T]:
+    def execute(
+        self,
+        command: Command[T],
+        *,
+        expected_revision: int | None = None,
+        claim: int | None = None,
+        origin: Origin | None = None,
+    ) -> Commit[T]:
         """Run `command` in one transaction and announce its change, if any.
 
         With `expected_revision`, the write is refused (RevisionMismatch) unless the project
         is still at that revision, checked under the same exclusion as the write itself: how
-        an HTTP client's `If-Match` reaches the storage.
+        an HTTP client's `If-Match` reaches the storage. With `claim` (a fencing token), it is
+        refused (ClaimLost) unless that token is still the live claim of what it writes,
+        checked the same way: a zombie agent cannot write over its task's new holder.
+
+        Writes that other threads make at the same moment may share the transaction (group
+        commit, `taskmaster.group_commit`): each still has its own result, error, revision
+        and journal entry, and a command that fails changes nothing and affects no other.
         """
         now = utc_now()
-        announced: list[str | None] = [None]
-        missing: list[str | None] = [None]
+        works: list[Work] = []
+        entries: list[Entry] = []
+        who = origin if origin is not None else self.origin
 
         def run(draft: Draft) -> T:
             work = Work(draft, now)
-            try:
-                return command.apply(work)
-            finally:
-                announced[0], missing[0] = work.tag, work.missing_tag
+            works[:] = [work]
+            entries.clear()
+            if claim is not None:
+                command.fence(work, claim)
+            result = command.apply(work)
+
+            def journal(changes: list[Change]) -> Entry:
+                entry = self._entry(command, work, result, changes, who, claim)
+                entries[:] = [entry]
+                return entry
+
+            draft.journal = journal
+            return result
+
+        def announce(commit: Commit[Any]) -> None:
+            if not commit.changed:
+                return
+            if entries:
+                entry = {**entries[-1], "revision": commit.revision}
+            else:  # a store that journals nothing (the benchmarks' baseline) still announces
+                entry = self._entry(command, works[-1], commit.result, [], who, None)
+                entry["revision"] = commit.revision
+            self._published.append(commit.revision)
+            for event in events_of(entry, self.instance_id):
+                self.bus.publish(event)
 
         try:
-            commit = self.storage.transact(run, expected_revision=expected_revision)
+            outcome = self._group.submit(Step(run, expected_revision), announce)
         finally:
-            if missing[0] is not None:
-                self._warn_missing(missing[0])
-        if commit.changed:
-            self.bus.publish(
-                Event(
-                    command.event,
-                    commit.revision,
-                    self.instance_id,
-                    tag=announced[0],
-                    ids=_ids_of(commit.result),
-                )
-            )
-        return commit
+            if works and works[0].missing_tag is not None:
+                self._warn_missing(works[0].missing_tag)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def events_since(self, revision: int) -> list[Event]:
+        """The events of every commit above `revision` the journal still holds, in revision
+        order: what a client that was away missed (`Last-Event-ID` of the event stream)."""
+        return [
+            event
+            for entry in self.storage.history(revision)
+            for event in events_of(entry, JOURNAL_ORIGIN)
+        ]
+
+    def _entry(
+        self,
+        command: Command[Any],
+        work: Work,
+        result: object,
+        changes: list[Change],
+        origin: Origin,
+        claim: int | None,
+    ) -> Entry:
+        ids = work.ids if work.ids is not None else _ids_of(result)
+        if claim is not None:  # a fenced write is the claim's agent's, whoever relays it
+            holder = claim_ops.find_claim(work.document, claim)
+            if holder is not None:
+                origin = origin.with_actor(str(holder.record.get("agent") or ""))
+        entry = new_entry(
+            origin=origin,
+            time=work.now,
+            changes=changes,
+            command=command.name,
+            args=command.to_args(),
+            tag=work.tag,
+            ids=ids,
+            events=[(command.event, ids), *work.also],
+            undoes=getattr(command, "undoes", None),
+        )
+        if claim is not None:
+            entry["claim"] = claim
+        return entry
+
+    # history ------------------------------------------------------------------------------
+    def history(
+        self,
+        item: str | None = None,
+        *,
+        since: int = 0,
+        actor: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> Read[list[Entry]]:
+        """Journal entries above revision `since`, oldest first, filtered by the task or
+        subtask they changed, their actor or tag; with `limit`, the oldest `limit` of them
+        (page on with `since` = the last revision returned)."""
+        revision = self.storage.revision()
+        if item is None and actor is None and tag is None:  # a page: read no further
+            return Read(self.storage.history(since, limit), revision)
+        found = [
+            entry
+            for entry in self.storage.history(since)
+            if matches(entry, item=item, actor=actor, tag=tag)
+        ]
+        return Read(found[:limit] if limit is not None else found, revision)
 
     # derived files ----------------------------------------------------------------------
     def generate(
@@ -231,7 +364,26 @@ class TaskMaster:
         return self._changes
 
     def _announce_outside_change(self, revision: int) -> None:
-        self.bus.publish(Event(FILE_CHANGED, revision, self.instance_id))
+        """A commit made elsewhere: its journal entries (a `tm` in another process, an
+        editor's change the watcher journaled) announced with actor and places; a bare
+        `file.changed` when the journal has none for it."""
+        announced = self._announced_outside
+        self._announced_outside = max(announced, revision)
+        try:
+            entries = [e for e in self.storage.history(announced) if e["revision"] <= revision]
+        except Exception:  # the journal unreadable: the change is still worth announcing
+            log.debug("journal unreadable for the announcement of %s", revision, exc_info=True)
+            entries = []
+        if announced == 0:  # the first notice since start: only what it announces
+            entries = [e for e in entries if e["revision"] == revision]
+        if not any(e["revision"] == revision for e in entries):
+            self.bus.publish(Event(FILE_CHANGED, revision, self.instance_id))
+            return
+        for entry in entries:
+            if entry["revision"] in self._published:
+                continue  # ours: announced by `execute` already
+            for event in events_of(entry, self.instance_id):
+                self.bus.publish(event)
 
     def close(self) -> None:
         """Stop the change feed, release the storage and close the bus (a bus given to a
@@ -243,6 +395,29 @@ class TaskMaster:
 
     def __repr__(self) -> str:
         return f"TaskMaster({self.storage.key!r})"
+
+
+JOURNAL_ORIGIN = "journal"
+"""The origin of events replayed from the journal rather than published by a commit."""
+
+
+def events_of(entry: Entry, origin: str) -> list[Event]:
+    """The change events of one journal entry: those its commit announced (an outside change:
+    one `file.changed`), each with the entry's actor and the places it changed."""
+    places = tuple((c.get("tag"), c.get("id"), c.get("field")) for c in entry.get("changes") or ())
+    kinds = entry.get("events") or [[FILE_CHANGED, entry.get("ids") or []]]
+    return [
+        Event(
+            str(kind),
+            int(entry["revision"]),
+            origin,
+            tag=entry.get("tag"),
+            ids=tuple(str(i) for i in ids),
+            actor=entry.get("actor"),
+            changes=places,
+        )
+        for kind, ids in kinds
+    ]
 
 
 def _ids_of(result: object) -> tuple[str, ...]:

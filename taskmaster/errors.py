@@ -25,7 +25,12 @@ them pickle, because they cross process boundaries in the harness and in multipr
     │   │   └── DependenciesLeftBehind              a move to a tag would cut dependencies
     │   ├── TagExists                               a tag with that name already exists
     │   └── ProtectedTag                            `master` cannot be deleted or renamed
-    └── RevisionMismatch                            an optimistic write saw a newer revision
+    ├── RevisionMismatch                            an optimistic write saw a newer revision
+    └── ClaimError
+        ├── ClaimHeld          (PermissionError)    another agent holds a live claim on the task
+        └── ClaimLost          (PermissionError)    a write carried a token that is no live claim
+    UndoRefused                                 a later change touched what the undo restores
+    EntryNotFound          (NotFound)           no journal entry of that revision
 """
 
 from __future__ import annotations
@@ -331,14 +336,86 @@ class RevisionMismatch(TaskMasterError):
         )
 
 
+class ClaimError(TaskMasterError):
+    """A claim (an agent's lease on a task, see `taskmaster.ops.claims`) stands in the way."""
+
+
+class ClaimHeld(ClaimError, PermissionError):
+    """The task is claimed by another agent's live lease; ``agent``, ``token`` and
+    ``expires_at`` name it, so the caller can wait for it or pick another task."""
+
+    task_id: str
+    agent: str
+    token: int
+    expires_at: str
+
+    @classmethod
+    def by(cls, task_id: object, agent: str, token: int, expires_at: str) -> ClaimHeld:
+        return cls(
+            f"task {task_id} is claimed by '{agent}' until {expires_at} (token {token})",
+            task_id=str(task_id),
+            agent=agent,
+            token=token,
+            expires_at=expires_at,
+        )
+
+
+class ClaimLost(ClaimError, PermissionError):
+    """A write carried a fencing token that is not (any more) the live claim of what it
+    writes: the lease ran out, the claim was released, or another agent claimed the task."""
+
+    token: int
+
+    @classmethod
+    def because(cls, token: int, reason: str, **details: Any) -> ClaimLost:
+        return cls(f"claim {token} is lost: {reason}", token=token, **details)
+
+
+class EntryNotFound(NotFound):
+    """No journal entry of that revision: never committed, or compacted away."""
+
+    revision: int
+
+    @classmethod
+    def of(cls, revision: int, oldest: int | None) -> EntryNotFound:
+        kept = f"; the journal keeps revisions from {oldest}" if oldest is not None else ""
+        return cls(f"no journal entry for revision {revision}{kept}", revision=revision)
+
+
+class UndoRefused(TaskMasterError):
+    """An undo that cannot restore exactly what the entry changed: a later entry touched the
+    same fields (``later`` names their revisions), or the entry records no differences."""
+
+    revision: int
+    later: list[int]
+
+    @classmethod
+    def overlapping(cls, revision: int, later: Sequence[int]) -> UndoRefused:
+        names = ", ".join(str(r) for r in later)
+        return cls(
+            f"cannot undo revision {revision}: later changes touched the same fields "
+            f"(revision{'s' if len(later) > 1 else ''} {names}); undo those first",
+            revision=revision,
+            later=list(later),
+        )
+
+    @classmethod
+    def because(cls, revision: int, reason: str) -> UndoRefused:
+        return cls(f"cannot undo revision {revision}: {reason}", revision=revision, later=[])
+
+
 __all__ = [
     "BadArgument",
+    "ClaimError",
+    "ClaimHeld",
+    "ClaimLost",
     "CorruptStateFile",
     "CorruptTaskFile",
     "DependenciesLeftBehind",
     "DependencyCycle",
     "DependencyError",
     "DuplicateId",
+    "EntryNotFound",
     "HardLinkedTaskFile",
     "InvalidInput",
     "LockTimeout",
@@ -355,4 +432,5 @@ __all__ = [
     "TaskFileMissing",
     "TaskMasterError",
     "TaskNotFound",
+    "UndoRefused",
 ]

@@ -12,8 +12,24 @@ TASK_DELETED = "task.deleted"
 TAG_CHANGED = "tag.changed"
 FILE_CHANGED = "file.changed"
 """A change made by another program (an editor, the reference tool, a process without a bus)."""
+CLAIM_CREATED = "claim.created"
+CLAIM_RENEWED = "claim.renewed"
+CLAIM_RELEASED = "claim.released"
+CLAIM_EXPIRED = "claim.expired"
+"""A claim's lease ran out; announced by the transaction that found it expired (expiry is
+evaluated when the next claim is made, with no sweeper)."""
 
-KINDS = (TASK_CREATED, TASK_UPDATED, TASK_DELETED, TAG_CHANGED, FILE_CHANGED)
+KINDS = (
+    TASK_CREATED,
+    TASK_UPDATED,
+    TASK_DELETED,
+    TAG_CHANGED,
+    FILE_CHANGED,
+    CLAIM_CREATED,
+    CLAIM_RENEWED,
+    CLAIM_RELEASED,
+    CLAIM_EXPIRED,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +41,16 @@ class Event:
     tag: str | None = None
     ids: tuple[str, ...] = ()
     time: float = field(default_factory=time.time)
+    actor: str | None = None
+    """Who made the change (the journal entry's actor); None when unknown."""
+    changes: tuple[tuple[str | None, str | None, str | None], ...] = ()
+    """The places it changed, as (tag, id, field) (see `taskmaster.journal.changes`); the
+    values are in the journal (GET /api/v1/history)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ids"] = list(self.ids)
+        data["changes"] = [list(place) for place in self.changes]
         return data
 
     @classmethod
@@ -40,4 +62,10 @@ class Event:
             tag=data.get("tag"),
             ids=tuple(str(i) for i in data.get("ids", ())),
             time=float(data.get("time", 0.0)),
+            actor=data.get("actor"),
+            changes=tuple(
+                (place[0], place[1], place[2])
+                for place in data.get("changes") or ()
+                if isinstance(place, list | tuple) and len(place) == 3
+            ),
         )

@@ -22,6 +22,7 @@ from taskmaster.model import (
     TaskId,
     json_type_name,
 )
+from taskmaster.ops.claims import parse_lease
 
 Schema = dict[str, Any]
 
@@ -119,6 +120,21 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
+def _token(value: Any, name: str) -> int:
+    """A fencing token: a positive integer (or its digits, as a header or the CLI carry it)."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if type(value) is not int or value < 1:
+        raise BadArgument(
+            f"{name!r} must be a claim token (a positive integer), not {value!r}", argument=name
+        )
+    return value
+
+
+def _duration(value: Any, name: str) -> float:
+    return parse_lease(value, name)
+
+
 def _dump_ids(ids: tuple[TaskId, ...]) -> list[str]:
     return [str(item) for item in ids]
 
@@ -147,6 +163,21 @@ TASK_NUMBERS = Kind(
     list,
 )
 OBJECT = Kind("object", {"type": "object"}, _object)
+TOKEN = Kind("token", {"type": "integer", "minimum": 1}, _token)
+DURATION = Kind(
+    "duration",
+    {
+        "anyOf": [
+            {"type": "number", "exclusiveMinimum": 0},
+            {
+                "type": "string",
+                "pattern": r"^([0-9]+(\.[0-9]+)?|([0-9.]+d)?([0-9.]+h)?([0-9.]+m)?([0-9.]+s)?)$",
+            },
+        ]
+    },
+    _duration,
+)
+"""A length of time: seconds, or text such as 30s, 5m, 1h30m."""
 
 
 def schema_of(kind: Kind, description: str, *, nullable: bool = False) -> Schema:

@@ -64,7 +64,7 @@ def locate(
 
 GITIGNORE_HEADER = "# Task Master Pro: revision files beside the task file, unfinished writes"
 # The lock is an flock on the directory now; `*.tm-lock` covers what earlier versions left.
-SIDECAR_PATTERNS = ("*.tm-lock", "*.tm-rev", ".*.json.*.tmp")
+SIDECAR_PATTERNS = ("*.tm-lock", "*.tm-rev", "*.tm-journal", "*.tm-last", ".*.json.*.tmp")
 
 
 def ignore_sidecars(paths: ProjectPaths) -> Path | None:

@@ -31,6 +31,7 @@ from taskmaster.compose import (
 from taskmaster.core import TaskMaster
 from taskmaster.errors import CorruptStateFile, CorruptTaskFile, InvalidInput, TaskFileMissing
 from taskmaster.events import FILE_CHANGED, Event
+from taskmaster.journal.entry import new_entry, utc_stamp
 from taskmaster.model import Document
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.base import Commit, Draft, ProjectState, Snapshot, Storage
@@ -139,9 +140,24 @@ def import_into(
 ) -> Commit[int]:
     """Replace the project's document (and state, when given) in one transaction, and
     announce the change as one of the whole project."""
-    commit = core.storage.transact(replacing(document, state))
+    replace = replacing(document, state)
+
+    def journaled(draft: Draft) -> int:
+        count = replace(draft)
+        draft.journal = lambda changes: new_entry(
+            origin=core.origin,
+            time=utc_stamp(),
+            changes=changes,
+            command="import",
+            events=[(FILE_CHANGED, ())],
+        )
+        return count
+
+    commit = core.storage.transact(journaled)
     if commit.changed:
-        core.bus.publish(Event(FILE_CHANGED, commit.revision, core.instance_id))
+        core.bus.publish(
+            Event(FILE_CHANGED, commit.revision, core.instance_id, actor=core.origin.actor)
+        )
     return commit
 
 

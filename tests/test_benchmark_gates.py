@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from benchmarks.gates import check, load_gates
 
 GATES = [
@@ -113,7 +115,9 @@ def test_postgres_invalidation_gate_fails_on_a_slow_tail() -> None:
 
     gates = shipped("3 instances over PostgreSQL")
     fast = [1.0 + i / 100 for i in range(200)]  # p99 under 3 ms
-    slow = fast[:-5] + [12.0] * 5  # p99 12 ms
+    slow = (
+        fast[:-5] + [30.0] * 5
+    )  # p99 30 ms: a reader waiting for something other than the revision
     case = "3 instances, PostgreSQL NOTIFY"
     assert passes(_rows(case, fast, fast), gates)
     assert not passes(_rows(case, slow, fast), gates)
@@ -140,3 +144,77 @@ def test_contention_rounds_combine_into_one_figure_that_keeps_every_lost_update(
     assert combined["lost_updates"] == 1  # one round's loss is the row's loss
     row = {"benchmark": "contention", "case": "postgresql, 2 writers", **combined}
     assert not passes([row], shipped("PostgreSQL loses no update"))
+
+
+def test_claims_gates_fail_on_a_double_claim_an_unrecorded_claim_or_no_claim() -> None:
+    from benchmarks.claims import BACKENDS, case_name, contention_row
+
+    gates = shipped("claims:", "agents")
+    assert len(gates) == 3
+
+    def rows(**changed: int) -> list[dict]:
+        figures = {"claims": 40, "recorded": 40, "double_claims": 0, "unrecorded": 0}
+        return [
+            contention_row(backend, {**figures, **(changed if backend == "postgresql" else {})})
+            for backend in BACKENDS
+        ]
+
+    assert {row["case"] for row in rows()} == {case_name(b) for b in BACKENDS}
+    assert passes(rows(), gates)
+    assert not passes(rows(double_claims=1), gates)
+    assert not passes(rows(unrecorded=1), gates)
+    assert not passes(rows(claims=0), gates)
+
+
+def test_claims_latency_gate_fails_when_a_claim_writes_the_whole_project() -> None:
+    from benchmarks.claims import latency_rows
+
+    gates = shipped("PostgreSQL claim --next at 10,000")
+
+    def rows(at_10000: float) -> list[dict]:
+        samples = {100: [2.0, 2.1, 1.9], 10000: [at_10000] * 3}
+        return latency_rows("file", {100: [1.0], 10000: [500.0]}) + latency_rows(
+            "postgresql", samples
+        )
+
+    assert passes(rows(36.0), gates)  # 18 x: a pass over the tag; the file rows are not gated
+    assert not passes(rows(250.0), gates)  # 125 x: every task's row written
+
+
+def test_journal_cost_gates_fail_when_a_journaled_write_costs_too_much() -> None:
+    from benchmarks.journal_cost import row
+
+    gates = shipped("journaled set-status")
+    assert len(gates) == 4
+
+    def rows(ratios: dict[tuple[str, int], float]) -> list[dict]:
+        found = []
+        for (backend, tasks), ratio in ratios.items():
+            benchmark = "transaction" if backend == "file" else "scale"
+            bare = [[2.0, 2.2, 1.8]] * 3  # three rounds, median 2.0
+            found.append(row(benchmark, backend, tasks, [[2.0 * ratio] * 3] * 3, bare))
+        return found
+
+    fine = {("file", 100): 1.4, ("file", 10000): 1.8, ("postgresql", 100): 1.2}
+    fine[("postgresql", 10000)] = 1.5
+    assert passes(rows(fine), gates)
+    for place, ratio in [
+        (("file", 100), 2.26),  # whole-list entries, measured
+        (("file", 10000), 2.6),
+        (("postgresql", 100), 2.07),  # whole-list entries, measured
+        (("postgresql", 10000), 28.4),  # the whole document before rebuilt, measured
+    ]:
+        assert not passes(rows({**fine, place: ratio}), gates), place
+    # A size that was not measured fails its gate (nothing to check proves nothing).
+    assert not passes(rows({k: v for k, v in fine.items() if k != ("file", 10000)}), gates)
+
+
+def test_journal_ratio_is_the_median_of_the_rounds_ratios() -> None:
+    from benchmarks.journal_cost import TARGET_JOURNAL_RATIO, row
+
+    # One disturbed round (10 x) does not decide the figure.
+    figures = row("scale", "postgresql", 100, [[3.0], [30.0], [3.3]], [[3.0], [3.0], [3.0]])
+    assert figures["round_journal_ratios"] == pytest.approx([1.0, 10.0, 1.1])
+    assert figures["journal_ratio"] == pytest.approx(1.1)
+    assert figures["target_journal_ratio"] == TARGET_JOURNAL_RATIO
+    assert figures["median_ms"] == 3.3 and figures["without_journal_median_ms"] == 3.0

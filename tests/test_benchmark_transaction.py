@@ -15,5 +15,31 @@ def test_the_floor_writes_the_reserialised_file_and_leaves_nothing_behind(tmp_pa
     target = tmp_path / "floor.json"
     target.write_bytes(b"old")
     floor_write(source, target)
+    floor_write(source, target)
     assert orjson.loads(target.read_bytes()) == orjson.loads(source.read_bytes())
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["floor.json", "tasks.json"]
+    # no temporary file left; the journal a journaled store must flush: one line per write
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "floor.json",
+        "floor.json.floor-journal",
+        "tasks.json",
+    ]
+    journal = (tmp_path / "floor.json.floor-journal").read_bytes()
+    assert journal.count(b"\n") == 2 and b'"command":"set-status"' in journal
+
+
+def test_the_journal_cost_pair_is_one_journaled_and_one_bare_project() -> None:
+    """The baseline really writes no journal (else the ratio is 1 whatever the journal costs),
+    and both projects change on every step."""
+    from benchmarks.journal_cost import file_pair, interleaved
+
+    with file_pair(20) as (journaled, bare):
+        before = (journaled.revision(), bare.revision())
+        with_rounds, without_rounds = interleaved(journaled, bare, 20, rounds=2, per_round=3)
+        assert [len(r) for r in with_rounds + without_rounds] == [3, 3, 3, 3]
+        writes = 5 + 2 * 3  # the warm-up and the rounds
+        assert len(journaled.history().value) == writes
+        assert bare.history().value == []
+        assert journaled.revision() > before[0] and bare.revision() > before[1]
+        for facade in (journaled, bare):
+            journal = Path(facade.storage.path).with_name("tasks.json.tm-journal")  # type: ignore[attr-defined]
+            assert journal.exists() is (facade is journaled)

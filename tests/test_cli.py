@@ -43,6 +43,8 @@ EXPECTED_COMMANDS = {
     "add-task",
     "update-task",
     "remove-task",
+    "claim",
+    "claims",
     "add-subtask",
     "update-subtask",
     "remove-subtask",
@@ -52,6 +54,8 @@ EXPECTED_COMMANDS = {
     "validate-dependencies",
     "fix-dependencies",
     "move",
+    "history",
+    "undo",
     "tags",
     "generate",
     "storage",
@@ -103,12 +107,15 @@ def test_every_task_command_takes_tag_and_json() -> None:
         ("init",),
         ("tags",),
         ("storage",),
+        ("claim",),  # renew and release name a claim by its token, whatever its tag
+        ("undo",),  # names a revision, whatever its tag
         *((name,) for name in EXPECTED_COMMANDS if "-tag" in name),
     }
     for path, command in _all_commands(cli):
         if path[0] in LATER_COMMANDS:
             continue
-        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        params = [*command.params, *getattr(getattr(command, "claiming", None), "params", [])]
+        options = {opt for param in params for opt in getattr(param, "opts", [])}
         assert "--json" in options, path
         if path[:1] not in {p[:1] for p in no_tag}:
             assert "--tag" in options, path

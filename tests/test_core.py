@@ -333,3 +333,25 @@ def test_move_onto_an_existing_task_is_refused_and_place_before_reorders(
     assert tasks_file(project).read_bytes() == before
     assert core.execute(PlaceBefore(id=TaskId(3), before=TaskId(1))).result["id"] == 3
     assert [task["id"] for task in core.list_tasks().value.tasks] == [3, 1, 2]
+
+
+def test_a_store_that_journals_nothing_still_announces_each_commit(tmp_path: Path) -> None:
+    from taskmaster.bus import LocalBus
+    from taskmaster.commands import AddTask
+    from taskmaster.core import TaskMaster
+    from taskmaster.events import Event
+    from taskmaster.model import Document
+    from taskmaster.storage.base import ProjectState
+    from taskmaster.storage.file import FileStorage
+
+    storage = FileStorage(tmp_path / "tasks.json", journal=False)
+    storage.create(Document.empty(), ProjectState())
+    bus = LocalBus()
+    seen: list[Event] = []
+    bus.subscribe(seen.append)
+    core = TaskMaster(storage, bus)
+    commit = core.execute(AddTask(values={"title": "t"}))
+    assert [(e.kind, e.revision, e.ids) for e in seen] == [
+        ("task.created", commit.revision, ("1",))
+    ]
+    assert storage.history() == []

@@ -482,6 +482,23 @@ def test_every_writer_must_get_a_write_through_after_the_database_came_back() ->
 # plumbing -------------------------------------------------------------------------------------
 
 
+# the journal record of that history (`journal-agrees`): w-1's entry, the document holding it
+_W1 = {"id": 2, "title": "w-1"}
+_JOURNAL = {
+    "entries": [
+        {
+            "revision": 5,
+            "kind": "command",
+            "command": "add-task",
+            "changes": [{"tag": "master", "id": "2", "field": None, "after": _W1}],
+        }
+    ],
+    "document": {"master": {"tasks": [{"id": 1, "status": "done", "title": "t1"}, _W1]}},
+    "initial_ids": ["1"],
+}
+_GOT = [[2, 1], [3, 2]]  # an event-stream client got both commits, over two connections
+
+
 def test_a_clean_mixed_history_has_no_violation_under_every_invariant() -> None:
     history = [
         op(META, 0, 0, value={"invariants": list(INVARIANTS)}),
@@ -494,6 +511,8 @@ def test_a_clean_mixed_history_has_no_violation_under_every_invariant() -> None:
         op(OBSERVE, 25, 25, value={"parses": True, "sha": "s"}, info={"expect_sha": "s"}),
         read(30, 31, 1, status="done", title="t1", revision=4, phase="final", instance=0),
         final({1: {"status": "done", "title": "t1"}}, titles=["t1", "w-1"]),
+        op(OBSERVE, 32, 32, channel="journal", value=_JOURNAL),
+        op(OBSERVE, 33, 33, channel="sse", value={"committed": [2, 3], "deliveries": _GOT}),
     ]
     result = check(history)  # the invariants come from the meta record
     assert result.checked == list(INVARIANTS)

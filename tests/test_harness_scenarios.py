@@ -10,9 +10,10 @@ import pytest
 from harness import report
 from harness.checker import INVARIANT_ANOMALIES
 from harness.cli import main, run_one
+from harness.progress import Progress
 from harness.runners import RUNNERS, base, postgres_support
 from harness.scenarios import SCENARIO_DIR, ScenarioError, load, load_all, merge, override, select
-from harness.targets import TARGETS
+from harness.targets import TARGETS, Target
 
 EXPECTED = [
     "lost-update",
@@ -32,6 +33,11 @@ EXPECTED = [
     "mixed-frontends-postgres",
     "crash-postgres",
     "postgres-outage",
+    "double-claim",
+    "zombie-claimant",
+    "double-claim-postgres",
+    "zombie-claimant-postgres",
+    "resume-events",
 ]
 REDIS_SCENARIOS = ["rate-limit", "multi-instance-redis", "redis-outage"]
 # each file scenario the issue names, and its PostgreSQL twin
@@ -41,7 +47,10 @@ POSTGRES_TWINS = {
     "multi-instance": "multi-instance-postgres",
     "mixed-frontends": "mixed-frontends-postgres",
     "crash": "crash-postgres",
+    "double-claim": "double-claim-postgres",
+    "zombie-claimant": "zombie-claimant-postgres",
 }
+CLAIM_SCENARIOS = ["double-claim", "zombie-claimant"]
 POSTGRES_SCENARIOS = [*POSTGRES_TWINS.values(), "postgres-outage"]
 
 
@@ -120,6 +129,66 @@ def test_mixed_frontends_puts_every_front_end_on_one_project() -> None:
     overridden = {s.name: s for s in load_all(overrides={"ops": 3})}["mixed-frontends"]
     assert overridden.param("storm", "ops") == 3
     assert overridden.param("agent", "calls") == full.param("agent", "calls")
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_double_claim_races_eight_agents_on_every_front_end(quick: bool) -> None:
+    scenarios = {s.name: s for s in load_all(quick=quick)}
+    for name in ("double-claim", "double-claim-postgres"):
+        scenario = scenarios[name]
+        assert scenario.kind == "double-claim" and scenario.baseline_expected == "double-claim"
+        assert {"one-claim-holder", "worked-once", "releases-recorded"} <= set(scenario.invariants)
+        agents = scenario.params["agents"]
+        assert sum(agents.values()) == 8
+        assert agents["cli"] > 0 and agents["api"] > 0 and agents["mcp"] > 0, agents
+        assert scenario.params["instances"] == 2
+        # the pool (rounds x agents) outlasts the agents' first round: they race again
+        assert scenario.params["rounds"] >= 2
+        assert scenario.params["think_ms"] > 0
+    full, quick_one = load_all(), load_all(quick=True)
+    assert {s.name: s for s in quick_one}["double-claim"].params["rounds"] < {
+        s.name: s for s in full
+    }["double-claim"].params["rounds"]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_the_zombie_is_stopped_past_its_lease(quick: bool) -> None:
+    scenarios = {s.name: s for s in load_all(quick=quick)}
+    for name in ("zombie-claimant", "zombie-claimant-postgres"):
+        scenario = scenarios[name]
+        assert scenario.baseline_expected == "write-under-dead-token"
+        assert "fenced-writes" in scenario.invariants
+        assert scenario.params["stopped_s"] > scenario.params["lease_s"] > 0
+        assert {"A", "B"} <= set(scenario.actors)
+        assert scenario.actors["A"]["channel"] != scenario.actors["B"]["channel"]
+
+
+@pytest.mark.parametrize("name", CLAIM_SCENARIOS)
+def test_claim_baselines_run_taskmaster_s_own_programs(tmp_path: Path, name: str) -> None:
+    (scenario,) = select(load_all(quick=True), [name])
+    assert scenario.params["baseline_stack"] == "taskmaster"
+    runs = {
+        target: base.ScenarioRun(scenario, target, tmp_path, 1, Progress("x", quiet=True))
+        for target in TARGETS
+    }
+    try:
+        for run in runs.values():
+            run.prepare()
+        baseline = runs["baseline"].target
+        assert baseline.name == "baseline" and baseline.safe
+        assert baseline.cli("next")[0] == runs["safe"].target.cli("next")[0]
+        assert Target.from_dict(baseline.to_dict()) == baseline
+    finally:
+        for run in runs.values():
+            run.close()
+    # other scenarios' baselines keep the naive programs
+    (other,) = select(load_all(quick=True), ["lost-update"])
+    run = base.ScenarioRun(other, "baseline", tmp_path / "other", 1, Progress("x", quiet=True))
+    try:
+        run.prepare()
+        assert not run.target.safe
+    finally:
+        run.close()
 
 
 def test_overrides_reach_every_parameter_of_that_name() -> None:

@@ -27,6 +27,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult
 
 from harness.targets import tm_executable
+from taskmaster import paging
 from taskmaster.cli import cli
 from taskmaster.commands import AddTask
 from taskmaster.compose import init_project as init_files
@@ -57,6 +58,12 @@ TOOLS = {
     "copy_tag",
     "generate",
     "export_tasks",
+    "claim_task",
+    "renew_claim",
+    "release_claim",
+    "list_claims",
+    "get_history",
+    "undo",
 }
 TAG_TOOLS = {"list_tags", "add_tag", "delete_tag", "use_tag", "rename_tag", "copy_tag"}
 READ_ONLY = {
@@ -66,7 +73,11 @@ READ_ONLY = {
     "validate_dependencies",
     "list_tags",
     "export_tasks",
+    "list_claims",
+    "get_history",
 }
+# Their claim's token names the task (and so its tag).
+BY_TOKEN = {"renew_claim", "release_claim"}
 
 
 class McpServer:
@@ -131,7 +142,13 @@ def tm(root: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpServer]:
-    base = tmp_path_factory.mktemp("mcp").resolve()
+    yield from serve(tmp_path_factory.mktemp("mcp").resolve())
+
+
+def serve(base: Path, **client_options: Any) -> Iterator[McpServer]:
+    """Start `tm mcp` over `base` (main/, allowed/, outside/) and connect (`client_options`
+    go to the SDK's `Client`: its `client_info`, its `mode`); on the way out, check its log
+    for crashes. Other modules build their server fixture on it."""
     init_project(base / "main")
     (base / "allowed").mkdir()
     init_project(base / "outside")
@@ -146,7 +163,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[McpServer]:
         portal = stack.enter_context(start_blocking_portal())
         client = stack.enter_context(
             portal.wrap_async_context_manager(
-                Client(stdio_client(params, errlog=errlog), read_timeout_seconds=60)
+                Client(
+                    stdio_client(params, errlog=errlog),
+                    read_timeout_seconds=60,
+                    **client_options,
+                )
             )
         )
         yield McpServer(portal, client, base, log)
@@ -171,8 +192,9 @@ def test_every_tool_is_listed_with_described_parameters(server: McpServer) -> No
         schema = tool.input_schema
         assert tool.description, name
         assert "projectRoot" in schema["required"], name
-        # export_tasks exports every tag at once
-        assert ("tag" in schema["properties"]) == (name not in {*TAG_TOOLS, "export_tasks"}), name
+        # export_tasks exports every tag at once; undo names a revision, whatever its tag
+        untagged = {*TAG_TOOLS, *BY_TOKEN, "export_tasks", "undo"}
+        assert ("tag" in schema["properties"]) == (name not in untagged), name
         for prop, spec in schema["properties"].items():
             assert len(spec.get("description", "")) >= 8, (name, prop)
         assert tool.annotations is not None
@@ -233,6 +255,50 @@ def test_task_tools(server: McpServer, project: Path) -> None:
     assert data(project)["master"]["tasks"][1]["dependencies"] == [1]
     assert server.ok("set_task_status", projectRoot=root, id="3", status="done")
     assert server.ok("next_task", projectRoot=root) is None
+
+
+def test_get_tasks_pages_and_projects(server: McpServer, project: Path) -> None:
+    root = str(project)
+    for title in ("A", "B", "C"):
+        server.ok("add_task", projectRoot=root, title=title)
+    first = server.ok("get_tasks", projectRoot=root, limit=2, fields="id,title")
+    assert first["tasks"] == [{"id": 1, "title": "A"}, {"id": 2, "title": "B"}]
+    last = server.ok("get_tasks", projectRoot=root, limit=2, cursor=first["nextCursor"])
+    assert [t["id"] for t in last["tasks"]] == [3]
+    assert (last["nextCursor"], last["changed"]) == (None, False)
+    assert "valid fields" in server.error("get_tasks", projectRoot=root, fields="colour")
+    assert "cursor" in server.error("get_tasks", projectRoot=root, cursor="garbage!")
+    assert "limit" in server.error("get_tasks", projectRoot=root, limit=0)
+
+
+def test_get_tasks_of_a_big_tag_fits_an_agents_answer_cap(server: McpServer, project: Path) -> None:
+    """At 10,000 tasks the whole list is megabytes (claude-task-master #1137: a 41,539-token
+    answer over a client's 25,000-token cap); without a limit the answer is cut to fit, says
+    so, and its cursor reads on through every task once."""
+    from benchmarks.data import synthetic_document
+
+    tasks_file(project).write_bytes(synthetic_document(10_000).to_json())
+    root = str(project)
+    full = server.call("get_tasks", projectRoot=root, limit=10_000).content[0].text
+    assert len(full) > 20 * paging.ANSWER_BUDGET_CHARS  # what a naive answer would be
+    seen: list[int] = []
+    cursor = None
+    for _ in range(100):
+        arguments = {"projectRoot": root} | ({"cursor": cursor} if cursor else {})
+        result = server.call("get_tasks", **arguments)
+        text = result.content[0].text
+        assert not result.is_error and len(text) <= paging.ANSWER_BUDGET_CHARS
+        page = orjson.loads(text)
+        assert page["truncated"]["fields"] == list(paging.COMPACT_FIELDS)
+        assert set(page["tasks"][0]) <= set(paging.COMPACT_FIELDS)
+        seen += [task["id"] for task in page["tasks"]]
+        cursor = page["nextCursor"]
+        if cursor is None:
+            break
+    assert seen == list(range(1, 10_001))  # every task once, in order
+    assert page["changed"] is False
+    small = server.ok("get_tasks", projectRoot=root, status="done")  # fits: untouched
+    assert "truncated" not in small
 
 
 def test_subtask_tools(server: McpServer, project: Path) -> None:

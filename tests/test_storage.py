@@ -63,8 +63,12 @@ def test_a_failed_write_leaves_no_temporary_file_and_the_old_content(
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
         "state.json",
         "tasks.json",
+        "tasks.json.tm-journal",
+        "tasks.json.tm-last",
         "tasks.json.tm-rev",
     ]
+    # The failed write's journal entry never counts: it never committed.
+    assert [e["revision"] for e in store.history()] == [store.revision()]
 
 
 def test_orphaned_temporary_files_of_killed_writers_are_swept(tmp_path: Path) -> None:
@@ -92,6 +96,8 @@ def test_the_lock_is_the_directory_and_no_lock_file_is_made(store: FileStorage) 
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
         "state.json",
         "tasks.json",
+        "tasks.json.tm-journal",
+        "tasks.json.tm-last",
         "tasks.json.tm-rev",
     ]
 

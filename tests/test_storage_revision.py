@@ -111,6 +111,8 @@ def test_the_sidecar_is_rewritten_in_place_and_stamped_with_the_revision(
     assert sorted(p.name for p in store.path.parent.iterdir()) == [
         "state.json",
         "tasks.json",
+        "tasks.json.tm-journal",
+        "tasks.json.tm-last",
         "tasks.json.tm-rev",
     ]
 

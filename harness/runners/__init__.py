@@ -7,6 +7,7 @@ from collections.abc import Callable
 from harness.runners import (
     corrupt_file,
     crash,
+    double_claim,
     external_edit,
     lock_holder,
     lost_update,
@@ -15,7 +16,9 @@ from harness.runners import (
     postgres_outage,
     rate_limit,
     redis_outage,
+    resume_events,
     stale_cache,
+    zombie_claimant,
 )
 from harness.runners.base import ScenarioRun, ScenarioSkipped
 
@@ -33,6 +36,9 @@ RUNNERS: dict[str, Runner] = {
     "redis-outage": redis_outage.run,
     "postgres-outage": postgres_outage.run,
     "mixed-frontends": mixed_frontends.run,
+    "double-claim": double_claim.run,
+    "zombie-claimant": zombie_claimant.run,
+    "resume-events": resume_events.run,
 }
 
 __all__ = ["RUNNERS", "Runner", "ScenarioRun", "ScenarioSkipped"]

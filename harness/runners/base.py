@@ -41,7 +41,7 @@ from harness.redis_server import (
     redis_server_binary,
 )
 from harness.runners.postgres_support import PostgresMissing, new_project_url, shared_server
-from harness.targets import Target
+from harness.targets import BASELINE, SAFE, Target
 
 if TYPE_CHECKING:
     from harness.postgres_server import PostgresServer
@@ -110,7 +110,12 @@ class ScenarioRun:
         return str(self.params.get("backend", "file"))
 
     def prepare(self) -> None:
-        """Set up the scenario's backend before its runner starts."""
+        """Set up the scenario's programs and backend before its runner starts."""
+        if self.target.name == BASELINE and self.params.get("baseline_stack") == "taskmaster":
+            # What this baseline lacks is a protocol (claims, fencing tokens), not a lock:
+            # it runs taskmaster's own programs, so that nothing else differs.
+            self.target = replace(self.target, stack=SAFE)
+            self.actor = Actor(self.history, self.target, self.apis, env=self.env)
         if self.backend == "postgresql":
             self.use_postgres()
         elif self.backend != "file":
@@ -127,7 +132,7 @@ class ScenarioRun:
             raise ScenarioSkipped(str(err)) from None
         url = new_project_url(server, self.scenario.name, self.target.name)
         self.postgres = server
-        self.target = Target(self.target.name, self.target.root, storage=url)
+        self.target = replace(self.target, storage=url)
         self.actor = Actor(self.history, self.target, self.apis, env=self.env)
         self.config["storage"] = url
         self.event(f"PostgreSQL on port {server.port}: {url}", pid=server.pid)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
-from harness.actors import cli_args, write_key
-from harness.history import FAIL, INFO, OK, WRITE, now_ns, read_history
+from harness.actors import cli_args, read_document, write_key
+from harness.history import FAIL, INFO, OBSERVE, OK, WRITE, now_ns, read_history
+from harness.journal_check import JOURNAL_CHANNEL, journal_record
 from harness.processes import Proc
 from harness.runners.base import ScenarioRun
 
@@ -43,6 +45,29 @@ def run(run: ScenarioRun) -> None:
         run.barriers.mark("observer:stop")
         run.wait_all([observer], timeout=10)
     run.final()
+    if run.target.safe:
+        record_journal(run)
+
+
+def record_journal(run: ScenarioRun) -> None:
+    """The journal and the final document, for the checker's `journal-agrees` (taskmaster
+    only: the naive store keeps no journal)."""
+    from taskmaster.compose import Settings, file_url, open_storage
+
+    url = run.target.storage or file_url(run.target.tasks_file)
+    value: dict[str, Any]
+    try:
+        storage = open_storage(url, Settings())
+        try:
+            entries = storage.history(0)
+        finally:
+            storage.close()
+        value = journal_record(entries, read_document(run.target), run.task_ids)
+    except Exception as err:  # recorded: the check reports a journal it could not read
+        value = {"error": f"{type(err).__name__}: {err}"}
+    run.history.record(OBSERVE, channel=JOURNAL_CHANNEL, value=value, phase="final")
+    if "entries" in value:
+        run.note(f"journal: {len(value['entries'])} entries at the end")
 
 
 def random_kills(run: ScenarioRun, pad: str) -> None:

@@ -12,7 +12,9 @@ library in the writer's own long-lived process) and reader processes run the who
     back     the server restarted on the same port and data (crash recovery from the WAL); on
              taskmaster every instance's health must say storage "ok" again within
              `recover_within_s`, without a restart
-    after    `after_ms` more traffic; then the writers stop and every instance is read once
+    after    until every writer process had a write it started after the restart
+             acknowledged (at most `recover_within_s`), then `after_ms` more traffic; then
+             the writers stop and every instance is read once
 
 Errors while the server is away are expected: they are counted (in the notes and the row's
 failed figures), never a failure by themselves. A write refused then must not have been
@@ -89,6 +91,9 @@ def run(run: ScenarioRun) -> None:
         for thread in watchers:
             thread.join(timeout=30)
         recovered = wait_storage_state(run.apis, "ok", within) if run.target.safe else {}
+        # The check allows each writer `within` seconds: the run must last that long for a
+        # writer whose request was still waiting out the outage when the server came back.
+        wait_writers_recovered(run, [w.name for w in writers], restarted, within)
         time.sleep(after_s)
         run.barriers.mark(writers_stop)
         finished_early = [w.name for w in writers if not w.alive()]
@@ -140,6 +145,19 @@ def wait_storage_state(
                 del pending[index]
         if not pending or time.monotonic() - started >= timeout:
             return found
+        time.sleep(poll_s)
+
+
+def wait_writers_recovered(
+    run: ScenarioRun, writers: list[str], restarted: int, within: float, poll_s: float = 0.1
+) -> None:
+    """Until every writer process has a write acknowledged that it started after the restart,
+    or `within` seconds from the restart have passed (the history files are flushed per op)."""
+    deadline = restarted + int(within * 1e9)
+    while now_ns() < deadline:
+        states = writer_recovery(read_history(run.dir), writers, restarted)
+        if all(state["seconds"] is not None for state in states.values()):
+            return
         time.sleep(poll_s)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import falcon
 
 from taskmaster.api import problems
+from taskmaster.api.actors import token_names
 from taskmaster.api.head import HeadMiddleware, with_head
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.middleware import (
@@ -21,6 +22,7 @@ from taskmaster.api.middleware import (
     RateLimitMiddleware,
 )
 from taskmaster.api.ratelimit import RateLimiter
+from taskmaster.api.resources.claims import ClaimCollection, ClaimItem, ClaimRenewal
 from taskmaster.api.resources.commands import (
     ClearSubtasks,
     DependencyFix,
@@ -30,6 +32,7 @@ from taskmaster.api.resources.commands import (
     SetStatus,
     SubtaskNotes,
 )
+from taskmaster.api.resources.history import History, UndoResource
 from taskmaster.api.resources.meta import Export, Health, MetricsResource, OpenApiResource
 from taskmaster.api.resources.tags import CurrentTag, TagCollection, TagItem
 from taskmaster.api.resources.tasks import (
@@ -41,7 +44,7 @@ from taskmaster.api.resources.tasks import (
     TaskItem,
     TaskStatus,
 )
-from taskmaster.api.sse import EventHub, EventsResource
+from taskmaster.api.sse import EventHub, EventsResource, FacadeJournal
 from taskmaster.api.state import ApiState
 from taskmaster.cache import RevisionCache
 from taskmaster.compose import Project
@@ -77,6 +80,7 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
         enabled=config.cache_enabled,
     )
     metrics = Metrics(cache)
+    metrics.watch_journal(core.storage)
     hub = EventHub(
         core.bus,
         metrics,
@@ -97,15 +101,16 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
         # After subscribing: an outside change seen from now on reaches the cache.
         state.watcher = core.watch()
 
+    tokens = token_names(config)
     # First, so that its process_response runs last, once every other middleware is done.
     middleware: list[Any] = [HeadMiddleware(), MetricsMiddleware(metrics)]
     if config.rate_limit:
         limiter = RateLimiter(
             config.rate_limit, config.limiter_storage_uri, fallback=config.rate_limit_fallback
         )
-        middleware.append(RateLimitMiddleware(limiter, metrics, api_token=config.api_token))
-    if config.api_token:
-        middleware.append(AuthMiddleware(config.api_token))
+        middleware.append(RateLimitMiddleware(limiter, metrics, tokens=tokens))
+    if tokens:
+        middleware.append(AuthMiddleware(tokens))
     middleware.append(BodyMiddleware(config.max_body_bytes))
 
     app = TaskMasterApp(middleware=middleware)
@@ -121,6 +126,11 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies", Dependencies(state))
     app.add_route(f"{prefix}/tasks/{{task_id}}/dependencies/{{dep_id}}", Dependency(state))
     app.add_route(f"{prefix}/next", NextTask(state))
+    # A literal segment wins over `{task_id}` in falcon's router: "next" is no task id anyway.
+    app.add_route(f"{prefix}/tasks/next", NextTask(state))
+    app.add_route(f"{prefix}/claims", ClaimCollection(state))
+    app.add_route(f"{prefix}/claims/{{token}}", ClaimItem(state))
+    app.add_route(f"{prefix}/claims/{{token}}/renew", ClaimRenewal(state))
     app.add_route(f"{prefix}/tags", TagCollection(state))
     app.add_route(f"{prefix}/tags/{{name}}", TagItem(state))
     app.add_route(f"{prefix}/current-tag", CurrentTag(state))
@@ -130,7 +140,10 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/dependencies/validation", DependencyValidation(state))
     app.add_route(f"{prefix}/dependencies/fix", DependencyFix(state))
     app.add_route(f"{prefix}/generate", Generate(state))
-    app.add_route(f"{prefix}/events", EventsResource(hub, config.sse_heartbeat))
+    app.add_route(f"{prefix}/history", History(state))
+    app.add_route(f"{prefix}/undo", UndoResource(state))
+    events = EventsResource(hub, config.sse_heartbeat, FacadeJournal(core))
+    app.add_route(f"{prefix}/events", events)
     app.add_route(f"{prefix}/export", Export(state))
     app.add_route(f"{prefix}/health", Health(state))
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())

@@ -27,13 +27,16 @@ from taskmaster.commands import (
     AddTag,
     AddTask,
     AppendSubtaskNotes,
+    ClaimTask,
     ClearSubtasks,
     Command,
     Move,
     MoveToTag,
     PlaceBefore,
     RenameTag,
+    RenewClaim,
     SetStatus,
+    Undo,
     UseTag,
 )
 from taskmaster.commands.base import ParamSpec
@@ -121,6 +124,8 @@ class Body:
     description: str = ""
     constraints: Schema = field(default_factory=dict)
     """Schema keywords about the body as a whole (`anyOf` of required members...)."""
+    optional: bool = False
+    """The request may come without a body (every member has a default)."""
 
     def schema(self) -> Schema:
         schema: Schema = {"type": "object"}
@@ -138,7 +143,9 @@ class Body:
         """The request's body, every member present checked by its kind; null members are
         dropped where null means "left out"."""
         required = [name for name, each in self.members.items() if each.required]
-        body = inputs.read_object(req, max_bytes, allowed=self.members, required=required)
+        body = inputs.read_object(
+            req, max_bytes, allowed=self.members, required=required, optional=self.optional
+        )
         checked: dict[str, Any] = {}
         for name, value in body.items():
             each = self.members[name]
@@ -290,6 +297,53 @@ TAG_RENAME = Body("TagRename", {"name": member(RenameTag, "new")})
 
 TAG_CHOICE = Body("TagChoice", _members(UseTag, "name"))
 
+NEW_CLAIM = Body(
+    "NewClaim",
+    {
+        "agent": member(ClaimTask, "agent", non_empty=True),
+        **_members(ClaimTask, "id", "lease"),
+    },
+    description="Without `id`, the task `next` would pick among those no live claim holds. "
+    "The tag comes in the query (`?tag=`).",
+)
+
+CLAIM_RENEWAL = Body(
+    "ClaimRenewal",
+    _members(RenewClaim, "lease"),
+    description="The lease runs from now; the body may be left out (the default lease).",
+    optional=True,
+)
+
+MAX_REVISION = 2**53 - 1
+"""Revisions count commits: a larger one names none, and JSON could not carry it exactly."""
+
+
+def _revision(value: Any, name: str) -> int:
+    if type(value) is not int or not 1 <= value <= MAX_REVISION:
+        raise BadArgument(
+            f"{name!r} must be a revision (an integer from 1 to {MAX_REVISION}), "
+            f"not {json_type_name(value) if type(value) is not int else value}",
+            argument=name,
+        )
+    return value
+
+
+REVISION = Kind("revision", {"type": "integer", "minimum": 1, "maximum": MAX_REVISION}, _revision)
+
+UNDO = Body(
+    "UndoRequest",
+    {
+        "revision": Member(
+            REVISION,
+            spec_of(Undo, "revision").description,
+            arg="revision",
+            required=True,
+            nullable=False,
+        )
+    },
+    description="The revision whose change to take back, as the history lists it.",
+)
+
 BODIES = (
     NEW_TASK,
     TASK_PATCH,
@@ -303,4 +357,7 @@ BODIES = (
     NEW_TAG,
     TAG_RENAME,
     TAG_CHOICE,
+    NEW_CLAIM,
+    CLAIM_RENEWAL,
+    UNDO,
 )

@@ -63,15 +63,18 @@ def unsupported_media_type(content_type: str | None) -> Problem:
     )
 
 
-def read_json(req: falcon.Request, max_bytes: int) -> Any:
+def read_json(req: falcon.Request, max_bytes: int, *, optional: bool = False) -> Any:
     """The parsed JSON body. The middleware already refused a declared oversize body; reading
-    at most one byte past the limit also bounds a body whose length was not declared."""
+    at most one byte past the limit also bounds a body whose length was not declared. With
+    `optional`, no body at all reads as an empty object (every member left out)."""
     if req.content_length is not None and req.content_length > max_bytes:
         raise too_large(max_bytes)
     raw = req.bounded_stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise too_large(max_bytes)
     if not raw.strip():
+        if optional:
+            return {}
         raise invalid("body", "this request needs a JSON body")
     if not is_json_media_type(req.content_type):
         raise unsupported_media_type(req.content_type)
@@ -87,9 +90,11 @@ def read_object(
     *,
     allowed: Collection[str],
     required: Iterable[str] = (),
+    optional: bool = False,
 ) -> dict[str, Any]:
-    """A JSON object body with only `allowed` members and all `required` ones."""
-    body = read_json(req, max_bytes)
+    """A JSON object body with only `allowed` members and all `required` ones (with
+    `optional`, no body is an empty object)."""
+    body = read_json(req, max_bytes, optional=optional)
     if not isinstance(body, dict):
         raise invalid("body", f"the body must be a JSON object, not {json_type_name(body)}")
     for key in body:
@@ -171,3 +176,33 @@ def query_statuses(req: falcon.Request) -> list[str] | None:
 
 def path_id(raw: str, field: str = "id") -> TaskId:
     return task_id(raw, field)
+
+
+def query_int(req: falcon.Request, name: str, default: int, *, minimum: int, maximum: int) -> int:
+    """An integer query parameter in [minimum, maximum]; `default` when absent or empty."""
+    value = req.get_param(name)
+    if value is None or value == "":
+        return default
+    text = value.strip()
+    # Digits only (no sign, no "1_000", no other scripts' digits), bounded before conversion.
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(maximum)):
+        raise invalid(
+            name, f"{name!r} must be an integer from {minimum} to {maximum}, not {value!r}"
+        )
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise invalid(
+            name, f"{name!r} must be an integer from {minimum} to {maximum}, not {number}"
+        )
+    return number
+
+
+def query_text(req: falcon.Request, name: str, *, max_length: int) -> str | None:
+    """A free text query parameter (stripped); None when absent or empty."""
+    value = req.get_param(name)
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if len(text) > max_length:
+        raise invalid(name, f"{name!r} is longer than {max_length} characters")
+    return text

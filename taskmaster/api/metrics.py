@@ -6,6 +6,7 @@ apps in one process, and each must count only its own requests.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -15,10 +16,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import choose_encoder
 
 from taskmaster.cache import RevisionCache
+from taskmaster.errors import TaskMasterError
 from taskmaster.events import Event
+from taskmaster.storage.base import Storage
 
 if TYPE_CHECKING:
     from taskmaster.compose import SharedCache, SharedLink
+
+log = logging.getLogger(__name__)
 
 # Invalidation is meant to take well under 10 ms (DESIGN §1), so the buckets are fine there.
 LAG_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
@@ -81,6 +86,39 @@ class _RedisCollector:
         return self.collect()
 
 
+JOURNAL_ENTRIES = ("tm_journal_entries", "Entries the change journal holds.")
+JOURNAL_BYTES = ("tm_journal_bytes", "Bytes the change journal takes in its storage.")
+
+
+class _JournalCollector:
+    """The journal's size, read from the storage at scrape time (`journal_stats()`). While
+    the storage cannot answer, the gauges are left out rather than failing the scrape: the
+    request metrics say most about an outage, and they must still be served."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            stats = self._storage.journal_stats()
+        except (TaskMasterError, OSError) as err:
+            log.debug("journal stats unavailable for a scrape: %s", err)
+            return
+        yield GaugeMetricFamily(
+            "tm_journal_entries", "Entries the change journal holds.", value=stats["entries"]
+        )
+        yield GaugeMetricFamily(
+            "tm_journal_bytes",
+            "Bytes the change journal takes in its storage.",
+            value=stats["bytes"],
+        )
+
+    def describe(self) -> Iterator[Metric]:
+        # Registering must not touch the storage (it may be down when the server starts).
+        yield GaugeMetricFamily("tm_journal_entries", "Entries the change journal holds.")
+        yield GaugeMetricFamily("tm_journal_bytes", "Bytes the change journal takes.")
+
+
 class Metrics:
     def __init__(self, cache: RevisionCache[bytes]) -> None:
         self.registry = CollectorRegistry()
@@ -136,6 +174,10 @@ class Metrics:
         children[0].inc()
         if seconds is not None:
             children[1].observe(seconds)
+
+    def watch_journal(self, storage: Storage) -> None:
+        """Export the journal's entries and bytes (`tm_journal_entries`, `tm_journal_bytes`)."""
+        self.registry.register(_JournalCollector(storage))
 
     def watch_redis(self, link: SharedLink, l2: SharedCache) -> None:
         """Export Redis's state, the shared cache and pub/sub delivery (with `observe_remote`)."""

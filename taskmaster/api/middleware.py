@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Mapping
 
 import falcon
 
@@ -40,37 +41,53 @@ class MetricsMiddleware:
         self.metrics.observe_request(route, req.method, resp.status_code, elapsed)
 
 
-def client_key(req: falcon.Request, valid_token: str | None) -> str:
+def client_key(req: falcon.Request, valid_tokens: Mapping[str, str]) -> str:
     """Who a request counts against: its bearer token if that is a valid one, else its address.
 
     Only a verified token can be a key: if any token were, a client could dodge the limit by
     sending a new made-up token with each request. The token is hashed so that it never
     appears as a key in a shared (Redis) store.
     """
-    scheme, _, credentials = (req.get_header("Authorization") or "").partition(" ")
-    token = credentials.strip()
-    if (
-        valid_token
-        and scheme.lower() == "bearer"
-        and hmac.compare_digest(token.encode(), valid_token.encode())
-    ):
+    token = bearer_token(req)
+    if token is not None and token_name(token, valid_tokens) is not None:
         return f"token:{hashlib.sha256(token.encode()).hexdigest()[:32]}"
     return f"addr:{req.remote_addr}"
 
 
+def bearer_token(req: falcon.Request) -> str | None:
+    """The credentials of an `Authorization: Bearer` header; None without one."""
+    scheme, _, credentials = (req.get_header("Authorization") or "").partition(" ")
+    token = credentials.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def token_name(token: str, valid_tokens: Mapping[str, str]) -> str | None:
+    """The name of `token` among the server's tokens (token -> name); None if it is none.
+
+    Every token is compared, in constant time each: neither the response time nor which
+    token comes first may reveal a prefix of one.
+    """
+    given = token.encode()
+    found: str | None = None
+    for candidate, name in valid_tokens.items():
+        if hmac.compare_digest(given, candidate.encode()):
+            found = name
+    return found
+
+
 class RateLimitMiddleware:
     def __init__(
-        self, limiter: RateLimiter, metrics: Metrics, *, api_token: str | None = None
+        self, limiter: RateLimiter, metrics: Metrics, *, tokens: Mapping[str, str] | None = None
     ) -> None:
         self.limiter = limiter
         self.metrics = metrics
-        self.api_token = api_token
+        self.tokens: Mapping[str, str] = tokens or {}
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.path in RATE_LIMIT_EXEMPT:
             return
         try:
-            decision = self.limiter.hit(client_key(req, self.api_token))
+            decision = self.limiter.hit(client_key(req, self.tokens))
         except LimiterUnavailable as err:
             raise Problem(
                 503,
@@ -100,31 +117,34 @@ class RateLimitMiddleware:
 
 
 class AuthMiddleware:
-    """Writes need `Authorization: Bearer <token>`; reads stay open (the server binds to
-    loopback by default, and the token protects the file, not its contents)."""
+    """Writes need `Authorization: Bearer <token>` with one of the server's tokens; reads stay
+    open (the server binds to loopback by default, and the tokens protect the data, not its
+    contents). The token's name goes on the request (`req.context.actor`): the journal's actor.
+    """
 
-    def __init__(self, token: str) -> None:
-        self._token = token.encode()
+    def __init__(self, tokens: Mapping[str, str]) -> None:
+        self._tokens = dict(tokens)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         if req.method not in WRITE_METHODS:
             return
-        scheme, _, credentials = (req.get_header("Authorization") or "").partition(" ")
-        if scheme.lower() != "bearer" or not credentials.strip():
+        token = bearer_token(req)
+        if token is None:
             raise Problem(
                 401,
                 "this request changes data and needs an 'Authorization: Bearer <token>' header",
                 kind="unauthorized",
                 headers={"WWW-Authenticate": 'Bearer realm="taskmaster"'},
             )
-        # Constant-time comparison: response timing must not reveal a token's prefix.
-        if not hmac.compare_digest(credentials.strip().encode(), self._token):
+        name = token_name(token, self._tokens)
+        if name is None:
             raise Problem(
                 401,
                 "the bearer token is not valid",
                 kind="unauthorized",
                 headers={"WWW-Authenticate": 'Bearer realm="taskmaster", error="invalid_token"'},
             )
+        req.context.actor = name
 
 
 class BodyMiddleware:

@@ -16,6 +16,9 @@ from taskmaster.api import bodies
 from taskmaster.api.openapi_parts import (
     JSON,
     NO_CONTENT,
+    READ_ERRORS,
+    TASK_ID_PATTERN,
+    Schema,
     errors,
     headers,
     location,
@@ -28,6 +31,148 @@ from taskmaster.api.openapi_parts import (
     write_op,
 )
 from taskmaster.api.openapi_schemas import schemas
+
+
+def _uncached_read(summary: str, op_id: str, response: Schema, *params: Schema) -> Schema:
+    """A read whose answer depends on the time (a lease runs out without a write): built on
+    every request, so it has no ETag and never answers 304."""
+    return {
+        "summary": summary,
+        "operationId": op_id,
+        "parameters": list(params),
+        "responses": {"200": response, **errors(READ_ERRORS)},
+    }
+
+
+def _next_task(op_id: str, tag_q: Schema, task_or_sub: Schema, bool_query: Schema) -> Schema:
+    return read_op(
+        "The task to work on next",
+        op_id,
+        ok(
+            "The next task or subtask, or `null` when nothing is ready.",
+            {"anyOf": [task_or_sub, {"type": "null"}]},
+        ),
+        tag_q,
+        {
+            "name": "unclaimed",
+            "in": "query",
+            "description": "Leave out the tasks live claims hold (what `POST /claims` would "
+            "claim). That answer depends on the time, so it has no ETag and is never 304.",
+            "schema": bool_query,
+        },
+    )
+
+
+def _claim_paths(tag_q: Schema, bool_query: Schema) -> dict[str, Any]:
+    token = param("ClaimTokenPath")
+    return {
+        "/api/v1/claims": {
+            "get": _uncached_read(
+                "The tag's claims: live ones, and those whose lease ran out",
+                "listClaims",
+                ok("The claims, by token.", ref("ClaimList"), etag=False),
+                tag_q,
+                {
+                    "name": "all",
+                    "in": "query",
+                    "description": "Also the ended claims (released, expired, superseded).",
+                    "schema": bool_query,
+                },
+            ),
+            "post": write_op(
+                "Claim a task for an agent (the one given, or the next unclaimed one) and set "
+                "it in progress, in one transaction",
+                "claimTask",
+                {
+                    "201": ok(
+                        "Claimed: the task and its claim (`Location` names the claim).",
+                        ref("ClaimResult"),
+                        **location(),
+                    ),
+                    "200": ok(
+                        "No task is left to claim: `task` and `claim` are null.",
+                        ref("ClaimResult"),
+                    ),
+                },
+                tag_q,
+                body=bodies.NEW_CLAIM,
+            ),
+        },
+        "/api/v1/claims/{token}": {
+            "delete": write_op(
+                "Release a live claim, optionally setting the task's status in the same "
+                "transaction",
+                "releaseClaim",
+                {"200": ok("The ended claim.", ref("Claim"))},
+                token,
+                {
+                    "name": "status",
+                    "in": "query",
+                    "description": "The task's new status, such as done.",
+                    "schema": ref("Status"),
+                },
+            ),
+        },
+        "/api/v1/claims/{token}/renew": {
+            "post": write_op(
+                "Extend a live claim's lease from now",
+                "renewClaim",
+                {"200": ok("The renewed claim.", ref("Claim"))},
+                token,
+                body=bodies.CLAIM_RENEWAL,
+            ),
+        },
+    }
+
+
+def _journal_paths() -> dict[str, Any]:
+    def query(name: str, description: str, schema: Schema) -> Schema:
+        return {"name": name, "in": "query", "description": description, "schema": schema}
+
+    return {
+        "/api/v1/history": {
+            "get": _uncached_read(
+                "Who changed what: the change journal, oldest first, a page at a time",
+                "getHistory",
+                ok(
+                    "A page of entries and the URL of the next one. Read on every request "
+                    "(compacting the journal changes it without a new revision): no ETag.",
+                    ref("HistoryPage"),
+                    etag=False,
+                ),
+                query(
+                    "id",
+                    "Only entries that changed this task (its subtasks included) or subtask.",
+                    {"type": "string", "pattern": TASK_ID_PATTERN},
+                ),
+                query(
+                    "since",
+                    "Only entries above this revision (default 0: from the oldest kept).",
+                    {"type": "integer", "minimum": 0, "maximum": bodies.MAX_REVISION},
+                ),
+                query(
+                    "actor",
+                    "Only entries of this actor.",
+                    {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"},
+                ),
+                query("tag", "Only entries that changed this tag.", ref("TagName")),
+                query(
+                    "limit",
+                    "Entries per page (default 100, at most 1000).",
+                    {"type": "integer", "minimum": 1, "maximum": 1000},
+                ),
+            ),
+        },
+        "/api/v1/undo": {
+            "post": write_op(
+                "Take back one revision's change as a new commit",
+                "undo",
+                {"200": ok("What was restored, and the new revision.", ref("UndoResult"))},
+                body=bodies.UNDO,
+                conflict=True,
+            ),
+        },
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -60,6 +205,28 @@ def _paths() -> dict[str, Any]:
                     "in": "query",
                     "description": "Include each task's subtasks (default true).",
                     "schema": bool_query,
+                },
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "A page of at most this many tasks; the answer then has "
+                    "nextCursor (null on the last page) and changed (the tag changed since the "
+                    "first page).",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100_000},
+                },
+                {
+                    "name": "cursor",
+                    "in": "query",
+                    "description": "The nextCursor of the previous page: continue after its "
+                    "last task, wherever that is now (valid while others write).",
+                    "schema": {"type": "string"},
+                },
+                {
+                    "name": "fields",
+                    "in": "query",
+                    "description": "Only these task keys (comma-separated), e.g. "
+                    "id,title,status,dependencies; subtasks only if named.",
+                    "schema": {"type": "string"},
                 },
             ),
             "post": write_op(
@@ -179,6 +346,8 @@ def _paths() -> dict[str, Any]:
                 "generateTaskFiles",
                 {"200": ok("The files of the tag.", ref("Generated"))},
                 tag_q,
+                # It writes the markdown files, no task: there is nothing to fence.
+                fenced=False,
             ),
         },
         "/api/v1/tasks/{id}/dependencies": {
@@ -202,17 +371,12 @@ def _paths() -> dict[str, Any]:
                 tag_q,
             ),
         },
-        "/api/v1/next": {
-            "get": read_op(
-                "The task to work on next",
-                "nextTask",
-                ok(
-                    "The next task or subtask, or `null` when nothing is ready.",
-                    {"anyOf": [task_or_sub, {"type": "null"}]},
-                ),
-                tag_q,
-            ),
+        "/api/v1/next": {"get": _next_task("nextTask", tag_q, task_or_sub, bool_query)},
+        "/api/v1/tasks/next": {
+            "get": _next_task("nextTaskOfTasks", tag_q, task_or_sub, bool_query)
         },
+        **_claim_paths(tag_q, bool_query),
+        **_journal_paths(),
         "/api/v1/tags": {
             "get": read_op("List the tags", "listTags", ok("Every tag.", ref("TagList"))),
             "post": write_op(
@@ -333,7 +497,8 @@ def build_spec() -> dict[str, Any]:
             "title": "Task Master Pro API",
             "version": __version__,
             "description": "Tasks in one tasks.json, shared safely with the CLI and other "
-            'instances. Reads carry `ETag: "<revision>"`; writes accept `If-Match`. '
+            'instances. Reads carry `ETag: "<revision>"`; writes accept `If-Match`, and '
+            "the writes an agent makes under a claim carry its fencing token in `Claim-Token`. "
             "Errors are RFC 9457 problem documents. Every `GET` also answers `HEAD` "
             "(the same status and headers, no body).",
         },
@@ -347,7 +512,9 @@ def build_spec() -> dict[str, Any]:
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "Required for writes when the server has an API token.",
+                    "description": "Required for writes when the server has API tokens "
+                    "(TM_API_TOKEN, TM_API_TOKENS); the token's name is the writer the change "
+                    "journal records.",
                 }
             },
         },

@@ -23,9 +23,14 @@ Schema = dict[str, Any]
 PROBLEM_TEXT = {
     400: "Invalid input: malformed JSON, or a missing or invalid field (`field` names it).",
     401: "A write without a valid bearer token (only when the server has a token).",
-    404: "No such task, subtask or tag, or no such route.",
+    404: "No such task, subtask or tag, or no such route; `entry-not-found`: no journal entry "
+    "of the revision an undo names (never committed, or compacted away).",
     409: "Conflict with the current state: a dependency cycle (`cycle` lists it), an existing "
-    "tag, or the protected `master` tag.",
+    "tag, or the protected `master` tag; `claim-held`: another agent's live claim holds the "
+    "task (`agent`, `token`, `expiresAt`, `taskId`); `claim-lost`: the `Claim-Token` (or the "
+    "claim renewed or released) is no live claim of what the request writes (`token`, "
+    "`taskId`), and nothing was written; `undo-refused`: a later change touched what the undo "
+    "would restore (`later` names those revisions), or the entry records nothing to restore.",
     412: "`If-Match` does not name the current revision.",
     413: "The request body is larger than the server's limit.",
     415: "The request body is not `application/json`.",
@@ -109,8 +114,8 @@ def location() -> dict[str, Any]:
     return {"Location": {"$ref": "#/components/headers/Location"}}
 
 
-def request_body(schema_name: str) -> Schema:
-    return {"required": True, "content": {JSON: {"schema": ref(schema_name)}}}
+def request_body(schema_name: str, *, required: bool = True) -> Schema:
+    return {"required": required, "content": {JSON: {"schema": ref(schema_name)}}}
 
 
 def param(name: str) -> Schema:
@@ -153,6 +158,31 @@ def parameters() -> dict[str, Any]:
             "description": 'Only write if the task file is still at this revision (`"<rev>"`).',
             "schema": {"type": "string"},
         },
+        "ClaimToken": {
+            "name": "Claim-Token",
+            "in": "header",
+            "required": False,
+            "description": "A claim's fencing token: the write is refused (409 `claim-lost`) "
+            "unless it is still the live claim of the task it writes (of any task of the tag, "
+            "for a write that names none), checked in the write's own transaction.",
+            "schema": {"type": "integer", "minimum": 1},
+        },
+        "Actor": {
+            "name": "Tm-Actor",
+            "in": "header",
+            "required": False,
+            "description": "Who writes, as the change journal records it, on a server without "
+            "API tokens (default `anonymous`). With tokens the token's name is the actor and "
+            "this header is ignored.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"},
+        },
+        "ClaimTokenPath": {
+            "name": "token",
+            "in": "path",
+            "required": True,
+            "description": "The claim's fencing token.",
+            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+        },
         "IfNoneMatch": {
             "name": "If-None-Match",
             "in": "header",
@@ -190,16 +220,19 @@ def write_op(
     *params: Schema,
     body: Body | None = None,
     conflict: bool = False,
+    fenced: bool = True,
 ) -> Schema:
-    """A write; `body` is what it takes (its schema is derived from the route's command)."""
-    statuses = WRITE_ERRORS + ((409,) if conflict else ())
+    """A write; `body` is what it takes (its schema is derived from the route's command).
+    A `fenced` one (every write of task data) takes `Claim-Token`, and so may answer 409."""
+    statuses = WRITE_ERRORS + ((409,) if conflict or fenced else ())
+    fence = [param("ClaimToken")] if fenced else []
     operation: Schema = {
         "summary": summary,
         "operationId": op_id,
-        "parameters": [*params, param("IfMatch")],
+        "parameters": [*params, param("IfMatch"), *fence, param("Actor")],
         "security": WRITE_SECURITY,
         "responses": {**responses, **errors(tuple(sorted(statuses)))},
     }
     if body is not None:
-        operation["requestBody"] = request_body(body.name)
+        operation["requestBody"] = request_body(body.name, required=not body.optional)
     return operation

@@ -13,6 +13,7 @@ from typing import Any
 
 from taskmaster.api.bodies import BODIES
 from taskmaster.api.openapi_parts import Schema, ref
+from taskmaster.events import KINDS
 from taskmaster.fields import TASK_FIELDS, TaskField
 from taskmaster.kinds import ID, PRIORITY, SOME_IDS, STATUS, TAG
 
@@ -97,7 +98,20 @@ def answer_schemas() -> dict[str, Schema]:
             "properties": {
                 "tag": {"type": "string"},
                 "revision": ref("Revision"),
-                "tasks": {"type": "array", "items": ref("Task")},
+                "tasks": {
+                    "type": "array",
+                    "items": ref("Task"),
+                    "description": "With `fields`, each task holds only the keys named.",
+                },
+                "nextCursor": {
+                    "type": ["string", "null"],
+                    "description": "With limit or cursor: the cursor of the next page (null: "
+                    "this is the last).",
+                },
+                "changed": {
+                    "type": "boolean",
+                    "description": "With limit or cursor: the tag changed since the first page.",
+                },
             },
         },
         "DependencyIssue": {
@@ -217,20 +231,15 @@ def answer_schemas() -> dict[str, Schema]:
             "description": "One change, as the `data` line of a server-sent event.",
             "required": ["kind", "revision", "origin", "ids", "time"],
             "properties": {
-                "kind": {
-                    "type": "string",
-                    "enum": [
-                        "task.created",
-                        "task.updated",
-                        "task.deleted",
-                        "tag.changed",
-                        "file.changed",
-                    ],
-                },
+                "kind": {"type": "string", "enum": list(KINDS)},
                 "revision": ref("Revision"),
                 "origin": {"type": "string"},
                 "tag": {"type": ["string", "null"]},
-                "ids": {"type": "array", "items": {"type": "string"}},
+                "ids": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "The items changed; for a `claim.*` event, the claimed one.",
+                },
                 "time": {"type": "number", "description": "Unix time of the change."},
             },
         },
@@ -260,11 +269,189 @@ def answer_schemas() -> dict[str, Schema]:
                     "type": "integer",
                     "description": "The file-system error number (storage-error).",
                 },
+                "agent": text("Who holds the live claim (claim-held)."),
+                "token": {
+                    "type": "integer",
+                    "description": "The holder's token (claim-held), or the token refused "
+                    "(claim-lost).",
+                },
+                "expiresAt": text("When the holder's lease runs out (claim-held)."),
+                "holder": text("The agent now holding the task (claim-lost, when one does)."),
+                "holderToken": {
+                    "type": "integer",
+                    "description": "The token of the claim now holding the task (claim-lost).",
+                },
+                "revision": {
+                    "type": "integer",
+                    "description": "The revision an undo named (undo-refused, entry-not-found).",
+                },
+                "later": {
+                    "type": "array",
+                    "items": {"type": "integer"},
+                    "description": "The later revisions that touched the same places "
+                    "(undo-refused): undo those first.",
+                },
             },
             "additionalProperties": True,
         },
     }
 
 
+def claim_schemas() -> dict[str, Schema]:
+    """A claim as the API shows it, what claiming answers, and the list of claims."""
+    return {
+        "Claim": {
+            "type": "object",
+            "description": "An agent's lease on a task or subtask. Times are ISO 8601 UTC, by "
+            "the storage's clock (the local clock for the file backend, the database "
+            "server's for PostgreSQL).",
+            "required": ["id", "tag", "token", "agent", "claimedAt", "expiresAt", "state"],
+            "properties": {
+                "id": text('The claimed task ("3") or subtask ("3.2").'),
+                "tag": {"type": "string"},
+                "token": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "The fencing token: strictly increasing, never reused. "
+                    "Send it as `Claim-Token` with every write made under the claim.",
+                },
+                "agent": text("Who claimed."),
+                "claimedAt": text("When the claim was made."),
+                "expiresAt": text("When the lease runs out unless renewed."),
+                "renewedAt": text("When the lease was last renewed."),
+                "state": {"enum": ["live", "expired", "released", "superseded"]},
+                "outcome": {
+                    "enum": ["released", "expired", "superseded"],
+                    "description": "How an ended claim ended.",
+                },
+                "endedAt": text("When an ended claim ended."),
+                "status": text("The status a release set."),
+            },
+            "additionalProperties": True,
+        },
+        "ClaimResult": {
+            "type": "object",
+            "description": "`task` and `claim` are null when no task was left to claim.",
+            "required": ["task", "claim", "expired"],
+            "properties": {
+                "task": {"anyOf": [ref("TaskOrSubtask"), {"type": "null"}]},
+                "claim": {"anyOf": [ref("Claim"), {"type": "null"}]},
+                "expired": {
+                    "type": "array",
+                    "description": "Claims this transaction found expired and recorded so.",
+                    "items": ref("Claim"),
+                },
+            },
+        },
+        "ClaimList": {
+            "type": "object",
+            "required": ["tag", "claims"],
+            "properties": {
+                "tag": {"type": "string"},
+                "claims": {"type": "array", "items": ref("Claim")},
+            },
+        },
+    }
+
+
+def journal_schemas() -> dict[str, Schema]:
+    """A journal entry, a page of the history, and what an undo answers."""
+    nullable_text = {"type": ["string", "null"]}
+    return {
+        "Change": {
+            "type": "object",
+            "description": "One place and its value before and after: a field of a task "
+            '(`id` "5") or subtask ("5.2"); a whole task or subtask added or removed (`field` '
+            "null, `index` its position); a key of a tag (`id` null; `#order` is the order of "
+            "its task ids); a whole tag (`id` and `field` null); the current tag (`tag` and "
+            "`id` null, `field` currentTag). `before` or `after` is absent where the place did "
+            "not exist.",
+            "required": ["tag", "id", "field"],
+            "properties": {
+                "tag": nullable_text,
+                "id": nullable_text,
+                "field": nullable_text,
+                "index": {"type": "integer"},
+                "before": {},
+                "after": {},
+            },
+            "additionalProperties": True,
+        },
+        "JournalEntry": {
+            "type": "object",
+            "description": "One commit: who made it, through which front end, with which "
+            "command, and every field it changed.",
+            "required": ["revision", "time", "actor", "via", "kind", "changes"],
+            "properties": {
+                "revision": ref("Revision"),
+                "time": text("When it was committed (ISO 8601, UTC)."),
+                "actor": text(
+                    "Who: the API token's name, the MCP client's name, `tm --actor` (default "
+                    "user@host), the agent of the claim the write carried."
+                ),
+                "via": text("The front end: api, mcp, cli, ...; `outside` for another program."),
+                "kind": {
+                    "enum": ["command", "undo", "external"],
+                    "description": "`external`: a change made by another program (an editor, "
+                    "git), found by the difference of the files.",
+                },
+                "command": text("The command's name (absent on external entries)."),
+                "args": {"type": "object", "description": "The command's arguments."},
+                "undoes": {
+                    "type": "integer",
+                    "description": "On an undo: the revision it took back.",
+                },
+                "tag": nullable_text,
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "events": {"type": "array", "description": "The change events it announced."},
+                "changes": {"type": "array", "items": ref("Change")},
+                "claim": {
+                    "type": "integer",
+                    "description": "The fencing token the write carried.",
+                },
+                "unknown": text("Why the changes are not known (the earlier content was lost)."),
+            },
+            "additionalProperties": True,
+        },
+        "HistoryPage": {
+            "type": "object",
+            "required": ["revision", "entries", "next"],
+            "properties": {
+                "revision": ref("Revision"),
+                "entries": {
+                    "type": "array",
+                    "description": "Oldest first.",
+                    "items": ref("JournalEntry"),
+                },
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "The URL of the next page (the same filters, `since` = this "
+                    "page's last revision); null on the last page.",
+                },
+            },
+        },
+        "UndoResult": {
+            "type": "object",
+            "required": ["undone", "command", "changes", "ids", "revision"],
+            "properties": {
+                "undone": {"type": "integer", "description": "The revision taken back."},
+                "command": {
+                    "type": ["string", "null"],
+                    "description": "The command it had run (null: an outside change).",
+                },
+                "changes": {"type": "integer", "description": "How many places were restored."},
+                "ids": {"type": "array", "items": {"type": "string"}},
+                "revision": ref("Revision"),
+            },
+        },
+    }
+
+
 def schemas() -> dict[str, Any]:
-    return {**item_schemas(), **body_schemas(), **answer_schemas()}
+    return {
+        **item_schemas(),
+        **body_schemas(),
+        **answer_schemas(),
+        **claim_schemas(),
+        **journal_schemas(),
+    }

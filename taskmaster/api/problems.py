@@ -19,9 +19,12 @@ import orjson
 
 from taskmaster.errors import (
     BadArgument,
+    ClaimHeld,
+    ClaimLost,
     CorruptTaskFile,
     DependencyCycle,
     DuplicateId,
+    EntryNotFound,
     HardLinkedTaskFile,
     InvalidInput,
     LockTimeout,
@@ -36,6 +39,7 @@ from taskmaster.errors import (
     TaskFileMissing,
     TaskMasterError,
     TaskNotFound,
+    UndoRefused,
 )
 
 log = logging.getLogger(__name__)
@@ -110,6 +114,42 @@ def problem_for(err: TaskMasterError) -> Problem:
             title="Ambiguous id",
             taskId=details.get("task_id"),
         )
+    if isinstance(err, ClaimHeld):
+        # Another agent's live lease: the members say whose and until when, so the client
+        # can wait for it or claim another task.
+        return Problem(
+            409,
+            err.message,
+            kind="claim-held",
+            title="Claimed by another agent",
+            taskId=details.get("task_id"),
+            agent=details.get("agent"),
+            token=details.get("token"),
+            expiresAt=details.get("expires_at"),
+        )
+    if isinstance(err, ClaimLost):
+        # The Claim-Token (or the claim renewed or released) is no live claim of what the
+        # request writes: nothing was written, and the client must not carry on as holder.
+        return Problem(
+            409,
+            err.message,
+            kind="claim-lost",
+            title="Claim lost",
+            token=details.get("token"),
+            taskId=details.get("task_id"),
+            holder=details.get("holder"),
+            holderToken=details.get("holder_token"),
+        )
+    if isinstance(err, UndoRefused):
+        # Nothing changed: `later` names the revisions to undo first (newest first works).
+        return Problem(
+            409,
+            err.message,
+            kind="undo-refused",
+            title="Undo refused",
+            revision=details.get("revision"),
+            later=details.get("later"),
+        )
     if isinstance(err, BadArgument):
         # A command argument of the wrong kind: the argument is the field to point at.
         return invalid(argument_of(err), err.message)
@@ -126,6 +166,15 @@ def problem_for(err: TaskMasterError) -> Problem:
         )
     if isinstance(err, TagNotFound):
         return Problem(404, err.message, kind="tag-not-found", title="Tag not found", tag=err.tag)
+    if isinstance(err, EntryNotFound):
+        # Never committed, or compacted away: the history says which revisions it keeps.
+        return Problem(
+            404,
+            err.message,
+            kind="entry-not-found",
+            title="No journal entry",
+            revision=details.get("revision"),
+        )
     if isinstance(err, NotFound):
         return Problem(404, err.message, kind="not-found")
     if isinstance(err, RevisionMismatch):

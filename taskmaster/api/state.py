@@ -6,7 +6,10 @@ cache checks the entry's revision against the file's on every hit, which is what
 correct even when an invalidation event is lost; events only make misses happen sooner.
 
 Writes: a command runs with the request's `If-Match` as its expected revision, so "the project
-is still at the revision you saw" is checked under the same lock as the write itself.
+is still at the revision you saw" is checked under the same lock as the write itself; and with
+its `Claim-Token` as the fencing token, so "my claim on this task is still live" is checked
+there too (a holder whose lease ran out cannot write over the task's new holder). Its journal
+entry names the request's token (see `actors`) as the writer, via "api".
 """
 
 from __future__ import annotations
@@ -20,12 +23,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import falcon
 import orjson
 
-from taskmaster.api.problems import Problem
+from taskmaster.api.actors import origin_of
+from taskmaster.api.problems import Problem, invalid
 from taskmaster.cache import RevisionCache
 from taskmaster.commands import Command
 from taskmaster.compose import Project
 from taskmaster.config import Config
 from taskmaster.core import TaskMaster
+from taskmaster.errors import BadArgument
+from taskmaster.kinds import TOKEN
 from taskmaster.storage import ChangeFeed
 
 if TYPE_CHECKING:
@@ -35,6 +41,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 JSON = "application/json"
+CLAIM_TOKEN = "Claim-Token"
+"""The request header carrying a write's fencing token (a claim's `token`)."""
 
 
 @dataclass
@@ -115,8 +123,14 @@ class ApiState:
 
     # writes --------------------------------------------------------------------------------
     def write(self, req: falcon.Request, command: Command[T]) -> tuple[T, int]:
-        """Run one command under the request's `If-Match`; returns its result and revision."""
-        commit = self.core.execute(command, expected_revision=self.expected_revision(req))
+        """Run one command under the request's `If-Match` and `Claim-Token`, journaled as
+        the request's writer (`actors.origin_of`); returns its result and revision."""
+        commit = self.core.execute(
+            command,
+            expected_revision=self.expected_revision(req),
+            claim=claim_token(req),
+            origin=origin_of(req, self.config),
+        )
         return commit.result, commit.revision
 
     def expected_revision(self, req: falcon.Request) -> int | None:
@@ -147,6 +161,31 @@ class ApiState:
             self._closed = True
         for closer in reversed(self.closers):
             closer()
+
+
+def claim_token(req: falcon.Request) -> int | None:
+    """The fencing token `Claim-Token` names; None without the header; a 400 naming the
+    header when it is no token (a write must never run unfenced because its token was
+    misspelt)."""
+    raw = req.get_header(CLAIM_TOKEN)
+    if raw is None:
+        return None
+    return parse_token(raw, CLAIM_TOKEN)
+
+
+MAX_TOKEN = 2**53 - 1
+"""Tokens count claims: a larger one names none, and could not even be put in a JSON answer."""
+
+
+def parse_token(raw: object, name: str) -> int:
+    """A claim token from a header or path; a 400 naming `name` otherwise."""
+    try:
+        token: int = TOKEN.parse(raw, name)
+    except BadArgument as err:
+        raise invalid(name, err.message) from None
+    if token > MAX_TOKEN:
+        raise invalid(name, f"{name!r} is no claim token: at most {MAX_TOKEN}")
+    return token
 
 
 def cache_key(path: str, params: Mapping[str, object]) -> str:

@@ -22,7 +22,9 @@ import click
 
 from taskmaster.cli import (
     ai,
+    claims,
     dependencies,
+    history,
     mcp,
     project,
     serve,
@@ -31,7 +33,13 @@ from taskmaster.cli import (
     tags,
     tasks,
 )
-from taskmaster.cli.context import App, redis_url_option, storage_url_option, use_color
+from taskmaster.cli.context import (
+    App,
+    actor_option,
+    redis_url_option,
+    storage_url_option,
+    use_color,
+)
 from taskmaster.cli.text import one_line
 from taskmaster.compose import DEFAULT_LOCK_TIMEOUT
 from taskmaster.errors import TaskMasterError
@@ -149,6 +157,15 @@ def _failure(ctx: click.Context, message: str) -> Failure:
     help="Where the tasks are, e.g. postgresql://user@host/db?project=KEY (default: what "
     ".taskmaster/storage.toml names, else the task file). No project directory is needed.",
 )
+@click.option(
+    "--actor",
+    metavar="NAME",
+    envvar="TM_ACTOR",
+    show_envvar=True,
+    callback=actor_option,
+    help="Who the change journal says made this command's change (`tm history`); default: "
+    "user@host. A write with --claim is recorded as the claim's agent's.",
+)
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.version_option(package_name="taskmaster-pro", prog_name="tm")
 @click.pass_context
@@ -160,6 +177,7 @@ def cli(
     lock_timeout: float,
     redis_url: str | None,
     storage_url: str | None,
+    actor: str | None,
     debug: bool,
 ) -> None:
     """Task Master Pro: tasks in .taskmaster/tasks.json, safe for many processes at once.
@@ -171,6 +189,7 @@ def cli(
       tm list --with-subtasks
       tm set-status 3 done
       tm next
+      tm history 3
     """
     app = ctx.ensure_object(App)
     app.project_dir = project.absolute() if project is not None else None
@@ -185,6 +204,7 @@ def cli(
             )
         storage_url = None  # an explicit --file wins over TM_STORAGE_URL
     app.storage_url = storage_url
+    app.actor = actor
     app.debug = debug
     app.color = use_color()
     ctx.call_on_close(app.close)
@@ -199,6 +219,8 @@ for _command in (
     tasks.add_task,
     tasks.update_task,
     tasks.remove_task,
+    claims.claim,
+    claims.claims,
     subtasks.add_subtask,
     subtasks.update_subtask,
     subtasks.remove_subtask,
@@ -208,6 +230,8 @@ for _command in (
     dependencies.validate_dependencies,
     dependencies.fix_dependencies,
     dependencies.move,
+    history.history,
+    history.undo,
     tags.tags,
     project.generate,
     storage.storage,

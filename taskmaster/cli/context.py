@@ -18,13 +18,18 @@ import click
 
 from taskmaster.compose import DEFAULT_LOCK_TIMEOUT
 from taskmaster.errors import InvalidInput
+from taskmaster.kinds import TOKEN
 from taskmaster.model import STATUSES, TaskId, parse_ids
+from taskmaster.ops.claims import parse_lease
 
 if TYPE_CHECKING:
+    from taskmaster.commands import Command
     from taskmaster.compose import Project, Settings
     from taskmaster.core import TaskMaster
+    from taskmaster.storage.base import Commit
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,8 +47,14 @@ class App:
     """`--storage` / TM_STORAGE_URL: where the tasks are, instead of the project's own choice."""
     pool_size: int | None = None
     """Database connections the process may hold (`tm serve` sets its thread count)."""
+    long_lived: bool = False
+    """A server: its storage keeps the document of its last write (`Settings.keep_document`)."""
     debug: bool = False
     color: bool = False
+    claim: int | None = None
+    """`--claim` of a write command: the fencing token its write must still hold."""
+    actor: str | None = None
+    """`--actor` / TM_ACTOR: who the journal says writes (None: user@host)."""
     _project: Project | None = field(default=None, repr=False)
 
     @property
@@ -62,16 +73,38 @@ class App:
 
     @property
     def settings(self) -> Settings:
+        """How the project is opened: the group's options, and the journal's retention from
+        TM_JOURNAL_KEEP / TM_JOURNAL_MAX_AGE (a bad value is a usage error, exit 2)."""
         from taskmaster.compose import Settings
+        from taskmaster.config import journal_settings
+        from taskmaster.journal.entry import Origin, default_actor
 
+        try:
+            journal = journal_settings(os.environ)
+        except InvalidInput as err:
+            raise click.UsageError(str(err)) from None
         return Settings(
-            lock_timeout=self.lock_timeout, redis_url=self.redis_url, pool_size=self.pool_size
+            lock_timeout=self.lock_timeout,
+            redis_url=self.redis_url,
+            pool_size=self.pool_size,
+            keep_document=self.long_lived,
+            origin=Origin(self.actor or default_actor(), "cli"),
+            **journal,
         )
 
     @property
     def core(self) -> TaskMaster:
         """The `TaskMaster` facade of the selected project (raises ProjectNotFound)."""
         return self.project.core
+
+    def execute(self, command: Command[T]) -> Commit[T]:
+        """Run a write command, fenced by the `--claim` token when one was given."""
+        return self.core.execute(command, claim=self.claim)
+
+    def clock(self) -> float:
+        """The storage's time now: what leases are measured by, so "time left" agrees with
+        what a write would be judged by."""
+        return self.core.storage.clock()
 
     def tag_for(self, tag: str | None) -> str | None:
         """A command's own `--tag` wins over the group's; None means the current tag."""
@@ -107,6 +140,23 @@ def storage_url_option(ctx: click.Context, param: click.Parameter, value: str | 
         return None
     try:
         return check_storage_url(value)
+    except InvalidInput as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def actor_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A usage error for a name the journal could not record (empty, several lines)."""
+    from taskmaster.config import check_actor
+
+    if value is None:
+        return None
+    from_env = ctx.get_parameter_source(param.name or "actor") is (
+        click.core.ParameterSource.ENVIRONMENT
+    )
+    if from_env and not value.strip():
+        return None  # TM_ACTOR= (set but empty) means the default, as an unset one does
+    try:
+        return check_actor(value, "the name")
     except InvalidInput as err:
         raise click.BadParameter(str(err)) from None
 
@@ -195,6 +245,43 @@ STATUS = click.Choice(STATUSES)
 STATUS_LIST = CommaChoice(STATUSES)
 
 
+class ClaimTokenType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """A claim's fencing token: a positive integer, checked at parse time (exit 2)."""
+
+    name = "TOKEN"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        try:
+            return TOKEN.parse(str(value), param.name if param and param.name else "token")
+        except InvalidInput:
+            self.fail(f"{value!r} is no claim token: expected a positive integer", param, ctx)
+
+
+class LeaseType(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """A lease length (90, 30s, 5m, 1h30m; more than 0, at most 7 days), in seconds."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_lease(str(value))
+        except InvalidInput:
+            self.fail(
+                f"{value!r} is no lease: give seconds or 30s, 5m, 1h30m, more than 0 and at "
+                "most 7 days",
+                param,
+                ctx,
+            )
+
+
+CLAIM_TOKEN = ClaimTokenType()
+LEASE = LeaseType()
+
+
 # common options --------------------------------------------------------------------------------
 
 
@@ -213,6 +300,26 @@ def json_option(func: F) -> F:
         "as_json",
         is_flag=True,
         help="Print the result as JSON on stdout (one document, nothing else).",
+    )(func)
+
+
+def _remember_claim(ctx: click.Context, param: click.Parameter, value: int | None) -> None:
+    ctx.ensure_object(App).claim = value
+
+
+def claim_option(func: F) -> F:
+    """`--claim TOKEN` for a write command: `App.execute` passes it on, so the write is refused
+    unless the token is still the live claim of what it writes."""
+    return click.option(
+        "--claim",
+        "claim",
+        type=CLAIM_TOKEN,
+        default=None,
+        expose_value=False,
+        callback=_remember_claim,
+        metavar="TOKEN",
+        help="Write only if this claim token (from `tm claim`) is still the live claim of "
+        "the task: a claim that ran out or went to another agent refuses the write.",
     )(func)
 
 

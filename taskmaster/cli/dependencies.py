@@ -8,7 +8,7 @@ import click
 
 from taskmaster import documents
 from taskmaster.cli import render
-from taskmaster.cli.context import IDS, ONE_ID, App, json_option, pass_app, tag_option
+from taskmaster.cli.context import IDS, ONE_ID, App, claim_option, json_option, pass_app, tag_option
 from taskmaster.commands import (
     AddDependency,
     FixDependencies,
@@ -29,6 +29,7 @@ from taskmaster.ops import DependencyIssue
     "-d", "--depends-on", type=ONE_ID, required=True, help="The task (or 2.3) it waits for."
 )
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def add_dependency(
@@ -46,7 +47,7 @@ def add_dependency(
     if task_id.is_subtask:
         depends_on = sibling(task_id, depends_on)
     add = AddDependency(id=task_id, depends_on=depends_on, tag=app.tag_for(tag))
-    item = app.core.execute(add).result
+    item = app.execute(add).result
     if as_json:
         render.echo_json(item)
         return
@@ -57,6 +58,7 @@ def add_dependency(
 @click.option("-i", "--id", "task_id", type=ONE_ID, required=True, help="The task that waits.")
 @click.option("-d", "--depends-on", type=ONE_ID, required=True, help="The dependency to remove.")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def remove_dependency(
@@ -71,7 +73,7 @@ def remove_dependency(
     if task_id.is_subtask:
         depends_on = sibling(task_id, depends_on)
     remove = RemoveDependency(id=task_id, depends_on=depends_on, tag=app.tag_for(tag))
-    item = app.core.execute(remove).result
+    item = app.execute(remove).result
     if as_json:
         render.echo_json(item)
         return
@@ -116,6 +118,7 @@ def validate_dependencies(app: App, tag: str | None, as_json: bool) -> None:
 
 @click.command("fix-dependencies")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
@@ -126,7 +129,7 @@ def fix_dependencies(app: App, tag: str | None, as_json: bool) -> None:
     --json prints {"tag": ..., "fixed": [issues removed]}.
     """
     name = app.resolved_tag(tag)
-    fixed = app.core.execute(FixDependencies(tag=name)).result
+    fixed = app.execute(FixDependencies(tag=name)).result
     if as_json:
         render.echo_json(documents.fixed_document(name, fixed))
         return
@@ -162,6 +165,7 @@ def _moved(source: TaskId, new_id: str) -> str:
     "--ignore-dependencies", is_flag=True, help="Across tags: drop dependencies left behind."
 )
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def move(
@@ -197,7 +201,7 @@ def move(
         if len(from_ids) != 1:
             raise click.UsageError("--before places one task: give one --from id")
         place = PlaceBefore(id=from_ids[0], before=before, tag=app.tag_for(tag))
-        placed = app.core.execute(place).result
+        placed = app.execute(place).result
         if as_json:
             render.echo_json(placed)
             return
@@ -219,7 +223,7 @@ def move(
                 f"--from has {len(from_ids)} ids but --to has {len(to_ids)}; give one each"
             )
         renumber = Move(sources=tuple(from_ids), targets=tuple(to_ids), tag=app.tag_for(tag))
-        moved = app.core.execute(renumber).result
+        moved = app.execute(renumber).result
         if as_json:
             render.echo_json(moved)
             return
@@ -239,7 +243,7 @@ def move(
         ignore_dependencies=ignore_dependencies,
     )
     try:
-        moved = app.core.execute(across).result
+        moved = app.execute(across).result
     except DependenciesLeftBehind as err:
         raise err.naming("--with-dependencies or --ignore-dependencies") from None
     if as_json:

@@ -78,6 +78,7 @@ def mcp_server(app: App, project_dir: Path | None, allow_roots: tuple[Path, ...]
                 raise
             root = None  # only --allow-root projects then
     policy = RootPolicy.create(root, allow_roots, bare_project=app.storage_url is not None)
+    settings = app.settings  # TM_JOURNAL_KEEP and TM_JOURNAL_MAX_AGE, checked (exit 2)
     projects = Projects(
         policy,
         tasks_file=app.tasks_file,
@@ -85,6 +86,8 @@ def mcp_server(app: App, project_dir: Path | None, allow_roots: tuple[Path, ...]
         default_tag=app.tag,
         redis_url=app.redis_url,
         storage_url=app.storage_url,
+        journal_keep=settings.journal_keep,
+        journal_max_age_s=settings.journal_max_age_s,
     )
     served = [str(policy.project)] if policy.project else []
     served += [f"{allowed}/*" for allowed in policy.allowed]

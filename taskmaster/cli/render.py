@@ -7,7 +7,8 @@ the plain text before styling, so columns line up with or without escape codes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -102,6 +103,55 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+# claims ----------------------------------------------------------------------------------------
+
+
+def duration(seconds: float) -> str:
+    """A length of time for people: `45s`, `14m 3s`, `2h 30m`, `3d 4h` (two units at most)."""
+    if seconds < 1:
+        return f"{max(seconds, 0):.1f}s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    first = next(index for index, (amount, _) in enumerate(units) if amount)
+    return " ".join(f"{amount}{unit}" for amount, unit in units[first : first + 2] if amount)
+
+
+def moment(iso: object) -> str:
+    """An ISO time of a claim as `2026-12-02 10:15:00Z` (seconds are what people compare)."""
+    seconds = timestamp(iso)
+    if seconds is None:
+        return one_line(iso)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def timestamp(iso: object) -> float | None:
+    """An ISO time as seconds since the epoch (None: not a time)."""
+    try:
+        when = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def time_left(claim: Mapping[str, Any], now: float) -> str:
+    """How long a claim's lease still runs, or since when it is over, by the storage's clock."""
+    expires = timestamp(claim.get("expiresAt"))
+    if expires is None:
+        return "unknown expiry"
+    left = expires - now
+    return f"{duration(left)} left" if left > 0 else f"ran out {duration(-left)} ago"
+
+
+def claim_note(claim: Mapping[str, Any], now: float) -> str:
+    """A live claim beside a task: `a1 (token 7), 14m 3s left`."""
+    return f"{one_line(claim.get('agent'))} (token {claim.get('token')}), {time_left(claim, now)}"
+
+
 # the task table --------------------------------------------------------------------------------
 
 
@@ -133,20 +183,28 @@ def task_table(
     with_subtasks: bool = False,
     color: bool = False,
     width: int | None = None,
+    claims: Mapping[str, str] | None = None,
 ) -> list[str]:
     """The `tm list` table as lines.
 
     Columns are measured in terminal columns. Titles are shortened with an ellipsis to fit
     `width` (the terminal's), or without one to MAX_TITLE_WIDTH, so one long title neither
-    wraps every row nor pads them all.
+    wraps every row nor pads them all. `claims` (id -> `claim_note`) adds a last column with
+    the live claims.
     """
     rows = task_rows(tasks, with_subtasks)
     id_w = max([len("ID")] + [len(r["indent"] + r["id"]) for r in rows])
     status_w = max([len("Status")] + [text.width(r["status"]) for r in rows])
     prio_w = max([len("Priority")] + [text.width(r["priority"]) for r in rows])
     title_w = max([len("Title")] + [text.width(r["title"]) for r in rows])
+    deps_w = max([len("Dependencies")] + [text.width(r["deps"]) for r in rows])
+    claim_w = max([0] + [text.width(note) for note in (claims or {}).values()])
+    if claims:
+        claim_w = max(claim_w, len("Claimed by"))
     if width is not None:
         fixed = id_w + status_w + prio_w + len("Dependencies") + 4 * 2
+        if claims:
+            fixed += deps_w - len("Dependencies") + claim_w + 2
         title_w = max(MIN_TITLE_WIDTH, min(title_w, width - fixed))
     else:
         title_w = min(title_w, MAX_TITLE_WIDTH)
@@ -159,7 +217,8 @@ def task_table(
                     "Title".ljust(title_w),
                     "Status".ljust(status_w),
                     "Priority".ljust(prio_w),
-                    "Dependencies",
+                    "Dependencies".ljust(deps_w) if claims else "Dependencies",
+                    *(["Claimed by"] if claims else []),
                 ]
             ),
             color,
@@ -174,6 +233,9 @@ def task_table(
             priority_text(r["priority"], color) + " " * (prio_w - text.width(r["priority"])),
             r["deps"],
         ]
+        if claims:
+            cells[-1] = text.pad(r["deps"], deps_w)
+            cells.append(claims.get(r["id"], ""))
         lines.append(gap.join(cells).rstrip())
     return lines
 
@@ -226,8 +288,12 @@ def _block(name: str, body: str) -> list[str]:
     return [f"{name}:", *(f"  {line}".rstrip() for line in lines), ""]
 
 
-def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
-    """`tm show`: a task (with its subtasks listed) or a subtask view (`"id": "N.M"`)."""
+def task_detail(
+    item: dict[str, Any], *, color: bool = False, claims: Mapping[str, str] | None = None
+) -> list[str]:
+    """`tm show`: a task (with its subtasks listed) or a subtask view (`"id": "N.M"`);
+    `claims` (id -> `claim_note`) names the live claims on it and its subtasks."""
+    claims = claims or {}
     heading = f"{kind(item)} {item['id']}: {one_line(item.get('title'))}"
     lines = [style(heading, color, bold=True)]
     fields = [("Status", status_text(item.get("status"), color))]
@@ -239,6 +305,8 @@ def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
     if kind(item) == "Task" or item.get("priority"):
         fields.append(("Priority", priority_text(item.get("priority"), color)))
     fields.append(("Dependencies", ", ".join(dependency_ids(item)) or "none"))
+    if str(item["id"]) in claims:
+        fields.append(("Claimed by", claims[str(item["id"])]))
     for name, value in fields:
         lines.append(f"{name + ':':<14}{value}")
     description = one_line(item.get("description"))
@@ -258,7 +326,9 @@ def task_detail(item: dict[str, Any], *, color: bool = False) -> list[str]:
             lines.append(
                 f"  {item_id(sub, item).ljust(id_w)}  "
                 f"{status_text(status, color)}{' ' * (status_w - text.width(status))}  "
-                f"{one_line(sub.get('title'))}" + (f"  (after {', '.join(deps)})" if deps else "")
+                f"{one_line(sub.get('title'))}"
+                + (f"  (after {', '.join(deps)})" if deps else "")
+                + (f"  [claimed by {note}]" if (note := claims.get(item_id(sub, item))) else "")
             )
         lines.append("")
     while lines and not lines[-1]:

@@ -136,6 +136,10 @@ def serve(
     or slow connections, dropped event streams). Beyond loopback, put a reverse proxy (nginx,
     Caddy, ...) in front all the same: TLS, and limits per client address.
 
+    Every write is recorded in the change journal (GET /api/v1/history, POST /api/v1/undo)
+    with who made it: the name of its token (TM_API_TOKENS="ci:TOKEN1,alice:TOKEN2";
+    TM_API_TOKEN's name is "api"), or without tokens the Tm-Actor header (else anonymous).
+
     Several instances on one project stay coherent and share one rate limit through Redis
     (--redis-url): change events go over pub/sub, answers are shared by revision, and if Redis
     goes away every instance keeps answering correctly (health then says "degraded").
@@ -147,6 +151,7 @@ def serve(
       tm serve
       tm serve --port 9000 --threads 16
       TM_API_TOKEN=secret tm serve --host 0.0.0.0
+      TM_API_TOKENS=ci:secret1,alice:secret2 tm serve
       tm serve --port 8001 --redis-url redis://127.0.0.1:6379/0 --rate-limit 100/minute
     """
     from taskmaster.api.server import serve as run_server
@@ -175,6 +180,7 @@ def serve(
     configure_logging()
     # Before the project is opened: a database backend sizes its connection pool by it.
     app.pool_size = config.threads
+    app.long_lived = True
     run_server(app.project, config, announce=click.echo)
 
 

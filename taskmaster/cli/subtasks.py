@@ -11,6 +11,7 @@ from taskmaster.cli.context import (
     ONE_ID,
     STATUS,
     App,
+    claim_option,
     json_option,
     pass_app,
     tag_option,
@@ -42,6 +43,7 @@ from taskmaster.model import TaskId, sibling
     "-i", "--task-id", type=ONE_ID, help="Instead of a new subtask, convert this existing task."
 )
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def add_subtask(
@@ -72,7 +74,7 @@ def add_subtask(
             parent=TASK_NUMBER.parse(parent, "--parent"),
             tag=name,
         )
-        sub = app.core.execute(convert).result
+        sub = app.execute(convert).result
         message = f"Task {task_id} is now subtask {sub['id']}: {render.title(sub)}"
     else:
         if not (title and title.strip()):
@@ -88,7 +90,7 @@ def add_subtask(
             },
             tag=name,
         )
-        sub = app.core.execute(add).result
+        sub = app.execute(add).result
         message = f"Subtask {sub['id']} added: {render.title(sub)}"
     if as_json:
         render.echo_json(sub)
@@ -100,6 +102,7 @@ def add_subtask(
 @click.option("-i", "--id", "ids", type=IDS, required=True, help="Subtask ids: 3.2[,4.1].")
 @click.option("-c", "--convert", is_flag=True, help="Turn each subtask into a task instead.")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def remove_subtask(
@@ -121,7 +124,7 @@ def remove_subtask(
                 param_hint="'-i' / '--id'",
             )
     remove = RemoveSubtask(ids=tuple(ids), convert=convert, tag=app.tag_for(tag))
-    items = app.core.execute(remove).result
+    items = app.execute(remove).result
     if as_json:
         render.echo_json(items)
         return
@@ -136,6 +139,7 @@ def remove_subtask(
 @click.option("-i", "--id", "ids", type=IDS, help="Task ids whose subtasks to remove.")
 @click.option("--all", "all_tasks", is_flag=True, help="Remove the subtasks of every task.")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def clear_subtasks(
@@ -158,7 +162,7 @@ def clear_subtasks(
                 f"{item} is a subtask id; give task ids", param_hint="'-i' / '--id'"
             )
     numbers = None if all_tasks else tuple(item.task for item in ids or ())
-    changed = app.core.execute(ClearSubtasks(ids=numbers, tag=app.tag_for(tag))).result
+    changed = app.execute(ClearSubtasks(ids=numbers, tag=app.tag_for(tag))).result
     if as_json:
         render.echo_json(changed)
         return
@@ -175,6 +179,7 @@ def clear_subtasks(
     "-r", "--research", is_flag=True, hidden=True, help="Accepted for compatibility; ignored."
 )
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def update_subtask(
@@ -203,7 +208,7 @@ def update_subtask(
     if not prompt.strip():
         raise click.BadParameter("the note is empty", param_hint="'-p' / '--prompt'")
     note = AppendSubtaskNotes(id=subtask_id, text=prompt, tag=app.tag_for(tag))
-    sub = app.core.execute(note).result
+    sub = app.execute(note).result
     if as_json:
         render.echo_json(sub)
         return

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from taskmaster.cli import render, text
-from taskmaster.cli.context import App, F, confirm_or_refuse, json_option, pass_app
+from taskmaster.cli.context import App, F, claim_option, confirm_or_refuse, json_option, pass_app
 from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 
@@ -139,6 +139,7 @@ def branch_tag_name(root: Path) -> tuple[str, str]:
     is_flag=True,
     help="Name the tag after the current git branch (feature/Login -> feature-login).",
 )
+@claim_option
 @json_option
 @pass_app
 def add_tag(
@@ -169,7 +170,7 @@ def add_tag(
         raise click.UsageError("missing the tag NAME (or --from-branch)")
     source = app.core.current_tag() if copy_from_current else copy_from
     add = AddTag(tag=name, description=description or "", copy_from=source)
-    info = app.core.execute(add).result
+    info = app.execute(add).result
     if as_json:
         render.echo_json(info)
         return
@@ -181,11 +182,12 @@ def add_tag(
 
 @tags.command("use")
 @click.argument("name")
+@claim_option
 @json_option
 @pass_app
 def use_tag(app: App, name: str, as_json: bool) -> None:
     """Make a tag the current one (commands without --tag work on it)."""
-    info = app.core.execute(UseTag(tag=name)).result
+    info = app.execute(UseTag(tag=name)).result
     if as_json:
         render.echo_json(info)
         return
@@ -196,6 +198,7 @@ def use_tag(app: App, name: str, as_json: bool) -> None:
 @tags.command("remove")
 @click.argument("name")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@claim_option
 @json_option
 @pass_app
 def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
@@ -208,7 +211,7 @@ def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
         info = next((i for i in app.core.tags().value if i["name"] == name), None)
         count = f" and its {render.plural(info['taskCount'], 'task')}" if info else ""
         confirm_or_refuse(yes, f"Delete tag '{name}'{count}?")
-    info = app.core.execute(DeleteTag(tag=name)).result
+    info = app.execute(DeleteTag(tag=name)).result
     if as_json:
         render.echo_json(info)
         return
@@ -220,11 +223,12 @@ def remove_tag(app: App, name: str, yes: bool, as_json: bool) -> None:
 @tags.command("rename")
 @click.argument("old")
 @click.argument("new")
+@claim_option
 @json_option
 @pass_app
 def rename_tag(app: App, old: str, new: str, as_json: bool) -> None:
     """Rename a tag (`master` cannot be renamed)."""
-    info = app.core.execute(RenameTag(old=old, new=new)).result
+    info = app.execute(RenameTag(old=old, new=new)).result
     if as_json:
         render.echo_json(info)
         return
@@ -235,11 +239,12 @@ def rename_tag(app: App, old: str, new: str, as_json: bool) -> None:
 @click.argument("source")
 @click.argument("dest")
 @click.option("-d", "--description", default=None, help="Description of the new tag.")
+@claim_option
 @json_option
 @pass_app
 def copy_tag(app: App, source: str, dest: str, description: str | None, as_json: bool) -> None:
     """Copy a tag with all its tasks under a new name."""
-    info = app.core.execute(CopyTag(source=source, target=dest, description=description)).result
+    info = app.execute(CopyTag(source=source, target=dest, description=description)).result
     if as_json:
         render.echo_json(info)
         return

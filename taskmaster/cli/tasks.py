@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import replace
 
 import click
 
-from taskmaster import documents
+from taskmaster import documents, paging
 from taskmaster.cli import render
+from taskmaster.cli.claims import claim_notes
 from taskmaster.cli.context import (
     DEPENDENCY_IDS,
     IDS,
@@ -16,6 +18,7 @@ from taskmaster.cli.context import (
     STATUS,
     STATUS_LIST,
     App,
+    claim_option,
     confirm_or_refuse,
     json_option,
     pass_app,
@@ -35,6 +38,19 @@ PRIORITY = click.Choice(PRIORITIES)
 )
 @click.option("--with-subtasks", is_flag=True, help="Show subtasks as indented rows.")
 @click.option("--ready", is_flag=True, help="Only tasks whose dependencies are all done.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="At most N tasks; the next page's cursor goes to stderr (--json: nextCursor).",
+)
+@click.option(
+    "--cursor",
+    help="Continue after the page that returned this cursor (stays valid while others write).",
+)
+@click.option(
+    "--fields",
+    help="With --json, only these task keys, comma-separated (e.g. id,title,status).",
+)
 @tag_option
 @json_option
 @pass_app
@@ -44,6 +60,9 @@ def list_tasks(
     status: list[str] | None,
     with_subtasks: bool,
     ready: bool,
+    limit: int | None,
+    cursor: str | None,
+    fields: str | None,
     tag: str | None,
     as_json: bool,
 ) -> None:
@@ -57,16 +76,45 @@ def list_tasks(
     """
     statuses = list(dict.fromkeys([*(status_arg or ()), *(status or ())])) or None
     result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready).value
+    wanted = None
+    if fields is not None:
+        try:
+            wanted = paging.parse_fields(fields)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="'--fields'") from None
+    paged = None
+    if limit is not None or cursor is not None:
+        try:
+            paged = paging.page(result.tasks, result.tag, limit=limit, cursor=cursor)
+        except paging.CursorError as err:
+            raise click.BadParameter(str(err), param_hint="'--cursor'") from None
+        result = replace(result, tasks=[dict(task) for task in paged.tasks])
+        if paged.changed and not as_json:  # --json says it in the body
+            click.echo(f"note: tag {result.tag!r} changed since the first page", err=True)
     if as_json:
-        render.echo_json(documents.task_list_document(result.tag, result.tasks))
+        body = documents.task_list_document(result.tag, result.tasks)
+        if wanted is not None:
+            body["tasks"] = [paging.project(task, wanted) for task in body["tasks"]]
+        if paged is not None:
+            body["nextCursor"] = paged.next_cursor
+            body["changed"] = paged.changed
+        render.echo_json(body)
         return
+    if paged is not None and paged.next_cursor is not None:
+        click.echo(f"next page: --cursor {paged.next_cursor}", err=True)
     filters = [*(statuses or ()), *(["ready"] if ready else ())]
     tag_tasks = result.tag_tasks
     if result.tasks:
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        # Who holds the ready tasks is what an agent choosing one needs to see.
+        notes = claim_notes(app, result.tasks, result.tag) if ready else None
         render.echo_lines(
             render.task_table(
-                result.tasks, with_subtasks=with_subtasks, color=app.color, width=width
+                result.tasks,
+                with_subtasks=with_subtasks,
+                color=app.color,
+                width=width,
+                claims=notes,
             )
         )
         click.echo()
@@ -112,33 +160,43 @@ def show(
     if as_json:
         render.echo_json(documents.items_document(items))
         return
+    notes = claim_notes(app, items, app.tag_for(tag))
     for index, item in enumerate(items):
         if index:
             click.echo()
-        render.echo_lines(render.task_detail(item, color=app.color))
+        render.echo_lines(render.task_detail(item, color=app.color, claims=notes))
 
 
 @click.command("next")
+@click.option(
+    "--unclaimed", is_flag=True, help="Skip the tasks a live claim holds (see `tm claim`)."
+)
 @tag_option
 @json_option
 @pass_app
-def next_task(app: App, tag: str | None, as_json: bool) -> None:
+def next_task(app: App, unclaimed: bool, tag: str | None, as_json: bool) -> None:
     """Show the task to work on next.
 
     A ready subtask of an in-progress task comes first; otherwise the pending or in-progress
     task with all dependencies done, highest priority first, then fewest dependencies, then
     lowest id. --json prints the task as `show` does, or null when nothing is ready.
     """
-    item = app.core.next_task(app.tag_for(tag)).value
+    item = app.core.next_task(app.tag_for(tag), unclaimed=unclaimed).value
     if as_json:
         render.echo_json(item)
         return
     if item is None:
-        click.echo("No task is ready: every pending task waits on a dependency, or none is left.")
+        if unclaimed:
+            click.echo("No unclaimed task is ready: the ready ones are claimed, or none is ready.")
+        else:
+            click.echo(
+                "No task is ready: every pending task waits on a dependency, or none is left."
+            )
         return
+    notes = claim_notes(app, [item], app.tag_for(tag))
     click.echo("Next up:")
     click.echo()
-    render.echo_lines(render.task_detail(item, color=app.color))
+    render.echo_lines(render.task_detail(item, color=app.color, claims=notes))
 
 
 @click.command("set-status")
@@ -147,6 +205,7 @@ def next_task(app: App, tag: str | None, as_json: bool) -> None:
 @click.option("-i", "--id", "ids", type=IDS, help="Task ids, comma-separated; 3.2 is a subtask.")
 @click.option("-s", "--status", type=STATUS, help="The new status.")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def set_status(
@@ -170,7 +229,7 @@ def set_status(
     """
     wanted = pick([("ID", id_arg), ("--id", ids)], what="task id")
     new_status = pick([("STATUS", status_arg), ("--status", status)], what="status")
-    items = app.core.execute(
+    items = app.execute(
         SetStatus(ids=tuple(wanted), status=new_status, tag=app.tag_for(tag))
     ).result
     if as_json:
@@ -195,6 +254,7 @@ def set_status(
 )
 @click.option("--priority", type=PRIORITY, default="medium", show_default=True)
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def add_task(
@@ -230,7 +290,7 @@ def add_task(
         },
         tag=app.tag_for(tag),
     )
-    task = app.core.execute(command).result
+    task = app.execute(command).result
     if as_json:
         render.echo_json(task)
         return
@@ -248,6 +308,7 @@ def add_task(
 @click.option("-s", "--status", type=STATUS, help="New status.")
 @click.option("-p", "--prompt", hidden=True)
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def update_task(
@@ -291,7 +352,7 @@ def update_task(
             "nothing to update: give at least one of --title, --description, --details, "
             "--test-strategy, --priority, --status"
         )
-    item = app.core.execute(UpdateTask(id=target, fields=fields, tag=app.tag_for(tag))).result
+    item = app.execute(UpdateTask(id=target, fields=fields, tag=app.tag_for(tag))).result
     if as_json:
         render.echo_json(item)
         return
@@ -303,6 +364,7 @@ def update_task(
 @click.option("-i", "--id", "ids", type=IDS, help="Task ids, comma-separated; 3.2 is a subtask.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @tag_option
+@claim_option
 @json_option
 @pass_app
 def remove_task(
@@ -328,7 +390,7 @@ def remove_task(
         items = app.core.show(wanted, name).value  # an unknown id fails before the question
         listed = "; ".join(f"{render.label(item)} '{render.title(item)}'" for item in items)
         confirm_or_refuse(yes, f"Remove {listed}?")
-    removed = app.core.execute(RemoveTask(ids=tuple(wanted), tag=name)).result
+    removed = app.execute(RemoveTask(ids=tuple(wanted), tag=name)).result
     if as_json:
         render.echo_json(removed)
         return

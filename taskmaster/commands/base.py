@@ -16,12 +16,13 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import orjson
 
-from taskmaster.errors import BadArgument
+from taskmaster.errors import BadArgument, ClaimLost
 from taskmaster.events import TASK_UPDATED
 from taskmaster.fields import REQUIRED as REQUIRED_FIELD
 from taskmaster.fields import TaskField
 from taskmaster.kinds import TAG, Kind, Schema, schema_of
-from taskmaster.model import DEFAULT_TAG, Document
+from taskmaster.model import DEFAULT_TAG, Document, TaskId
+from taskmaster.ops.claims import check_fence
 from taskmaster.storage.base import Draft, ProjectState
 
 T = TypeVar("T")
@@ -42,6 +43,9 @@ class Param:
     description: str
     arg: str | None = None
     """The name in JSON when it is not the camelCase of the field name."""
+    subject: bool = False
+    """The ids it holds are what the command writes: a write carrying a claim token must hold
+    their claims (`Command.claim_subjects`)."""
 
 
 def param(
@@ -50,9 +54,10 @@ def param(
     *,
     default: Any = REQUIRED,
     arg: str | None = None,
+    subject: bool = False,
 ) -> Any:
     """A command parameter (a dataclass field that carries its `Param`)."""
-    metadata = {"param": Param(kind, description, arg)}
+    metadata = {"param": Param(kind, description, arg, subject)}
     if default is REQUIRED:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -85,13 +90,17 @@ class Work:
     """What a command runs on: the transaction's draft, the time of the write, and what the
     change announcement should say (set by the command)."""
 
-    __slots__ = ("draft", "missing_tag", "now", "tag")
+    __slots__ = ("also", "draft", "ids", "missing_tag", "now", "tag")
 
     def __init__(self, draft: Draft, now: str) -> None:
         self.draft = draft
         self.now = now
         self.tag: str | None = None
         """The tag the change is announced under."""
+        self.ids: tuple[str, ...] | None = None
+        """The ids the change is announced for, when the result does not name them."""
+        self.also: list[tuple[str, tuple[str, ...]]] = []
+        """Further changes to announce with the commit: (event kind, ids)."""
         self.missing_tag: str | None = None
         """The current tag the project names when it no longer exists (master was used)."""
 
@@ -140,6 +149,32 @@ class Command(Generic[T]):
     def apply(self, work: Work) -> T:
         """Change `work.draft` and return the result (raise to change nothing)."""
         raise NotImplementedError
+
+    # fencing --------------------------------------------------------------------------------
+    def claim_subjects(self) -> list[TaskId]:
+        """The tasks and subtasks the command writes (its `subject` parameters)."""
+        subjects: list[TaskId] = []
+        for item in dataclasses.fields(cast(Any, self)):
+            info = item.metadata.get("param")
+            if info is None or not info.subject:
+                continue
+            value = getattr(self, item.name)
+            for each in value if isinstance(value, tuple | list) else (value,):
+                if each is not None:
+                    subjects.append(each if isinstance(each, TaskId) else TaskId(int(each)))
+        return subjects
+
+    def fence(self, work: Work, token: int) -> None:
+        """Refuse the write (`ClaimLost`) unless `token` is the live claim of what it writes,
+        judged under the transaction's exclusion by the storage's clock."""
+        tag = self.fence_tag(work)
+        if not work.document.has_tag(tag):
+            raise ClaimLost.because(token, f"tag '{tag}' does not exist", tag=tag)
+        check_fence(work.document, tag, self.claim_subjects(), token, work.draft.clock())
+
+    def fence_tag(self, work: Work) -> str:
+        """The tag whose claims a carried token is checked against: the current one."""
+        return work.resolve(None)
 
     # describing -----------------------------------------------------------------------------
     @classmethod
@@ -250,6 +285,9 @@ class TaskCommand(Command[T]):
 
     tag: str | None = tag_param()
 
+    def fence_tag(self, work: Work) -> str:
+        return work.resolve(self.tag)
+
     def apply(self, work: Work) -> T:
         name = work.resolve(self.tag)
         work.tag = name
@@ -263,7 +301,7 @@ class TaskCommand(Command[T]):
         result = self.run(document, name, work)
         for each, changed in zip(touched, checks, strict=True):
             if changed():
-                _stamp_updated(document, each, work.now)
+                stamp_updated(document, each, work.now)
         return result
 
     def run(self, document: Document, tag: str, work: Work) -> T:
@@ -274,7 +312,7 @@ class TaskCommand(Command[T]):
         return None
 
 
-def _stamp_updated(document: Document, tag: str, now: str) -> None:
+def stamp_updated(document: Document, tag: str, now: str) -> None:
     value = document.tag(tag)
     metadata = value.get("metadata")
     if metadata is None and document.flat:

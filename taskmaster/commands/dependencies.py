@@ -15,7 +15,7 @@ class AddDependency(TaskCommand[Task]):
     name = "add-dependency"
     summary = "Make a task or subtask wait for another (a cycle is refused, naming it)."
 
-    id: TaskId = param(ID, "The task or subtask that waits.")
+    id: TaskId = param(ID, "The task or subtask that waits.", subject=True)
     depends_on: TaskId = param(ID, "The task or subtask it waits for.")
 
     def run(self, document: Document, tag: str, work: Work) -> Task:
@@ -27,7 +27,7 @@ class RemoveDependency(TaskCommand[Task]):
     name = "remove-dependency"
     summary = "Remove one dependency of a task or subtask."
 
-    id: TaskId = param(ID, "The task or subtask that waits.")
+    id: TaskId = param(ID, "The task or subtask that waits.", subject=True)
     depends_on: TaskId = param(ID, "The dependency to remove.")
 
     def run(self, document: Document, tag: str, work: Work) -> Task:

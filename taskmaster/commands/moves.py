@@ -16,7 +16,7 @@ class Move(TaskCommand[list[Task]]):
     name = "move"
     summary = "Move tasks or subtasks to new ids (task <-> subtask, renumber)."
 
-    sources: tuple[TaskId, ...] = param(SOME_IDS, "What to move.", arg="from")
+    sources: tuple[TaskId, ...] = param(SOME_IDS, "What to move.", arg="from", subject=True)
     targets: tuple[TaskId, ...] = param(SOME_IDS, "Where to, one id per source.", arg="to")
 
     def run(self, document: Document, tag: str, work: Work) -> list[Task]:
@@ -28,7 +28,7 @@ class PlaceBefore(TaskCommand[Task]):
     name = "place-before"
     summary = "Reorder: put a task just before another one; no id changes."
 
-    id: TaskId = param(ID, "The task to move.", arg="from")
+    id: TaskId = param(ID, "The task to move.", arg="from", subject=True)
     before: TaskId = param(ID, "The task it goes before.")
 
     def run(self, document: Document, tag: str, work: Work) -> Task:
@@ -43,7 +43,7 @@ class MoveToTag(TaskCommand[list[Task]]):
     event = TAG_CHANGED
     summary = "Move tasks (with their subtasks) to another tag."
 
-    ids: tuple[int, ...] = param(TASK_NUMBERS, "The tasks to move.")
+    ids: tuple[int, ...] = param(TASK_NUMBERS, "The tasks to move.", subject=True)
     to_tag: str = param(TAG, "The tag they move to.")
     with_dependencies: bool = param(
         FLAG, "Also move the tasks they depend on, in the same tag.", default=False

@@ -21,7 +21,7 @@ class AddSubtask(TaskCommand[Task]):
     event = TASK_CREATED
     summary = "Add a subtask to a task."
 
-    parent: int = param(TASK_NUMBER, "The task that gets the subtask.")
+    parent: int = param(TASK_NUMBER, "The task that gets the subtask.", subject=True)
     values: Mapping[str, Any]
     """The subtask's fields by their stored names (see `taskmaster.fields`)."""
 
@@ -38,7 +38,7 @@ class ConvertToSubtask(TaskCommand[Task]):
     name = "convert-to-subtask"
     summary = "Make a task a subtask of another task."
 
-    id: int = param(TASK_NUMBER, "The task to convert.")
+    id: int = param(TASK_NUMBER, "The task to convert.", subject=True)
     parent: int = param(TASK_NUMBER, "The task it becomes a subtask of.")
 
     def run(self, document: Document, tag: str, work: Work) -> Task:
@@ -51,7 +51,7 @@ class RemoveSubtask(TaskCommand[list[Task]]):
     event = TASK_DELETED
     summary = "Remove subtasks, or with convert make each a task of its own."
 
-    ids: tuple[TaskId, ...] = param(SOME_IDS, "The subtasks ('3.2').")
+    ids: tuple[TaskId, ...] = param(SOME_IDS, "The subtasks ('3.2').", subject=True)
     convert: bool = param(FLAG, "Make each a standalone task instead.", default=False)
 
     def run(self, document: Document, tag: str, work: Work) -> list[Task]:
@@ -67,7 +67,7 @@ class ClearSubtasks(TaskCommand[list[Task]]):
     summary = "Remove every subtask of the given tasks, or of every task."
 
     ids: tuple[int, ...] | None = param(
-        TASK_NUMBERS, "The tasks; every task of the tag when left out.", default=None
+        TASK_NUMBERS, "The tasks; every task of the tag when left out.", default=None, subject=True
     )
 
     def run(self, document: Document, tag: str, work: Work) -> list[Task]:

@@ -66,7 +66,7 @@ class UpdateTask(TaskCommand[Task]):
     name = "update-task"
     summary = "Change fields of a task or subtask; a field left out is left alone."
 
-    id: TaskId = param(ID, "The task or subtask ('3.2') to change.")
+    id: TaskId = param(ID, "The task or subtask ('3.2') to change.", subject=True)
     fields: dict[str, Any] = param(
         UPDATE_FIELDS, "The new values, keyed by field name: " + ", ".join(UPDATABLE) + "."
     )
@@ -82,7 +82,7 @@ class SetStatus(TaskCommand[list[Task]]):
     name = "set-status"
     summary = "Set the status of tasks or subtasks (a parent follows its subtasks)."
 
-    ids: tuple[TaskId, ...] = param(SOME_IDS, "The tasks or subtasks ('3.2').")
+    ids: tuple[TaskId, ...] = param(SOME_IDS, "The tasks or subtasks ('3.2').", subject=True)
     status: str = param(STATUS, _F["status"].description)
 
     def run(self, document: Document, tag: str, work: Work) -> list[Task]:
@@ -95,7 +95,9 @@ class RemoveTask(TaskCommand[list[Task]]):
     event = TASK_DELETED
     summary = "Remove tasks or subtasks; references to them are dropped."
 
-    ids: tuple[TaskId, ...] = param(SOME_IDS, "The tasks or subtasks ('3.2') to remove.")
+    ids: tuple[TaskId, ...] = param(
+        SOME_IDS, "The tasks or subtasks ('3.2') to remove.", subject=True
+    )
 
     def run(self, document: Document, tag: str, work: Work) -> list[Task]:
         return ops.remove_task(document, tag, list(self.ids))
@@ -106,7 +108,7 @@ class AppendSubtaskNotes(TaskCommand[Task]):
     name = "update-subtask"
     summary = "Append a timestamped note to a subtask's details."
 
-    id: TaskId = param(ID, "The subtask ('3.2').")
+    id: TaskId = param(ID, "The subtask ('3.2').", subject=True)
     text: str = param(TEXT, "The note, added as it is.")
 
     def run(self, document: Document, tag: str, work: Work) -> Task:

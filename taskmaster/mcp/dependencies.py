@@ -18,12 +18,14 @@ from taskmaster.errors import DependenciesLeftBehind, InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
+    ClaimToken,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
     about,
     command,
+    execute,
     reply,
     tool,
 )
@@ -88,6 +90,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         id: Waiting,
         dependsOn: DependsOn,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Make a task or subtask depend on another; returns the changed item.
@@ -97,7 +100,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         return reply(
-            core.execute(_dependency(AddDependency, id, dependsOn, projects.tag(tag))).result
+            execute(core, _dependency(AddDependency, id, dependsOn, projects.tag(tag)), claimToken)
         )
 
     @tool(server, title="Remove Dependency", idempotent=True)
@@ -106,6 +109,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         id: Waiting,
         dependsOn: Dependency,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Remove one dependency of a task or subtask; returns the changed item.
@@ -114,7 +118,9 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         return reply(
-            core.execute(_dependency(RemoveDependency, id, dependsOn, projects.tag(tag))).result
+            execute(
+                core, _dependency(RemoveDependency, id, dependsOn, projects.tag(tag)), claimToken
+            )
         )
 
     @tool(server, title="Validate Dependencies", read_only=True)
@@ -133,7 +139,12 @@ def register(server: ToolServer, projects: Projects) -> None:
         return reply(documents.validation_document(name, issues))
 
     @tool(server, title="Fix Dependencies", destructive=True, idempotent=True)
-    def fix_dependencies(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
+    def fix_dependencies(
+        projectRoot: ProjectRoot,
+        tag: Tag = None,
+        claimToken: ClaimToken = None,
+        file: TasksFile = None,
+    ) -> str:
         """Repair what validate_dependencies reports: remove invalid dependencies, and give the
         later copies of a shared id (and ids of 0 or below) the next free ids; references to a
         shared id keep naming its first item.
@@ -142,7 +153,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         name = projects.tag(tag) or core.current_tag()
-        fixed = core.execute(FixDependencies(tag=name)).result
+        fixed = execute(core, FixDependencies(tag=name), claimToken)
         return reply(documents.fixed_document(name, fixed))
 
     @tool(server, title="Move Task", destructive=True)
@@ -156,6 +167,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         withDependencies: WithDependencies = False,
         ignoreDependencies: IgnoreDependencies = False,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Move tasks and subtasks: renumber, task <-> subtask, or to another tag.
@@ -171,7 +183,7 @@ def register(server: ToolServer, projects: Projects) -> None:
                 raise InvalidInput("'before' places one task: give one 'from' id")
             core = projects.open(projectRoot, file)
             place = {"from": str(sources[0]), "before": before, "tag": projects.tag(tag)}
-            return reply(core.execute(command(PlaceBefore, place)).result)
+            return reply(execute(core, command(PlaceBefore, place), claimToken))
         if toTag is None:
             if fromTag is not None:
                 raise InvalidInput("fromTag needs toTag (within one tag, use tag)")
@@ -183,7 +195,7 @@ def register(server: ToolServer, projects: Projects) -> None:
                 raise InvalidInput("missing 'to': where should the items go? (or give toTag)")
             core = projects.open(projectRoot, file)
             renumber = {"from": from_ids, "to": to, "tag": projects.tag(tag)}
-            return reply(core.execute(command(Move, renumber)).result)
+            return reply(execute(core, command(Move, renumber), claimToken))
         if to and to.strip():
             raise InvalidInput("'to' is for moves within a tag; with toTag leave it out")
         if withDependencies and ignoreDependencies:
@@ -201,7 +213,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         }
         move = command(MoveToTag, args, {"ids": "from", "tag": "fromTag"})
         try:
-            moved = core.execute(move).result
+            moved = execute(core, move, claimToken)
         except DependenciesLeftBehind as err:
             raise err.naming("withDependencies or ignoreDependencies") from None
         return reply(moved)

@@ -16,6 +16,7 @@ from pathlib import Path
 from taskmaster.compose import DEFAULT_LOCK_TIMEOUT, Project, Settings, open_url, project_at
 from taskmaster.core import TaskMaster
 from taskmaster.errors import InvalidInput
+from taskmaster.journal.entry import DEFAULT_KEEP
 from taskmaster.mcp.roots import ProjectRootRefused, RootPolicy, resolve_inside
 from taskmaster.project import ProjectPaths, default_tasks_file, read_storage_url, storage_file
 
@@ -32,6 +33,8 @@ class Projects:
         default_tag: str | None = None,
         redis_url: str | None = None,
         storage_url: str | None = None,
+        journal_keep: int = DEFAULT_KEEP,
+        journal_max_age_s: float | None = None,
     ) -> None:
         self.policy = policy
         self.redis_url = redis_url
@@ -42,6 +45,9 @@ class Projects:
         """`tm --file`: the server's own project uses this task file unless a call names one."""
         self.lock_timeout = lock_timeout
         self.default_tag = default_tag
+        self.journal_keep = journal_keep
+        self.journal_max_age_s = journal_max_age_s
+        """The journal's retention (TM_JOURNAL_KEEP, TM_JOURNAL_MAX_AGE), as `tm` keeps it."""
         self._projects: dict[tuple[Path, str], Project] = {}
         # Tools run on worker threads; two first calls must not open two facades.
         self._lock = threading.Lock()
@@ -74,7 +80,13 @@ class Projects:
 
     @property
     def _settings(self) -> Settings:
-        return Settings(lock_timeout=self.lock_timeout, redis_url=self.redis_url)
+        return Settings(
+            lock_timeout=self.lock_timeout,
+            redis_url=self.redis_url,
+            journal_keep=self.journal_keep,
+            journal_max_age_s=self.journal_max_age_s,
+            keep_document=True,  # a server: many writes, one process
+        )
 
     def _storage_of(self, root: Path) -> tuple[str | None, Path | None]:
         """The storage URL a project's tasks are at (None: its task file), and the project

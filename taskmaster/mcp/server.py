@@ -1,8 +1,9 @@
 """The MCP server: every tool registered on one `ToolServer` (an `MCPServer`), over stdio.
 
-Tool modules mirror the CLI's (`tasks`, `subtasks`, `dependencies`, `tags`, `project`); each
-`register(server, projects)` adds its tools. Nothing here holds task data: `Projects` hands
-out facades, and every call goes through one of them (its lock, its revision check).
+Tool modules mirror the CLI's (`tasks`, `subtasks`, `dependencies`, `tags`, `project`,
+`claims`, `history`); each `register(server, projects)` adds its tools. Nothing here holds
+task data: `Projects` hands out facades, and every call goes through one of them (its lock,
+its revision check).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Literal
 
-from taskmaster.mcp import dependencies, project, subtasks, tags, tasks
+from taskmaster.mcp import claims, dependencies, history, project, subtasks, tags, tasks
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import ToolServer
 
@@ -21,10 +22,13 @@ Task Master Pro: the project's tasks in .taskmaster/tasks.json, shared safely wi
 command line and other servers (every write is locked and atomic; every read is fresh).
 Pass projectRoot = the project's absolute directory in every call. Ids are '3' for a task and
 '3.2' for subtask 2 of task 3. Results are JSON; a failed call returns an error saying why.
-Start with get_tasks or next_task.
+Start with get_tasks or next_task. When several agents share the project, claim_task before
+working on a task and pass its claim.token as claimToken to your writes on it. get_history
+says who changed what (your writes are recorded under your client's name); undo takes a
+revision's change back.
 """
 
-TOOL_MODULES = (tasks, subtasks, dependencies, tags, project)
+TOOL_MODULES = (tasks, subtasks, dependencies, tags, project, claims, history)
 
 
 def build_server(projects: Projects, *, log_level: LogLevel = "WARNING") -> ToolServer:

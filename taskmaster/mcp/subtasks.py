@@ -18,12 +18,14 @@ from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
+    ClaimToken,
     ProjectRoot,
     Tag,
     TasksFile,
     ToolServer,
     about,
     command,
+    execute,
     reply,
     tool,
 )
@@ -90,6 +92,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         status: Status = None,
         dependencies: Dependencies = None,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Add a subtask to a task (the next free subtask id), or convert a task into one.
@@ -103,7 +106,7 @@ def register(server: ToolServer, projects: Projects) -> None:
                 raise InvalidInput("give either taskId (convert a task) or title, not both")
             pair = {"id": taskId, "parent": id, "tag": name}
             convert = command(ConvertToSubtask, pair, {"id": "taskId", "parent": "id"})
-            return reply(core.execute(convert).result)
+            return reply(execute(core, convert, claimToken))
         if not (title and title.strip()):
             raise InvalidInput("give the subtask a title (or taskId to convert a task)")
         parent = TaskId.parse(id)
@@ -117,7 +120,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             "status": status,
             "tag": name,
         }
-        return reply(core.execute(command(AddSubtask, args, {"parent": "id"})).result)
+        return reply(execute(core, command(AddSubtask, args, {"parent": "id"}), claimToken))
 
     @tool(server, title="Remove Subtask", destructive=True)
     def remove_subtask(
@@ -125,6 +128,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         id: RemoveIds,
         convert: Convert = False,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Remove subtasks (and dependencies on them), or promote them to tasks with convert.
@@ -133,7 +137,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         args = {"ids": id, "convert": convert, "tag": projects.tag(tag)}
-        return reply(core.execute(command(RemoveSubtask, args, {"ids": "id"})).result)
+        return reply(execute(core, command(RemoveSubtask, args, {"ids": "id"}), claimToken))
 
     @tool(server, title="Clear Subtasks", destructive=True)
     def clear_subtasks(
@@ -144,6 +148,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             Field(validation_alias="all", description="Remove the subtasks of every task."),
         ] = False,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Remove all subtasks of some tasks (id) or of every task (all: true).
@@ -154,7 +159,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             raise InvalidInput("give either id (task ids) or all: true, not both or neither")
         core = projects.open(projectRoot, file)
         args = {"ids": None if all_tasks else id, "tag": projects.tag(tag)}
-        return reply(core.execute(command(ClearSubtasks, args, {"ids": "id"})).result)
+        return reply(execute(core, command(ClearSubtasks, args, {"ids": "id"}), claimToken))
 
     @tool(server, title="Update Subtask")
     def update_subtask(
@@ -165,6 +170,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             bool, Field(description="Accepted for compatibility; no research is done.")
         ] = False,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Append a timestamped note to a subtask's details; earlier details are kept.
@@ -174,4 +180,4 @@ def register(server: ToolServer, projects: Projects) -> None:
         core = projects.open(projectRoot, file)
         args = {"id": id, "text": prompt, "tag": projects.tag(tag)}
         note = command(AppendSubtaskNotes, args, {"text": "prompt"})
-        return reply(core.execute(note).result)
+        return reply(execute(core, note, claimToken))

@@ -13,7 +13,17 @@ from pydantic import Field
 from taskmaster.commands import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
-from taskmaster.mcp.toolkit import ProjectRoot, TasksFile, ToolServer, about, command, reply, tool
+from taskmaster.mcp.toolkit import (
+    ClaimToken,
+    ProjectRoot,
+    TasksFile,
+    ToolServer,
+    about,
+    command,
+    execute,
+    reply,
+    tool,
+)
 
 TAG_NAME = "Letters, digits, '-' and '_'."
 
@@ -54,6 +64,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         ] = False,
         copyFromTag: CopyFrom = None,
         description: Description = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Create a tag, empty or as a copy of another; returns its info."""
@@ -63,12 +74,13 @@ def register(server: ToolServer, projects: Projects) -> None:
         source = core.current_tag() if copyFromCurrent else copyFromTag
         args = {"name": name, "description": description, "copyFrom": source}
         names = {"copyFrom": "copyFromCurrent" if copyFromCurrent else "copyFromTag"}
-        return reply(core.execute(command(AddTag, args, names)).result)
+        return reply(execute(core, command(AddTag, args, names), claimToken))
 
     @tool(server, title="Delete Tag", destructive=True)
     def delete_tag(
         projectRoot: ProjectRoot,
         name: Deleted,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Delete a tag and all its tasks, without confirmation; returns its last info.
@@ -76,23 +88,25 @@ def register(server: ToolServer, projects: Projects) -> None:
         If it was the current tag, master becomes current.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.execute(command(DeleteTag, {"name": name})).result)
+        return reply(execute(core, command(DeleteTag, {"name": name}), claimToken))
 
     @tool(server, title="Use Tag", idempotent=True)
     def use_tag(
         projectRoot: ProjectRoot,
         name: Used,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Make a tag the current one: calls without a tag work on it (for every client)."""
         core = projects.open(projectRoot, file)
-        return reply(core.execute(command(UseTag, {"name": name})).result)
+        return reply(execute(core, command(UseTag, {"name": name}), claimToken))
 
     @tool(server, title="Rename Tag", destructive=True)
     def rename_tag(
         projectRoot: ProjectRoot,
         oldName: OldName,
         newName: RenamedTo,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Rename a tag ('master' cannot be renamed); returns its info under the new name."""
@@ -100,7 +114,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         rename = command(
             RenameTag, {"old": oldName, "new": newName}, {"old": "oldName", "new": "newName"}
         )
-        return reply(core.execute(rename).result)
+        return reply(execute(core, rename, claimToken))
 
     @tool(server, title="Copy Tag")
     def copy_tag(
@@ -108,10 +122,11 @@ def register(server: ToolServer, projects: Projects) -> None:
         sourceName: Source,
         targetName: Target,
         description: CopyDescription = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Copy a tag with all its tasks under a new name; returns the new tag's info."""
         core = projects.open(projectRoot, file)
         args = {"source": sourceName, "target": targetName, "description": description}
         names = {"source": "sourceName", "target": "targetName"}
-        return reply(core.execute(command(CopyTag, args, names)).result)
+        return reply(execute(core, command(CopyTag, args, names), claimToken))

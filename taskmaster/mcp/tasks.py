@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from taskmaster import documents
+from taskmaster import documents, paging
 from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.errors import InvalidInput
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
+    ClaimToken,
     ProjectRoot,
     Tag,
     TasksFile,
@@ -20,6 +21,7 @@ from taskmaster.mcp.toolkit import (
     about,
     about_field,
     command,
+    execute,
     reply,
     tool,
 )
@@ -58,6 +60,52 @@ def statuses(text: str | None) -> list[str] | None:
     return [check_status(value) for value in dict.fromkeys(wanted)] or None
 
 
+def _printed_size(item: Any) -> int:
+    # Inside the answer's list every line of an item is indented four more spaces.
+    text = reply(item)
+    return len(text) + 4 * (text.count("\n") + 1) + 2
+
+
+def _within_budget(
+    result: Any, full: dict[str, Any], wanted: tuple[str, ...] | None, cursor: str | None
+) -> dict[str, Any]:
+    """`full` (a task list answer too big for an agent's client) cut to the budget: compact
+    fields unless the caller chose some, the first tasks that fit, and the cursor of the
+    rest (see `paging.ANSWER_BUDGET_CHARS`)."""
+    fields = wanted or paging.COMPACT_FIELDS
+    tasks = [paging.project(task, fields) for task in full["tasks"]]
+    # Measured as the answer is printed (indented), then checked whole: cut further if the
+    # estimate was short.
+    shown = paging.fitting(tasks, paging.ANSWER_BUDGET_CHARS - 2_000, measure=_printed_size)
+    while shown > 1 and len(reply({"tasks": tasks[:shown]})) > paging.ANSWER_BUDGET_CHARS - 1_000:
+        shown = max(1, shown * 9 // 10)
+    # The cursor of the rest carries the first page's fingerprint, as every page's does.
+    first_print = (
+        paging.decode_cursor(cursor, result.tag).fingerprint
+        if cursor is not None
+        else paging.fingerprint(result.tasks)
+    )
+    next_cursor = None
+    if shown < len(tasks):
+        after = int(full["tasks"][shown - 1]["id"])
+        next_cursor = paging.Cursor(result.tag, after, first_print).encode()
+    answer = {
+        "tag": full["tag"],
+        "tasks": tasks[:shown],
+        "nextCursor": next_cursor,
+        "changed": full.get("changed", False),
+        "truncated": {
+            "shown": shown,
+            "of": len(full["tasks"]),
+            "fields": list(fields),
+            "why": f"the whole answer would exceed {paging.ANSWER_BUDGET_CHARS:,} characters; "
+            "pass cursor=nextCursor for the next tasks, fields=... for other keys, limit=N "
+            "for pages of N",
+        },
+    }
+    return answer
+
+
 def register(server: ToolServer, projects: Projects) -> None:
     @tool(server, title="Get Tasks", read_only=True)
     def get_tasks(
@@ -69,10 +117,28 @@ def register(server: ToolServer, projects: Projects) -> None:
         ready: Annotated[
             bool, Field(description="Only tasks whose dependencies are all done.")
         ] = False,
+        limit: Annotated[
+            int | None,
+            Field(description="At most this many tasks; the answer's nextCursor reads on."),
+        ] = None,
+        cursor: Annotated[
+            str | None,
+            Field(description="The nextCursor of the previous page: continue after it."),
+        ] = None,
+        fields: Annotated[
+            str | None,
+            Field(description="Only these task keys, comma-separated, e.g. 'id,title,status'."),
+        ] = None,
         tag: Tag = None,
         file: TasksFile = None,
     ) -> str:
         """List the tasks of a tag, optionally filtered by status or readiness.
+
+        With limit or cursor the answer also has nextCursor (null on the last page) and
+        changed (the tag changed since the first page). Without limit, an answer that would
+        exceed about 60,000 characters (under 25,000 tokens) is cut to fit: only id, title,
+        status, priority and dependencies (unless fields names others), as many tasks as fit,
+        "truncated" saying so and nextCursor reading on.
 
         Returns {"tag": name, "tasks": [task, ...]}; a task has id, title, description,
         details, testStrategy, status, priority, dependencies (ids; "2.3" is a subtask) and,
@@ -80,9 +146,24 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         result = core.list_tasks(projects.tag(tag), status=statuses(status), ready=ready).value
-        return reply(
-            documents.task_list_document(result.tag, result.tasks, with_subtasks=withSubtasks)
-        )
+        try:
+            wanted = paging.parse_fields(fields) if fields is not None else None
+            paged = None
+            if limit is not None or cursor is not None:
+                paged = paging.page(result.tasks, result.tag, limit=limit, cursor=cursor)
+        except ValueError as err:
+            raise InvalidInput(str(err)) from None
+        tasks = [dict(task) for task in paged.tasks] if paged is not None else result.tasks
+        body = documents.task_list_document(result.tag, tasks, with_subtasks=withSubtasks)
+        if wanted is not None:
+            body["tasks"] = [paging.project(task, wanted) for task in body["tasks"]]
+        if paged is not None:
+            body["nextCursor"] = paged.next_cursor
+            body["changed"] = paged.changed
+        text = reply(body)
+        if limit is None and len(text) > paging.ANSWER_BUDGET_CHARS:
+            return reply(_within_budget(result, body, wanted, cursor))
+        return text
 
     @tool(server, title="Get Task", read_only=True)
     def get_task(
@@ -111,15 +192,27 @@ def register(server: ToolServer, projects: Projects) -> None:
         return reply(documents.items_document(items))
 
     @tool(server, title="Next Task", read_only=True)
-    def next_task(projectRoot: ProjectRoot, tag: Tag = None, file: TasksFile = None) -> str:
+    def next_task(
+        projectRoot: ProjectRoot,
+        unclaimed: Annotated[
+            bool,
+            Field(
+                description="Leave out the tasks live claims hold (what claim_task would "
+                "claim without an id)."
+            ),
+        ] = False,
+        tag: Tag = None,
+        file: TasksFile = None,
+    ) -> str:
         """The task to work on next, or null when nothing is ready.
 
         A ready subtask of an in-progress task comes first; otherwise the pending or
         in-progress task whose dependencies are all done, highest priority first, then fewest
-        dependencies, then lowest id.
+        dependencies, then lowest id. To take it with no other agent taking it too, use
+        claim_task instead.
         """
         core = projects.open(projectRoot, file)
-        return reply(core.next_task(projects.tag(tag)).value)
+        return reply(core.next_task(projects.tag(tag), unclaimed=unclaimed).value)
 
     @tool(server, title="Set Task Status", idempotent=True)
     def set_task_status(
@@ -127,6 +220,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         id: StatusIds,
         status: NewStatus,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Set the status of tasks or subtasks; returns the changed items as a list.
@@ -136,7 +230,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         args = {"ids": id, "status": status, "tag": projects.tag(tag)}
-        return reply(core.execute(command(SetStatus, args, {"ids": "id"})).result)
+        return reply(execute(core, command(SetStatus, args, {"ids": "id"}), claimToken))
 
     @tool(server, title="Add Task")
     def add_task(
@@ -157,6 +251,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             ),
         ] = None,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Add a task with the next free id (status pending); returns the new task.
@@ -175,7 +270,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             "priority": priority,
             "tag": projects.tag(tag),
         }
-        return reply(core.execute(command(AddTask, args)).result)
+        return reply(execute(core, command(AddTask, args), claimToken))
 
     @tool(server, title="Update Task", idempotent=True)
     def update_task(
@@ -192,6 +287,7 @@ def register(server: ToolServer, projects: Projects) -> None:
             Field(description="Not supported (no AI model here): give the fields instead."),
         ] = None,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Change fields of a task or subtask; fields left out stay as they are.
@@ -213,13 +309,14 @@ def register(server: ToolServer, projects: Projects) -> None:
         fields = {key: value for key, value in given.items() if value is not None}
         core = projects.open(projectRoot, file)
         args = {"id": id, "fields": fields, "tag": projects.tag(tag)}
-        return reply(core.execute(command(UpdateTask, args)).result)
+        return reply(execute(core, command(UpdateTask, args), claimToken))
 
     @tool(server, title="Remove Task", destructive=True)
     def remove_task(
         projectRoot: ProjectRoot,
         id: RemoveIds,
         tag: Tag = None,
+        claimToken: ClaimToken = None,
         file: TasksFile = None,
     ) -> str:
         """Remove tasks (with their subtasks) or subtasks, and every dependency on them.
@@ -229,7 +326,7 @@ def register(server: ToolServer, projects: Projects) -> None:
         """
         core = projects.open(projectRoot, file)
         args = {"ids": id, "tag": projects.tag(tag)}
-        return reply(core.execute(command(RemoveTask, args, {"ids": "id"})).result)
+        return reply(execute(core, command(RemoveTask, args, {"ids": "id"}), claimToken))
 
 
 def _subtasks_with_status(item: dict[str, Any], wanted: list[str]) -> dict[str, Any]:

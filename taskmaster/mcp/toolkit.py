@@ -8,6 +8,7 @@ claude-task-master tools (camelCase) because agents are prompted with those.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -22,15 +23,27 @@ from pydantic.fields import FieldInfo
 
 from taskmaster.commands import Command
 from taskmaster.commands.base import ParamSpec
+from taskmaster.core import TaskMaster
 from taskmaster.documents import dumps
-from taskmaster.errors import TaskMasterError
+from taskmaster.errors import ClaimHeld, ClaimLost, EntryNotFound, TaskMasterError, UndoRefused
 from taskmaster.fields import FIELDS_BY_NAME
+from taskmaster.journal.entry import Origin
 from taskmaster.kinds import IDS as ID_LIST
-from taskmaster.kinds import SOME_IDS, TASK_NUMBERS, Kind
+from taskmaster.kinds import SOME_IDS, TASK_NUMBERS, TOKEN, Kind
 from taskmaster.model import PRIORITIES, STATUSES
 
 F = TypeVar("F", bound=Callable[..., str])
 C = TypeVar("C", bound=Command[Any])
+T = TypeVar("T")
+
+PROBLEM_NAMES: tuple[tuple[type[TaskMasterError], str], ...] = (
+    (ClaimHeld, "claim-held"),
+    (ClaimLost, "claim-lost"),
+    (UndoRefused, "undo-refused"),
+    (EntryNotFound, "entry-not-found"),
+)
+"""Errors an agent must tell apart from the rest (wait or claim another task; stop working on
+it), named first in the message by the problem types the REST API gives them."""
 
 
 def reply(value: Any) -> str:
@@ -50,12 +63,45 @@ def tool_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except TaskMasterError as err:
-            raise ToolError(str(err)) from err
+            raise ToolError(_message(err)) from err
         except OSError as err:
             # Permission denied, disk full...: the file system's own words are the useful part.
             raise ToolError(f"{type(err).__name__}: {err}") from err
 
     return wrapper  # type: ignore[return-value]
+
+
+def _message(err: TaskMasterError) -> str:
+    for kind, name in PROBLEM_NAMES:
+        if isinstance(err, kind):
+            return f"{name}: {err}"
+    return str(err)
+
+
+VIA = "mcp"
+MAX_CLIENT_NAME = 100
+CLIENT_NAME: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "taskmaster_mcp_client", default=None
+)
+"""The name the calling client gave in its initialize request (`clientInfo.name`), set for the
+duration of one tool call: the worker thread a tool runs on gets a copy of the call's context."""
+
+
+def client_name(context: Context[Any, Any] | None) -> str | None:
+    """`clientInfo.name` of the client a call came from; None when it gave none."""
+    try:
+        params = context.request_context.session.client_params if context else None
+    except (ValueError, AttributeError):  # no request behind the call (a direct call)
+        return None
+    info = getattr(params, "client_info", None)
+    name = str(getattr(info, "name", None) or "").strip()
+    return name[:MAX_CLIENT_NAME] or None
+
+
+def caller(core: TaskMaster) -> Origin:
+    """Who the current tool call writes as: its client's name, via "mcp" (when the client
+    gave none, the actor the facade was opened with: the user at this host by default)."""
+    return Origin(CLIENT_NAME.get() or core.origin.actor, VIA)
 
 
 class ToolServer(MCPServer):
@@ -77,7 +123,11 @@ class ToolServer(MCPServer):
         signature = self.signatures.get(name)
         if signature is not None:
             check_arguments(name, signature, arguments)
-        return await super().call_tool(name, arguments, context)
+        named = CLIENT_NAME.set(client_name(context))
+        try:
+            return await super().call_tool(name, arguments, context)
+        finally:
+            CLIENT_NAME.reset(named)
 
 
 def check_arguments(name: str, signature: FuncMetadata, arguments: dict[str, Any]) -> None:
@@ -201,6 +251,17 @@ Tag = Annotated[
         )
     ),
 ]
+ClaimToken = Annotated[
+    int | None,
+    Field(
+        description=(
+            "The fencing token of your claim (claim_task's claim.token). With it the write is "
+            "refused (claim-lost) unless that claim is still live on what it writes, so work "
+            "whose lease ran out cannot overwrite the task's new holder. Leave it out to write "
+            "unfenced."
+        )
+    ),
+]
 TasksFile = Annotated[
     str | None,
     Field(
@@ -269,3 +330,12 @@ def command(command: type[C], args: Mapping[str, Any], names: Mapping[str, str] 
     for key, value in given.items():
         spec_of(command, key).kind.parse(value, (names or {}).get(key, key))
     return command.from_args(given)
+
+
+def execute(core: TaskMaster, command: Command[T], claim_token: int | None) -> T:
+    """A write tool's command run in one transaction, fenced by the call's `claimToken` when
+    it has one, journaled as the calling client (`caller`); returns the command's result."""
+    claim: int | None = None
+    if claim_token is not None:
+        claim = TOKEN.parse(claim_token, "claimToken")
+    return core.execute(command, claim=claim, origin=caller(core)).result

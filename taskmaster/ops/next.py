@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from taskmaster.model import (
     DEFAULT_PRIORITY,
     PRIORITY_RANK,
@@ -57,8 +59,8 @@ def _rank(priority: object) -> int:
     return PRIORITY_RANK.get(priority, medium) if isinstance(priority, str) else medium
 
 
-def next_task(doc: Document, tag: str) -> Task | None:
-    """The next item to work on, or None.
+def next_task(doc: Document, tag: str, *, exclude: Collection[TaskId] = frozenset()) -> Task | None:
+    """The next item to work on, or None; never one of `exclude` (ids held by claims).
 
     First: pending/in-progress subtasks of in-progress parents whose dependencies are done
     (bare numbers are siblings), by priority (own, else the parent's, else medium), then fewer
@@ -69,6 +71,9 @@ def next_task(doc: Document, tag: str) -> Task | None:
     done = _Done(tasks)
     # An item whose id another shares cannot be shown or changed by id: never offer it.
     shared = shared_ids(tasks)
+    # Held items are skipped one by one: a claimed subtask keeps its parent out of the task
+    # round, not its siblings out of the subtask round.
+    held = exclude if exclude else None
 
     best_sub: tuple[tuple[int, int, int, int], Task, Task] | None = None
     for task in tasks:
@@ -78,6 +83,8 @@ def next_task(doc: Document, tag: str) -> Task | None:
             if status_of(sub) not in WORKABLE or not done.satisfied(task["id"], sub):
                 continue
             if shared and TaskId(task["id"], sub["id"]) in shared:
+                continue
+            if held and TaskId(task["id"], sub["id"]) in held:
                 continue
             priority = sub.get("priority") or task.get("priority") or DEFAULT_PRIORITY
             key = (-_rank(priority), len(sub.get("dependencies") or ()), task["id"], sub["id"])
@@ -94,6 +101,8 @@ def next_task(doc: Document, tag: str) -> Task | None:
         if status_of(task) not in WORKABLE or not done.satisfied(None, task):
             continue
         if shared and TaskId(task["id"]) in shared:
+            continue
+        if held and TaskId(task["id"]) in held:
             continue
         task_key = (-_rank(task.get("priority")), len(task.get("dependencies") or ()), task["id"])
         if best is None or task_key < best[0]:

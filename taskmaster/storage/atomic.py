@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 TEMP_SUFFIX = ".tmp"
@@ -20,8 +21,16 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def replace_file(path: Path, data: bytes, *, durable: bool = True, sync_dir: bool = True) -> None:
-    """Write `data` to a temporary file beside `path`, fsync it, and rename it over `path`.
+def replace_file(
+    path: Path,
+    data: bytes,
+    *,
+    durable: bool = True,
+    sync_dir: bool = True,
+    before_rename: Callable[[], None] | None = None,
+) -> None:
+    """Write `data` to a temporary file beside `path`, fsync it, and rename it over `path`;
+    `before_rename` runs between (what must be durable before the new file is visible).
 
     The temporary file lives in the same directory so that the rename stays on one filesystem
     (and so stays atomic); it is removed on any failure. The new file keeps the permissions of
@@ -40,6 +49,8 @@ def replace_file(path: Path, data: bytes, *, durable: bool = True, sync_dir: boo
                 os.fsync(fd)
         finally:
             os.close(fd)
+        if before_rename is not None:
+            before_rename()
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

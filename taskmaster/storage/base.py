@@ -8,12 +8,16 @@ is decided once, where a project is opened (`taskmaster.compose`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 
+from taskmaster.errors import StorageError
+from taskmaster.journal.changes import Change, diff
+from taskmaster.journal.entry import Entry, Origin, new_entry, utc_stamp
 from taskmaster.model import Document
 
 T = TypeVar("T")
@@ -56,18 +60,36 @@ class Draft:
     when the stored state cannot be read, which is how a user repairs it.
     """
 
-    __slots__ = ("_load_state", "_state", "document", "revision", "state_assigned")
+    __slots__ = (
+        "_clock",
+        "_history",
+        "_initial",
+        "_load_state",
+        "_state",
+        "document",
+        "journal",
+        "revision",
+        "state_assigned",
+    )
 
     def __init__(
         self,
         document: Document,
         state: ProjectState | Callable[[], ProjectState],
         revision: int,
+        clock: Callable[[], float] = time.time,
+        history: Callable[[int], list[Entry]] | None = None,
     ) -> None:
         self.document = document
+        self._clock = clock
+        self._history = history
+        self.journal: Callable[[list[Change]], Entry] | None = None
+        """Set by whoever runs the transaction: makes the journal entry of the commit from
+        its changes (None: the commit is journaled as made by nobody in particular)."""
         self.revision = revision
         """The revision the transaction started from."""
         self._state: ProjectState | None = state if isinstance(state, ProjectState) else None
+        self._initial = self._state
         self._load_state = None if isinstance(state, ProjectState) else state
         self.state_assigned = False
         """Whether the operation replaced the state (the backend then stores it)."""
@@ -84,12 +106,58 @@ class Draft:
         self._state = value
         self.state_assigned = True
 
+    def clock(self) -> float:
+        """The storage's time now, in seconds since the epoch: what leases are measured by
+        (the local clock for a file; the database server's, inside the transaction, for a
+        database), so that every process judges a lease by the same clock."""
+        return self._clock()
+
+    def history(self, after: int) -> list[Entry]:
+        """The journal's committed entries above revision `after`, oldest first, as they are
+        under the transaction's exclusion (what an undo checks)."""
+        return self._history(after) if self._history is not None else []
+
+    def stored_state(self) -> ProjectState:
+        """The state as the transaction found it, whatever the operation assigned since."""
+        if self._initial is not None:
+            return self._initial
+        assert self._load_state is not None
+        return self._load_state()
+
     def watch_tasks(self, tag: str) -> Callable[[], bool]:
         """A check, to call later in the transaction, of whether the tasks of `tag` changed
         from now to then. This one compares their serialisation (what a file costs anyway);
         a backend that tracks changes answers from what it tracked, in what they cost."""
         before = tasks_bytes(self.document, tag)
         return lambda: tasks_bytes(self.document, tag) != before
+
+
+UNREADABLE_STATE = "(unreadable)"
+"""The current tag an entry records as before when the state it replaced did not parse."""
+
+
+def journal_entry(
+    draft: Draft, before: Document | None, positions: Mapping[str, Sequence[int]] | None = None
+) -> Entry:
+    """The entry of a commit that changes `before` into the draft. Backends call it once they
+    know the transaction changed something; a transaction run on the storage directly (not
+    through a command) is journaled as a bare `transaction` of nobody in particular."""
+    before_tag = after_tag = None
+    if draft.state_assigned:
+        try:
+            before_tag = draft.stored_state().current_tag
+        except StorageError:  # a state file that does not parse, being repaired by this write
+            before_tag = UNREADABLE_STATE
+        after_tag = draft.state.current_tag
+    changes = diff(before, draft.document, before_tag, after_tag, positions)
+    if draft.journal is None:
+        return new_entry(
+            origin=Origin("unknown", "storage"),
+            time=utc_stamp(),
+            changes=changes,
+            command="transaction",
+        )
+    return draft.journal(changes)
 
 
 def tasks_bytes(document: Document, tag: str) -> bytes | None:
@@ -115,6 +183,32 @@ class Commit(Generic[T_co]):
     result: T_co
     revision: int
     changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[T_co]):
+    """One operation of a group commit (`Storage.transact_all`), with its own condition."""
+
+    operation: Callable[[Draft], T_co]
+    expected_revision: int | None = None
+
+
+Outcome = Commit[Any] | Exception
+"""What one step of a group commit came to: its commit, or the error it alone raised."""
+
+
+def transact_each(storage: Storage, steps: Sequence[Step[Any]]) -> list[Outcome]:
+    """`transact_all` for a backend that cannot apply several operations in one write: each
+    step in its own transaction, in order (the same outcomes, one durable write each)."""
+    outcomes: list[Outcome] = []
+    for step in steps:
+        try:
+            outcomes.append(
+                storage.transact(step.operation, expected_revision=step.expected_revision)
+            )
+        except Exception as err:  # the step's own outcome; the others go on
+            outcomes.append(err)
+    return outcomes
 
 
 class ChangeFeed(Protocol):
@@ -161,6 +255,11 @@ class Storage(Protocol):
         """The project's state, cheaply and without reading the document."""
         ...
 
+    def clock(self) -> float:
+        """The storage's time now, in seconds since the epoch (what `Draft.clock` gives a
+        transaction): reads judge leases by it, as writes do."""
+        ...
+
     def read(self) -> Snapshot:
         """The current document, state and revision, without the write exclusion."""
         ...
@@ -172,9 +271,33 @@ class Storage(Protocol):
         commit what it changed durably (nothing, if it raised or changed nothing)."""
         ...
 
+    def transact_all(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        """Group commit: run the steps in order under one write exclusion, each on the
+        document as the steps before it left it, and commit those that succeeded together.
+        Each step's outcome is its own: a step that raises (its condition failed, its command
+        was refused) changes nothing and its error is its outcome; every step that changed
+        something has its own revision, ascending, and its own journal entry. An error of the
+        storage itself (the write failed) is raised: then no step committed."""
+        ...
+
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Create whatever of the store is missing, from `document` and `state`; existing
         parts are left alone. Returns what was created, for the user (empty: nothing)."""
+        ...
+
+    def history(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        """The journal: the entry of every committed revision above `after` that retention
+        kept, oldest first (the first `limit` of them; see `taskmaster.journal`)."""
+        ...
+
+    def journal_stats(self) -> dict[str, Any]:
+        """What the journal holds: ``entries``, ``bytes``, ``oldest`` and ``newest`` revision,
+        and its retention (``keep`` entries, ``max_age_s``)."""
+        ...
+
+    def compact_journal(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        """Drop all but the newest `keep` entries younger than `max_age_s` (the retention
+        settings when not given); returns how many were dropped."""
         ...
 
     def changes(self, on_change: Callable[[int], None]) -> ChangeFeed:

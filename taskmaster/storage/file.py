@@ -23,10 +23,12 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import orjson
 
 from taskmaster.errors import (
     HardLinkedTaskFile,
@@ -35,10 +37,22 @@ from taskmaster.errors import (
     StorageError,
     TaskFileMissing,
 )
+from taskmaster.journal.entry import DEFAULT_KEEP, Entry, utc_stamp
+from taskmaster.journal.file import FileJournal, sha_of
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
-from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
+from taskmaster.storage.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Commit,
+    Draft,
+    Outcome,
+    ProjectState,
+    Snapshot,
+    Step,
+    journal_entry,
+)
 from taskmaster.storage.regular import open_regular
+from taskmaster.storage.resident import Resident, run_steps
 from taskmaster.storage.revision import (
     ABSENT,
     SETTLE_WINDOW_NS,
@@ -109,7 +123,14 @@ class FileStorage:
         config_file: Path | str | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         durable: bool = True,
+        journal_keep: int = DEFAULT_KEEP,
+        journal_max_age_s: float | None = None,
+        journal: bool = True,
+        keep_document: bool = False,
     ) -> None:
+        """`keep_document`: keep the document of the last commit in memory, and write from it
+        while the file stays as this instance wrote it (for long-lived processes: `tm serve`,
+        `tm mcp`); without it only a group commit builds one, for its own duration."""
         # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
@@ -123,12 +144,24 @@ class FileStorage:
         self.lock_timeout = lock_timeout
         self.durable = durable
         self._revisions = RevisionFile(self.path)
+        # `journal=False` only measures what the journal costs (the benchmarks' baseline).
+        self._journal = FileJournal(
+            self.path,
+            durable=durable,
+            keep=journal_keep,
+            max_age_s=journal_max_age_s,
+            enabled=journal,
+        )
         self._owner_pid = os.getpid()
         self._thread_lock = threading.RLock()
         self._file_lock: DirectoryLock | None = None
         self._swept = False
         # Revisions this instance committed, so that its watcher can tell them from others'.
         self._committed: deque[int] = deque(maxlen=256)
+        self.keep_document = keep_document
+        self._resident: Resident | None = None
+        self._last_written: Signature | None = None
+        """The stat of the file version this instance last wrote."""
 
     # identity ------------------------------------------------------------------------------
     @property
@@ -223,6 +256,10 @@ class FileStorage:
         """The project state: a stat of state.json when nothing changed."""
         return self._state.get()
 
+    def clock(self) -> float:
+        """This machine's clock: every process sharing the project shares it."""
+        return time.time()
+
     def read(self) -> Snapshot:
         """The current document, state and revision, without the write lock."""
         give_up = time.monotonic() + self.lock_timeout
@@ -258,33 +295,161 @@ class FileStorage:
         A changed state is written before the task file: a reader that sees the new revision
         (the rename, or for a state change alone the new revision record) sees the new state.
         """
+        outcome = self.transact_all([Step(operation, expected_revision)])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def transact_all(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        """Group commit (see `Storage.transact_all`): the steps applied in order to the
+        document kept in memory (`resident.py`) and written once.
+
+        The kept document is used while the file is still the version this instance wrote:
+        then nothing is read or parsed. Otherwise the file is read and settled as for any
+        write; a single step then runs on the parsed document (a `tm` run writes once and
+        exits: building rows would only cost it), and the rows are built when they will pay:
+        for a group, or when `keep_document` is set and the file is still ours.
+        """
+        if not steps:
+            return []
         with self.locked():
             self._sweep_orphans()
-            raw, version, canonical, links = self._read_locked()
-            revision = version.revision
-            if links > 1:  # checked by writers only: reading a hard-linked file is fine
-                raise HardLinkedTaskFile.at(self.path, links)
-            if expected_revision is not None and expected_revision != revision:
-                raise RevisionMismatch.between(expected_revision, revision)
+            resident = self._resident_if_current()
+            if resident is None:
+                raw, version, canonical, links = self._read_locked()
+                if links > 1:  # checked by writers only: reading a hard-linked file is fine
+                    raise HardLinkedTaskFile.at(self.path, links)
+                # Resolve what a killed writer left in the journal, and journal an outside
+                # change, before this commit's entry goes after them.
+                self._journal.settle(raw, version.revision, ours=canonical, time_now=utc_stamp())
+                ours = version.signature == self._last_written
+                if len(steps) == 1 and not (self.keep_document and ours):
+                    return [self._transact_parsed(steps[0], raw, version, canonical)]
+                with paused_gc():
+                    document = Document.from_json(raw, self.path)
+                    resident = Resident(document, raw, version.revision, version.signature)
+                resident.journal_size = self._journal.size()
+                self._resident = resident
+            try:
+                return self._run_resident(resident, steps)
+            finally:
+                if not self.keep_document:
+                    self._resident = None
+
+    def _resident_if_current(self) -> Resident | None:
+        """The kept document, if the file is still exactly the version it holds: its stat,
+        its revision record and the journal's size all as this instance left them."""
+        resident = self._resident
+        if resident is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise TaskFileMissing.at(self.path) from None
+        recorded = self._revisions.recorded()
+        if (
+            Signature.of(st) != resident.signature
+            or recorded.signature != resident.signature
+            or recorded.revision != resident.revision
+            or st.st_nlink > 1
+            or self._journal.size() != resident.journal_size
+        ):
+            self._resident = None
+            return None
+        return resident
+
+    def _run_resident(self, resident: Resident, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        base = resident.revision
+        try:
+            with paused_gc():
+                run = run_steps(
+                    resident,
+                    steps,
+                    load_state=self._state.get,
+                    history=self._history_locked,
+                    journal=self._journal.enabled,
+                )
+                if not run.changes:
+                    return run.resolve(base, base)
+                new = resident.working.document.to_json() if run.rows_changed else resident.raw
+        except BaseException:
+            self._resident = None
+            raise
+        try:
+            state_changed = run.state is not None and self._state.stored_or_none() != run.state
+            previous = RecordedRevision(base, resident.signature)
+            floor = base + run.changes
+            # The hash of a large file is taken while its temporary copy is written and
+            # fsynced (both release the GIL): the entry line needs it only before the rename.
+            digest = _HashInBackground(new)
+
+            def before_rename() -> None:
+                # Flushed before the rename: see taskmaster/journal/file.py for why this order
+                # leaves neither a commit without its entry nor an entry without its commit.
+                self._journal.begin(run.entries, base, new, sha=digest.result())
+                if state_changed:
+                    assert run.state is not None
+                    self._state.write(run.state)
+
+            if run.rows_changed:
+                committed = self._write_locked(
+                    new, previous, floor=floor, before_rename=before_rename
+                )
+            else:
+                before_rename()
+                committed = self._mark_changed_locked(ours=True, floor=floor)
+            self._journal.finish(committed, new)
+        except BaseException:
+            self._resident = None
+            raise
+        resident.revision = committed
+        if run.rows_changed and self._last_written is not None:
+            resident.signature = self._last_written
+        resident.raw = new
+        resident.journal_size = self._journal.size()
+        return run.resolve(base, committed)
+
+    def _transact_parsed(
+        self, step: Step[Any], raw: bytes, version: Version, canonical: bool
+    ) -> Outcome:
+        """One step on the document parsed from `raw` (the lock held, the journal settled)."""
+        revision = version.revision
+        try:
+            if step.expected_revision is not None and step.expected_revision != revision:
+                raise RevisionMismatch.between(step.expected_revision, revision)
             with paused_gc():
                 document = Document.from_json(raw, self.path)
-                draft = Draft(document, self._state.get, revision)
-                result = operation(draft)
+                flat = document.flat
+                draft = Draft(document, self._state.get, revision, history=self._history_locked)
+                result = step.operation(draft)
                 new = document.to_json()
-            state_changed = draft.state_assigned and self._state.stored_or_none() != draft.state
-            # Another program's bytes differ from ours in layout alone: compare what they mean,
-            # so that an operation that changes nothing never rewrites (reformats) their file.
-            unchanged = new == raw or (
-                not canonical and new == Document.from_json(raw, self.path).to_json()
-            )
-            if unchanged and not state_changed:
-                return Commit(result, revision, changed=False)
-            if state_changed:
-                self._state.write(draft.state)
-            if unchanged:
-                return Commit(result, self._mark_changed_locked(ours=True), changed=True)
-            recorded = RecordedRevision(revision, version.signature)
-            return Commit(result, self._write_locked(new, recorded), changed=True)
+        except Exception as err:  # the step's outcome: nothing was written
+            return err
+        state_changed = draft.state_assigned and self._state.stored_or_none() != draft.state
+        # Another program's bytes differ from ours in layout alone: compare what they mean,
+        # so that an operation that changes nothing never rewrites (reformats) their file.
+        unchanged = new == raw or (
+            not canonical and new == Document.from_json(raw, self.path).to_json()
+        )
+        if unchanged and not state_changed:
+            return Commit(result, revision, changed=False)
+        written = raw if unchanged else new
+        if self._journal.enabled:
+            with paused_gc():
+                # The bytes parsed again (validated once already): the document before.
+                before = document if unchanged else Document(orjson.loads(raw), flat=flat)
+                entry = journal_entry(draft, before)
+            # Flushed before the rename: see taskmaster/journal/file.py for why this order
+            # leaves neither a commit without its entry nor an entry without its commit.
+            self._journal.begin([entry], revision, written)
+        if state_changed:
+            self._state.write(draft.state)
+        if unchanged:
+            committed = self._mark_changed_locked(ours=True)
+        else:
+            committed = self._write_locked(new, RecordedRevision(revision, version.signature))
+        self._journal.finish(committed, written)
+        return Commit(result, committed, changed=True)
 
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Write whatever is missing of the task file and state.json; the paths written."""
@@ -297,6 +462,45 @@ class FileStorage:
                 self._state.write(state)
                 created.append(str(self._state.path))
         return created
+
+    # journal --------------------------------------------------------------------------------
+    def history(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        """The journal's committed entries above `after` (the first `limit` of them), without
+        the lock."""
+        return self._journal.entries(self._current_bytes, after, limit)
+
+    def _history_locked(self, after: int) -> list[Entry]:
+        return self.history(after)
+
+    def _current_bytes(self) -> tuple[int, bytes]:
+        version = self._version()
+        with os.fdopen(open_regular(self.path), "rb") as handle:
+            return version.revision, handle.read()
+
+    def journal_stats(self) -> dict[str, Any]:
+        return self._journal.stats()
+
+    def compact_journal(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        with self.locked():
+            return self._journal.compact(keep, max_age_s)
+
+    def journaled(self, revision: int) -> bool:
+        """Whether the journal has an entry at `revision` or later (an unresolved entry that
+        the task file proves committed counts): how the watcher tells an editor's change,
+        which nobody journaled yet, from a commit of ours."""
+        last = self._journal.last_revision()
+        if last is not None and last >= revision:
+            return True
+        return any(e["revision"] >= revision for e in self.history(revision - 1))
+
+    def journal_outside_change(self) -> int:
+        """Under the lock, record an outside change (an editor's, the reference tool's) in the
+        journal now, rather than at the next write: what a watcher calls on an outside event.
+        Returns the revision it is journaled at."""
+        with self.locked():
+            raw, version, canonical, _ = self._read_locked()
+            self._journal.settle(raw, version.revision, ours=canonical, time_now=utc_stamp())
+            return version.revision
 
     def changes(self, on_change: Callable[[int], None]) -> FileWatcher:
         """A watcher of the task file's directory that reports other programs' changes."""
@@ -330,14 +534,26 @@ class FileStorage:
                 return raw, Version(revision, signature), False, st.st_nlink
             time.sleep(max(_SETTLE_POLL_INTERVAL, (signature.ctime_ns - now) / 1e9 + SETTLE_WINDOW))
 
-    def _write_locked(self, data: bytes, previous: RecordedRevision) -> int:
-        replace_file(self.path, data, durable=self.durable, sync_dir=False)
+    def _write_locked(
+        self,
+        data: bytes,
+        previous: RecordedRevision,
+        *,
+        floor: int = 0,
+        before_rename: Callable[[], None] | None = None,
+    ) -> int:
+        """Replace the file with `data` and record its revision: at least `floor` (a group
+        commit's steps took the numbers below it)."""
+        replace_file(
+            self.path, data, durable=self.durable, sync_dir=False, before_rename=before_rename
+        )
         # Stat after the rename: rename itself changes ctime. We hold the lock, so nobody else
         # of ours can have replaced the file in between. Derived like a reader would (one that
         # found the file renamed before the sidecar), so that no reader's number exceeds ours.
         signature = Signature.of(os.stat(self.path))
-        revision = derive_revision(previous, signature)
+        revision = max(derive_revision(previous, signature), floor)
         self._committed.append(revision)
+        self._last_written = signature
         self._revisions.record(revision, signature, canonical=True)
         if self.durable:
             fsync_directory(self.path.parent)
@@ -350,15 +566,19 @@ class FileStorage:
         (the watcher calls this on their events), and for a change of the state alone.
         """
         with self.locked():
-            return self._mark_changed_locked()
+            revision = self._mark_changed_locked()
+            with contextlib.suppress(OSError), open(self.path, "rb") as handle:
+                raw = handle.read()
+                self._journal.settle(raw, revision, ours=False, time_now=utc_stamp())
+            return revision
 
-    def _mark_changed_locked(self, *, ours: bool = False) -> int:
+    def _mark_changed_locked(self, *, ours: bool = False, floor: int = 0) -> int:
         try:
             signature = Signature.of(os.stat(self.path))
         except FileNotFoundError:
             raise TaskFileMissing.at(self.path) from None
         recorded = self._revisions.recorded()
-        revision = above_every_derivation(recorded, signature)
+        revision = max(above_every_derivation(recorded, signature), floor)
         # Same stat: the bytes may still be ours (a state change, not an edit); if an editor
         # did write them, treating them as ours only costs a reformat on the next write.
         canonical = recorded.canonical and recorded.signature == signature
@@ -390,6 +610,31 @@ class FileStorage:
 
     def __repr__(self) -> str:
         return f"FileStorage({str(self.path)!r})"
+
+
+class _HashInBackground:
+    """The journal's hash of `data`, taken on another thread when `data` is large enough for
+    that to pay (hashlib releases the GIL), else when asked for."""
+
+    _THRESHOLD = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._sha: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) >= self._THRESHOLD:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self._sha = sha_of(self._data)
+
+    def result(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        if self._sha is None:
+            self._sha = sha_of(self._data)
+        return self._sha
 
 
 def _keeps_changing(path: Path) -> StorageError:

@@ -13,12 +13,24 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from taskmaster.errors import RevisionMismatch, TaskFileMissing
+from taskmaster.journal.changes import diff
+from taskmaster.journal.entry import Entry, Origin, new_entry, utc_stamp
 from taskmaster.model import Document
-from taskmaster.storage.base import Commit, Draft, ProjectState, Snapshot
+from taskmaster.storage.base import (
+    Commit,
+    Draft,
+    Outcome,
+    ProjectState,
+    Snapshot,
+    Step,
+    journal_entry,
+    transact_each,
+)
 
 if TYPE_CHECKING:
     from taskmaster.storage.base import ChangeFeed, Storage
@@ -74,6 +86,8 @@ class MemoryStorage:
         self._write_lock = threading.RLock()
         self._stored: _Stored | None = None
         self._feeds: list[MemoryChangeFeed] = []
+        self._journal: list[Entry] = []
+        self.journal_keep = 10_000
 
     # reading ------------------------------------------------------------------------------
     @property
@@ -95,11 +109,19 @@ class MemoryStorage:
     def state(self) -> ProjectState:
         return self._current().state
 
+    def clock(self) -> float:
+        """This machine's clock: every process sharing the project shares it."""
+        return time.time()
+
     def read(self) -> Snapshot:
         stored = self._current()
         return Snapshot(Document.from_json(stored.raw, self._key), stored.state, stored.revision)
 
     # writing ------------------------------------------------------------------------------
+    def transact_all(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        """Each step in its own transaction (see `transact_each`)."""
+        return transact_each(self, steps)
+
     def transact(
         self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
     ) -> Commit[T]:
@@ -109,14 +131,50 @@ class MemoryStorage:
             stored = self._current()
             if expected_revision is not None and expected_revision != stored.revision:
                 raise RevisionMismatch.between(expected_revision, stored.revision)
-            draft = Draft(Document.from_json(stored.raw, self._key), stored.state, stored.revision)
+            draft = Draft(
+                Document.from_json(stored.raw, self._key),
+                stored.state,
+                stored.revision,
+                history=self.history,
+            )
             result = operation(draft)
             raw = draft.document.to_json()
             if raw == stored.raw and draft.state == stored.state:
                 return Commit(result, stored.revision, changed=False)
+            entry = journal_entry(draft, Document.from_json(stored.raw, self._key))
             revision = stored.revision + 1
             self._stored = _Stored(raw, draft.state, revision)
+            self._record(entry, revision)
             return Commit(result, revision, changed=True)
+
+    def _record(self, entry: Entry, revision: int) -> None:
+        entry["revision"] = revision
+        self._journal.append(entry)
+        if len(self._journal) > 2 * self.journal_keep:
+            del self._journal[: -self.journal_keep]
+
+    # journal --------------------------------------------------------------------------------
+    def history(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        found = [dict(e) for e in self._journal if e["revision"] > after]
+        return found[:limit] if limit is not None else found
+
+    def journal_stats(self) -> dict[str, Any]:
+        entries = self._journal
+        return {
+            "entries": len(entries),
+            "bytes": None,
+            "oldest": entries[0]["revision"] if entries else None,
+            "newest": entries[-1]["revision"] if entries else None,
+            "keep": self.journal_keep,
+            "max_age_s": None,
+        }
+
+    def compact_journal(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        with self._write_lock:
+            keep = self.journal_keep if keep is None else keep
+            dropped = max(0, len(self._journal) - keep)
+            del self._journal[:dropped]
+            return dropped
 
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Store `document` and `state` at revision 1 unless the store exists; the store is one
@@ -147,6 +205,18 @@ class MemoryStorage:
             self._stored = _Stored(
                 stored.raw if raw is None else raw,
                 stored.state if state is None else state,
+                revision,
+            )
+            before = Document.from_json(stored.raw, self._key)
+            after = Document.from_json(self._stored.raw, self._key)
+            self._record(
+                new_entry(
+                    origin=Origin("outside", "outside"),
+                    time=utc_stamp(),
+                    changes=diff(
+                        before, after, stored.state.current_tag, self._stored.state.current_tag
+                    ),
+                ),
                 revision,
             )
             feeds = list(self._feeds)

@@ -2,7 +2,8 @@
 
 Several projects share one database, each a row of `tm_projects` named by its key. A project's
 document is kept as rows (see `rows.py`): `tm_entries` (its top-level entries: tags without
-their tasks, and any other top-level value) and `tm_tasks` (one row per task). Every row
+their tasks, and any other top-level value) and `tm_tasks` (one row per task); `tm_journal`
+holds one journal entry per commit (see `taskmaster.journal`). Every row
 carries the revision that last wrote it, and a deleted row stays as a tombstone for a while, so
 that a process holding the rows of revision R reads only what changed since
 (`revision > R`). Tombstones older than the project's `horizon` are purged; a process further
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 NOTIFY_CHANNEL = "tm_changes"
 _SCHEMA_LOCK = 0x746D5F736368  # an arbitrary advisory-lock key: "tm_sch"
 
@@ -62,6 +63,18 @@ MIGRATIONS: dict[int, list[str]] = {
         """,
         "CREATE INDEX tm_entries_changes ON tm_entries (project, revision)",
         "CREATE INDEX tm_tasks_changes ON tm_tasks (project, revision)",
+    ],
+    # the change journal: one entry per commit, written in the commit's own transaction
+    2: [
+        """
+        CREATE TABLE tm_journal (
+            project  bigint NOT NULL REFERENCES tm_projects (id) ON DELETE CASCADE,
+            revision bigint NOT NULL,
+            at       timestamptz NOT NULL DEFAULT now(),
+            entry    text NOT NULL,
+            PRIMARY KEY (project, revision)
+        )
+        """,
     ],
 }
 

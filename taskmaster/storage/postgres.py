@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,10 +44,21 @@ from taskmaster.errors import (
     StorageUnavailable,
     TaskFileMissing,
 )
+from taskmaster.journal.entry import DEFAULT_KEEP, Entry, encode
 from taskmaster.model import Document
 from taskmaster.shape import is_clean_task, json_type_name, normalise_tag
 from taskmaster.storage import pg_schema
-from taskmaster.storage.base import DEFAULT_LOCK_TIMEOUT, Commit, Draft, ProjectState, Snapshot
+from taskmaster.storage.base import (
+    DEFAULT_LOCK_TIMEOUT,
+    Commit,
+    Draft,
+    Outcome,
+    ProjectState,
+    Snapshot,
+    Step,
+    journal_entry,
+    transact_each,
+)
 from taskmaster.storage.rows import (
     EntryRow,
     RowChanges,
@@ -76,6 +87,8 @@ CONNECT_TIMEOUT = 3.0
 """Seconds to wait for a connection before the server counts as unavailable."""
 RETRY_AFTER = 2
 TOMBSTONE_WINDOW = 1000
+JOURNAL_TRIM_EVERY = 100
+"""Every this many revisions, a commit drops journal entries beyond the retention."""
 """Deleted rows are kept this many revisions, for processes catching up with deltas."""
 _LISTEN_POLL = 0.25
 
@@ -129,8 +142,15 @@ class PostgresStorage:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         pool_size: int | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        journal_keep: int = DEFAULT_KEEP,
+        journal_max_age_s: float | None = None,
+        journal: bool = True,
     ) -> None:
         self._conninfo, self.project, self.location = split_url(url)
+        # `journal=False` only measures what the journal costs (the benchmarks' baseline).
+        self.journal_enabled = journal
+        self.journal_keep = journal_keep
+        self.journal_max_age_s = journal_max_age_s
         self.lock_timeout = lock_timeout
         self.pool_size = max(1, pool_size or DEFAULT_POOL_SIZE)
         self.connect_timeout = connect_timeout
@@ -301,6 +321,12 @@ class PostgresStorage:
             lambda connection: ProjectState(self._project_row(connection).current_tag)
         )
 
+    def clock(self) -> float:
+        """The database server's clock (one round trip): leases are judged by one clock
+        however many machines share the project."""
+        seconds: float = self._retrying(_server_clock)
+        return seconds
+
     def schema_version(self) -> int | None:
         """The version of the schema the database holds (None: none), for `tm storage info`."""
         version: int | None = self._retrying(pg_schema.installed_version)
@@ -444,6 +470,10 @@ class PostgresStorage:
         return changes
 
     # writing ----------------------------------------------------------------------------------
+    def transact_all(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        """Each step in its own transaction (see `transact_each`)."""
+        return transact_each(self, steps)
+
     def transact(
         self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
     ) -> Commit[T]:
@@ -478,7 +508,13 @@ class PostgresStorage:
                         image = self._refresh_locked(connection, project, since, delta)
                     working = self._working_at(image)
                     state = ProjectState(project.current_tag)
-                    draft = TrackedDraft(working, state, project.revision)
+                    draft = TrackedDraft(
+                        working,
+                        state,
+                        project.revision,
+                        lambda: _server_clock(connection),
+                        lambda after: self._entries(connection, project.id, after),
+                    )
                     try:
                         result = operation(draft)
                         if draft.document is not working.document:  # replaced wholesale
@@ -498,11 +534,19 @@ class PostgresStorage:
                         return Commit(result, project.revision, changed=False)
                     revision = project.revision + 1
                     next_number = next(numbers)
+                    entry: Entry | None = None
+                    if self.journal_enabled:
+                        entry = journal_entry(
+                            draft, working.before(image), working.changed_positions(image)
+                        )
+                        entry["revision"] = revision
                     # Known as ours before the commit: its NOTIFY may reach our own feed
                     # before this thread gets past the COMMIT.
                     self._committed.append(revision)
                     committing = True  # the writes and the COMMIT go in one round trip
-                    self._write(connection, project, changes, draft.state, revision, next_number)
+                    self._write(
+                        connection, project, changes, draft.state, revision, next_number, entry
+                    )
                 except BaseException:
                     if not committing:
                         with contextlib.suppress(psycopg.Error):
@@ -585,6 +629,7 @@ class PostgresStorage:
         state: ProjectState,
         revision: int,
         next_number: int,
+        entry: Entry | None,
     ) -> None:
         from taskmaster.storage.pg_schema import NOTIFY_CHANNEL
 
@@ -641,8 +686,73 @@ class PostgresStorage:
                 "next_number = %s, horizon = %s WHERE id = %s",
                 (revision, state.current_tag, flat, next_number, horizon, pid),
             )
+            # The entry commits with the rows or not at all: exact by construction.
+            if entry is not None:
+                connection.execute(
+                    "INSERT INTO tm_journal (project, revision, entry) VALUES (%s, %s, %s)",
+                    (pid, revision, encode(entry).decode()),
+                )
+            if entry is not None and revision % JOURNAL_TRIM_EVERY == 0:
+                connection.execute(
+                    "DELETE FROM tm_journal WHERE project = %s AND revision <= %s",
+                    (pid, revision - self.journal_keep),
+                )
             connection.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, f"{pid}:{revision}"))
             connection.execute("COMMIT")
+
+    # journal --------------------------------------------------------------------------------
+    def _entries(self, connection: Any, project_id: int, after: int) -> list[Entry]:
+        rows = connection.execute(
+            "SELECT entry FROM tm_journal WHERE project = %s AND revision > %s ORDER BY revision",
+            (project_id, after),
+        ).fetchall()
+        return [orjson.loads(row[0]) for row in rows]
+
+    def history(self, after: int = 0, limit: int | None = None) -> list[Entry]:
+        # Through `_retrying`, as every read: it turns "no connection at all" (the server
+        # known to be down) into StorageUnavailable, and retries a connection that died.
+        rows = self._retrying(
+            lambda connection: connection.execute(
+                "SELECT j.entry FROM tm_journal j JOIN tm_projects p ON p.id = j.project "
+                "WHERE p.key = %s AND j.revision > %s ORDER BY j.revision LIMIT %s",
+                (self.project, after, limit),
+            ).fetchall()
+        )
+        return [orjson.loads(row[0]) for row in rows]
+
+    def journal_stats(self) -> dict[str, Any]:
+        count, size, oldest, newest = self._retrying(
+            lambda connection: connection.execute(
+                "SELECT count(*), coalesce(sum(octet_length(j.entry)), 0), min(j.revision), "
+                "max(j.revision) FROM tm_journal j JOIN tm_projects p ON p.id = j.project "
+                "WHERE p.key = %s",
+                (self.project,),
+            ).fetchone()
+        )
+        return {
+            "entries": int(count),
+            "bytes": int(size),
+            "oldest": oldest,
+            "newest": newest,
+            "keep": self.journal_keep,
+            "max_age_s": self.journal_max_age_s,
+        }
+
+    def compact_journal(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        keep = self.journal_keep if keep is None else keep
+        max_age_s = self.journal_max_age_s if max_age_s is None else max_age_s
+        try:
+            with self._connection() as connection, connection.transaction():
+                dropped = connection.execute(
+                    "DELETE FROM tm_journal j USING tm_projects p WHERE p.id = j.project "
+                    "AND p.key = %s AND (j.revision <= p.revision - %s "
+                    "OR (%s::double precision IS NOT NULL "
+                    "AND j.at < now() - make_interval(secs => %s::double precision)))",
+                    (self.project, keep, max_age_s, max_age_s),
+                ).rowcount
+        except _ServerDown as err:
+            raise err.error from None
+        return int(dropped or 0)
 
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Create or upgrade the schema and create the project from `document` and `state`,
@@ -709,6 +819,13 @@ class PostgresStorage:
 
     def __repr__(self) -> str:
         return f"PostgresStorage({self.key!r})"
+
+
+def _server_clock(connection: Any) -> float:
+    """The server's time now (``clock_timestamp()``: not the transaction's start, which a
+    transaction that waited for the row lock would give from before its wait)."""
+    row = connection.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()
+    return float(row[0])
 
 
 class _ServerDown(Exception):

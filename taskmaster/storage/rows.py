@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from taskmaster.journal.entry import Entry
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.shape import is_tag
 from taskmaster.storage.base import Draft, ProjectState
@@ -280,8 +282,15 @@ class TrackedDraft(Draft):
 
     __slots__ = ("working",)
 
-    def __init__(self, working: Working, state: ProjectState, revision: int) -> None:
-        super().__init__(working.document, state, revision)
+    def __init__(
+        self,
+        working: Working,
+        state: ProjectState | Callable[[], ProjectState],
+        revision: int,
+        clock: Callable[[], float] = time.time,
+        history: Callable[[int], list[Entry]] | None = None,
+    ) -> None:
+        super().__init__(working.document, state, revision, clock, history)
         self.working = working
 
     def watch_tasks(self, tag: str) -> Callable[[], bool]:
@@ -378,6 +387,81 @@ class Working:
             return False
 
         return changed
+
+    def before(self, image: RowImage) -> Document:
+        """The document as `image` holds it, for the journal's differences: rows the marks
+        say were not changed are this document's own objects (so comparing them costs a
+        pointer check), only the changed rows are parsed again."""
+        if self.document.data is not self.top or STRUCTURE in self.marks.entries:
+            return Document(document_from_parts(image.parts(), image.flat), flat=image.flat)
+        marks = self.marks
+        data: dict[str, Any] = {}
+        for number in image.entry_order:
+            entry = image.entries[number]
+            current = self.values.get(number)
+            if number in marks.entries or current is None:
+                value = orjson.loads(entry.body)
+            else:
+                value = dict(current) if entry.is_tag else current
+            if entry.is_tag:
+                value["tasks"] = self._tasks_before(image, number)
+            if image.flat:
+                return Document(value, flat=True)
+            data[entry.name] = value
+        return Document(data, flat=False)
+
+    def changed_positions(self, image: RowImage) -> dict[str, list[int]] | None:
+        """For each tag whose task list kept its tasks (none added, removed or moved), the
+        positions of the tasks the marks say changed: all the journal's difference needs to
+        compare (see `changes.diff`). None when the document's structure changed."""
+        if self.document.data is not self.top or STRUCTURE in self.marks.entries:
+            return None
+        by_entry: dict[int, list[int]] = {}
+        for row in self.marks.tasks:
+            task = image.tasks.get(row)
+            if task is not None:
+                by_entry.setdefault(task.entry, []).append(row)
+        found: dict[str, list[int]] = {}
+        for name, number in self.entry_of_name.items():
+            current = self.lists.get(number)
+            value = self.values.get(number)
+            rows = image.members.get(number, [])
+            if (
+                current is None
+                or number in self.marks.members
+                or len(rows) != len(current)
+                or not isinstance(value, dict)
+                or value.get("tasks") is not current
+            ):
+                continue
+            dirty = by_entry.get(number, [])
+            if len(dirty) > 16:  # many rows changed: one pass instead of one search each
+                where = {row: index for index, row in enumerate(rows)}
+                found[name] = [where[row] for row in dirty]
+            else:
+                found[name] = [rows.index(row) for row in dirty]
+        return found
+
+    def _tasks_before(self, image: RowImage, number: int) -> list[Any]:
+        """Tag `number`'s tasks as `image` holds them. Unchanged membership: a copy of this
+        document's list (at C speed) with the changed rows parsed again; else rebuilt row by
+        row."""
+        rows = image.members.get(number, [])
+        current = self.lists.get(number)
+        marks = self.marks
+        if current is not None and number not in marks.members and len(current) == len(rows):
+            tasks = list(current)
+            for row in marks.tasks:
+                task = image.tasks.get(row)
+                if task is not None and task.entry == number:
+                    tasks[rows.index(row)] = orjson.loads(task.body)
+            return tasks
+        return [
+            orjson.loads(image.tasks[row].body)
+            if row in marks.tasks or row not in self.objects
+            else self.objects[row]
+            for row in rows
+        ]
 
     @property
     def touched(self) -> bool:

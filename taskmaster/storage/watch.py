@@ -107,14 +107,23 @@ class FileWatcher:
                 revision = self.storage.mark_changed()
             else:
                 revision = self.storage.revision()
+                if self._ours_or_seen(revision):
+                    return  # before any journal work: this thread shares the GIL with readers
+                if not self.storage.journaled(revision):
+                    # An editor's or the reference tool's change: journal it now, so that it
+                    # is announced with its differences like a commit of ours.
+                    revision = self.storage.journal_outside_change()
         except OSError as err:  # deleted, unreadable or not ours to write: the next event tells
             log.debug("watcher: %s", err)
             return
-        if revision <= self._last_announced or self.storage.committed_here(revision):
+        if self._ours_or_seen(revision):
             return
         self._last_announced = revision
         self.announced += 1
         self.on_change(revision)
+
+    def _ours_or_seen(self, revision: int) -> bool:
+        return revision <= self._last_announced or self.storage.committed_here(revision)
 
 
 class _Handler(FileSystemEventHandler):

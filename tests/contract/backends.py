@@ -23,6 +23,7 @@ from taskmaster.storage.memory import MemoryStorage
 
 # Names of known gaps (see `Backend.known_gaps`).
 OUTSIDE_STATE_REVISION = "an outside change of the state alone takes a new revision"
+OUTSIDE_JOURNALED = "an outside change is journaled with its differences"
 
 
 def empty_document() -> Document:
@@ -44,6 +45,8 @@ class Backend:
     """One backend as the contract tests see it; `close` releases every store it made."""
 
     name: str
+    described: str = ""
+    """What `describe()` names the backend (its `name` unless it says otherwise)."""
     # Whether separate OS processes share one store (so process tests apply).
     processes: bool
     # Whether the stored document can be made unreadable from outside.
@@ -180,6 +183,31 @@ class FileBackend(Backend):
         return path
 
 
+class KeptFileBackend(FileBackend):
+    """The file backend as a long-lived process runs it: the document of its last commit kept
+    in memory and written from while the file stays as it wrote it (`keep_document`)."""
+
+    name = "file-kept"
+    described = "file"
+
+    def blank(self) -> Storage:
+        store = super().blank()
+        store.keep_document = True  # type: ignore[attr-defined]
+        return store
+
+    def reopen(self, store: Storage) -> Storage:
+        from taskmaster.storage.file import FileStorage
+
+        return self._track(FileStorage(self._path(store), keep_document=True))
+
+    def opener(self, store: Storage) -> str:
+        path = str(self._path(store))
+        return (
+            "from taskmaster.storage.file import FileStorage\n"
+            f"storage = FileStorage({path!r}, keep_document=True)"
+        )
+
+
 class MemoryBackend(Backend):
     name = "memory"
     processes = False
@@ -213,6 +241,10 @@ class PostgresBackend(Backend):
     written with SQL, bypassing Task Master."""
 
     name = "postgresql"
+    known_gaps: Mapping[str, str] = {
+        OUTSIDE_JOURNALED: "a program that writes the tables directly leaves no journal entry: "
+        "a project in PostgreSQL is written through tm, which journals every commit",
+    }
     processes = True
     corruptible = True
     quiet_period = 0.3
@@ -333,6 +365,7 @@ class PostgresBackend(Backend):
 
 BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], Backend]] = {
     "file": lambda root, _request: FileBackend(root),
+    "file-kept": lambda root, _request: KeptFileBackend(root),
     "memory": lambda _root, _request: MemoryBackend(),
     "postgresql": lambda _root, request: PostgresBackend(
         request.getfixturevalue("postgres_server")

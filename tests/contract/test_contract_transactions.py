@@ -216,7 +216,7 @@ def test_the_key_names_the_store_for_every_handle(backend: Backend) -> None:
     assert backend.reopen(store).key == store.key
     assert backend.make().key != store.key
     description = store.describe()
-    assert description["backend"] == backend.name
+    assert description["backend"] == (backend.described or backend.name)
     assert description["location"]
 
 

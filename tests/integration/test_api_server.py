@@ -182,9 +182,12 @@ def test_a_change_by_another_process_reaches_an_event_stream_client(served: Serv
             break
     latency = time.monotonic() - acknowledged
     assert int(frame["id"]) == expected
-    assert frame["event"] == "file.changed"
+    # Announced from the other process's journal entry: what it was, by whom, where.
+    assert frame["event"] == "task.updated"
     data = orjson.loads(frame["data"])
-    assert data["revision"] == expected and data["kind"] == "file.changed"
+    assert data["revision"] == expected and data["kind"] == "task.updated"
+    assert data["ids"] == ["1"] and data["actor"]
+    assert ["master", "1", "status"] in data["changes"]
     assert latency < 2, f"the event took {latency:.3f} s"
     conn.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import select
 import signal
 import subprocess
 import sys
@@ -168,15 +169,38 @@ def _spawn(script: str, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def _kill_after(procs: list[subprocess.Popen[str]], delay: float) -> list[str]:
+def _kill_after(
+    procs: list[subprocess.Popen[str]], delay: float, *, once_writing: bool = False
+) -> list[str]:
+    """SIGKILL every process ``delay`` seconds from now and return what each printed.
+
+    With ``once_writing`` the delay starts when every process has printed its first line, so
+    that a slow start (imports on a loaded machine) never eats the time meant for writing.
+    """
+    early = [_first_line(proc) for proc in procs] if once_writing else ["" for _ in procs]
     time.sleep(delay)
     for proc in procs:
         proc.send_signal(signal.SIGKILL)
     lines: list[str] = []
-    for proc in procs:
+    for proc, head in zip(procs, early, strict=True):
         out, _ = proc.communicate(timeout=HANG_DEADLINE)
-        lines.extend(out.split())
+        lines.extend((head + out).split())
     return lines
+
+
+def _first_line(proc: subprocess.Popen[str]) -> str:
+    """Read from the pipe's descriptor (not its buffer, which ``communicate`` would skip)."""
+    assert proc.stdout is not None
+    received = b""
+    deadline = time.monotonic() + HANG_DEADLINE
+    while b"\n" not in received:
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            assert chunk, "a writer exited before its first write"
+            received += chunk
+        assert time.monotonic() < deadline, "a writer never acknowledged a first write"
+    return received.decode()
 
 
 def test_sigkilled_writers_never_tear_the_file_or_lose_an_acknowledged_write(
@@ -188,7 +212,7 @@ def test_sigkilled_writers_never_tear_the_file_or_lose_an_acknowledged_write(
     acknowledged: list[str] = []
     for round_no in range(25):
         writers = [_spawn(APPENDER, str(path), f"r{round_no}w{w}") for w in range(3)]
-        acknowledged += _kill_after(writers, rng.uniform(0.15, 0.6))
+        acknowledged += _kill_after(writers, rng.uniform(0.05, 0.45), once_writing=True)
         data = orjson.loads(path.read_bytes())  # the file always parses
         present = {task["title"] for task in data["master"]["tasks"]}
         missing = [token for token in acknowledged if token not in present]

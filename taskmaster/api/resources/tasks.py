@@ -7,6 +7,7 @@ from typing import Any
 
 import falcon
 
+from taskmaster import paging
 from taskmaster.api import bodies, inputs
 from taskmaster.api.problems import invalid
 from taskmaster.api.state import ApiState, etag, send_json
@@ -38,24 +39,53 @@ class TaskCollection:
         self.state = state
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """`?status=a,b&tag=x&ready=true&with_subtasks=false`."""
+        """`?status=a,b&tag=x&ready=true&with_subtasks=false&limit=N&cursor=C&fields=a,b`.
+
+        With `limit` or `cursor` the answer is a page: `nextCursor` (null on the last page)
+        continues after its last task, and `changed` says the tag changed since the first
+        page (see `taskmaster.paging`)."""
         core = self.state.core
         tag = self.state.tag_or_current(inputs.query_tag(req))
         statuses = inputs.query_statuses(req)
         ready = inputs.query_bool(req, "ready", False)
         with_subtasks = inputs.query_bool(req, "with_subtasks", True)
+        limit = inputs.query_int(req, "limit", 0, minimum=1, maximum=100_000)
+        cursor = req.get_param("cursor") or None
+        fields_text = req.get_param("fields")
+        try:
+            fields = paging.parse_fields(fields_text) if fields_text is not None else None
+        except ValueError as err:
+            raise invalid("fields", str(err)) from None
+        if cursor is not None:
+            try:
+                paging.decode_cursor(cursor, tag)
+            except paging.CursorError as err:
+                raise invalid("cursor", str(err)) from None
+        paged = bool(limit) or cursor is not None
 
         def build() -> tuple[Any, int]:
             read = core.list_tasks(tag, status=statuses, ready=ready)
             result = read.value
-            tasks = result.tasks if with_subtasks else [_without_subtasks(t) for t in result.tasks]
-            return {"tag": result.tag, "revision": read.revision, "tasks": tasks}, read.revision
+            tasks = result.tasks
+            body: dict[str, Any] = {"tag": result.tag, "revision": read.revision}
+            if paged:
+                page = paging.page(tasks, result.tag, limit=limit or None, cursor=cursor)
+                tasks = [dict(task) for task in page.tasks]
+                body |= {"nextCursor": page.next_cursor, "changed": page.changed}
+            if not with_subtasks:
+                tasks = [_without_subtasks(t) for t in tasks]
+            if fields is not None:
+                tasks = [paging.project(task, fields) for task in tasks]
+            return {**body, "tasks": tasks}, read.revision
 
         params = {
             "tag": tag,
             "status": ",".join(statuses) if statuses else None,
             "ready": ready,
             "with_subtasks": with_subtasks,
+            "limit": limit,
+            "cursor": cursor,
+            "fields": ",".join(fields) if fields is not None else None,
         }
         self.state.respond_read(req, resp, req.path, params, build)
 
@@ -199,8 +229,10 @@ class Dependency:
 
 
 class NextTask:
-    """`GET /next`: the task to work on next, or `null` (200) when nothing is ready, like
-    `tm next --json`: "nothing to do" is an answer, not a missing resource."""
+    """`GET /next` (also `/tasks/next`): the task to work on next, or `null` (200) when
+    nothing is ready, like `tm next --json`: "nothing to do" is an answer, not a missing
+    resource. `?unclaimed=true` leaves out the tasks live claims hold; a lease runs out
+    without a write, so that answer is built on every request, never cached."""
 
     def __init__(self, state: ApiState) -> None:
         self.state = state
@@ -208,6 +240,10 @@ class NextTask:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         tag = self.state.tag_or_current(inputs.query_tag(req))
         core = self.state.core
+        if inputs.query_bool(req, "unclaimed", False):
+            resp.cache_control = ["no-store"]
+            send_json(resp, core.next_task(tag, unclaimed=True).value)
+            return
 
         def build() -> tuple[Any, int]:
             read = core.next_task(tag)

@@ -1,0 +1,361 @@
+"""`tm serve`'s writes: throughput under 8 clients against a durable SQLite app, and one write's
+latency against a bare durable write of the same bytes.
+
+Throughput, side by side in one run, 8 keep-alive HTTP clients (one process each), every client
+changing its own task's status in a loop (two statuses in turn, so every request is a change):
+
+- tm serve:    `PUT /api/v1/tasks/{id}/status` on `tm serve` (file storage, as shipped, the
+               default thread count) over a 100-task project;
+- sqlite http: the same route and body on a Falcon + waitress app of the benchmark's own
+               (benchmarks/sqlite_app.py, same thread count), one SQLite WAL
+               `synchronous=FULL` UPDATE per request: the target, tm serve >= 1.0 x this;
+- health:      `GET /api/v1/health` on the same `tm serve`, which writes nothing: the HTTP
+               stack's ceiling, and what the 8 clients themselves can reach;
+- sqlite bare: 8 processes, each its own UPDATE-and-commit loop with no HTTP: for reference.
+
+The cases take turns over rounds, in alternating order (as benchmarks/api.py), and tm serve's
+ratio is the median of the rounds' ratios, so both sides of each ratio were measured seconds
+apart. Every response must be 2xx; after every round the task file must hold each client's
+last acknowledged status (`lost_writes` counts, over the rounds, the clients whose write it
+does not hold).
+
+Latency: sequential set-status requests on one keep-alive connection to `tm serve` at 100 and
+10,000 tasks, each timed alternately with a floor, the bare durable write of the same bytes
+(the document serialised as the task file is, then temporary file, fsync, rename, directory
+fsync: benchmarks/transaction.py's `durable_replace`); `ratio_to_floor` is the median of the
+rounds' ratios, target 1.5.
+"""
+
+from __future__ import annotations
+
+import http.client
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.data import synthetic_document
+from benchmarks.fanout import run_together
+from benchmarks.project import create_project, start_http, start_server, supervised
+from benchmarks.sqlite_app import connect, create_db
+from benchmarks.stats import summarise
+from benchmarks.transaction import durable_replace
+from taskmaster.config import DEFAULT_THREADS
+from taskmaster.model import DEFAULT_TAG
+
+NAME = "serve_writes"
+DESCRIPTION = (
+    "tm serve set-status writes/s, 8 clients, vs a durable SQLite app and GET health; one "
+    "write's latency vs a bare durable write of the same bytes"
+)
+CLIENTS = 8
+TASKS = 100
+STATUSES = ("in-progress", "done")
+"""Each client sets these in turn; every task starts at the second, so the first is a change."""
+TARGET_RATIO_TO_SQLITE_HTTP = 1.0
+TARGET_RATIO_TO_FLOOR = 1.5
+LATENCY_SIZES = (100, 10000)
+
+
+def status_path(task_id: int) -> str:
+    return f"/api/v1/tasks/{task_id}/status"
+
+
+def next_status(previous: str) -> str:
+    """The status that changes a task holding `previous`."""
+    return STATUSES[(STATUSES.index(previous) + 1) % len(STATUSES)]
+
+
+def lost_writes(acknowledged: Mapping[int, str], held: Mapping[int, Any]) -> int:
+    """How many tasks do not hold the last status acknowledged for them."""
+    return sum(held.get(task_id) != status for task_id, status in acknowledged.items())
+
+
+def held_statuses(document: Mapping[str, Any], tag: str = DEFAULT_TAG) -> dict[int, Any]:
+    """Task id -> status, as a task file (tag -> {"tasks": [...]}) holds them."""
+    return {task["id"]: task.get("status") for task in document[tag]["tasks"]}
+
+
+# clients ---------------------------------------------------------------------------------------
+
+
+def _http_client(
+    port: int,
+    task_id: int | None,
+    first: str,
+    seconds: float,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """Loop for `seconds` on one keep-alive connection: set-status on `task_id` (statuses in
+    turn from `first`), or GET health when `task_id` is None. Reports (task_id, acknowledged,
+    failed, last acknowledged status, first failure)."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.connect()
+    except OSError as err:
+        results.put(("error", f"cannot connect to port {port}: {err}"))
+        return
+    headers = {"Content-Type": "application/json"}
+    acknowledged = failed = 0
+    status, last, failure = first, None, ""
+    barrier.wait()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        if task_id is None:
+            connection.request("GET", "/api/v1/health")
+        else:
+            body = orjson.dumps({"status": status})
+            connection.request("PUT", status_path(task_id), body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+        if 200 <= response.status < 300:
+            acknowledged += 1
+            if task_id is not None:
+                last, status = status, next_status(status)
+        else:
+            failed += 1
+            failure = failure or f"{response.status} {answer[:200]!r}"
+    connection.close()
+    results.put((task_id, acknowledged, failed, last, failure))
+
+
+def _bare_sqlite_client(
+    db: str, task_id: int, first: str, seconds: float, barrier: Any, results: Any
+) -> None:
+    """The same writes straight into SQLite, no HTTP: one UPDATE-and-commit after another."""
+    connection = connect(Path(db))
+    acknowledged, status, last = 0, first, None
+    barrier.wait()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("UPDATE tasks SET status = ? WHERE id = ?", (status, task_id))
+        connection.execute("COMMIT")
+        acknowledged += 1
+        last, status = status, next_status(status)
+    connection.close()
+    results.put((task_id, acknowledged, 0, last, ""))
+
+
+def _clients_round(
+    case: str, target: int | str, seconds: float, statuses: dict[int, str]
+) -> tuple[int, int, str]:
+    """One timed round of the 8 clients on `case`; (acknowledged, failed, first failure).
+    `statuses` (task id -> last acknowledged status) is updated for the next round."""
+    if case == "sqlite bare":
+        worker: Any = _bare_sqlite_client
+        argses = [(target, i, next_status(statuses[i]), seconds) for i in statuses]
+    elif case == "health":
+        worker = _http_client
+        argses = [(target, None, STATUSES[0], seconds) for _ in range(CLIENTS)]
+    else:
+        worker = _http_client
+        argses = [(target, i, next_status(statuses[i]), seconds) for i in statuses]
+    reports = run_together(
+        worker, argses, timeout=seconds + 120, failed_to_start=f"a {case} client"
+    )
+    for task_id, _, _, last, _ in reports:
+        if task_id is not None and last is not None:
+            statuses[task_id] = last
+    failures = [report[4] for report in reports if report[4]]
+    return (
+        sum(report[1] for report in reports),
+        sum(report[2] for report in reports),
+        failures[0] if failures else "",
+    )
+
+
+def _sqlite_held(db: Path) -> dict[int, Any]:
+    connection = sqlite3.connect(db)
+    try:
+        return dict(connection.execute("SELECT id, status FROM tasks").fetchall())
+    finally:
+        connection.close()
+
+
+def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
+    with (
+        tempfile.TemporaryDirectory(prefix="tm-bench-serve-") as scratch,
+        supervised() as supervisor,
+    ):
+        root = Path(scratch) / "project"
+        root.mkdir()
+        document = synthetic_document(TASKS)
+        owned = list(range(1, CLIENTS + 1))
+        for task in document.data[DEFAULT_TAG]["tasks"]:
+            if task["id"] in owned:
+                task["status"] = STATUSES[-1]
+        task_file = create_project(root, document)
+        http_db, bare_db = Path(scratch) / "http.sqlite", Path(scratch) / "bare.sqlite"
+        create_db(http_db, TASKS, STATUSES[-1])
+        create_db(bare_db, TASKS, STATUSES[-1])
+        threads = str(DEFAULT_THREADS)
+        tm_port, _ = start_server(supervisor, root, "tm serve", "--threads", threads)
+        sqlite_port, _ = start_http(
+            supervisor,
+            "sqlite http",
+            lambda port: [
+                *(sys.executable, "-m", "benchmarks.sqlite_app"),
+                *("--port", str(port), "--db", str(http_db), "--threads", threads),
+            ],
+        )
+        targets: dict[str, int | str] = {
+            "tm serve": tm_port,
+            "sqlite http": sqlite_port,
+            "health": tm_port,
+            "sqlite bare": str(bare_db),
+        }
+        statuses = {case: dict.fromkeys(owned, STATUSES[-1]) for case in targets}
+        holders: dict[str, Callable[[], dict[int, Any]]] = {
+            "tm serve": lambda: held_statuses(orjson.loads(task_file.read_bytes())),
+            "sqlite http": lambda: _sqlite_held(http_db),
+            "sqlite bare": lambda: _sqlite_held(bare_db),
+        }
+        # Checked after every round, each client's last write a change from the one before:
+        # a write dropped at the end of any round shows, and a store that kept nothing at all
+        # cannot pass by the chance that a round ended on the status the task started with.
+        lost = dict.fromkeys(holders, 0)
+        for case, target in targets.items():  # warm up: connections, caches, the WAL
+            _clients_round(case, target, 0.3, statuses[case])
+            if case in holders:
+                lost[case] += lost_writes(statuses[case], holders[case]())
+        measured: dict[str, list[tuple[int, int, str]]] = {case: [] for case in targets}
+        for round_ in range(rounds):
+            order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
+            for case in order:
+                measured[case].append(_clients_round(case, targets[case], seconds, statuses[case]))
+                if case in holders:
+                    lost[case] += lost_writes(statuses[case], holders[case]())
+    rates = {case: [ack / seconds for ack, _, _ in runs] for case, runs in measured.items()}
+    rows: list[dict[str, object]] = []
+    for case, runs in measured.items():
+        who = "processes, no HTTP" if case == "sqlite bare" else "clients"
+        failures = [failure for _, _, failure in runs if failure]
+        row: dict[str, object] = {
+            "benchmark": NAME,
+            "case": f"{case}, {CLIENTS} {who}, {TASKS} tasks",
+            "n": sum(ack for ack, _, _ in runs),
+            "rounds": rounds,
+            "requests_per_s": statistics.median(rates[case]),
+            "requests_per_s_each": [round(rate) for rate in rates[case]],
+            "acknowledged": sum(ack for ack, _, _ in runs),
+            "failed": sum(fail for _, fail, _ in runs),
+            **({"first_failure": failures[0]} if failures else {}),
+        }
+        if case in lost:
+            row["lost_writes"] = lost[case]
+        if case == "tm serve":
+            row["ratio_to_sqlite_http"] = statistics.median(
+                ours / theirs
+                for ours, theirs in zip(rates[case], rates["sqlite http"], strict=True)
+            )
+            row["target_ratio_to_sqlite_http"] = TARGET_RATIO_TO_SQLITE_HTTP
+        rows.append(row)
+    return rows
+
+
+# latency ---------------------------------------------------------------------------------------
+
+
+def _ms_since(start: float) -> float:
+    return (time.perf_counter() - start) * 1000
+
+
+def latency(tasks: int, rounds: int, per_round: int) -> dict[str, object]:
+    """Sequential set-status requests on one connection to `tm serve`, each followed by the
+    floor: the same document, serialised as the task file is, written durably."""
+    with (
+        tempfile.TemporaryDirectory(prefix="tm-bench-serve-") as scratch,
+        supervised() as supervisor,
+    ):
+        root = Path(scratch)
+        document = synthetic_document(tasks)
+        task_file = create_project(root, document)
+        floor_target = root / "floor.json"  # same file system
+        floor_document = orjson.loads(task_file.read_bytes())
+        port, _ = start_server(supervisor, root, "tm serve", "--threads", str(DEFAULT_THREADS))
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {"Content-Type": "application/json"}
+        step = 0
+
+        def write() -> None:
+            nonlocal step
+            # 7 is coprime with the task counts: every task in turn, the status flipping
+            # from one pass to the next, so every request is a change.
+            task_id = 1 + (step * 7) % tasks
+            status = STATUSES[(step // tasks) % 2]
+            body = orjson.dumps({"status": status})
+            connection.request("PUT", status_path(task_id), body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"set-status answered {response.status}: {answer[:200]!r}")
+            step += 1
+
+        def floor() -> None:
+            # As Document.to_json serialises the task file.
+            data = orjson.dumps(floor_document, option=orjson.OPT_INDENT_2) + b"\n"
+            durable_replace(data, floor_target)
+
+        for _ in range(3):
+            write()
+            floor()
+        round_samples: list[list[float]] = []
+        floor_samples: list[list[float]] = []
+        for _ in range(rounds):
+            samples, floors = [], []
+            for _ in range(per_round):
+                start = time.perf_counter()
+                floor()
+                floors.append(_ms_since(start))
+                start = time.perf_counter()
+                write()
+                samples.append(_ms_since(start))
+            round_samples.append(samples)
+            floor_samples.append(floors)
+        connection.close()
+        size = task_file.stat().st_size
+    round_medians = [statistics.median(samples) for samples in round_samples]
+    floor_medians = [statistics.median(floors) for floors in floor_samples]
+    return {
+        "benchmark": NAME,
+        "case": f"sequential set-status, {tasks} tasks, {size / 1024:,.0f} KiB",
+        "tasks": tasks,
+        "file_bytes": size,
+        **summarise([sample for samples in round_samples for sample in samples]),
+        "round_medians_ms": round_medians,
+        "best_round_median_ms": min(round_medians),
+        "floor_median_ms": statistics.median(f for floors in floor_samples for f in floors),
+        "floor_round_medians_ms": floor_medians,
+        "floor_best_round_median_ms": min(floor_medians),
+        "ratio_to_floor": statistics.median(
+            ours / bare for ours, bare in zip(round_medians, floor_medians, strict=True)
+        ),
+        "target_ratio_to_floor": TARGET_RATIO_TO_FLOOR,
+    }
+
+
+def run(*, quick: bool = False) -> list[dict[str, object]]:
+    rows = throughput(*((3, 2.0) if quick else (5, 4.0)))
+    for tasks in LATENCY_SIZES:
+        # A write at 10,000 tasks takes ~0.1 s or more: fewer of them, in as many rounds.
+        per_round = (10 if quick else 30) if tasks <= 1000 else (3 if quick else 8)
+        rows.append(latency(tasks, 5 if quick else 6, per_round))
+    return rows
+
+
+__all__: Sequence[str] = (
+    "held_statuses",
+    "latency",
+    "lost_writes",
+    "next_status",
+    "run",
+    "throughput",
+)

@@ -1,0 +1,450 @@
+"""The file backend's journal: `tasks.json.tm-journal`, JSON lines beside the task file.
+
+The reference tool ignores the file. It is appended to, never rewritten on the hot path (only
+compaction rewrites it, atomically). Two kinds of lines:
+
+    {"base": R0, "sha": H, "entry": {...}}    written and flushed *before* the task file is
+                                               renamed: the entry of a commit about to happen,
+                                               from revision R0, whose task file hashes to H
+    {"commit": R, "sha": H}                    written after the rename and the revision
+                                               record: that entry committed as revision R
+
+A writer killed at any instant leaves one of these, and the next writer (under the write lock,
+before it appends its own) or any reader resolves it the same way:
+
+- killed before its entry line is complete: a torn last line, ignored and cut off;
+- killed after its entry line, before the rename: the task file does not hash to H, so the entry
+  never committed; readers ignore it, the next writer cuts it off;
+- killed after the rename, before its commit line: the task file hashes to H and its revision
+  (recorded, or derived as every reader derives it) is above R0: the entry committed at that
+  revision; readers count it so, the next writer appends the missing commit line.
+
+So every committed revision has its entry and no entry outlives a commit that never happened.
+Only the last entry can be unresolved: every writer resolves it first.
+
+A group commit (several commands applied in one write, see `FileStorage.transact_all`) writes
+one entry line for all of them: the last command's entry under ``entry``, the earlier ones,
+each with the revision it was given, under ``batch``; its commit line adds ``"count": k``. One
+line, so the whole group commits or none of it does, by the same rules.
+
+Changes made by another program are found by a writer or the watcher under the lock: a task
+file that does not hash to the last commit's H gets an `external` entry, its differences
+computed against `tasks.json.tm-last`, the bytes of the last commit (written after each commit,
+not flushed: after a power loss it may be older, and then the difference is recorded as
+unknown rather than guessed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from taskmaster.journal.changes import diff
+from taskmaster.journal.entry import DEFAULT_KEEP, Entry, Origin, new_entry, without_values
+from taskmaster.model import Document
+from taskmaster.storage.atomic import replace_file
+
+JOURNAL_SUFFIX = ".tm-journal"
+LAST_SUFFIX = ".tm-last"
+_TAIL_CHUNK = 64 * 1024
+_CHECK_EVERY_BYTES = 1 << 20
+
+
+def sha_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Tail:
+    """The journal's last line, as a writer needs it."""
+
+    __slots__ = ("base", "committed", "offset", "revision", "sha")
+
+    def __init__(
+        self, offset: int, committed: bool, sha: str, base: int, revision: int | None
+    ) -> None:
+        self.offset = offset
+        self.committed = committed
+        self.sha = sha
+        self.base = base
+        self.revision = revision
+
+
+class FileJournal:
+    """The journal sidecar of one task file."""
+
+    def __init__(
+        self,
+        task_path: Path,
+        *,
+        durable: bool = True,
+        keep: int = DEFAULT_KEEP,
+        max_age_s: float | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.task_path = task_path
+        self.enabled = enabled
+        self.path = task_path.with_name(task_path.name + JOURNAL_SUFFIX)
+        self.last_path = task_path.with_name(task_path.name + LAST_SUFFIX)
+        self.durable = durable
+        self.keep = keep
+        self.max_age_s = max_age_s
+        self._checked_size = 0
+        self._pending_sha: str | None = None
+        self._pending_count = 1
+
+    # writer side (the caller holds the task file's write lock) --------------------------------
+    def settle(self, raw: bytes, revision: int, *, ours: bool, time_now: str) -> Entry | None:
+        """Resolve an unresolved last entry, then, unless the bytes are known to be ours,
+        journal an outside change. Returns the external entry written, if any."""
+        if not self.enabled:
+            return None
+        tail = self._tail(repair=True)
+        if tail is not None and not tail.committed:
+            if revision > tail.base and sha_of(raw) == tail.sha:
+                self._append(orjson.dumps({"commit": revision, "sha": tail.sha}) + b"\n")
+                tail = _Tail(tail.offset, True, tail.sha, tail.base, revision)
+            else:
+                self._truncate(tail.offset)
+                tail = self._tail(repair=True)
+        if ours or tail is None:
+            return None  # no journal yet: nothing to compare an outside change with
+        sha = sha_of(raw)
+        if sha == tail.sha or (tail.revision is not None and revision <= tail.revision):
+            return None
+        before = self._last_document(tail.sha)
+        after = Document.from_json(raw, self.task_path)
+        entry = new_entry(
+            origin=Origin("outside", "outside"),
+            time=time_now,
+            changes=diff(before, after) if before is not None else [],
+        )
+        if before is None:
+            entry["unknown"] = "the content before this change was not kept"
+        entry["revision"] = revision
+        line = {"base": tail.revision or 0, "sha": sha, "entry": entry}
+        commit = orjson.dumps({"commit": revision, "sha": sha})
+        self._append(encode_line(line) + commit + b"\n")
+        self._write_last(raw)
+        return entry
+
+    def begin(self, entries: list[Entry], base: int, new: bytes, *, sha: str | None = None) -> None:
+        """Before the rename: the entries of the commit about to happen (one per command of a
+        group, each but the last with its revision), in one line, flushed. `sha`: the hash of
+        `new`, when the caller took it already."""
+        if not self.enabled:
+            return
+        self._pending_sha = sha if sha is not None else sha_of(new)
+        self._pending_count = len(entries)
+        record: dict[str, Any] = {"base": base, "sha": self._pending_sha, "entry": entries[-1]}
+        if len(entries) > 1:
+            record["batch"] = entries[:-1]
+        self._append(encode_line(record), sync=self.durable)
+
+    def finish(self, revision: int, new: bytes) -> None:
+        """After the rename and the revision record: the commit line, then the copy of the
+        committed bytes; compaction when the journal has grown well past its retention."""
+        if not self.enabled:
+            return
+        sha = self._pending_sha if self._pending_sha is not None else sha_of(new)
+        commit: dict[str, Any] = {"commit": revision, "sha": sha}
+        if self._pending_count > 1:
+            commit["count"] = self._pending_count
+        self._append(orjson.dumps(commit) + b"\n")
+        self._pending_sha = None
+        self._pending_count = 1
+        self._write_last(new)
+        self._maybe_compact()
+
+    # reader side (no lock) ------------------------------------------------------------------
+    def entries(
+        self,
+        current: Callable[[], tuple[int, bytes]] | None = None,
+        after: int = 0,
+        limit: int | None = None,
+    ) -> list[Entry]:
+        """The committed entries above revision `after`, oldest first. An unresolved last entry
+        counts only if the task file proves it committed (`current` gives its revision and
+        bytes). Read from the end, as far back as `after` needs."""
+        found: list[Entry] = []
+        pending: dict[str, Any] | None = None
+        for _, record in _records(self._lines_after(after)):
+            if record is None:
+                pending = None  # a torn last line: a writer was killed mid-append
+                continue
+            if "commit" in record:
+                if pending is not None and int(record["commit"]) > after:
+                    for entry in _committed(pending, int(record["commit"])):
+                        if entry["revision"] > after:
+                            found.append(entry)
+                            if limit is not None and len(found) >= limit:
+                                return found
+                pending = None
+            elif "entry" in record:
+                pending = record
+        if pending is not None and current is not None:
+            revision, raw = current()
+            proven = revision > int(pending.get("base", 0)) and sha_of(raw) == pending.get("sha")
+            if proven and revision > after:
+                found.extend(e for e in _committed(pending, revision) if e["revision"] > after)
+        return found[:limit] if limit is not None else found
+
+    def _lines_after(self, after: int) -> bytes:
+        """The journal's lines from (at most) the entry above `after` to the end: whole
+        lines, from a chunk at the end that grows until it reaches back past `after`."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return b""
+        try:
+            size = os.fstat(fd).st_size
+            chunk = _TAIL_CHUNK
+            while True:
+                start = max(0, size - chunk)
+                data = os.pread(fd, size - start, start)
+                if start == 0:
+                    return data
+                data = data[data.find(b"\n") + 1 :]  # from the first whole line
+                first = _first_commit(data)
+                if first is not None and first <= after:
+                    return data
+                chunk *= 4
+        finally:
+            os.close(fd)
+
+    def size(self) -> int:
+        """The journal's size in bytes (0: none yet): one stat."""
+        try:
+            return os.stat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def last_revision(self) -> int | None:
+        """The revision of the last committed entry (an unresolved one not counted)."""
+        tail = self._tail()
+        return tail.revision if tail is not None and tail.committed else None
+
+    def stats(self) -> dict[str, Any]:
+        """Size, committed entries, oldest and newest revision: counted in the bytes, without
+        parsing every entry (a scrape of /metrics reads this)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        last = self.last_revision() if data else None
+        return {
+            "bytes": len(data),
+            "entries": count_entries(data),
+            "oldest": _first_commit(data),
+            "newest": last,
+            "keep": self.keep,
+            "max_age_s": self.max_age_s,
+        }
+
+    def compact(self, keep: int | None = None, max_age_s: float | None = None) -> int:
+        """Keep the newest `keep` committed entries younger than `max_age_s` (the caller holds
+        the write lock); an unresolved last entry is kept as it is. Returns how many went."""
+        keep = self.keep if keep is None else keep
+        max_age_s = self.max_age_s if max_age_s is None else max_age_s
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return 0
+        pairs: list[tuple[bytes, bytes]] = []
+        entry_line: bytes | None = None
+        for line, record in _records(data):
+            if record is None:
+                continue
+            if "commit" in record:
+                if entry_line is not None:
+                    pairs.append((entry_line, line))
+                entry_line = None
+            else:
+                entry_line = line
+        kept: list[tuple[bytes, bytes]] = []
+        held = 0
+        for pair in reversed(pairs):  # whole groups, newest first, until `keep` entries
+            if held >= keep:
+                break
+            kept.insert(0, pair)
+            held += count_entries(pair[1])
+        if max_age_s is not None:
+            horizon = time.time() - max_age_s
+            kept = [pair for pair in kept if _entry_time(pair[0]) >= horizon]
+        if len(kept) == len(pairs):
+            return 0
+        body = b"".join(e + b"\n" + c + b"\n" for e, c in kept)
+        if entry_line is not None:
+            body += entry_line + b"\n"
+        replace_file(self.path, body, durable=self.durable)
+        self._checked_size = len(body)
+        return sum(count_entries(c) for _, c in pairs) - sum(count_entries(c) for _, c in kept)
+
+    # internals ------------------------------------------------------------------------------
+    def _append(self, data: bytes, *, sync: bool = False) -> int:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            offset = os.lseek(fd, 0, os.SEEK_END)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if sync:
+                os.fdatasync(fd)
+            return offset
+        finally:
+            os.close(fd)
+
+    def _truncate(self, offset: int) -> None:
+        os.truncate(self.path, offset)
+
+    def _tail(self, *, repair: bool = False) -> _Tail | None:
+        """The last complete line. A torn one (a writer killed mid-append, or one appending
+        right now) is left out; with `repair` (only under the write lock, where nobody is
+        appending) it is cut off."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            size = os.fstat(fd).st_size
+            chunk = _TAIL_CHUNK
+            while size > 0:
+                start = max(0, size - chunk)
+                data = os.pread(fd, size - start, start)
+                if not data.endswith(b"\n"):  # torn
+                    cut = data.rfind(b"\n")
+                    if cut < 0 and start > 0:
+                        chunk *= 4
+                        continue
+                    size = start + cut + 1 if cut >= 0 else 0
+                    if repair:
+                        self._truncate(size)
+                    continue
+                body = data[:-1]
+                cut = body.rfind(b"\n")
+                if cut < 0 and start > 0:
+                    chunk *= 4
+                    continue
+                offset = start + cut + 1
+                try:
+                    record = orjson.loads(body[cut + 1 :])
+                except orjson.JSONDecodeError:
+                    return None  # not a journal of ours any more; the next writer starts over
+                if "commit" in record:
+                    return _Tail(offset, True, str(record.get("sha")), 0, int(record["commit"]))
+                return _Tail(
+                    offset, False, str(record.get("sha")), int(record.get("base", 0)), None
+                )
+            return None
+        finally:
+            os.close(fd)
+
+    def _last_document(self, sha: str) -> Document | None:
+        try:
+            raw = self.last_path.read_bytes()
+        except OSError:
+            return None
+        if sha_of(raw) != sha:
+            return None
+        try:
+            return Document.from_json(raw, self.last_path)
+        except Exception:  # a damaged copy: the difference is unknown, not an error
+            return None
+
+    def _write_last(self, data: bytes) -> None:
+        # In place (no fsync): a lost or stale copy only makes an outside change's difference
+        # unknown, which its sha check detects.
+        with contextlib.suppress(OSError):
+            fd = os.open(self.last_path, os.O_WRONLY | os.O_CREAT, 0o644)
+            try:
+                view = memoryview(data)
+                offset = 0
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view = view[written:]
+                    offset += written
+                os.ftruncate(fd, len(data))
+            finally:
+                os.close(fd)
+
+    def _maybe_compact(self) -> None:
+        """Past each further MiB, count the entries; compact beyond twice the retention."""
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size - self._checked_size < _CHECK_EVERY_BYTES:
+            return
+        self._checked_size = size
+        if count_entries(self.path.read_bytes()) > 2 * self.keep:
+            self.compact()
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One journal line (see `without_values` for values that nest too deep)."""
+    try:
+        return orjson.dumps(record) + b"\n"
+    except orjson.JSONEncodeError:
+        return orjson.dumps({**record, "entry": without_values(record["entry"])}) + b"\n"
+
+
+_GROUP_COMMIT = re.compile(rb'^\{"commit":\d+,"sha":"[0-9a-f]*","count":(\d+)\}$', re.M)
+
+
+def count_entries(data: bytes) -> int:
+    """The committed entries in journal lines `data`, counted in the bytes: one per commit
+    line, and a group's commit line says how many it holds."""
+    extra = sum(int(count) - 1 for count in _GROUP_COMMIT.findall(data))
+    return data.count(b'{"commit":') + extra
+
+
+def _committed(record: dict[str, Any], revision: int) -> list[Entry]:
+    """The entries of an entry line that committed as `revision`: a group's earlier ones at
+    the revisions they were given, the last at `revision`."""
+    entries = [dict(entry) for entry in record.get("batch") or ()]
+    last = dict(record["entry"])
+    last["revision"] = revision
+    entries.append(last)
+    return entries
+
+
+def _records(data: bytes) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+    """Each line of `data` with its record (None: a torn line, or not a record of ours)."""
+    for line in data.split(b"\n"):
+        if not line:
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            yield line, None
+            continue
+        yield line, record if isinstance(record, dict) else None
+
+
+def _first_commit(data: bytes) -> int | None:
+    """The revision of the first commit line in `data` (None: none)."""
+    at = data.find(b'{"commit":')
+    if at < 0:
+        return None
+    end = data.find(b"\n", at)
+    try:
+        return int(orjson.loads(data[at : end if end >= 0 else len(data)])["commit"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _entry_time(line: bytes) -> float:
+    from datetime import datetime
+
+    try:
+        stamp = orjson.loads(line)["entry"]["time"]
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except Exception:
+        return 0.0

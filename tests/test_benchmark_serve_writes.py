@@ -1,0 +1,148 @@
+"""The serve_writes benchmark's helpers, its SQLite app (a real process, real requests, the
+database read afterwards), and its gates."""
+
+from __future__ import annotations
+
+import http.client
+import sqlite3
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from benchmarks.__main__ import main as bench_main
+from benchmarks.gates import check, load_gates
+from benchmarks.project import start_http, supervised
+from benchmarks.serve_writes import (
+    STATUSES,
+    held_statuses,
+    lost_writes,
+    next_status,
+    status_path,
+)
+from benchmarks.sqlite_app import create_db
+from benchmarks.transaction import durable_replace
+
+SPEED_GATES = Path(__file__).parents[1] / "benchmarks" / "gates-speed.toml"
+
+
+def test_next_status_alternates_so_every_request_is_a_change() -> None:
+    assert next_status(STATUSES[0]) == STATUSES[1]
+    assert next_status(STATUSES[1]) == STATUSES[0]
+    assert STATUSES[0] != STATUSES[1]
+
+
+def test_lost_writes_counts_tasks_behind_their_last_acknowledged_status() -> None:
+    acknowledged = {1: "done", 2: "in-progress", 3: "done"}
+    assert lost_writes(acknowledged, {1: "done", 2: "in-progress", 3: "done", 4: "x"}) == 0
+    assert lost_writes(acknowledged, {1: "in-progress", 2: "in-progress", 3: "done"}) == 1
+    # a task the file no longer holds at all is a lost write too
+    assert lost_writes(acknowledged, {2: "in-progress"}) == 2
+
+
+def test_held_statuses_reads_the_task_files_tag() -> None:
+    document = {
+        "master": {"tasks": [{"id": 1, "status": "done"}, {"id": 2}]},
+        "other": {"tasks": [{"id": 1, "status": "pending"}]},
+    }
+    assert held_statuses(document) == {1: "done", 2: None}
+    assert held_statuses(document, "other") == {1: "pending"}
+
+
+def test_durable_replace_without_a_journal_leaves_only_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "floor.json"
+    target.write_bytes(b"old")
+    durable_replace(b'{"a": 1}\n', target)
+    assert target.read_bytes() == b'{"a": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]
+
+
+def _put(port: int, task_id: int | str, body: bytes) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "PUT", status_path(task_id), body=body, headers={"Content-Type": "application/json"}
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_the_sqlite_app_answers_and_commits_each_write(tmp_path: Path) -> None:
+    db = tmp_path / "tasks.sqlite"
+    create_db(db, 3, "done")
+    with supervised() as supervisor:
+        port, _ = start_http(
+            supervisor,
+            "sqlite app",
+            lambda port: [
+                *(sys.executable, "-m", "benchmarks.sqlite_app"),
+                *("--port", str(port), "--db", str(db), "--threads", "2"),
+            ],
+        )
+        status, body = _put(port, 2, b'{"status": "in-progress"}')
+        assert status == 200 and orjson.loads(body) == {"id": 2, "status": "in-progress"}
+        # read while the server still runs: committed, not merely held in its connection
+        connection = sqlite3.connect(db)
+        try:
+            rows = dict(connection.execute("SELECT id, status FROM tasks").fetchall())
+            mode = connection.execute("PRAGMA journal_mode").fetchone()[0]
+        finally:
+            connection.close()
+        assert rows == {1: "done", 2: "in-progress", 3: "done"}
+        assert mode == "wal"
+        # a bad body or an unknown task is the client's error, not a 500
+        assert _put(port, 2, b"not json")[0] == 400
+        assert _put(port, 2, b'{"status": 3}')[0] == 400
+        assert _put(port, 99, b'{"status": "done"}')[0] == 404
+
+
+def test_the_speed_gates_fail_below_their_targets_and_pass_at_them() -> None:
+    gates = load_gates(SPEED_GATES)
+
+    def rows(ratio_to_sqlite: float, ratio_to_floor: float) -> list[dict[str, object]]:
+        return [
+            {
+                "benchmark": "serve_writes",
+                "case": "tm serve, 8 clients, 100 tasks",
+                "ratio_to_sqlite_http": ratio_to_sqlite,
+            },
+            {
+                "benchmark": "serve_writes",
+                "case": "sequential set-status, 10000 tasks, 7,099 KiB",
+                "ratio_to_floor": ratio_to_floor,
+            },
+        ]
+
+    assert [v.passed for v in check(rows(0.3, 8.0), gates)] == [False, False]
+    assert [v.passed for v in check(rows(1.0, 1.5), gates)] == [True, True]
+
+
+def test_the_lost_writes_gate_fails_on_a_lost_write() -> None:
+    gates = [
+        g
+        for g in load_gates()
+        if g["benchmark"] == "serve_writes" and "tm serve, 8 clients".startswith(g["case"])
+    ]
+    assert len(gates) == 3  # lost, acknowledged, failed
+    row = {
+        "benchmark": "serve_writes",
+        "case": "tm serve, 8 clients, 100 tasks",
+        "lost_writes": 0,
+        "acknowledged": 10,
+        "failed": 0,
+    }
+    assert all(v.passed for v in check([row], gates))
+    assert not all(v.passed for v in check([{**row, "lost_writes": 1}], gates))
+    assert not all(v.passed for v in check([{**row, "acknowledged": 0}], gates))
+
+
+def test_gate_with_a_missing_gates_file_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results.json"
+    results.write_bytes(orjson.dumps({"results": []}))
+    assert bench_main(["gate", str(results), "--gates", str(tmp_path / "none.toml")]) == 2
+    assert "cannot read gates from" in capsys.readouterr().err

@@ -1,0 +1,189 @@
+"""Group commit through the facade: concurrent writes of one process share one write.
+
+Real threads, a real task file kept in memory as a server keeps it. The group is made certain
+rather than hoped for: the test holds the leader's turn while the writers queue, so that the
+first writer to get it commits them all together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from taskmaster.commands.tasks import AddTask, SetStatus
+from taskmaster.core import TaskMaster
+from taskmaster.errors import TaskNotFound
+from taskmaster.events import Event
+from taskmaster.group_commit import GroupCommit
+from taskmaster.model import Document, TaskId
+from taskmaster.storage.base import Commit, ProjectState, Step
+from taskmaster.storage.file import FileStorage
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> TaskMaster:
+    storage = FileStorage(tmp_path / "tasks.json", keep_document=True)
+    storage.create(
+        Document({"master": {"tasks": [{"id": 1, "title": "one", "status": "pending"}]}}),
+        ProjectState(),
+    )
+    facade = TaskMaster(storage)
+    yield facade
+    facade.close()
+
+
+def _queued(core: TaskMaster) -> int:
+    return len(core._group._queue)
+
+
+def _run_held(core: TaskMaster, writes: list[Any]) -> list[Any]:
+    """Start one thread per write while the turn is held; release it once all are queued."""
+    outcomes: list[Any] = [None] * len(writes)
+
+    def write(index: int) -> None:
+        try:
+            outcomes[index] = core.execute(writes[index])
+        except Exception as err:
+            outcomes[index] = err
+
+    threads = [threading.Thread(target=write, args=(i,)) for i in range(len(writes))]
+    with core._group._turn:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while _queued(core) < len(writes):
+            assert time.monotonic() < deadline, "the writers never queued"
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
+def test_queued_writes_commit_in_one_write_each_with_its_own_outcome(
+    core: TaskMaster, tmp_path: Path
+) -> None:
+    events: list[Event] = []
+    core.bus.subscribe(events.append)
+    base = core.revision()
+    writes: list[Any] = [AddTask(values={"title": f"t{i}"}) for i in range(7)]
+    writes.append(SetStatus(ids=(TaskId(42),), status="done"))  # no such task
+    outcomes = _run_held(core, writes)
+    assert isinstance(outcomes[-1], TaskNotFound)  # its own error, nobody else's
+    commits = [o for o in outcomes if isinstance(o, Commit)]
+    assert len(commits) == 7
+    revisions = sorted(c.revision for c in commits)
+    assert len(set(revisions)) == 7 and revisions[0] > base
+    assert revisions[-1] == core.revision()
+    ids = sorted(c.result["id"] for c in commits)
+    assert ids == list(range(2, 9))  # every add saw the ones before it
+    # one write: a single group line in the journal holds all seven entries
+    lines = [
+        orjson.loads(line)
+        for line in (tmp_path / "tasks.json.tm-journal").read_bytes().split(b"\n")
+        if line
+    ]
+    groups = [line for line in lines if line.get("count")]
+    assert [line["count"] for line in groups] == [7]
+    history = core.history(since=base).value
+    assert [e["revision"] for e in history] == revisions
+    assert {e["command"] for e in history} == {"add-task"}
+    # announced in revision order, once each
+    assert [e.revision for e in events] == revisions
+
+
+def test_a_lone_write_is_a_group_of_one(core: TaskMaster, tmp_path: Path) -> None:
+    commit = core.execute(SetStatus(ids=(TaskId(1),), status="done"))
+    assert commit.changed
+    journal = (tmp_path / "tasks.json.tm-journal").read_bytes()
+    assert b'"count"' not in journal
+
+
+class _Recording:
+    """A storage stand-in for the queue's own logic: it records the groups it was given."""
+
+    def __init__(self, fail: BaseException | None = None) -> None:
+        self.groups: list[int] = []
+        self.fail = fail
+
+    def transact(self, operation: Any, *, expected_revision: int | None = None) -> Commit[Any]:
+        self.groups.append(1)
+        if self.fail is not None:
+            raise self.fail
+        return Commit(operation(None), 1, changed=True)
+
+    def transact_all(self, steps: list[Step[Any]]) -> list[Any]:
+        self.groups.append(len(steps))
+        if self.fail is not None:
+            raise self.fail
+        return [Commit(step.operation(None), i + 1, changed=True) for i, step in enumerate(steps)]
+
+
+def test_a_storage_failure_reaches_every_writer_of_the_group() -> None:
+    storage = _Recording(fail=OSError(28, "No space left on device"))
+    group = GroupCommit(lambda: storage)  # type: ignore[arg-type,return-value]
+    errors: list[BaseException] = []
+    finished: list[Any] = []
+
+    def write() -> None:
+        outcome = group.submit(Step(lambda _: "x"), finished.append)
+        if isinstance(outcome, OSError):  # an error is an outcome, as a step's own is
+            errors.append(outcome)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    with group._turn:
+        for thread in threads:
+            thread.start()
+        while len(group._queue) < 4:
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(10)
+    assert storage.groups == [4]
+    assert len(errors) == 4 and not finished  # nothing committed, nothing announced
+
+
+def test_finish_runs_in_commit_order_before_the_writer_returns() -> None:
+    storage = _Recording()
+    group = GroupCommit(lambda: storage)  # type: ignore[arg-type,return-value]
+    finished: list[int] = []
+    outcomes: dict[int, Any] = {}
+
+    def write(n: int) -> None:
+        outcomes[n] = group.submit(Step(lambda _, n=n: n), lambda c: finished.append(c.revision))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(5)]
+    with group._turn:
+        for thread in threads:
+            thread.start()
+            while len(group._queue) < len(finished) + threads.index(thread) + 1:
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(10)
+    assert storage.groups == [5]
+    assert finished == [1, 2, 3, 4, 5]
+    assert [outcomes[n].result for n in range(5)] == [0, 1, 2, 3, 4]  # queued in this order
+
+
+def test_a_large_file_written_from_the_kept_document_is_journaled_with_its_hash(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    path = tmp_path / "tasks.json"
+    tasks = [{"id": i, "title": "x" * 300, "status": "pending"} for i in range(1, 5001)]
+    storage = FileStorage(path, keep_document=True)
+    storage.create(Document({"master": {"tasks": tasks}}), ProjectState())
+    assert path.stat().st_size > 1 << 20  # the hash is taken on another thread
+    facade = TaskMaster(storage)
+    try:
+        for status in ("done", "pending", "done"):
+            facade.execute(SetStatus(ids=(TaskId(7),), status=status))
+        last = orjson.loads(path.with_name("tasks.json.tm-journal").read_bytes().split(b"\n")[-2])
+        assert last["sha"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert [e["revision"] for e in facade.history().value][-1] == facade.revision()
+    finally:
+        facade.close()
