@@ -22,6 +22,13 @@ class FixedBytes:
         resp.content_type = falcon.MEDIA_JSON
 
 
+def serve_on_loopback(app: object, port: int, threads: int) -> None:
+    """Serve `app` under waitress as the benchmarks' own servers do (blocks)."""
+    # As `tm serve` does: waitress would log a line for every request that waits for a thread.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, _quiet=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
@@ -32,9 +39,7 @@ def main() -> None:
     fixed = FixedBytes(args.body.read_bytes())
     app.add_route("/api/v1/tasks", fixed)
     app.add_route("/api/v1/health", fixed)
-    # As `tm serve` does: waitress would log a line for every request that waits for a thread.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    waitress.serve(app, host="127.0.0.1", port=args.port, threads=args.threads, _quiet=True)
+    serve_on_loopback(app, args.port, args.threads)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,14 @@ cost per write.
 from __future__ import annotations
 
 import argparse
-import logging
 import sqlite3
 import threading
 from pathlib import Path
 
 import falcon
 import orjson
-import waitress
+
+from benchmarks.ceiling import serve_on_loopback
 
 
 def create_db(path: Path, tasks: int, status: str = "done") -> None:
@@ -101,11 +101,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
-    # As `tm serve` does: waitress would log a line for every request that waits for a thread.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    waitress.serve(
-        app(args.db), host="127.0.0.1", port=args.port, threads=args.threads, _quiet=True
-    )
+    serve_on_loopback(app(args.db), args.port, args.threads)
 
 
 if __name__ == "__main__":

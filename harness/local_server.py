@@ -12,13 +12,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Self
 
 from harness.processes import Proc, Supervisor, free_port, tail
 
 
-class LocalServer:
+class LocalServer(ABC):
     """One server process on a free port of 127.0.0.1."""
 
     program = "server"
@@ -54,16 +55,16 @@ class LocalServer:
 
     # what a subclass defines ----------------------------------------------------------------
     @property
-    def url(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def url(self) -> str: ...
 
-    def argv(self) -> list[str]:
-        raise NotImplementedError
+    @abstractmethod
+    def argv(self) -> list[str]: ...
 
-    def ready(self, timeout: float = 1.0) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def ready(self, timeout: float = 1.0) -> bool: ...
 
-    def prepare(self) -> None:
+    def prepare(self) -> None:  # noqa: B027 (optional: most servers need nothing)
         """Once, before the first start."""
 
     # life cycle -----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ import contextlib
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -60,6 +61,31 @@ _CHECK_EVERY_BYTES = 1 << 20
 
 def sha_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class HashInBackground:
+    """The journal's hash of `data`, taken on another thread when `data` is large enough for
+    that to pay (hashlib releases the GIL), else when asked for."""
+
+    _THRESHOLD = 1 << 20
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._sha: str | None = None
+        self._thread: threading.Thread | None = None
+        if len(data) >= self._THRESHOLD:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        self._sha = sha_of(self._data)
+
+    def result(self) -> str:
+        if self._thread is not None:
+            self._thread.join()
+        if self._sha is None:
+            self._sha = sha_of(self._data)
+        return self._sha
 
 
 class _Tail:

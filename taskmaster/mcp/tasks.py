@@ -79,16 +79,9 @@ def _within_budget(
     shown = paging.fitting(tasks, paging.ANSWER_BUDGET_CHARS - 2_000, measure=_printed_size)
     while shown > 1 and len(reply({"tasks": tasks[:shown]})) > paging.ANSWER_BUDGET_CHARS - 1_000:
         shown = max(1, shown * 9 // 10)
-    # The cursor of the rest carries the first page's fingerprint, as every page's does.
-    first_print = (
-        paging.decode_cursor(cursor, result.tag).fingerprint
-        if cursor is not None
-        else paging.fingerprint(result.tasks)
-    )
-    next_cursor = None
-    if shown < len(tasks):
-        after = int(full["tasks"][shown - 1]["id"])
-        next_cursor = paging.Cursor(result.tag, after, first_print).encode()
+    # The page of the tasks shown, from the same cursor: its nextCursor reads on after them
+    # and carries the first page's fingerprint, as every page's does.
+    next_cursor = paging.page(result.tasks, result.tag, limit=shown, cursor=cursor).next_cursor
     answer = {
         "tag": full["tag"],
         "tasks": tasks[:shown],

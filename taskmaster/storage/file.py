@@ -38,7 +38,7 @@ from taskmaster.errors import (
     TaskFileMissing,
 )
 from taskmaster.journal.entry import DEFAULT_KEEP, Entry, utc_stamp
-from taskmaster.journal.file import FileJournal, sha_of
+from taskmaster.journal.file import FileJournal, HashInBackground
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import (
@@ -381,7 +381,7 @@ class FileStorage:
             floor = base + run.changes
             # The hash of a large file is taken while its temporary copy is written and
             # fsynced (both release the GIL): the entry line needs it only before the rename.
-            digest = _HashInBackground(new)
+            digest = HashInBackground(new)
 
             def before_rename() -> None:
                 # Flushed before the rename: see taskmaster/journal/file.py for why this order
@@ -610,31 +610,6 @@ class FileStorage:
 
     def __repr__(self) -> str:
         return f"FileStorage({str(self.path)!r})"
-
-
-class _HashInBackground:
-    """The journal's hash of `data`, taken on another thread when `data` is large enough for
-    that to pay (hashlib releases the GIL), else when asked for."""
-
-    _THRESHOLD = 1 << 20
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._sha: str | None = None
-        self._thread: threading.Thread | None = None
-        if len(data) >= self._THRESHOLD:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        self._sha = sha_of(self._data)
-
-    def result(self) -> str:
-        if self._thread is not None:
-            self._thread.join()
-        if self._sha is None:
-            self._sha = sha_of(self._data)
-        return self._sha
 
 
 def _keeps_changing(path: Path) -> StorageError:
