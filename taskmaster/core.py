@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.commands.base import Command, Work, current_tag_of
+from taskmaster.errors import NotFound
 from taskmaster.events import FILE_CHANGED, Event
 from taskmaster.group_commit import GroupCommit
 from taskmaster.journal.changes import Change
@@ -178,6 +179,15 @@ class TaskMaster:
         return Read(
             claim_ops.list_claims(document, name, self.storage.clock(), ended=ended), revision
         )
+
+    def claim(self, token: int) -> Read[dict[str, Any]]:
+        """The claim with fencing token `token`, in any tag, with its state by the storage's
+        clock; `NotFound` when no task keeps it (never given, or its record was dropped)."""
+        snapshot = self.storage.read()
+        found = claim_ops.show_claim(snapshot.document, token, self.storage.clock())
+        if found is None:
+            raise NotFound(f"no claim has token {token}", token=token)
+        return Read(found, snapshot.revision)
 
     def live_claims(self, items: Iterable[Task], tag: str) -> dict[str, dict[str, Any]]:
         """The live claims among `items` (tasks or subtask views, as reads return them), by

@@ -271,6 +271,31 @@ def test_listing_shows_live_claims_and_with_all_the_ended_ones_too(api: Api) -> 
     assert_problem(api.get(CLAIMS, params={"all": "maybe"}), 400, field="all")
 
 
+def test_a_claim_is_found_by_its_token_live_ended_or_in_another_tag(api: Api) -> None:
+    api.add("a")
+    api.post("/api/v1/tags", {"name": "feature"})
+    api.post("/api/v1/tasks?tag=feature", {"title": "f"})
+    live = _claim(api, agent="alice")
+    # The Location a claim answers with is where it can be read.
+    shown = api.get(
+        live["location"] if "location" in live else f"{CLAIMS}/{live['claim']['token']}"
+    )
+    assert shown.status_code == 200, shown.text
+    assert shown.headers["cache-control"] == "no-store"
+    assert (shown.json["token"], shown.json["agent"], shown.json["state"]) == (
+        live["claim"]["token"],
+        "alice",
+        "live",
+    )
+    other = api.post(f"{CLAIMS}?tag=feature", {"agent": "bob"}).json["claim"]
+    assert api.get(f"{CLAIMS}/{other['token']}").json["tag"] == "feature"
+    api.delete(f"{CLAIMS}/{live['claim']['token']}", params={"status": "done"})
+    assert api.get(f"{CLAIMS}/{live['claim']['token']}").json["state"] == "released"
+    missing = assert_problem(api.get(f"{CLAIMS}/{other['token'] + 100}"), 404, kind="not-found")
+    assert str(other["token"] + 100) in missing["detail"]
+    assert_problem(api.get(f"{CLAIMS}/zero"), 400, field="token")
+
+
 def test_claims_belong_to_their_tag(api: Api) -> None:
     api.post("/api/v1/tags", {"name": "feature"})
     api.post("/api/v1/tasks", {"title": "elsewhere", "tag": "feature"})

@@ -99,6 +99,12 @@ def _claim_paths(tag_q: Schema, bool_query: Schema) -> dict[str, Any]:
             ),
         },
         "/api/v1/claims/{token}": {
+            "get": _uncached_read(
+                "One claim, live or ended, in whichever tag holds it",
+                "getClaim",
+                ok("The claim.", ref("Claim"), etag=False),
+                token,
+            ),
             "delete": write_op(
                 "Release a live claim, optionally setting the task's status in the same "
                 "transaction",

@@ -211,6 +211,16 @@ def list_claims(
     return sorted(shown, key=lambda claim: claim["token"])
 
 
+def show_claim(doc: Document, token: int, now: float) -> dict[str, Any] | None:
+    """The claim with fencing token `token`, live or ended, in whichever tag holds it (a token
+    is unique per project); None when no task keeps it."""
+    for tag in doc.tag_names():
+        for claim in list_claims(doc, tag, now, ended=True):
+            if claim["token"] == token:
+                return claim
+    return None
+
+
 def excluded_by_claims(
     doc: Document,
     tag: str,
@@ -488,6 +498,7 @@ __all__ = [
     "excluded_by_claims",
     "expire_claims",
     "find_claim",
+    "show_claim",
     "list_claims",
     "live_claims",
     "live_record",

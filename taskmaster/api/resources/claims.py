@@ -2,8 +2,9 @@
 
 `POST /claims` claims a task (the one named, or the next unclaimed one) in one transaction;
 `POST /claims/{token}/renew` extends the lease, `DELETE /claims/{token}` ends it (optionally
-setting the task's status in the same transaction); `GET /claims` lists them. The token then
-goes in the `Claim-Token` header of the agent's writes (see `ApiState.write`).
+setting the task's status in the same transaction); `GET /claims` lists them and
+`GET /claims/{token}` shows one. The token then goes in the `Claim-Token` header of the
+agent's writes (see `ApiState.write`).
 
 A claim's state depends on the time as well as on the task file (a lease runs out without
 any write), so these reads are built on every request and never cached or answered with 304:
@@ -52,11 +53,17 @@ class ClaimCollection:
 
 
 class ClaimItem:
-    """`DELETE /claims/{token}?status=done`: release the claim (and set the task's status in
+    """`GET /claims/{token}`: the claim, live or ended (404 problem when no task keeps it);
+    `DELETE /claims/{token}?status=done`: release the claim (and set the task's status in
     the same transaction); answers with the ended claim."""
 
     def __init__(self, state: ApiState) -> None:
         self.state = state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
+        read = self.state.core.claim(parse_token(token, "token"))
+        resp.cache_control = ["no-store"]  # its state depends on the time: see the module
+        send_json(resp, read.value)
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, token: str) -> None:
         args = {"token": parse_token(token, "token"), "status": req.get_param("status") or None}
