@@ -155,26 +155,66 @@ def claim_note(claim: Mapping[str, Any], now: float) -> str:
 # the task table --------------------------------------------------------------------------------
 
 
-def task_rows(tasks: Iterable[dict[str, Any]], with_subtasks: bool) -> list[dict[str, Any]]:
-    rows = []
+def _table_rows(
+    tasks: Iterable[dict[str, Any]], with_subtasks: bool
+) -> list[tuple[str, str, str, str, str, str, int]]:
+    """The table's rows as tuples: (indented id, id, title, status, priority, dependencies,
+    title width), all printable.
+
+    The table is drawn for every `tm list`, over every task of a tag, so this is the hot
+    path: plain ASCII titles (the common case) are checked with two C-level string tests
+    instead of character by character, and status and priority, which take few distinct
+    values, are made printable once per value rather than once per row.
+    """
+    rows: list[tuple[str, str, str, str, str, str, int]] = []
+    append = rows.append
+    names: dict[Any, str] = {}
+
+    def name(value: Any) -> str:
+        if type(value) is not str:
+            return printable(value)
+        shown = names.get(value)
+        if shown is None:
+            shown = names[value] = printable(value)
+        return shown
+
     for task in tasks:
-        rows.append(_row(task, None))
-        if with_subtasks:
-            for sub in task.get("subtasks") or ():
-                rows.append(_row(sub, task))
+        items: Iterable[tuple[dict[str, Any], dict[str, Any] | None]] = ((task, None),)
+        if with_subtasks and task.get("subtasks"):
+            items = [(task, None), *((sub, task) for sub in task["subtasks"])]
+        for item, parent in items:
+            get = item.get
+            raw = get("title")
+            if type(raw) is str:
+                title = " ".join(raw.split())
+                if title.isascii() and title.isprintable():
+                    title_width = len(title)
+                else:
+                    title = printable(title)
+                    title_width = text.width(title)
+            else:
+                title = one_line(raw)
+                title_width = text.width(title)
+            deps = get("dependencies")
+            if parent is None:
+                ident = indent = str(item["id"])
+                status = name(get("status") or "pending")
+                priority = name(get("priority") or "medium")
+                if not deps:
+                    dep_text = "-"
+                elif type(item["id"]) is int:  # a task's dependencies are shown as stored
+                    dep_text = ", ".join(map(str, deps)) or "-"
+                else:
+                    dep_text = ", ".join(dependency_ids(item)) or "-"
+            else:
+                ident = item_id(item, parent)
+                indent = "  " + ident
+                status = name(get("status") or "pending")
+                # A subtask without a priority of its own shows its parent's, as `next` ranks it.
+                priority = name(get("priority") or parent.get("priority") or "medium")
+                dep_text = (", ".join(dependency_ids(item, parent["id"])) or "-") if deps else "-"
+            append((indent, ident, title, status, priority, dep_text, title_width))
     return rows
-
-
-def _row(item: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "id": item_id(item, parent),
-        "indent": "  " if parent is not None else "",
-        "title": one_line(item.get("title")),
-        "status": printable(item.get("status") or "pending"),
-        # A subtask without a priority of its own shows its parent's, as `next` ranks it.
-        "priority": printable(item.get("priority") or (parent or {}).get("priority") or "medium"),
-        "deps": ", ".join(dependency_ids(item, parent["id"] if parent else None)) or "-",
-    }
 
 
 def task_table(
@@ -192,13 +232,18 @@ def task_table(
     wraps every row nor pads them all. `claims` (id -> `claim_note`) adds a last column with
     the live claims.
     """
-    rows = task_rows(tasks, with_subtasks)
-    id_w = max([len("ID")] + [len(r["indent"] + r["id"]) for r in rows])
-    status_w = max([len("Status")] + [text.width(r["status"]) for r in rows])
-    prio_w = max([len("Priority")] + [text.width(r["priority"]) for r in rows])
-    title_w = max([len("Title")] + [text.width(r["title"]) for r in rows])
-    deps_w = max([len("Dependencies")] + [text.width(r["deps"]) for r in rows])
-    claim_w = max([0] + [text.width(note) for note in (claims or {}).values()])
+    rows = _table_rows(tasks, with_subtasks)
+    measure = text.width
+    # Each distinct status, priority and dependency text is measured once.
+    status_widths = {value: measure(value) for value in {r[3] for r in rows}}
+    prio_widths = {value: measure(value) for value in {r[4] for r in rows}}
+    dep_widths = {value: measure(value) for value in {r[5] for r in rows}}
+    id_w = max([len("ID"), *(len(r[0]) for r in rows)])
+    status_w = max([len("Status"), *status_widths.values()])
+    prio_w = max([len("Priority"), *prio_widths.values()])
+    title_w = max([len("Title"), *(r[6] for r in rows)])
+    deps_w = max([len("Dependencies"), *dep_widths.values()])
+    claim_w = max([0] + [measure(note) for note in (claims or {}).values()])
     if claims:
         claim_w = max(claim_w, len("Claimed by"))
     if width is not None:
@@ -225,18 +270,33 @@ def task_table(
             bold=True,
         )
     ]
-    for r in rows:
-        cells = [
-            (r["indent"] + r["id"]).ljust(id_w),
-            text.pad(text.truncate(r["title"], title_w), title_w),
-            status_text(r["status"], color) + " " * (status_w - text.width(r["status"])),
-            priority_text(r["priority"], color) + " " * (prio_w - text.width(r["priority"])),
-            r["deps"],
-        ]
+    # The status and priority cells, styled and padded, by value.
+    status_cells = {
+        value: status_text(value, color) + " " * (status_w - used)
+        for value, used in status_widths.items()
+    }
+    prio_cells = {
+        value: priority_text(value, color) + " " * (prio_w - used)
+        for value, used in prio_widths.items()
+    }
+    append = lines.append
+    for indent, ident, title, status, priority, deps, title_width in rows:
+        if title_width <= title_w:
+            title = title + " " * (title_w - title_width)
+        else:
+            title = text.pad(text.truncate(title, title_w), title_w)
         if claims:
-            cells[-1] = text.pad(r["deps"], deps_w)
-            cells.append(claims.get(r["id"], ""))
-        lines.append(gap.join(cells).rstrip())
+            deps = deps + " " * (deps_w - dep_widths[deps])
+            line = (
+                f"{indent.ljust(id_w)}  {title}  {status_cells[status]}  "
+                f"{prio_cells[priority]}  {deps}  {claims.get(ident, '')}"
+            )
+        else:
+            line = (
+                f"{indent.ljust(id_w)}  {title}  {status_cells[status]}  "
+                f"{prio_cells[priority]}  {deps}"
+            )
+        append(line.rstrip())
     return lines
 
 
