@@ -155,65 +155,63 @@ def claim_note(claim: Mapping[str, Any], now: float) -> str:
 # the task table --------------------------------------------------------------------------------
 
 
+def _title(raw: object) -> tuple[str, int]:
+    """A title as one printable line, and its width in columns."""
+    if type(raw) is str:
+        line = " ".join(raw.split())
+        if line.isascii() and line.isprintable():
+            return line, len(line)
+    line = one_line(raw)
+    return line, text.width(line)
+
+
 def _table_rows(
     tasks: Iterable[dict[str, Any]], with_subtasks: bool
-) -> list[tuple[str, str, str, str, str, str, int]]:
-    """The table's rows as tuples: (indented id, id, title, status, priority, dependencies,
-    title width), all printable.
+) -> list[tuple[str, str, str, int, str, str, str]]:
+    """The table's rows as tuples: (indented id, id, title, title width, status, priority,
+    dependencies). Status and priority are strings still to be made printable (`task_table`
+    does that once per distinct value); everything else is printable.
 
     The table is drawn for every `tm list`, over every task of a tag, so this is the hot
-    path: plain ASCII titles (the common case) are checked with two C-level string tests
-    instead of character by character, and status and priority, which take few distinct
-    values, are made printable once per value rather than once per row.
+    path: a plain ASCII title (the common case) is checked with two C-level string tests
+    instead of character by character, and the usual task (integer id, no subtasks shown)
+    takes no helper call but the title's.
     """
-    rows: list[tuple[str, str, str, str, str, str, int]] = []
+    rows: list[tuple[str, str, str, int, str, str, str]] = []
     append = rows.append
-    names: dict[Any, str] = {}
-
-    def name(value: Any) -> str:
-        if type(value) is not str:
-            return printable(value)
-        shown = names.get(value)
-        if shown is None:
-            shown = names[value] = printable(value)
-        return shown
-
     for task in tasks:
-        items: Iterable[tuple[dict[str, Any], dict[str, Any] | None]] = ((task, None),)
-        if with_subtasks and task.get("subtasks"):
-            items = [(task, None), *((sub, task) for sub in task["subtasks"])]
-        for item, parent in items:
-            get = item.get
-            raw = get("title")
-            if type(raw) is str:
-                title = " ".join(raw.split())
-                if title.isascii() and title.isprintable():
-                    title_width = len(title)
-                else:
-                    title = printable(title)
-                    title_width = text.width(title)
-            else:
-                title = one_line(raw)
-                title_width = text.width(title)
-            deps = get("dependencies")
-            if parent is None:
-                ident = indent = str(item["id"])
-                status = name(get("status") or "pending")
-                priority = name(get("priority") or "medium")
-                if not deps:
-                    dep_text = "-"
-                elif type(item["id"]) is int:  # a task's dependencies are shown as stored
-                    dep_text = ", ".join(map(str, deps)) or "-"
-                else:
-                    dep_text = ", ".join(dependency_ids(item)) or "-"
-            else:
-                ident = item_id(item, parent)
-                indent = "  " + ident
-                status = name(get("status") or "pending")
+        get = task.get
+        raw = get("title")
+        if type(raw) is str and (title := " ".join(raw.split())).isascii() and title.isprintable():
+            title_width = len(title)
+        else:
+            title, title_width = _title(raw)
+        status = get("status") or "pending"
+        if type(status) is not str:
+            status = printable(status)
+        priority = get("priority") or "medium"
+        if type(priority) is not str:
+            priority = printable(priority)
+        deps = get("dependencies")
+        if not deps:
+            dep_text = "-"
+        elif type(task["id"]) is int:  # a task's dependencies are shown as stored
+            dep_text = ", ".join(map(str, deps)) or "-"
+        else:
+            dep_text = ", ".join(dependency_ids(task)) or "-"
+        ident = str(task["id"])
+        append((ident, ident, title, title_width, status, priority, dep_text))
+        if with_subtasks:
+            for sub in get("subtasks") or ():
+                ident = item_id(sub, task)
+                title, title_width = _title(sub.get("title"))
+                status = sub.get("status") or "pending"
                 # A subtask without a priority of its own shows its parent's, as `next` ranks it.
-                priority = name(get("priority") or parent.get("priority") or "medium")
-                dep_text = (", ".join(dependency_ids(item, parent["id"])) or "-") if deps else "-"
-            append((indent, ident, title, status, priority, dep_text, title_width))
+                priority = sub.get("priority") or get("priority") or "medium"
+                dep_text = ", ".join(dependency_ids(sub, task["id"])) or "-"
+                append(
+                    ("  " + ident, ident, title, title_width, str(status), str(priority), dep_text)
+                )
     return rows
 
 
@@ -234,14 +232,16 @@ def task_table(
     """
     rows = _table_rows(tasks, with_subtasks)
     measure = text.width
-    # Each distinct status, priority and dependency text is measured once.
-    status_widths = {value: measure(value) for value in {r[3] for r in rows}}
-    prio_widths = {value: measure(value) for value in {r[4] for r in rows}}
-    dep_widths = {value: measure(value) for value in {r[5] for r in rows}}
-    id_w = max([len("ID"), *(len(r[0]) for r in rows)])
+    # Each distinct status, priority and dependency text is made printable and measured once.
+    statuses = {value: printable(value) for value in {r[4] for r in rows}}
+    priorities = {value: printable(value) for value in {r[5] for r in rows}}
+    status_widths = {value: measure(shown) for value, shown in statuses.items()}
+    prio_widths = {value: measure(shown) for value, shown in priorities.items()}
+    dep_widths = {value: measure(value) for value in {r[6] for r in rows}}
+    id_w = max([len("ID"), *map(len, [r[0] for r in rows])])
     status_w = max([len("Status"), *status_widths.values()])
     prio_w = max([len("Priority"), *prio_widths.values()])
-    title_w = max([len("Title"), *(r[6] for r in rows)])
+    title_w = max([len("Title"), *[r[3] for r in rows]])
     deps_w = max([len("Dependencies"), *dep_widths.values()])
     claim_w = max([0] + [measure(note) for note in (claims or {}).values()])
     if claims:
@@ -272,15 +272,15 @@ def task_table(
     ]
     # The status and priority cells, styled and padded, by value.
     status_cells = {
-        value: status_text(value, color) + " " * (status_w - used)
+        value: status_text(statuses[value], color) + " " * (status_w - used)
         for value, used in status_widths.items()
     }
     prio_cells = {
-        value: priority_text(value, color) + " " * (prio_w - used)
+        value: priority_text(priorities[value], color) + " " * (prio_w - used)
         for value, used in prio_widths.items()
     }
     append = lines.append
-    for indent, ident, title, status, priority, deps, title_width in rows:
+    for indent, ident, title, title_width, status, priority, deps in rows:
         if title_width <= title_w:
             title = title + " " * (title_w - title_width)
         else:
