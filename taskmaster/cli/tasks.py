@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import replace
 
@@ -30,6 +29,16 @@ from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.model import PRIORITIES, TaskId
 
 PRIORITY = click.Choice(PRIORITIES)
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width in columns; None when stdout is no terminal (a pipe, a file)."""
+    if not sys.stdout.isatty():
+        return None
+    # Imported only for a terminal: shutil (with bz2 and lzma behind it) is start-up time.
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 @click.command("list")
@@ -110,7 +119,7 @@ def list_tasks(
         filters = [*(statuses or ()), *(["ready"] if ready else ())]
         tag_tasks = result.tag_tasks
         if result.tasks:
-            width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+            width = _terminal_width()
             # Who holds the ready tasks is what an agent choosing one needs to see.
             notes = claim_notes(app, result.tasks, result.tag) if ready else None
             render.echo_lines(
