@@ -237,7 +237,10 @@ def task_table(
     priorities = {value: printable(value) for value in {r[5] for r in rows}}
     status_widths = {value: measure(shown) for value, shown in statuses.items()}
     prio_widths = {value: measure(shown) for value, shown in priorities.items()}
-    dep_widths = {value: measure(value) for value in {r[6] for r in rows}}
+    # Dependency texts are mostly distinct (and ASCII): measured without a call per row.
+    dep_widths = {
+        value: len(value) if value.isascii() else measure(value) for value in {r[6] for r in rows}
+    }
     id_w = max([len("ID"), *map(len, [r[0] for r in rows])])
     status_w = max([len("Status"), *status_widths.values()])
     prio_w = max([len("Priority"), *prio_widths.values()])
