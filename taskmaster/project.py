@@ -107,15 +107,17 @@ def storage_file(root: Path) -> Path:
 def read_storage_url(root: Path) -> str | None:
     """The storage URL `.taskmaster/storage.toml` names (`url = "postgresql://..."`), or None
     when the project has no such file (its tasks are then in its task file)."""
-    import tomllib
-
-    from taskmaster.errors import CorruptStateFile
-
     path = storage_file(root)
     try:
         raw = path.read_bytes()
     except (FileNotFoundError, NotADirectoryError):
         return None
+    # Imported only for a project that has the file: the TOML parser costs every command
+    # of every other project a few milliseconds of start-up.
+    import tomllib
+
+    from taskmaster.errors import CorruptStateFile
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as err:

@@ -155,26 +155,64 @@ def claim_note(claim: Mapping[str, Any], now: float) -> str:
 # the task table --------------------------------------------------------------------------------
 
 
-def task_rows(tasks: Iterable[dict[str, Any]], with_subtasks: bool) -> list[dict[str, Any]]:
-    rows = []
+def _title(raw: object) -> tuple[str, int]:
+    """A title as one printable line, and its width in columns."""
+    if type(raw) is str:
+        line = " ".join(raw.split())
+        if line.isascii() and line.isprintable():
+            return line, len(line)
+    line = one_line(raw)
+    return line, text.width(line)
+
+
+def _table_rows(
+    tasks: Iterable[dict[str, Any]], with_subtasks: bool
+) -> list[tuple[str, str, str, int, str, str, str]]:
+    """The table's rows as tuples: (indented id, id, title, title width, status, priority,
+    dependencies). Status and priority are strings still to be made printable (`task_table`
+    does that once per distinct value); everything else is printable.
+
+    The table is drawn for every `tm list`, over every task of a tag, so this is the hot
+    path: a plain ASCII title (the common case) is checked with two C-level string tests
+    instead of character by character, and the usual task (integer id, no subtasks shown)
+    takes no helper call but the title's.
+    """
+    rows: list[tuple[str, str, str, int, str, str, str]] = []
+    append = rows.append
     for task in tasks:
-        rows.append(_row(task, None))
+        get = task.get
+        raw = get("title")
+        if type(raw) is str and (title := " ".join(raw.split())).isascii() and title.isprintable():
+            title_width = len(title)
+        else:
+            title, title_width = _title(raw)
+        status = get("status") or "pending"
+        if type(status) is not str:
+            status = printable(status)
+        priority = get("priority") or "medium"
+        if type(priority) is not str:
+            priority = printable(priority)
+        deps = get("dependencies")
+        if not deps:
+            dep_text = "-"
+        elif type(task["id"]) is int:  # a task's dependencies are shown as stored
+            dep_text = ", ".join(map(str, deps)) or "-"
+        else:
+            dep_text = ", ".join(dependency_ids(task)) or "-"
+        ident = str(task["id"])
+        append((ident, ident, title, title_width, status, priority, dep_text))
         if with_subtasks:
-            for sub in task.get("subtasks") or ():
-                rows.append(_row(sub, task))
+            for sub in get("subtasks") or ():
+                ident = item_id(sub, task)
+                title, title_width = _title(sub.get("title"))
+                status = sub.get("status") or "pending"
+                # A subtask without a priority of its own shows its parent's, as `next` ranks it.
+                priority = sub.get("priority") or get("priority") or "medium"
+                dep_text = ", ".join(dependency_ids(sub, task["id"])) or "-"
+                append(
+                    ("  " + ident, ident, title, title_width, str(status), str(priority), dep_text)
+                )
     return rows
-
-
-def _row(item: dict[str, Any], parent: dict[str, Any] | None) -> dict[str, Any]:
-    return {
-        "id": item_id(item, parent),
-        "indent": "  " if parent is not None else "",
-        "title": one_line(item.get("title")),
-        "status": printable(item.get("status") or "pending"),
-        # A subtask without a priority of its own shows its parent's, as `next` ranks it.
-        "priority": printable(item.get("priority") or (parent or {}).get("priority") or "medium"),
-        "deps": ", ".join(dependency_ids(item, parent["id"] if parent else None)) or "-",
-    }
 
 
 def task_table(
@@ -192,13 +230,23 @@ def task_table(
     wraps every row nor pads them all. `claims` (id -> `claim_note`) adds a last column with
     the live claims.
     """
-    rows = task_rows(tasks, with_subtasks)
-    id_w = max([len("ID")] + [len(r["indent"] + r["id"]) for r in rows])
-    status_w = max([len("Status")] + [text.width(r["status"]) for r in rows])
-    prio_w = max([len("Priority")] + [text.width(r["priority"]) for r in rows])
-    title_w = max([len("Title")] + [text.width(r["title"]) for r in rows])
-    deps_w = max([len("Dependencies")] + [text.width(r["deps"]) for r in rows])
-    claim_w = max([0] + [text.width(note) for note in (claims or {}).values()])
+    rows = _table_rows(tasks, with_subtasks)
+    measure = text.width
+    # Each distinct status, priority and dependency text is made printable and measured once.
+    statuses = {value: printable(value) for value in {r[4] for r in rows}}
+    priorities = {value: printable(value) for value in {r[5] for r in rows}}
+    status_widths = {value: measure(shown) for value, shown in statuses.items()}
+    prio_widths = {value: measure(shown) for value, shown in priorities.items()}
+    # Dependency texts are mostly distinct (and ASCII): measured without a call per row.
+    dep_widths = {
+        value: len(value) if value.isascii() else measure(value) for value in {r[6] for r in rows}
+    }
+    id_w = max([len("ID"), *map(len, [r[0] for r in rows])])
+    status_w = max([len("Status"), *status_widths.values()])
+    prio_w = max([len("Priority"), *prio_widths.values()])
+    title_w = max([len("Title"), *[r[3] for r in rows]])
+    deps_w = max([len("Dependencies"), *dep_widths.values()])
+    claim_w = max([0] + [measure(note) for note in (claims or {}).values()])
     if claims:
         claim_w = max(claim_w, len("Claimed by"))
     if width is not None:
@@ -225,18 +273,33 @@ def task_table(
             bold=True,
         )
     ]
-    for r in rows:
-        cells = [
-            (r["indent"] + r["id"]).ljust(id_w),
-            text.pad(text.truncate(r["title"], title_w), title_w),
-            status_text(r["status"], color) + " " * (status_w - text.width(r["status"])),
-            priority_text(r["priority"], color) + " " * (prio_w - text.width(r["priority"])),
-            r["deps"],
-        ]
+    # The status and priority cells, styled and padded, by value.
+    status_cells = {
+        value: status_text(statuses[value], color) + " " * (status_w - used)
+        for value, used in status_widths.items()
+    }
+    prio_cells = {
+        value: priority_text(priorities[value], color) + " " * (prio_w - used)
+        for value, used in prio_widths.items()
+    }
+    append = lines.append
+    for indent, ident, title, title_width, status, priority, deps in rows:
+        if title_width <= title_w:
+            title = title + " " * (title_w - title_width)
+        else:
+            title = text.pad(text.truncate(title, title_w), title_w)
         if claims:
-            cells[-1] = text.pad(r["deps"], deps_w)
-            cells.append(claims.get(r["id"], ""))
-        lines.append(gap.join(cells).rstrip())
+            deps = deps + " " * (deps_w - dep_widths[deps])
+            line = (
+                f"{indent.ljust(id_w)}  {title}  {status_cells[status]}  "
+                f"{prio_cells[priority]}  {deps}  {claims.get(ident, '')}"
+            )
+        else:
+            line = (
+                f"{indent.ljust(id_w)}  {title}  {status_cells[status]}  "
+                f"{prio_cells[priority]}  {deps}"
+            )
+        append(line.rstrip())
     return lines
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from dataclasses import replace
 
 import click
 
-from taskmaster import documents, paging
+from taskmaster import documents
 from taskmaster.cli import render
 from taskmaster.cli.claims import claim_notes
 from taskmaster.cli.context import (
@@ -20,6 +19,7 @@ from taskmaster.cli.context import (
     App,
     claim_option,
     confirm_or_refuse,
+    gc_paused,
     json_option,
     pass_app,
     pick,
@@ -29,6 +29,16 @@ from taskmaster.commands import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.model import PRIORITIES, TaskId
 
 PRIORITY = click.Choice(PRIORITIES)
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width in columns; None when stdout is no terminal (a pipe, a file)."""
+    if not sys.stdout.isatty():
+        return None
+    # Imported only for a terminal: shutil (with bz2 and lzma behind it) is start-up time.
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 @click.command("list")
@@ -74,61 +84,65 @@ def list_tasks(
       tm list pending --with-subtasks
       tm list -s pending,in-progress --ready --json
     """
-    statuses = list(dict.fromkeys([*(status_arg or ()), *(status or ())])) or None
-    result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready).value
-    wanted = None
-    if fields is not None:
-        try:
-            wanted = paging.parse_fields(fields)
-        except ValueError as err:
-            raise click.BadParameter(str(err), param_hint="'--fields'") from None
-    paged = None
-    if limit is not None or cursor is not None:
-        try:
-            paged = paging.page(result.tasks, result.tag, limit=limit, cursor=cursor)
-        except paging.CursorError as err:
-            raise click.BadParameter(str(err), param_hint="'--cursor'") from None
-        result = replace(result, tasks=[dict(task) for task in paged.tasks])
-        if paged.changed and not as_json:  # --json says it in the body
-            click.echo(f"note: tag {result.tag!r} changed since the first page", err=True)
-    if as_json:
-        body = documents.task_list_document(result.tag, result.tasks)
-        if wanted is not None:
-            body["tasks"] = [paging.project(task, wanted) for task in body["tasks"]]
-        if paged is not None:
-            body["nextCursor"] = paged.next_cursor
-            body["changed"] = paged.changed
-        render.echo_json(body)
-        return
-    if paged is not None and paged.next_cursor is not None:
-        click.echo(f"next page: --cursor {paged.next_cursor}", err=True)
-    filters = [*(statuses or ()), *(["ready"] if ready else ())]
-    tag_tasks = result.tag_tasks
-    if result.tasks:
-        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-        # Who holds the ready tasks is what an agent choosing one needs to see.
-        notes = claim_notes(app, result.tasks, result.tag) if ready else None
-        render.echo_lines(
-            render.task_table(
-                result.tasks,
+    with gc_paused():
+        statuses = list(dict.fromkeys([*(status_arg or ()), *(status or ())])) or None
+        result = app.core.list_tasks(app.tag_for(tag), status=statuses, ready=ready).value
+        wanted = None
+        if fields is not None or limit is not None or cursor is not None:
+            # Imported here: a plain `tm list` need not pay for paging (hashlib) at start-up.
+            from taskmaster import paging
+        if fields is not None:
+            try:
+                wanted = paging.parse_fields(fields)
+            except ValueError as err:
+                raise click.BadParameter(str(err), param_hint="'--fields'") from None
+        paged = None
+        if limit is not None or cursor is not None:
+            try:
+                paged = paging.page(result.tasks, result.tag, limit=limit, cursor=cursor)
+            except paging.CursorError as err:
+                raise click.BadParameter(str(err), param_hint="'--cursor'") from None
+            result = replace(result, tasks=[dict(task) for task in paged.tasks])
+            if paged.changed and not as_json:  # --json says it in the body
+                click.echo(f"note: tag {result.tag!r} changed since the first page", err=True)
+        if as_json:
+            body = documents.task_list_document(result.tag, result.tasks)
+            if wanted is not None:
+                body["tasks"] = [paging.project(task, wanted) for task in body["tasks"]]
+            if paged is not None:
+                body["nextCursor"] = paged.next_cursor
+                body["changed"] = paged.changed
+            render.echo_json(body)
+            return
+        if paged is not None and paged.next_cursor is not None:
+            click.echo(f"next page: --cursor {paged.next_cursor}", err=True)
+        filters = [*(statuses or ()), *(["ready"] if ready else ())]
+        tag_tasks = result.tag_tasks
+        if result.tasks:
+            width = _terminal_width()
+            # Who holds the ready tasks is what an agent choosing one needs to see.
+            notes = claim_notes(app, result.tasks, result.tag) if ready else None
+            render.echo_lines(
+                render.task_table(
+                    result.tasks,
+                    with_subtasks=with_subtasks,
+                    color=app.color,
+                    width=width,
+                    claims=notes,
+                )
+            )
+            click.echo()
+        elif filters and tag_tasks:
+            click.echo(f"No task matches ({', '.join(filters)}).")
+        click.echo(
+            render.summary(
+                result.tag,
+                tag_tasks,
                 with_subtasks=with_subtasks,
-                color=app.color,
-                width=width,
-                claims=notes,
+                shown=len(result.tasks) if filters else None,
+                shown_as=", ".join(filters),
             )
         )
-        click.echo()
-    elif filters and tag_tasks:
-        click.echo(f"No task matches ({', '.join(filters)}).")
-    click.echo(
-        render.summary(
-            result.tag,
-            tag_tasks,
-            with_subtasks=with_subtasks,
-            shown=len(result.tasks) if filters else None,
-            shown_as=", ".join(filters),
-        )
-    )
 
 
 @click.command()

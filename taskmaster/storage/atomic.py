@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,6 +35,10 @@ def replace_file(
     (and so stays atomic); it is removed on any failure. The new file keeps the permissions of
     the one it replaces, because mkstemp's 0600 would lock other users out of a shared project.
     """
+    # Imported on the first write: tempfile (with random behind it) is start-up time that a
+    # read-only command such as `tm list` would pay for nothing.
+    import tempfile
+
     directory = path.parent
     fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     try:
