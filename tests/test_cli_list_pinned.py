@@ -124,3 +124,22 @@ def test_no_raw_control_character_reaches_the_table() -> None:
     for line in lines:
         assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in line), line
         assert not set(line) & set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def test_a_dependency_written_as_hostile_text_is_escaped() -> None:
+    # Dependencies are ids, but the file is anyone's: text with controls in it is shown escaped.
+    tasks = [
+        {
+            "id": 1,
+            "title": "t",
+            "status": "pending",
+            "dependencies": [2, "\x1b[2J", "\u202eevil"],
+            "subtasks": [{"id": 1, "title": "s", "dependencies": ["\x9b6n"]}],
+        }
+    ]
+    lines = render.task_table(tasks, with_subtasks=True)
+    assert lines[1].endswith("2, \\x1b[2J, \\u202eevil")
+    assert lines[2].endswith("\\x9b6n")
+    for line in lines:
+        assert not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in line), line
+        assert "\u202e" not in line

@@ -80,7 +80,8 @@ def dependency_ids(item: dict[str, Any], parent_id: Any = None) -> list[str]:
         if parent_id is not None and isinstance(dep, int):
             result.append(f"{parent_id}.{dep}")
         else:
-            result.append(str(dep))
+            # Any other value is shown as text: escaped, since anyone may have written it.
+            result.append(printable(dep))
     return result
 
 
@@ -197,6 +198,8 @@ def _table_rows(
             dep_text = "-"
         elif type(task["id"]) is int:  # a task's dependencies are shown as stored
             dep_text = ", ".join(map(str, deps)) or "-"
+            if not dep_text.isprintable():  # a dependency that is text, with controls in it
+                dep_text = ", ".join(dependency_ids(task)) or "-"
         else:
             dep_text = ", ".join(dependency_ids(task)) or "-"
         ident = str(task["id"])
