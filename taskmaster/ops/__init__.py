@@ -27,6 +27,7 @@ from taskmaster.ops.claims import (
     live_record,
     release_claim,
     renew_claim,
+    show_claim,
 )
 from taskmaster.ops.dependencies import (
     DependencyIssue,
@@ -82,6 +83,7 @@ __all__ = [
     "rename_tag",
     "renew_claim",
     "set_status",
+    "show_claim",
     "update_task",
     "validate_dependencies",
 ]
