@@ -251,6 +251,22 @@ def _refuse(route: Any) -> None:
     route.abort()
 
 
+def test_the_page_says_when_the_stream_is_down_and_catches_up_when_it_is_back(
+    open_board: Callable[..., Board],
+) -> None:
+    board = open_board(before_load=lambda page: page.route("**/api/v1/events*", _refuse))
+    board.allowed.append("net::ERR_FAILED")
+    page = board.page
+    page.wait_for_selector("#stream-down:not([hidden])")
+    tm(board.served.root, "set-status", "6", "done")
+    page.unroute("**/api/v1/events*")
+    # The browser retries by itself (every few seconds) and the page reloads once it is back.
+    page.wait_for_selector("#stream-down", state="hidden", timeout=15_000)
+    board.wait_for_card_in("done", 6, 5)
+    tm(board.served.root, "set-status", "6", "pending")
+    board.wait_for_card_in("pending", 6, CHANGE_DEADLINE_S)
+
+
 def test_a_token_is_asked_for_and_kept_in_session_storage_only(
     open_board: Callable[..., Board],
 ) -> None:
