@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +112,12 @@ def test_no_board_script_puts_markup_into_the_page() -> None:
     script = (BOARD_DIR / "board.js").read_text(encoding="utf-8")
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script, sink
+
+
+def test_every_board_file_is_package_data() -> None:
+    # An installed wheel has only what pyproject's package-data names.
+    pyproject = tomllib.loads((BOARD_DIR.parents[2] / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["taskmaster.api"]
+    for path in BOARD_DIR.iterdir():
+        name = f"board/{path.name}"
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in patterns), name

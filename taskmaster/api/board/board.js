@@ -329,7 +329,7 @@ function renderDetail() {
   }
   const claim = state.claims.get(String(task.id));
   if (claim) parts.push(section("Claim", el("p", null, `${claim.agent} (token ${claim.token}), ${leaseLeft(claim.expiresAt)}`)));
-  const history = el("ol", "history");
+  const history = el("ul", "history");
   history.append(el("li", "muted", "loading…"));
   parts.push(section("History (newest first)", history));
   body.replaceChildren(...parts);
