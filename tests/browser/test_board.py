@@ -285,6 +285,26 @@ def test_a_token_is_asked_for_and_kept_in_session_storage_only(
     assert page.evaluate("localStorage.length") == 0
 
 
+def test_the_tag_switcher_shows_another_tags_tasks_and_writes_there(
+    open_board: Callable[..., Board],
+) -> None:
+    board = open_board()
+    root = board.served.root
+    tm(root, "tags", "add", "feature")
+    tm(root, "--tag", "feature", "add-task", "--title", "Only in feature")
+    page = board.page
+    page.wait_for_selector('#tag option[value="feature"]', state="attached")
+    page.select_option("#tag", "feature")
+    page.wait_for_selector('.card .title:text-is("Only in feature")')
+    assert page.locator(".card").count() == 1
+    assert page.evaluate("location.hash") == "#tag=feature"
+    board.card(1).drag_to(board.column("done"))
+    board.wait_for_card_in("done", 1, 2)
+    assert stored_status(board.tasks_file, 1, tag="feature") == "done"
+    assert stored_status(board.tasks_file, 1) == "done"  # master's task 1 was done already
+    assert stored_status(board.tasks_file, 4) == "review"  # and nothing else in master moved
+
+
 def test_a_narrow_window_stacks_the_columns(open_board: Callable[..., Board]) -> None:
     board = open_board(viewport=(420, 800))
     boxes = [board.column(s).bounding_box() for s in ("pending", "in-progress", "done")]
