@@ -32,6 +32,7 @@ const state = {
   dragging: false,
   renderPending: false,
   lastEventId: null,
+  loadFailed: false,
 };
 
 // ---- helpers ---------------------------------------------------------------------------
@@ -138,7 +139,10 @@ async function load() {
     renderTags();
     render();
     if (state.detailId !== null) renderDetail();
+    if (state.loadFailed) hideMessage(); // the store is back: the failure no longer holds
+    state.loadFailed = false;
   } catch (error) {
+    state.loadFailed = true;
     showMessage(`Could not load the board: ${error.message}`);
   }
 }
