@@ -13,6 +13,7 @@ import falcon
 
 from taskmaster.api import problems
 from taskmaster.api.actors import token_names
+from taskmaster.api.board import BoardResource
 from taskmaster.api.head import HeadMiddleware, with_head
 from taskmaster.api.metrics import Metrics
 from taskmaster.api.middleware import (
@@ -148,6 +149,10 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/health", Health(state))
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())
     app.add_route("/metrics", MetricsResource(metrics))
+    # The board: a page over the routes above, nothing of its own (see `taskmaster.api.board`).
+    board = BoardResource()
+    app.add_route("/", board)
+    app.add_route("/board/{name}", board)
     return app
 
 

@@ -114,6 +114,7 @@ def serve(
     try:
         location = project.core.storage.describe()["location"]
         announce(f"Serving {location} on {server.url}/api/v1 (Ctrl+C to stop)")
+        announce(f"Board: {server.url}/")
         server.run()
     finally:
         for sig, handler in previous.items():

@@ -132,6 +132,9 @@ def serve(
     Settings come from TM_* variables (TM_API_TOKEN, TM_RATE_LIMIT, TM_MAX_BODY_BYTES, ...);
     the options here win over them. The API is described at /api/v1/openapi.json.
 
+    The board, a live page of the tasks by status, is at / (http://127.0.0.1:8765/ by
+    default): drag a card or use its details to change a task.
+
     The limits keep clients without the token from stopping the server (large uploads, idle
     or slow connections, dropped event streams). Beyond loopback, put a reverse proxy (nginx,
     Caddy, ...) in front all the same: TLS, and limits per client address.
