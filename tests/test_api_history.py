@@ -503,7 +503,7 @@ def test_the_journal_reads_of_postgresql_while_it_is_down_are_storage_unavailabl
 
 @pytest.mark.slow
 def test_tm_serve_journals_each_token_by_name(tmp_path: Path) -> None:
-    from tests.integration.test_api_server import start_server
+    from tests.servers import start_server
 
     init_project(tmp_path)[0].close()
     served = start_server(tmp_path, TM_API_TOKEN="tok-main", TM_API_TOKENS="ci:tok-ci")

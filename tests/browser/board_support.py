@@ -6,21 +6,20 @@ Playwright (never a downloaded browser), and the scratch projects the tests fill
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TM = str(Path(sys.executable).with_name("tm"))
+# The script (measure_board.py) runs from anywhere: the repository root holds `tests`.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.servers import Served, clean_env, free_port, tm
+from tests.servers import start_server as _start_server
+
 REQUIRE_ENV = "TM_REQUIRE_BROWSER"
 SCREENSHOT_ENV = "TM_BOARD_SCREENSHOT"
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -37,32 +36,6 @@ def chromium_path() -> str | None:
 def browser_required() -> bool:
     """TM_REQUIRE_BROWSER=1: a missing Chromium or Playwright fails instead of skipping."""
     return os.environ.get(REQUIRE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment without the caller's TM_* settings (a TM_API_TOKEN would change what
-    the tests see), plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TM_")}
-    env.update(extra)
-    return env
-
-
-def tm(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [TM, "--project", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=clean_env(),
-    )
 
 
 def task(
@@ -118,50 +91,9 @@ def stored_status(tasks_file: Path, task_id: int, tag: str = "master") -> str:
     raise KeyError(task_id)
 
 
-@dataclass
-class Served:
-    root: Path
-    port: int
-    process: subprocess.Popen[str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 def start_server(root: Path, **env: str) -> Served:
-    port = free_port()
-    process = subprocess.Popen(
-        [TM, "--project", str(root), "serve", "--port", str(port), "--threads", "8"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=clean_env(**env),
-    )
-    served = Served(root, port, process)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            raise RuntimeError(f"tm serve exited with {process.returncode}:\n{out}\n{err}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return served
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            served.stop()
-            raise RuntimeError("tm serve did not become healthy within 30 s")
-        time.sleep(0.05)
+    """`tm serve` with a thread to spare for every open board's event stream."""
+    return _start_server(root, threads=8, **env)
+
+
+__all__ = ["Served", "clean_env", "free_port", "start_server", "tm"]

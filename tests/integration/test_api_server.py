@@ -15,100 +15,19 @@ import http.client
 import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
 
+from tests.servers import Served, start_server, tm
+
 pytestmark = pytest.mark.slow
 
-TM = str(Path(sys.executable).with_name("tm"))
 WRITES = int(os.environ.get("TM_TEST_API_WRITES", "200"))
 STATUSES = ("done", "in-progress", "review", "pending")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TM_")}
-    env.update(extra)
-    return env
-
-
-def tm(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [TM, "--project", str(root), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-        env=_env(),
-    )
-
-
-@dataclass
-class Served:
-    root: Path
-    port: int
-    process: subprocess.Popen[str]
-
-    def connect(self, timeout: float = 10) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-
-    def get_json(self, conn: http.client.HTTPConnection, path: str) -> object:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        body = response.read()
-        assert response.status == 200, body
-        return orjson.loads(body)
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-
-
-def start_server(root: Path, **env: str) -> Served:
-    port = _free_port()
-    process = subprocess.Popen(
-        [TM, "--project", str(root), "serve", "--port", str(port), "--threads", "6"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(**env),
-    )
-    served = Served(root, port, process)
-    deadline = time.monotonic() + 30
-    while True:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"tm serve exited with {process.returncode}:\n{out}\n{err}")
-        try:
-            conn = served.connect(timeout=2)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return served
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            served.stop()
-            pytest.fail("tm serve did not become healthy within 30 s")
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ import pytest
 
 from taskmaster.commands import AddTask
 from taskmaster.compose import init_project
-from tests.integration.test_api_server import Served, start_server, tm
+from tests.servers import Served, start_server, tm
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from harness.redis_server import RedisServer
-from tests.integration.test_api_server import TM, Served, _env, start_server
+from tests.servers import TM, Served, clean_env, start_server
 from tests.test_redis import wait_for
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,7 @@ def tm(root: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[st
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(TM_REDIS_URL=redis_url),
+        env=clean_env(TM_REDIS_URL=redis_url),
     )
 
 
@@ -128,14 +128,14 @@ def test_a_bad_redis_url_is_a_usage_error(tmp_path: Path) -> None:
         [TM, "--project", str(tmp_path), "--redis-url", "http://nope", "list"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=clean_env(),
     )
     assert result.returncode == 2
     assert "is not a Redis URL" in result.stderr
 
 
 def test_health_says_disabled_without_redis(tmp_path: Path) -> None:
-    subprocess.run([TM, "--project", str(tmp_path), "init"], check=True, env=_env())
+    subprocess.run([TM, "--project", str(tmp_path), "init"], check=True, env=clean_env())
     served = start_server(tmp_path)
     try:
         health = get_json(served, "/api/v1/health")
