@@ -112,3 +112,25 @@ def start_server(root: Path, *, threads: int = 6, **env: str) -> Served:
             served.stop()
             pytest.fail(f"tm serve did not become healthy within {START_TIMEOUT_S:.0f} s")
         time.sleep(0.05)
+
+
+def read_event(
+    response: http.client.HTTPResponse, *, within: float | None = None
+) -> dict[str, str]:
+    """The next server-sent event's fields, as sent (comments, heartbeats and frames that only
+    set `retry` skipped); with `within`, fails if none has come after that many seconds."""
+    deadline = None if within is None else time.monotonic() + within
+    fields: dict[str, str] = {}
+    while True:
+        assert deadline is None or time.monotonic() < deadline, "no event came"
+        line = response.readline().decode()
+        if not line:
+            raise EOFError("the event stream ended")
+        line = line.rstrip("\n")
+        if not line:
+            if "data" in fields:
+                return fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            fields[name] = value

@@ -21,6 +21,7 @@ from taskmaster.api.openapi import build_spec
 from taskmaster.commands import AddTask
 from taskmaster.compose import Project, init_project
 from taskmaster.config import Config
+from tests.servers import read_event
 
 CLAIMS = "/api/v1/claims"
 
@@ -438,23 +439,6 @@ def _request(url: str, method: str, body: Any = None) -> tuple[int, Any]:
         return response.status, json.load(response)
 
 
-def _next_event(response: http.client.HTTPResponse) -> dict[str, str]:
-    """The next event's fields (comments and the `retry` frame skipped)."""
-    fields: dict[str, str] = {}
-    while True:
-        line = response.readline().decode()
-        if not line:
-            raise EOFError("the event stream ended")
-        line = line.rstrip("\n")
-        if not line:
-            if "data" in fields:
-                return fields
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
-
-
 def test_the_event_stream_carries_each_claim_event_with_the_claimed_id(
     served: tuple[ApiServer, Project],
 ) -> None:
@@ -471,7 +455,7 @@ def test_the_event_stream_carries_each_claim_event_with_the_claimed_id(
     _request(f"{server.url}{CLAIMS}/{token}/renew", "POST", {"lease": "1h"})
     _request(f"{server.url}{CLAIMS}/{token}?status=done", "DELETE")
 
-    frames = [_next_event(stream) for _ in range(3)]
+    frames = [read_event(stream) for _ in range(3)]
     conn.close()
     kinds = [frame["event"] for frame in frames]
     assert kinds == ["claim.created", "claim.renewed", "claim.released"]

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,8 +32,7 @@ from taskmaster.commands import AddTask, Undo
 from taskmaster.core import TaskMaster
 from taskmaster.events import Event
 from taskmaster.journal.entry import default_actor
-
-TM = str(Path(sys.executable).with_name("tm"))
+from tests.servers import read_event, start_server, tm
 
 
 def _frames(chunk: bytes) -> list[dict[str, Any]]:
@@ -279,53 +273,15 @@ def test_the_route_answers_503_when_the_journal_cannot_be_read(api: Api) -> None
 # a real server -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("TM_")}
-
-
-def _tm(root: Path, *args: str) -> None:
-    subprocess.run(
-        [TM, "--project", str(root), *args], capture_output=True, timeout=60, check=True, env=_env()
-    )
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
-    _tm(tmp_path, "init")
-    _tm(tmp_path, "add-task", "--title", "first")
-    port = _free_port()
-    env = {**_env(), "TM_SSE_HEARTBEAT": "0.2"}
-    process = subprocess.Popen(
-        [TM, "--project", str(tmp_path), "serve", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
-                conn.close()
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        assert time.monotonic() < deadline, "tm serve did not start"
-        time.sleep(0.05)
+    tm(tmp_path, "init")
+    tm(tmp_path, "add-task", "--title", "first")
+    served = start_server(tmp_path, TM_SSE_HEARTBEAT="0.2")
     try:
-        yield tmp_path, port
+        yield tmp_path, served.port
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=10)
+        served.stop()
 
 
 def _stream(port: int, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
@@ -337,23 +293,10 @@ def _stream(port: int, headers: dict[str, str] | None = None) -> http.client.HTT
 
 
 def _next_event(response: http.client.HTTPResponse, within: float = 10) -> dict[str, Any]:
-    """The next event (heartbeats skipped); fails if none comes `within` seconds."""
-    fields: dict[str, Any] = {}
-    deadline = time.monotonic() + within
-    while True:
-        assert time.monotonic() < deadline, "no event came"
-        line = response.readline().decode()
-        if not line:
-            raise EOFError("the event stream ended")
-        line = line.rstrip("\n")
-        if not line:
-            if "data" in fields:
-                fields["data"] = orjson.loads(fields["data"])
-                return fields
-            fields = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            fields[name] = value
+    """The next event, its data decoded; fails if none comes `within` seconds."""
+    fields: dict[str, Any] = dict(read_event(response, within=within))
+    fields["data"] = orjson.loads(fields["data"])
+    return fields
 
 
 def test_a_tm_process_change_reaches_a_served_stream_with_its_actor_and_place(
@@ -363,7 +306,7 @@ def test_a_tm_process_change_reaches_a_served_stream_with_its_actor_and_place(
     announces it from the journal entry that process wrote."""
     root, port = server
     response = _stream(port)
-    _tm(root, "set-status", "1", "done")
+    tm(root, "set-status", "1", "done")
     event = _next_event(response)
     assert event["event"] == "task.updated"
     assert event["data"]["actor"] == default_actor()
@@ -376,11 +319,11 @@ def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed_over_http(
 ) -> None:
     root, port = server
     response = _stream(port)
-    _tm(root, "set-status", "1", "in-progress")
+    tm(root, "set-status", "1", "in-progress")
     seen = int(_next_event(response)["id"])
     response.close()
-    _tm(root, "set-status", "1", "review")
-    _tm(root, "add-task", "--title", "second")
+    tm(root, "set-status", "1", "review")
+    tm(root, "add-task", "--title", "second")
     for headers, query in (({"Last-Event-ID": str(seen)}, ""), ({}, f"?lastEventId={seen}")):
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         conn.request("GET", "/api/v1/events" + query, headers=headers)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import http.client
 import os
 import signal
 import socket
@@ -22,7 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.servers import Served, start_server, tm
+from tests.servers import Served, read_event, start_server, tm
 
 pytestmark = pytest.mark.slow
 
@@ -63,25 +62,6 @@ def test_every_read_after_a_tm_write_shows_the_write(served: Served) -> None:
     assert stale == [], f"{len(stale)} stale responses out of {WRITES}, first: {stale[:3]}"
 
 
-def _read_event(response: http.client.HTTPResponse) -> dict[str, str]:
-    """The next SSE event's fields (comments, and frames that only set `retry`, skipped)."""
-    fields: dict[str, str] = {}
-    while True:
-        line = response.readline().decode()
-        if not line:
-            raise EOFError("the event stream ended")
-        line = line.rstrip("\n")
-        if not line:
-            if "data" in fields:
-                return fields
-            fields = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(": ")
-        fields[name] = value
-
-
 def test_a_change_by_another_process_reaches_an_event_stream_client(served: Served) -> None:
     conn = served.connect(timeout=5)
     conn.request("GET", "/api/v1/events")
@@ -96,7 +76,7 @@ def test_a_change_by_another_process_reaches_an_event_stream_client(served: Serv
     other.close()
 
     while True:
-        frame = _read_event(response)
+        frame = read_event(response)
         if int(frame["id"]) >= expected:
             break
     latency = time.monotonic() - acknowledged
