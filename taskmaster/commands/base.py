@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
@@ -131,7 +132,7 @@ def current_tag_of(document: Document, state: ProjectState) -> str:
     return name
 
 
-class Command(Generic[T]):
+class Command(ABC, Generic[T]):
     """Base of every command. Subclasses are frozen dataclasses that set `name`, `event`
     (the kind of change announced) and `summary`, and implement `apply`."""
 
@@ -146,9 +147,9 @@ class Command(Generic[T]):
                 raise TypeError(f"two commands are called {cls.name!r}")
             COMMANDS[cls.name] = cls
 
+    @abstractmethod
     def apply(self, work: Work) -> T:
         """Change `work.draft` and return the result (raise to change nothing)."""
-        raise NotImplementedError
 
     # fencing --------------------------------------------------------------------------------
     def claim_subjects(self) -> list[TaskId]:
@@ -304,8 +305,9 @@ class TaskCommand(Command[T]):
                 stamp_updated(document, each, work.now)
         return result
 
+    @abstractmethod
     def run(self, document: Document, tag: str, work: Work) -> T:
-        raise NotImplementedError
+        """Change `document`'s tag `tag` and return the result (raise to change nothing)."""
 
     def also_changes(self) -> str | None:
         """A second tag the command may change (a move to another tag)."""
