@@ -241,6 +241,20 @@ def answer_schemas() -> dict[str, Schema]:
                     "description": "The items changed; for a `claim.*` event, the claimed one.",
                 },
                 "time": {"type": "number", "description": "Unix time of the change."},
+                "actor": {"type": ["string", "null"]},
+                "changes": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": ["string", "null"]}},
+                    "description": "The places changed, as [tag, id, field].",
+                },
+                "reverts": {
+                    "type": "array",
+                    "items": ref("Revision"),
+                    "description": (
+                        "For `change.reverted`: the revisions whose values another program's "
+                        "change put back (the places are in `changes`)."
+                    ),
+                },
             },
         },
         "Problem": {

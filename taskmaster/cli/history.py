@@ -21,6 +21,7 @@ from taskmaster.cli.text import one_line, truncate
 from taskmaster.ids import TaskId
 from taskmaster.journal.changes import CURRENT_TAG, ORDER, STAMPS
 from taskmaster.journal.entry import EXTERNAL, UNDO
+from taskmaster.journal.reversions import reversion_line
 
 VALUE_COLUMNS = 40
 """A value longer than this (a description, a list of ids) is shortened in the readable form;
@@ -139,6 +140,10 @@ def history(
     shows as '+ task 5 "title"' / '- task 5 "title"'. Long values are shortened, and the
     time stamps every change sets (metadata.updated) are left out: --json has everything.
 
+    An outside change that put back values earlier commits had set, as the reference tool
+    does when it writes back a copy it read before them, is flagged with one line per place:
+    "! reverted revision 12: 5 title" (in --json: its "reverts").
+
     With ID, only the entries that changed that task (or its subtasks) or subtask, of the
     current tag (or --tag). The filters combine; --limit keeps the most recent N of what they
     match.
@@ -146,7 +151,7 @@ def history(
     --json prints {"revision": <the project's revision now>, "entries": [...]}, the entries
     oldest first, each as stored: revision, time, actor, via, kind (command, undo or
     external), command, args, undoes, tag, ids, events and changes (tag, id, field, before,
-    after, index).
+    after, index), and reverts (revision, tag, id, field) on an outside change that reverted.
 
     --compact drops old entries instead of listing them (the journal also does so by itself
     once it holds twice TM_JOURNAL_KEEP entries). An undo needs the entry of the revision it
@@ -250,6 +255,7 @@ def entry_lines(entry: Mapping[str, Any]) -> list[str]:
     lines.append(f"  {_what(entry)}")
     if entry.get("unknown"):
         lines.append(f"  (what it changed is unknown: {one_line(entry['unknown'])})")
+    lines.extend(f"  ! {one_line(reversion_line(r))}" for r in entry.get("reverts") or ())
     entry_tag = entry.get("tag")
     shown = [line for line in change_lines(entry.get("changes") or (), entry_tag)]
     lines.extend(f"  {line}" for line in shown)

@@ -31,7 +31,8 @@ Changes made by another program are found by a writer or the watcher under the l
 file that does not hash to the last commit's H gets an `external` entry, its differences
 computed against `tasks.json.tm-last`, the bytes of the last commit (written after each commit,
 not flushed: after a power loss it may be older, and then the difference is recorded as
-unknown rather than guessed).
+unknown rather than guessed). An outside change that puts back values our commits had replaced
+(the reference tool writing back a stale copy) says so under ``reverts`` (`reversions.py`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import orjson
 
 from taskmaster.journal.changes import diff
 from taskmaster.journal.entry import DEFAULT_KEEP, Entry, Origin, new_entry, without_values
+from taskmaster.journal.reversions import LOOKBACK_ENTRIES, reversions
 from taskmaster.model import Document
 from taskmaster.storage.atomic import replace_file
 
@@ -154,6 +156,11 @@ class FileJournal:
         )
         if before is None:
             entry["unknown"] = "the content before this change was not kept"
+        elif entry["changes"]:
+            recent = self.entries(after=max(0, (tail.revision or 0) - LOOKBACK_ENTRIES))
+            reverted = reversions(entry["changes"], recent)
+            if reverted:
+                entry["reverts"] = reverted
         entry["revision"] = revision
         line = {"base": tail.revision or 0, "sha": sha, "entry": entry}
         commit = orjson.dumps({"commit": revision, "sha": sha})
