@@ -9,6 +9,7 @@ bus. A read takes no lock and returns its value together with the revision it wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import deque
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.commands.base import Command, Work, current_tag_of
-from taskmaster.errors import NotFound
+from taskmaster.errors import NotFound, TaskMasterError
 from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, Event
 from taskmaster.group_commit import GroupCommit
 from taskmaster.journal.changes import Change
@@ -322,6 +323,17 @@ class TaskMaster:
         return entry
 
     # history ------------------------------------------------------------------------------
+    def settle_outside_change(self) -> None:
+        """Journal another program's change to the project now, rather than at the next
+        write, so that the history shows it (only a file has such changes). When that cannot
+        be done (content that is no task file, a read-only directory, a writer holding the
+        lock too long), nothing happens: reading the history needs no write."""
+        settle = getattr(self.storage, "journal_outside_change", None)
+        if settle is None:
+            return
+        with contextlib.suppress(TaskMasterError, OSError):
+            settle()
+
     def history(
         self,
         item: str | None = None,

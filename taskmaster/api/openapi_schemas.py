@@ -257,6 +257,27 @@ def answer_schemas() -> dict[str, Schema]:
                 },
             },
         },
+        "DoctorReport": {
+            "type": "object",
+            "required": ["status", "ok", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "warn", "fail"]},
+                "ok": {"type": "boolean", "description": "false when a check failed."},
+                "checks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "status", "summary", "details"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "status": {"type": "string", "enum": ["ok", "warn", "fail", "skip"]},
+                            "summary": {"type": "string"},
+                            "details": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
+            },
+        },
         "Problem": {
             "type": "object",
             "description": "RFC 9457 problem details; extra members depend on the problem.",

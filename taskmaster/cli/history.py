@@ -8,7 +8,6 @@ per entry; `tm undo REV` takes one back as a new commit.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -175,7 +174,7 @@ def history(
         _compact(app, keep, max_age, as_json)
         return
     tag = app.tag_for(tag)
-    _settle_outside_change(app)
+    app.core.settle_outside_change()
     wanted = str(item) if item is not None else None
     if wanted is not None and tag is None:
         tag = app.core.current_tag()  # task ids are per tag: `tm history 3` is `tm show 3`'s
@@ -209,20 +208,6 @@ def _touches_in(entry: Mapping[str, Any], item: str, tag: str) -> bool:
         ):
             return True
     return entry.get("tag") == tag and item in (entry.get("ids") or ())
-
-
-def _settle_outside_change(app: App) -> None:
-    """Journal an editor's (or another tool's) change to the task file now, so the history
-    shows it, rather than at the next write. Only a file has such changes. When that cannot
-    be done (content that is no task file, a read-only directory, a writer holding the lock
-    past --lock-timeout), the history is shown as it stands: reading it needs no write."""
-    from taskmaster.errors import TaskMasterError
-
-    settle = getattr(app.core.storage, "journal_outside_change", None)
-    if settle is None:
-        return
-    with contextlib.suppress(TaskMasterError, OSError):
-        settle()
 
 
 def _compact(app: App, keep: int | None, max_age: float | None, as_json: bool) -> None:

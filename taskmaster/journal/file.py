@@ -281,6 +281,31 @@ class FileJournal:
             "max_age_s": self.max_age_s,
         }
 
+    def check(self) -> dict[str, Any]:
+        """What `tm doctor` reports of the sidecar, without the lock and without changing it:
+        committed entries, lines that are not records of ours (a torn last line is one
+        while a writer appends), whether the last entry is still unresolved, and whether the
+        copy of the last commit (`.tm-last`) matches it."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {"exists": False, "entries": 0, "bad_lines": 0, "unresolved": False}
+        bad = sum(1 for _, record in _records(data) if record is None)
+        tail = self._tail()
+        last_copy: bool | None = None
+        if tail is not None and tail.committed:
+            try:
+                last_copy = sha_of(self.last_path.read_bytes()) == tail.sha
+            except OSError:
+                last_copy = False
+        return {
+            "exists": True,
+            "entries": count_entries(data),
+            "bad_lines": bad,
+            "unresolved": tail is not None and not tail.committed,
+            "last_copy_matches": last_copy,
+        }
+
     def compact(self, keep: int | None = None, max_age_s: float | None = None) -> int:
         """Keep the newest `keep` committed entries younger than `max_age_s` (the caller holds
         the write lock); an unresolved last entry is kept as it is. Returns how many went."""
