@@ -482,23 +482,28 @@ def _next_id(ids: Iterable[int]) -> int:
 
 
 def _order(b: Mapping[int, Any], ours: list[int], theirs: list[int]) -> list[int]:
-    """Ours' order; each id only theirs has goes after the nearest earlier id of theirs, past
-    the ids ours added right there (so both sides' additions at the end stay in id order)."""
+    """Ours' order; each id only theirs added goes after the nearest earlier id of theirs
+    that ours has too, past ours' ids theirs does not have (ours' additions there, what
+    theirs removed), so both sides' additions at the end stay in id order."""
     order = list(ours)
     present = set(order)
     theirs_set = set(theirs)
     previous: int | None = None
+    gone = []
     for item_id in theirs:
+        if item_id in b and item_id not in present:
+            # Ours removed it: never in the result, but looked at (theirs may have changed
+            # it, a conflict), and never a place to insert after.
+            gone.append(item_id)
+            continue
         if item_id not in present:
             position = order.index(previous) + 1 if previous is not None else 0
-            while position < len(order) and (
-                order[position] not in b and order[position] not in theirs_set
-            ):
+            while position < len(order) and order[position] not in theirs_set:
                 position += 1
             order.insert(position, item_id)
             present.add(item_id)
         previous = item_id
-    return order
+    return order + gone
 
 
 def _rewrite(
