@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from taskmaster.errors import InvalidInput
 from taskmaster.model import DEFAULT_TAG, Document
 from taskmaster.shape import is_tag
@@ -224,12 +226,28 @@ def same(a: Any, b: Any) -> bool:
     order does not matter."""
     if a is b:
         return True
+    if type(a) is not type(b) or a != b:
+        return False  # `!=` runs in C: most unequal tasks are told apart here
+    if isinstance(a, dict | list):
+        # Equal for Python; the same JSON only if no 1 stands where the other has true or
+        # 1.0. Serialising both (in C, keys sorted) tells; the walk is for what orjson refuses.
+        try:
+            return bool(orjson.dumps(a, option=_SORTED) == orjson.dumps(b, option=_SORTED))
+        except orjson.JSONEncodeError:
+            return _same_walk(a, b)
+    return True
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def _same_walk(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return len(a) == len(b) and all(key in b and same(v, b[key]) for key, v in a.items())
+        return len(a) == len(b) and all(key in b and _same_walk(v, b[key]) for key, v in a.items())
     if isinstance(a, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_same_walk(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
 
 
