@@ -177,7 +177,7 @@ def test_a_file_that_does_not_parse_is_left_to_git_untouched(repo: Path) -> None
     assert git(repo, "status", "--porcelain").stdout.startswith("UU .taskmaster/tasks.json")
 
 
-def test_a_rebase_uses_the_driver_too(repo: Path) -> None:
+def test_a_rebase_and_a_cherry_pick_use_the_driver_too(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "feature")
     tm(repo, "add-task", "--title", "Feature's task")
     git(repo, "commit", "-q", "-am", "feature")
@@ -191,6 +191,29 @@ def test_a_rebase_uses_the_driver_too(repo: Path) -> None:
         5: "Main's task",
         6: "Feature's task",
     }
+    git(repo, "checkout", "-q", "-b", "other", "main~1")
+    tm(repo, "add-task", "--title", "Other's task")
+    git(repo, "commit", "-q", "-am", "other")
+    git(repo, "cherry-pick", "feature")  # feature's last commit, onto a branch without main's 5
+    assert {task_id: task["title"] for task_id, task in tasks(repo).items() if task_id > 4} == {
+        5: "Other's task",
+        6: "Feature's task",
+    }
+
+
+def test_tm_init_alone_keeps_the_sidecars_out_of_git(tmp_path: Path) -> None:
+    repo = tmp_path / "plain"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    tm(repo, "init")
+    tm(repo, "add-task", "--title", "One")
+    tm(repo, "set-status", "1", "done")
+    assert (repo / ".taskmaster" / "tasks.json.tm-rev").exists()
+    assert git(repo, "status", "--porcelain", "-uall").stdout.split("\n")[:-1] == [
+        "?? .taskmaster/.gitignore",
+        "?? .taskmaster/state.json",
+        "?? .taskmaster/tasks.json",
+    ]
 
 
 def test_uninstall_and_outside_a_repository(repo: Path, tmp_path: Path) -> None:
