@@ -414,3 +414,29 @@ def test_values_are_shortened_to_one_line() -> None:
     assert shorten("a\nb " * 30, 20) == '"a\\nb a\\nb a\\nb a...'
     assert len(shorten(list(range(100)), 20)) == 20
     assert shorten(MISSING) == "(removed)"
+
+
+def test_a_dependency_on_what_the_other_side_removed_is_reported_as_dangling() -> None:
+    parent = make_task(1, subtasks=[make_subtask(1, 1), make_subtask(2, 1)])
+    base = tagged(parent, make_task(2), make_task(3, 2), make_task(9, 8))  # 9 -> 8: dangling
+    ours, theirs = edited(base), edited(base)
+    # Ours removes task 2 and subtask 1.2 as tm does: dependencies on them go too.
+    del ours["master"]["tasks"][1]
+    ours["master"]["tasks"][1]["dependencies"] = []
+    del ours["master"]["tasks"][0]["subtasks"][1]
+    # Theirs makes new things depend on them.
+    theirs["master"]["tasks"].append(make_task(4, 2, "1.2", title="new"))
+    theirs["master"]["tasks"][0]["subtasks"].append(make_subtask(3, 1, 2))
+    result = merge(base, ours, theirs)
+    assert result.conflicts == [] and not result.clean
+    assert [(d.tag, d.item, d.dependency) for d in result.dangling] == [
+        ("master", "1.3", "2"),
+        ("master", "4", "1.2"),
+        ("master", "4", "2"),
+    ]
+    assert result.dangling[0].describe() == (
+        "tag 'master', subtask 1.3: depends on 2, which the merge left out (one side removed "
+        "it, the other depends on it)"
+    )
+    assert by_id(result, 3)["dependencies"] == []  # ours' removal of the dependency applied
+    assert result.to_dict()["dangling"][2] == {"tag": "master", "id": "4", "dependency": "2"}

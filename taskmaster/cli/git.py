@@ -150,7 +150,9 @@ def merge_driver(
     BASE is the common ancestor, OURS the current branch's version, where the result is
     written, THEIRS the other branch's version, PATH the file's name in the repository
     (for messages). Merged per tag, task and field; both sides' new tasks under one id:
-    theirs' is renumbered and its references follow (reported on stdout).
+    theirs' is renumbered and its references follow (reported on stdout). A dependency the
+    merge leaves pointing at nothing (removed on one side, depended on by the other) is
+    reported like a conflict.
 
     \b
     Exit codes:
@@ -172,7 +174,7 @@ def merge_driver(
     if result.clean:
         return
     if not as_json:
-        count = len(result.conflicts)
+        count = len(result.conflicts) + len(result.dangling)
         click.echo(
             f"tm: {one_line(name)}: {count} conflict{'s' if count != 1 else ''}; ours' value "
             "was kept at each, and the file is valid JSON:",
@@ -180,6 +182,8 @@ def merge_driver(
         )
         for conflict in result.conflicts:
             click.echo(f"  {one_line(conflict.describe(CONFLICT_WIDTH))}", err=True)
+        for dangling in result.dangling:
+            click.echo(f"  {one_line(dangling.describe())}", err=True)
         click.echo(
             f"Fix them with tm or an editor, then `git add {one_line(name)}`.",
             err=True,

@@ -32,6 +32,10 @@ parent links. Other tags are untouched (ids are per tag). Subtasks added on both
 same parent under the same id are renumbered the same way within the parent (bare sibling
 numbers and dotted references alike). Every renumbering is reported.
 
+A dependency the merge leaves pointing at nothing (one side removed a task, the other made
+something depend on it) is reported as `Dangling` and makes the merge unclean, like a
+conflict: each side was consistent, the result is not, and only a person knows which to keep.
+
 Pure: no I/O. Inputs are the three files' bytes (an empty base means the file was added on
 both sides), parsed JSON values or `Document`s; they are not modified.
 """
@@ -134,15 +138,38 @@ class Renumbered:
         return {"tag": self.tag, "old": self.old, "new": self.new}
 
 
+@dataclass(frozen=True, slots=True)
+class Dangling:
+    """A dependency the merge left pointing at nothing: one side removed the task (or
+    subtask) while the other made `item` depend on it. Neither side alone had it dangling,
+    so it is reported like a conflict, for a person to decide (`tm fix-dependencies` drops
+    it, `tm add-dependency` can point it elsewhere)."""
+
+    tag: str
+    item: str
+    dependency: str
+
+    def describe(self) -> str:
+        kind = "subtask" if "." in self.item else "task"
+        return (
+            f"tag '{self.tag}', {kind} {self.item}: depends on {self.dependency}, which the "
+            "merge left out (one side removed it, the other depends on it)"
+        )
+
+    def to_dict(self) -> dict[str, str]:
+        return {"tag": self.tag, "id": self.item, "dependency": self.dependency}
+
+
 @dataclass(slots=True)
 class MergeResult:
     document: Document
     conflicts: list[Conflict] = field(default_factory=list)
     renumbered: list[Renumbered] = field(default_factory=list)
+    dangling: list[Dangling] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return not self.conflicts
+        return not self.conflicts and not self.dangling
 
     def to_json(self) -> bytes:
         """The merged file as the project writes it (2-space JSON, like the reference)."""
@@ -153,6 +180,7 @@ class MergeResult:
             "clean": self.clean,
             "conflicts": [conflict.to_dict() for conflict in self.conflicts],
             "renumbered": [item.to_dict() for item in self.renumbered],
+            "dangling": [item.to_dict() for item in self.dangling],
         }
 
 
@@ -190,13 +218,54 @@ def merge(base: Side, ours: Side, theirs: Side) -> MergeResult:
     merger = _Merger()
     views = [_tags_view(doc) for doc in (base_doc, ours_doc, theirs_doc)]
     data = merger.document(*views)
+    before = _dangling(views[1]) | _dangling(views[2])
+    dangling = [Dangling(*found) for found in sorted(_dangling(data) - before)]
     # Flat stays flat only when both sides still are: a side that made a second tag made
     # the file tagged, and the merge must keep that tag.
     flat = ours_doc.flat and theirs_doc.flat and (base_doc.flat or not base_doc.data)
     if flat:
         data = data.get(DEFAULT_TAG, {"tasks": []})
     document = Document.from_data(data, "the merged file")
-    return MergeResult(document, merger.conflicts, merger.renumbered)
+    return MergeResult(document, merger.conflicts, merger.renumbered, dangling)
+
+
+def _dangling(view: Mapping[str, Any]) -> set[tuple[str, str, str]]:
+    """(tag, item, dependency) for every dependency naming no task or subtask of its tag
+    (text that is no id at all is validation's business, not the merge's)."""
+    found: set[tuple[str, str, str]] = set()
+    for tag, value in view.items():
+        if not is_tag(value):
+            continue
+        tasks = [task for task in value["tasks"] if isinstance(task, dict)]
+        items: set[tuple[object, object]] = {(task.get("id"), None) for task in tasks}
+        items |= {(task.get("id"), sub.get("id")) for task in tasks for sub in _subs(task)}
+        target: tuple[object, object] | None
+        for task in tasks:
+            parent = task.get("id")
+            for dep in _deps(task):
+                target = (dep, None) if type(dep) is int else _dotted(dep)
+                if target is not None and target not in items:
+                    found.add((tag, str(parent), str(dep)))
+            for sub in _subs(task):
+                for dep in _deps(sub):
+                    target = (parent, dep) if type(dep) is int else _dotted(dep)
+                    if target is not None and target not in items:
+                        found.add((tag, f"{parent}.{sub.get('id')}", str(dep)))
+    return found
+
+
+def _subs(task: dict[str, Any]) -> list[dict[str, Any]]:
+    return [sub for sub in _subtasks_of(task) if isinstance(sub, dict)]
+
+
+def _deps(item: dict[str, Any]) -> list[Any]:
+    deps = item.get("dependencies")
+    return deps if isinstance(deps, list) else []
+
+
+def _dotted(dep: Any) -> tuple[int, int] | None:
+    match = _DOTTED.fullmatch(dep) if isinstance(dep, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _document(value: Side, side: str, *, allow_empty: bool = False) -> Document:

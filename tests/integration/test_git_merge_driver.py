@@ -161,6 +161,27 @@ def test_a_real_conflict_fails_the_merge_leaves_valid_json_and_says_where(repo: 
     assert tasks(repo)[1]["title"] == "Agreed title"
 
 
+def test_a_dependency_on_a_task_the_other_branch_removed_stops_the_merge(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "feature")
+    tm(repo, "add-dependency", "-i", "1", "-d", "3")
+    git(repo, "commit", "-q", "-am", "feature")
+    git(repo, "checkout", "-q", "main")
+    tm(repo, "remove-task", "-i", "3", "-y")
+    git(repo, "commit", "-q", "-am", "main")
+
+    merged = git(repo, "merge", "--no-edit", "feature", check=False)
+    assert merged.returncode == 1
+    assert (
+        "tag 'master', task 1: depends on 3, which the merge left out (one side removed it, "
+        "the other depends on it)"
+    ) in merged.stderr
+    assert tasks(repo)[1]["dependencies"] == [3] and 3 not in tasks(repo)
+    tm(repo, "fix-dependencies")
+    assert tasks(repo)[1]["dependencies"] == []
+    git(repo, "add", str(TASKS))
+    git(repo, "commit", "-q", "--no-edit")
+
+
 def test_a_file_that_does_not_parse_is_left_to_git_untouched(repo: Path) -> None:
     git(repo, "checkout", "-q", "-b", "feature")
     (repo / TASKS).write_text('{"master": {"tasks": [')  # an editor saved half a file
