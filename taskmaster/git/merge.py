@@ -218,8 +218,11 @@ def merge(base: Side, ours: Side, theirs: Side) -> MergeResult:
     merger = _Merger()
     views = [_tags_view(doc) for doc in (base_doc, ours_doc, theirs_doc)]
     data = merger.document(*views)
-    before = _dangling(views[1]) | _dangling(views[2])
-    dangling = [Dangling(*found) for found in sorted(_dangling(data) - before)]
+    dangling: list[Dangling] = []
+    found = _dangling(data)
+    if found:  # rare: only then are the sides looked at, for what each had already
+        before = _dangling(views[1]) | _dangling(views[2])
+        dangling = [Dangling(*item) for item in sorted(found - before)]
     # Flat stays flat only when both sides still are: a side that made a second tag made
     # the file tagged, and the merge must keep that tag.
     flat = ours_doc.flat and theirs_doc.flat and (base_doc.flat or not base_doc.data)
