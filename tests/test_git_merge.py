@@ -440,3 +440,12 @@ def test_a_dependency_on_what_the_other_side_removed_is_reported_as_dangling() -
     )
     assert by_id(result, 3)["dependencies"] == []  # ours' removal of the dependency applied
     assert result.to_dict()["dangling"][2] == {"tag": "master", "id": "4", "dependency": "2"}
+
+
+def test_timestamps_in_different_zones_compare_as_instants() -> None:
+    base = tagged(make_task(1, updatedAt="2025-01-01T00:00:00Z"))
+    ours, theirs = edited(base), edited(base)
+    ours["master"]["tasks"][0]["updatedAt"] = "2025-01-01T12:00:00"  # no zone: read as UTC
+    theirs["master"]["tasks"][0]["updatedAt"] = "2025-01-01T11:00:00-02:00"  # 13:00 UTC
+    assert by_id(merge(base, ours, theirs), 1)["updatedAt"] == "2025-01-01T11:00:00-02:00"
+    assert by_id(merge(base, theirs, ours), 1)["updatedAt"] == "2025-01-01T11:00:00-02:00"

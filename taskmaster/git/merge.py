@@ -46,7 +46,7 @@ import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -467,6 +467,10 @@ class _Merger:
         if same(b, t):
             return o
         if isinstance(o, str) and isinstance(t, str):
+            # Both sides touching a tag or a task move its `updated` by design: the later
+            # time is the truth after the merge, and a conflict here would make every
+            # concurrent edit of a tag a conflict. Likewise the earlier `created` (a tag
+            # both sides created): it existed from then on.
             if key in LATER_WINS:
                 return max(o, t, key=_instant)
             if key in EARLIER_WINS:
@@ -525,15 +529,16 @@ def _keys(ours: Mapping[str, Any], theirs: Mapping[str, Any]) -> list[str]:
 
 
 def _instant(value: str) -> tuple[int, Any]:
-    """A timestamp to compare by: its instant when it parses, else its text (after all
-    parseable ones), so the choice is deterministic whatever the values are."""
+    """A timestamp to compare by: its instant in UTC when it parses (one without a zone is
+    read as UTC), else its text, after every parseable one: the choice is deterministic
+    whatever the values are."""
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return (1, value)
-    if moment.tzinfo is None:
-        return (0, moment.isoformat())
-    return (0, moment.astimezone().replace(tzinfo=None).isoformat())
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (0, moment)
 
 
 def _dep_key(dep: int | str) -> tuple[bool, int | str]:
