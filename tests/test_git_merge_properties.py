@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from strategies import documents, json_values, make_task, statuses
 
-from taskmaster.git.merge import merge, same
+from taskmaster.git.merge import MISSING, merge, same
 from taskmaster.model import Document
 
 Edit = Callable[[dict[str, Any]], None]
@@ -203,3 +203,22 @@ def test_both_sides_adding_tasks_keeps_all_with_unique_ids_and_their_references(
     for tag in base.tag_names():
         if tag != "master":
             assert same(result.document.data[tag], base.data[tag])
+
+
+@PROPERTY
+@given(base=documents(), ours=documents(), theirs=documents())
+def test_any_three_documents_merge_into_a_valid_file_with_unique_ids(
+    base: Document, ours: Document, theirs: Document
+) -> None:
+    result = merge(base, ours, theirs)
+    reread = Document.from_json(result.to_json())
+    for tag in reread.tag_names():
+        task_ids = [task["id"] for task in reread.tasks(tag)]
+        assert len(task_ids) == len(set(task_ids)), tag
+        for task in reread.tasks(tag):
+            sub_ids = [sub["id"] for sub in task.get("subtasks") or ()]
+            assert len(sub_ids) == len(set(sub_ids)), (tag, task["id"])
+    # Every conflict kept ours' value: where ours has a tag or task, the result has it too.
+    for conflict in result.conflicts:
+        if conflict.item is None and conflict.field == "" and conflict.tag is not None:
+            assert (conflict.tag in reread.data) == (conflict.ours is not MISSING)
