@@ -449,3 +449,14 @@ def test_timestamps_in_different_zones_compare_as_instants() -> None:
     theirs["master"]["tasks"][0]["updatedAt"] = "2025-01-01T11:00:00-02:00"  # 13:00 UTC
     assert by_id(merge(base, ours, theirs), 1)["updatedAt"] == "2025-01-01T11:00:00-02:00"
     assert by_id(merge(base, theirs, ours), 1)["updatedAt"] == "2025-01-01T11:00:00-02:00"
+
+
+def test_a_renumbered_task_never_takes_the_id_of_a_task_the_merge_drops() -> None:
+    base = tagged(make_task(1), make_task(3))
+    ours, theirs = edited(base), edited(base)
+    del ours["master"]["tasks"][1]  # ours removes 3; theirs keeps it unchanged: dropped
+    ours["master"]["tasks"].append(make_task(2, title="o"))
+    theirs["master"]["tasks"].append(make_task(2, title="t"))
+    result = merge(base, ours, theirs)
+    assert result.clean and [(r.old, r.new) for r in result.renumbered] == [("2", "4")]
+    assert [(t["id"], t["title"]) for t in master(result)] == [(1, "Task 1"), (2, "o"), (4, "t")]

@@ -25,8 +25,9 @@ The rules, for each place (a tag, a task, a field):
   (and after tasks ours added at that place), so the result does not depend on timing.
 
 Renumbering: when both sides added a task under the same id (not in the base, present on both
-with different content), theirs' task gets a new id, the merged tag's max id + 1 (in theirs'
-order when there are several), and every reference to it in theirs' new or changed content of
+with different content), theirs' task gets a new id, the tag's max id + 1 (in theirs' order
+when there are several; the max over the base and both sides, so that a removed task's id is
+not handed out again), and every reference to it in theirs' new or changed content of
 that tag is rewritten: task dependencies, dotted `"12.3"` subtask references, its subtasks'
 parent links. Other tags are untouched (ids are per tag). Subtasks added on both sides to the
 same parent under the same id are renumbered the same way within the parent (bare sibling
@@ -491,7 +492,7 @@ class _Merger:
         clashing = [i for i in tmap if i not in bmap and i in omap and not same(omap[i], tmap[i])]
         tasks: dict[int, int] = {}
         if clashing:
-            start = _next_id(_surviving(bmap, omap, tmap))
+            start = _next_id([*bmap, *omap, *tmap])
             tasks = {old: start + n for n, old in enumerate(clashing)}
         subs: dict[tuple[int, int], int] = {}
         for parent_id, theirs_task in tmap.items():
@@ -505,7 +506,7 @@ class _Merger:
                 i for i in tsubs if i not in bsubs and i in osubs and not same(osubs[i], tsubs[i])
             ]
             if clash:
-                start = _next_id(_surviving(bsubs, osubs, tsubs))
+                start = _next_id([*bsubs, *osubs, *tsubs])
                 subs.update({(parent_id, old): start + n for n, old in enumerate(clash)})
         if not tasks and not subs:
             return t
@@ -565,14 +566,10 @@ def _subtasks_of(task: Any) -> list[Any]:
     return subtasks if isinstance(subtasks, list) else []
 
 
-def _surviving(b: Mapping[int, Any], o: Mapping[int, Any], t: Mapping[int, Any]) -> list[int]:
-    """The ids the merged list will hold (as `_Merger.entry` decides): everything added, and
-    what was in the base unless a side removed it (ours' removal wins in a conflict too)."""
-    kept = [i for i in o if i not in b or i in t or not same(o[i], b[i])]
-    return kept + [i for i in t if i not in b and i not in o]
-
-
 def _next_id(ids: Iterable[int]) -> int:
+    """After every id the base or either side holds, not only the merged ones: an id a
+    side still uses (a task the merge drops) given to another task would collide in that
+    side's list, and an id of a removed task is not handed out again."""
     return max((i for i in ids if i > 0), default=0) + 1
 
 
