@@ -162,3 +162,17 @@ def test_install_names_the_task_file_from_the_repository_root(tmp_path: Path, wh
     assert tm.ok("git").stdout.startswith(f"git merges {relative} with: ")
     gitignore = project / ".taskmaster" / ".gitignore"
     assert "*.tm-rev" in gitignore.read_text().splitlines()
+
+
+def test_install_again_updates_a_driver_command_that_changed(tmp_path: Path) -> None:
+    from taskmaster.git.setup import install
+    from taskmaster.project import locate
+
+    _git(tmp_path, "init", "-q")
+    tm = Tm.init(tmp_path)
+    paths = locate(tmp_path)
+    install(paths, command="/old/venv/bin/python -m taskmaster git merge-driver %O %A %B %P")
+    assert tm.json("git", "install")["changed"] == ["merge.taskmaster.driver"]
+    assert _git(tmp_path, "config", "--local", "merge.taskmaster.driver").strip() == (
+        driver_command()
+    )
