@@ -7,6 +7,7 @@ back a copy of the task file it read before our commit (what the reference tool 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,29 @@ def test_the_memory_backend_detects_the_same() -> None:
     external = store.history()[-1]
     reverted = {"revision": lost, "tag": "master", "id": "1", "field": "status"}
     assert external["reverts"] == [reverted]
+
+
+def test_a_commit_long_before_the_write_back_is_still_found(project: TaskMaster) -> None:
+    # Revisions are not consecutive numbers (they follow the clock): "the last 1,000 commits"
+    # must be counted in commits, not in revision numbers.
+    path = Path(project.storage.path)  # type: ignore[attr-defined]
+    stale = path.read_bytes()
+    lost = project.execute(SetStatus(ids=(TaskId(1),), status="done")).revision
+    for number in range(5):
+        time.sleep(0.01)
+        project.execute(UpdateTask(id=TaskId(2), fields={"details": f"step {number}"}))
+    write_back(path, stale, {})
+    project.execute(SetStatus(ids=(TaskId(3),), status="deferred"))
+    external = next(e for e in project.history().value if e["kind"] == "external")
+    assert (lost, "1", "status") in {
+        (r["revision"], r["id"], r["field"]) for r in external["reverts"]
+    }
+
+
+def test_the_journal_reads_back_its_last_entries(project: TaskMaster) -> None:
+    from taskmaster.journal.file import FileJournal
+
+    journal = FileJournal(Path(project.storage.path))  # type: ignore[attr-defined]
+    every = [entry["revision"] for entry in project.history().value]
+    assert [e["revision"] for e in journal.recent(2)][-2:] == every[-2:]
+    assert [e["revision"] for e in journal.recent(100)] == every

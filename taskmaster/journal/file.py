@@ -167,8 +167,7 @@ class FileJournal:
         if before is None:
             entry["unknown"] = "the content before this change was not kept"
         elif entry["changes"]:
-            recent = self.entries(after=max(0, (tail.revision or 0) - LOOKBACK_ENTRIES))
-            reverted = reversions(entry["changes"], recent)
+            reverted = reversions(entry["changes"], self.recent(LOOKBACK_ENTRIES))
             if reverted:
                 entry["reverts"] = reverted
         entry["revision"] = revision
@@ -239,6 +238,46 @@ class FileJournal:
             if proven and revision > after:
                 found.extend(e for e in _committed(pending, revision) if e["revision"] > after)
         return found[:limit] if limit is not None else found
+
+    def recent(self, count: int) -> list[Entry]:
+        """At least the last `count` committed entries (fewer if the journal holds fewer),
+        oldest first: read from the end only as far as they need. Revisions are not
+        consecutive numbers, so "the last N" cannot be asked for as "above revision R"."""
+        data = self._last_lines(count)
+        found: list[Entry] = []
+        pending: dict[str, Any] | None = None
+        for _, record in _records(data):
+            if record is None:
+                pending = None
+            elif "commit" in record:
+                if pending is not None:
+                    found.extend(_committed(pending, int(record["commit"])))
+                pending = None
+            elif "entry" in record:
+                pending = record
+        return found
+
+    def _last_lines(self, count: int) -> bytes:
+        """Whole lines from the end of the journal holding at least `count` commit lines (or
+        the whole journal)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return b""
+        try:
+            size = os.fstat(fd).st_size
+            chunk = _TAIL_CHUNK
+            while True:
+                start = max(0, size - chunk)
+                data = os.pread(fd, size - start, start)
+                if start == 0:
+                    return data
+                data = data[data.find(b"\n") + 1 :]
+                if data.count(b'{"commit":') > count:
+                    return data
+                chunk *= 4
+        finally:
+            os.close(fd)
 
     def _lines_after(self, after: int) -> bytes:
         """The journal's lines from (at most) the entry above `after` to the end: whole
