@@ -127,10 +127,15 @@ class FileStorage:
         journal_max_age_s: float | None = None,
         journal: bool = True,
         keep_document: bool = False,
+        reference_lock: bool = True,
     ) -> None:
         """`keep_document`: keep the document of the last commit in memory, and write from it
         while the file stays as this instance wrote it (for long-lived processes: `tm serve`,
-        `tm mcp`); without it only a group commit builds one, for its own duration."""
+        `tm mcp`); without it only a group commit builds one, for its own duration.
+
+        `reference_lock`: a write of the task file also holds the reference tool's
+        `tasks.json.lock` (see `reference_lock.py`), so that task-master-ai's own writes
+        never interleave with ours; off only for projects the reference tool never writes."""
         # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
@@ -142,6 +147,8 @@ class FileStorage:
         )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
+        self.reference_lock = reference_lock
+        self._reference_depth = 0
         self.durable = durable
         self._revisions = RevisionFile(self.path)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
@@ -202,6 +209,27 @@ class FileStorage:
         finally:
             self._thread_lock.release()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock a write of the task file holds: ours, then (unless turned off) the
+        reference tool's, both within one `lock_timeout`.
+
+        The reference's is taken inside ours, so writers of ours queue on ours and only one of
+        them at a time ever waits here for the reference tool. Reentrant like ours."""
+        deadline = time.monotonic() + self.lock_timeout
+        with self.locked():
+            if not self.reference_lock or self._reference_depth:
+                yield
+                return
+            from taskmaster.storage.reference_lock import hold_reference_lock
+
+            with hold_reference_lock(self.path, self.lock_timeout, deadline=deadline):
+                self._reference_depth += 1
+                try:
+                    yield
+                finally:
+                    self._reference_depth -= 1
+
     def _forget_locks_of_parent(self) -> None:
         # A forked child must not reuse its parent's lock objects (filelock is fork-aware only
         # per instance, and a thread lock copied while held would never be released).
@@ -209,6 +237,7 @@ class FileStorage:
             self._owner_pid = os.getpid()
             self._thread_lock = threading.RLock()
             self._file_lock = None
+            self._reference_depth = 0
 
     def _process_file_lock(self) -> DirectoryLock:
         """This process's lock object, made on first use: called under the thread lock, so two
@@ -312,7 +341,7 @@ class FileStorage:
         """
         if not steps:
             return []
-        with self.locked():
+        with self._writing():
             self._sweep_orphans()
             resident = self._resident_if_current()
             if resident is None:
@@ -454,7 +483,7 @@ class FileStorage:
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Write whatever is missing of the task file and state.json; the paths written."""
         created: list[str] = []
-        with self.locked():
+        with self._writing():
             if not self.path.exists():
                 self._write_locked(document.to_json(), self._revisions.recorded())
                 created.append(str(self.path))
