@@ -9,6 +9,7 @@ bus. A read takes no lock and returns its value together with the revision it wa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections import deque
@@ -21,11 +22,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from taskmaster import ops
 from taskmaster.bus import EventBus, LocalBus
 from taskmaster.commands.base import Command, Work, current_tag_of
-from taskmaster.errors import NotFound
-from taskmaster.events import FILE_CHANGED, Event
+from taskmaster.errors import NotFound, TaskMasterError
+from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, Event
 from taskmaster.group_commit import GroupCommit
 from taskmaster.journal.changes import Change
 from taskmaster.journal.entry import Entry, Origin, default_actor, matches, new_entry
+from taskmaster.journal.reversions import reverted_places
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, check_status, parse_ids, status_of
 from taskmaster.ops import claims as claim_ops
 from taskmaster.storage.base import ChangeFeed, Commit, Draft, Snapshot, Step, Storage
@@ -321,6 +323,17 @@ class TaskMaster:
         return entry
 
     # history ------------------------------------------------------------------------------
+    def settle_outside_change(self) -> None:
+        """Journal another program's change to the project now, rather than at the next
+        write, so that the history shows it (only a file has such changes). When that cannot
+        be done (content that is no task file, a read-only directory, a writer holding the
+        lock too long), nothing happens: reading the history needs no write."""
+        settle = getattr(self.storage, "journal_outside_change", None)
+        if settle is None:
+            return
+        with contextlib.suppress(TaskMasterError, OSError):
+            settle()
+
     def history(
         self,
         item: str | None = None,
@@ -416,7 +429,7 @@ def events_of(entry: Entry, origin: str) -> list[Event]:
     one `file.changed`), each with the entry's actor and the places it changed."""
     places = tuple((c.get("tag"), c.get("id"), c.get("field")) for c in entry.get("changes") or ())
     kinds = entry.get("events") or [[FILE_CHANGED, entry.get("ids") or []]]
-    return [
+    events = [
         Event(
             str(kind),
             int(entry["revision"]),
@@ -428,6 +441,21 @@ def events_of(entry: Entry, origin: str) -> list[Event]:
         )
         for kind, ids in kinds
     ]
+    reverts = entry.get("reverts") or ()
+    if reverts:
+        reverted = reverted_places(entry)
+        events.append(
+            Event(
+                CHANGE_REVERTED,
+                int(entry["revision"]),
+                origin,
+                ids=tuple(dict.fromkeys(str(item) for _, item, _ in reverted if item is not None)),
+                actor=entry.get("actor"),
+                changes=tuple(reverted),
+                reverts=tuple(sorted({int(r["revision"]) for r in reverts})),
+            )
+        )
+    return events
 
 
 def _ids_of(result: object) -> tuple[str, ...]:

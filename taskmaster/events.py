@@ -12,6 +12,9 @@ TASK_DELETED = "task.deleted"
 TAG_CHANGED = "tag.changed"
 FILE_CHANGED = "file.changed"
 """A change made by another program (an editor, the reference tool, a process without a bus)."""
+CHANGE_REVERTED = "change.reverted"
+"""That change put back values our commits had replaced (`taskmaster.journal.reversions`):
+`reverts` names the revisions, `changes` the places. Published with its `file.changed`."""
 CLAIM_CREATED = "claim.created"
 CLAIM_RENEWED = "claim.renewed"
 CLAIM_RELEASED = "claim.released"
@@ -25,6 +28,7 @@ KINDS = (
     TASK_DELETED,
     TAG_CHANGED,
     FILE_CHANGED,
+    CHANGE_REVERTED,
     CLAIM_CREATED,
     CLAIM_RENEWED,
     CLAIM_RELEASED,
@@ -46,11 +50,14 @@ class Event:
     changes: tuple[tuple[str | None, str | None, str | None], ...] = ()
     """The places it changed, as (tag, id, field) (see `taskmaster.journal.changes`); the
     values are in the journal (GET /api/v1/history)."""
+    reverts: tuple[int, ...] = ()
+    """For `change.reverted`: the revisions whose values the change put back."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["ids"] = list(self.ids)
         data["changes"] = [list(place) for place in self.changes]
+        data["reverts"] = list(self.reverts)
         return data
 
     @classmethod
@@ -68,4 +75,5 @@ class Event:
                 for place in data.get("changes") or ()
                 if isinstance(place, list | tuple) and len(place) == 3
             ),
+            reverts=tuple(int(r) for r in data.get("reverts") or ()),
         )

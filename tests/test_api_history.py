@@ -8,6 +8,8 @@ real cluster of the tests' own (`postgres_url`), the last ones a real server pro
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -531,3 +533,22 @@ def test_tm_serve_journals_each_token_by_name(tmp_path: Path) -> None:
         conn.close()
     finally:
         assert served.stop() == 0
+
+
+def test_a_reversion_is_counted_in_metrics_and_listed_in_history(tmp_path: Path) -> None:
+    api = Api.with_config(tmp_path, watch=True)
+    try:
+        api.add("one")
+        stale = api.tasks_file.read_bytes()  # another tool reads, we commit, it writes back
+        api.add("two")
+        temporary = api.tasks_file.with_name("tasks.json.tmp.5")
+        temporary.write_bytes(stale)
+        os.replace(temporary, api.tasks_file)
+        deadline = time.monotonic() + 5
+        while (_gauge(api, "tm_reversions_total") or 0) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _gauge(api, "tm_reversions_total") == 1
+        (external,) = [e for e in entries(api) if e["kind"] == "external"]
+        assert [(r["id"], r["field"]) for r in external["reverts"]] == [("2", None)]
+    finally:
+        api.close()

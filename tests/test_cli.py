@@ -56,6 +56,7 @@ EXPECTED_COMMANDS = {
     "move",
     "history",
     "undo",
+    "doctor",
     "tags",
     "generate",
     "storage",
@@ -109,6 +110,7 @@ def test_every_task_command_takes_tag_and_json() -> None:
         ("storage",),
         ("claim",),  # renew and release name a claim by its token, whatever its tag
         ("undo",),  # names a revision, whatever its tag
+        ("doctor",),  # checks every tag
         *((name,) for name in EXPECTED_COMMANDS if "-tag" in name),
     }
     for path, command in _all_commands(cli):

@@ -515,3 +515,21 @@ def test_the_console_script_on_a_task_file(tmp_path: Path) -> None:
 def test_the_console_script_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     _journey(tmp_path, "--storage", postgres_url)
     assert not (tmp_path / ".taskmaster" / "tasks.json").exists()
+
+
+def test_a_stale_write_back_by_another_tool_is_flagged_as_reverting(tm: Tm) -> None:
+    tm.ok("add-task", "--title", "one")
+    stale = tm.tasks_file.read_bytes()  # the other tool reads before our commit...
+    tm.ok("set-status", "1", "done")
+    reverted = revisions(tm)[-1]
+    temporary = tm.tasks_file.with_name("tasks.json.tmp.7")
+    temporary.write_bytes(stale)  # ...and writes its copy back after it
+    os.replace(temporary, tm.tasks_file)
+    out = tm.ok("history").stdout
+    external = blocks(out)[-1]
+    assert "changed outside Task Master" in external
+    assert f"  ! reverted revision {reverted}: 1 status" in external.splitlines()
+    (entry,) = [e for e in entries(tm) if e["kind"] == "external"]
+    assert entry["reverts"] == [
+        {"revision": reverted, "tag": "master", "id": "1", "field": "status"}
+    ]

@@ -64,6 +64,7 @@ TOOLS = {
     "list_claims",
     "get_history",
     "undo",
+    "doctor",
 }
 TAG_TOOLS = {"list_tags", "add_tag", "delete_tag", "use_tag", "rename_tag", "copy_tag"}
 READ_ONLY = {
@@ -75,6 +76,7 @@ READ_ONLY = {
     "export_tasks",
     "list_claims",
     "get_history",
+    "doctor",
 }
 # Their claim's token names the task (and so its tag).
 BY_TOKEN = {"renew_claim", "release_claim"}
@@ -192,8 +194,8 @@ def test_every_tool_is_listed_with_described_parameters(server: McpServer) -> No
         schema = tool.input_schema
         assert tool.description, name
         assert "projectRoot" in schema["required"], name
-        # export_tasks exports every tag at once; undo names a revision, whatever its tag
-        untagged = {*TAG_TOOLS, *BY_TOKEN, "export_tasks", "undo"}
+        # export_tasks and doctor cover every tag at once; undo names a revision, whatever its tag
+        untagged = {*TAG_TOOLS, *BY_TOKEN, "export_tasks", "undo", "doctor"}
         assert ("tag" in schema["properties"]) == (name not in untagged), name
         for prop, spec in schema["properties"].items():
             assert len(spec.get("description", "")) >= 8, (name, prop)

@@ -328,3 +328,20 @@ def test_a_call_without_a_client_name_writes_as_the_facades_actor(tmp_path: Path
             CLIENT_NAME.reset(named)
     finally:
         project.close()
+
+
+def test_a_compact_external_entry_lists_what_it_reverted() -> None:
+    entry = {
+        "revision": 9,
+        "kind": "external",
+        "changes": [{"tag": "master", "id": "5", "field": "title", "before": "b", "after": "a"}],
+        "reverts": [
+            {"revision": 7, "tag": "master", "id": "5", "field": "title"},
+            {"revision": 8, "tag": "master", "id": "6", "field": None},
+        ],
+    }
+    assert compact(entry)["reverts"] == [
+        "reverted revision 7: 5 title",
+        "reverted revision 8: task 6",
+    ]
+    assert "reverts" not in compact({**entry, "reverts": []})

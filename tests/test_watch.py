@@ -14,7 +14,7 @@ import pytest
 
 from taskmaster.commands import AddTask
 from taskmaster.compose import init_project, open_project
-from taskmaster.events import FILE_CHANGED, TASK_CREATED, Event
+from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, TASK_CREATED, Event
 from taskmaster.storage.base import Draft
 from taskmaster.storage.file import FileStorage
 
@@ -153,3 +153,22 @@ def test_a_symlinked_task_file_is_watched_where_it_really_lives(tmp_path: Path) 
         assert _next_file_change(events, revision).revision == revision
     finally:
         project.close()
+
+
+def test_a_stale_write_back_is_announced_as_a_reversion(watched) -> None:
+    project, events = watched
+    path = project.paths.tasks_file
+    project.core.execute(AddTask(values={"title": "one"}))
+    stale = path.read_bytes()  # another program reads, then we commit, then it writes back
+    ours = project.core.execute(AddTask(values={"title": "two"})).revision
+    temporary = path.with_name(path.name + ".tmp.99")
+    temporary.write_bytes(stale)
+    os.replace(temporary, path)
+    deadline = time.monotonic() + WAIT
+    while True:
+        event = events.get(timeout=max(0.01, deadline - time.monotonic()))
+        if event.kind == CHANGE_REVERTED:
+            break
+    assert event.reverts == (ours,)
+    assert event.ids == ("2",) and event.changes == (("master", "2", None),)
+    assert Event.from_dict(event.to_dict()) == event  # as it travels over Redis and SSE

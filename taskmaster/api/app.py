@@ -34,7 +34,13 @@ from taskmaster.api.resources.commands import (
     SubtaskNotes,
 )
 from taskmaster.api.resources.history import History, UndoResource
-from taskmaster.api.resources.meta import Export, Health, MetricsResource, OpenApiResource
+from taskmaster.api.resources.meta import (
+    Doctor,
+    Export,
+    Health,
+    MetricsResource,
+    OpenApiResource,
+)
 from taskmaster.api.resources.tags import CurrentTag, TagCollection, TagItem
 from taskmaster.api.resources.tasks import (
     Dependencies,
@@ -147,6 +153,7 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     app.add_route(f"{prefix}/events", events)
     app.add_route(f"{prefix}/export", Export(state))
     app.add_route(f"{prefix}/health", Health(state))
+    app.add_route(f"{prefix}/doctor", Doctor(state))
     app.add_route(f"{prefix}/openapi.json", OpenApiResource())
     app.add_route("/metrics", MetricsResource(metrics))
     # The board: a page over the routes above, nothing of its own (see `taskmaster.api.board`).

@@ -17,7 +17,7 @@ from prometheus_client.exposition import choose_encoder
 
 from taskmaster.cache import RevisionCache
 from taskmaster.errors import TaskMasterError
-from taskmaster.events import Event
+from taskmaster.events import CHANGE_REVERTED, Event
 from taskmaster.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -152,6 +152,12 @@ class Metrics:
             "Event streams closed because the client fell too far behind.",
             registry=self.registry,
         )
+        self.reversions = Counter(
+            "tm_reversions",
+            "Places where another program's change put back a value a commit had replaced "
+            "(the reference tool writing back a stale copy): see GET /api/v1/history.",
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "tm_rate_limited_requests", "Requests refused with 429.", registry=self.registry
         )
@@ -202,6 +208,8 @@ class Metrics:
         """Called right after the cache handled `event` (both in the publisher's thread)."""
         self.invalidation_lag.observe(max(0.0, time.time() - event.time))
         self.events.labels(event.kind).inc()
+        if event.kind == CHANGE_REVERTED:
+            self.reversions.inc(len(event.changes))
 
     def render(self, accept: str | None) -> tuple[bytes, str]:
         """The exposition in the format the scraper asked for (text or OpenMetrics)."""

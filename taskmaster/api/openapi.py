@@ -469,6 +469,19 @@ def _paths() -> dict[str, Any]:
                 },
             },
         },
+        "/api/v1/doctor": {
+            "get": {
+                "summary": "Check the project (what `tm doctor` prints)",
+                "operationId": "doctor",
+                "description": "The task file, ids and dependencies, the reference tool's "
+                "lock, the sidecars, reversions recorded in the journal, and git. A failing "
+                "check is still a 200: `status` (ok, warn, fail) is the verdict.",
+                "responses": {
+                    "200": ok("The report.", ref("DoctorReport"), etag=False),
+                    **errors((429, 500)),
+                },
+            },
+        },
         "/api/v1/openapi.json": {
             "get": {
                 "summary": "This document",

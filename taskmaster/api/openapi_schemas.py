@@ -241,6 +241,41 @@ def answer_schemas() -> dict[str, Schema]:
                     "description": "The items changed; for a `claim.*` event, the claimed one.",
                 },
                 "time": {"type": "number", "description": "Unix time of the change."},
+                "actor": {"type": ["string", "null"]},
+                "changes": {
+                    "type": "array",
+                    "items": {"type": "array", "items": {"type": ["string", "null"]}},
+                    "description": "The places changed, as [tag, id, field].",
+                },
+                "reverts": {
+                    "type": "array",
+                    "items": ref("Revision"),
+                    "description": (
+                        "For `change.reverted`: the revisions whose values another program's "
+                        "change put back (the places are in `changes`)."
+                    ),
+                },
+            },
+        },
+        "DoctorReport": {
+            "type": "object",
+            "required": ["status", "ok", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "warn", "fail"]},
+                "ok": {"type": "boolean", "description": "false when a check failed."},
+                "checks": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "status", "summary", "details"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "status": {"type": "string", "enum": ["ok", "warn", "fail", "skip"]},
+                            "summary": {"type": "string"},
+                            "details": {"type": "array", "items": {"type": "string"}},
+                        },
+                    },
+                },
             },
         },
         "Problem": {

@@ -8,7 +8,6 @@ per entry; `tm undo REV` takes one back as a new commit.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from taskmaster.cli.text import one_line, truncate
 from taskmaster.ids import TaskId
 from taskmaster.journal.changes import CURRENT_TAG, ORDER, STAMPS
 from taskmaster.journal.entry import EXTERNAL, UNDO
+from taskmaster.journal.reversions import reversion_line
 
 VALUE_COLUMNS = 40
 """A value longer than this (a description, a list of ids) is shortened in the readable form;
@@ -139,6 +139,10 @@ def history(
     shows as '+ task 5 "title"' / '- task 5 "title"'. Long values are shortened, and the
     time stamps every change sets (metadata.updated) are left out: --json has everything.
 
+    An outside change that put back values earlier commits had set, as the reference tool
+    does when it writes back a copy it read before them, is flagged with one line per place:
+    "! reverted revision 12: 5 title" (in --json: its "reverts").
+
     With ID, only the entries that changed that task (or its subtasks) or subtask, of the
     current tag (or --tag). The filters combine; --limit keeps the most recent N of what they
     match.
@@ -146,7 +150,7 @@ def history(
     --json prints {"revision": <the project's revision now>, "entries": [...]}, the entries
     oldest first, each as stored: revision, time, actor, via, kind (command, undo or
     external), command, args, undoes, tag, ids, events and changes (tag, id, field, before,
-    after, index).
+    after, index), and reverts (revision, tag, id, field) on an outside change that reverted.
 
     --compact drops old entries instead of listing them (the journal also does so by itself
     once it holds twice TM_JOURNAL_KEEP entries). An undo needs the entry of the revision it
@@ -170,7 +174,7 @@ def history(
         _compact(app, keep, max_age, as_json)
         return
     tag = app.tag_for(tag)
-    _settle_outside_change(app)
+    app.core.settle_outside_change()
     wanted = str(item) if item is not None else None
     if wanted is not None and tag is None:
         tag = app.core.current_tag()  # task ids are per tag: `tm history 3` is `tm show 3`'s
@@ -206,20 +210,6 @@ def _touches_in(entry: Mapping[str, Any], item: str, tag: str) -> bool:
     return entry.get("tag") == tag and item in (entry.get("ids") or ())
 
 
-def _settle_outside_change(app: App) -> None:
-    """Journal an editor's (or another tool's) change to the task file now, so the history
-    shows it, rather than at the next write. Only a file has such changes. When that cannot
-    be done (content that is no task file, a read-only directory, a writer holding the lock
-    past --lock-timeout), the history is shown as it stands: reading it needs no write."""
-    from taskmaster.errors import TaskMasterError
-
-    settle = getattr(app.core.storage, "journal_outside_change", None)
-    if settle is None:
-        return
-    with contextlib.suppress(TaskMasterError, OSError):
-        settle()
-
-
 def _compact(app: App, keep: int | None, max_age: float | None, as_json: bool) -> None:
     storage = app.core.storage
     dropped = storage.compact_journal(keep=keep, max_age_s=max_age)
@@ -250,6 +240,7 @@ def entry_lines(entry: Mapping[str, Any]) -> list[str]:
     lines.append(f"  {_what(entry)}")
     if entry.get("unknown"):
         lines.append(f"  (what it changed is unknown: {one_line(entry['unknown'])})")
+    lines.extend(f"  ! {one_line(reversion_line(r))}" for r in entry.get("reverts") or ())
     entry_tag = entry.get("tag")
     shown = [line for line in change_lines(entry.get("changes") or (), entry_tag)]
     lines.extend(f"  {line}" for line in shown)

@@ -31,7 +31,8 @@ Changes made by another program are found by a writer or the watcher under the l
 file that does not hash to the last commit's H gets an `external` entry, its differences
 computed against `tasks.json.tm-last`, the bytes of the last commit (written after each commit,
 not flushed: after a power loss it may be older, and then the difference is recorded as
-unknown rather than guessed).
+unknown rather than guessed). An outside change that puts back values our commits had replaced
+(the reference tool writing back a stale copy) says so under ``reverts`` (`reversions.py`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ import orjson
 
 from taskmaster.journal.changes import diff
 from taskmaster.journal.entry import DEFAULT_KEEP, Entry, Origin, new_entry, without_values
+from taskmaster.journal.reversions import LOOKBACK_ENTRIES, reversions
 from taskmaster.model import Document
 from taskmaster.storage.atomic import replace_file
 
@@ -154,6 +156,11 @@ class FileJournal:
         )
         if before is None:
             entry["unknown"] = "the content before this change was not kept"
+        elif entry["changes"]:
+            recent = self.entries(after=max(0, (tail.revision or 0) - LOOKBACK_ENTRIES))
+            reverted = reversions(entry["changes"], recent)
+            if reverted:
+                entry["reverts"] = reverted
         entry["revision"] = revision
         line = {"base": tail.revision or 0, "sha": sha, "entry": entry}
         commit = orjson.dumps({"commit": revision, "sha": sha})
@@ -272,6 +279,31 @@ class FileJournal:
             "newest": last,
             "keep": self.keep,
             "max_age_s": self.max_age_s,
+        }
+
+    def check(self) -> dict[str, Any]:
+        """What `tm doctor` reports of the sidecar, without the lock and without changing it:
+        committed entries, lines that are not records of ours (a torn last line is one
+        while a writer appends), whether the last entry is still unresolved, and whether the
+        copy of the last commit (`.tm-last`) matches it."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {"exists": False, "entries": 0, "bad_lines": 0, "unresolved": False}
+        bad = sum(1 for _, record in _records(data) if record is None)
+        tail = self._tail()
+        last_copy: bool | None = None
+        if tail is not None and tail.committed:
+            try:
+                last_copy = sha_of(self.last_path.read_bytes()) == tail.sha
+            except OSError:
+                last_copy = False
+        return {
+            "exists": True,
+            "entries": count_entries(data),
+            "bad_lines": bad,
+            "unresolved": tail is not None and not tail.committed,
+            "last_copy_matches": last_copy,
         }
 
     def compact(self, keep: int | None = None, max_age_s: float | None = None) -> int:

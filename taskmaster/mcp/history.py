@@ -19,6 +19,7 @@ from taskmaster.commands import Undo
 from taskmaster.errors import InvalidInput
 from taskmaster.journal.changes import ORDER, STAMPS
 from taskmaster.journal.entry import Entry
+from taskmaster.journal.reversions import reversion_line
 from taskmaster.mcp.projects import Projects
 from taskmaster.mcp.toolkit import (
     IDS,
@@ -99,7 +100,9 @@ def register(server: ToolServer, projects: Projects) -> None:
         revision, time, actor, via (mcp, cli, api, outside...), kind (command, undo,
         external), command and args, tag, ids and changes: lines such as
         '5 status: "pending" -> "done"', '+ task 6 "Write docs"' (added), '- subtask 5.2 ...'
-        (removed). Pass nextSince as since for the next entries (null: there are no more).
+        (removed). An external entry that put back values earlier commits had set (another
+        tool writing back a stale copy) lists them under reverts: 'reverted revision 12: 5
+        title'. Pass nextSince as since for the next entries (null: there are no more).
         Take a change back with undo(revision).
         """
         item = str(TaskId.parse(id)) if id else None
@@ -145,6 +148,8 @@ def compact(entry: Entry) -> dict[str, Any]:
     shown["ids"] = entry.get("ids") or []
     if entry.get("unknown"):
         shown["unknown"] = entry["unknown"]
+    if entry.get("reverts"):
+        shown["reverts"] = [reversion_line(r) for r in entry["reverts"]]
     shown["changes"] = [
         change_line(change)
         for change in entry.get("changes") or ()

@@ -1,4 +1,5 @@
-"""Project tools: generate (one markdown file per task), export_tasks (the tasks.json)."""
+"""Project tools: generate (one markdown file per task), export_tasks (the tasks.json), doctor
+(what needs a hand)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,20 @@ def register(server: ToolServer, projects: Projects) -> None:
         or PostgreSQL). Returns that JSON text as it is."""
         core = projects.open(projectRoot, file)
         return core.snapshot().document.to_json().decode()
+
+    @tool(server, title="Check Project", read_only=True)
+    def doctor(projectRoot: ProjectRoot, file: TasksFile = None) -> str:
+        """Check the project, as `tm doctor` does: the task file parses and can be replaced;
+        no id is shared by two tasks and every dependency resolves; the reference tool's lock
+        (tasks.json.lock) is free or says who holds it; the sidecars agree; reversions (the
+        reference tool writing back a copy it read earlier, undoing commits: see get_history)
+        and whether git ignores the sidecars and merges the task file.
+
+        Returns {"status": "ok"|"warn"|"fail", "ok": bool, "checks": [{"name", "status",
+        "summary", "details"}]}; a check is ok, warn, fail or skip (does not apply).
+        """
+        from taskmaster.doctor import diagnose
+
+        core = projects.open(projectRoot, file)
+        project = projects.project_of(core)
+        return reply(diagnose(core, project.paths).to_dict())

@@ -128,6 +128,10 @@ class Projects:
             return resolve_inside(project.root, output, "output")
         return self.policy.confine(project.default_output_dir, "output directory")
 
+    def project_of(self, core: TaskMaster) -> Project:
+        """The wired project `open` gave `core` of."""
+        return self._project_of(core)
+
     def _project_of(self, core: TaskMaster) -> Project:
         with self._lock:
             return next(each for each in self._projects.values() if each.core is core)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import orjson
 
 from taskmaster.bus import Handler, LocalBus, Unsubscribe
-from taskmaster.events import FILE_CHANGED, Event
+from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, Event
 from taskmaster.redis.link import REDIS_ERRORS, RedisLink, RedisUnavailable, project_key
 
 log = logging.getLogger("taskmaster.redis")
@@ -68,7 +68,7 @@ class RedisBus:
     # EventBus -----------------------------------------------------------------------------
     def publish(self, event: Event) -> None:
         self._local.publish(event)
-        if event.kind == FILE_CHANGED:
+        if event.kind in (FILE_CHANGED, CHANGE_REVERTED):
             return  # seen by this process's watcher: every instance's own watcher sees it too
         message = orjson.dumps({"bus": self.bus_id, "event": event.to_dict()})
         # When Redis is down the link has logged it once; the other instances' watchers still

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from taskmaster.errors import RevisionMismatch, TaskFileMissing
 from taskmaster.journal.changes import diff
 from taskmaster.journal.entry import Entry, Origin, new_entry, utc_stamp
+from taskmaster.journal.reversions import LOOKBACK_ENTRIES, reversions
 from taskmaster.model import Document
 from taskmaster.storage.base import (
     Commit,
@@ -209,16 +210,17 @@ class MemoryStorage:
             )
             before = Document.from_json(stored.raw, self._key)
             after = Document.from_json(self._stored.raw, self._key)
-            self._record(
-                new_entry(
-                    origin=Origin("outside", "outside"),
-                    time=utc_stamp(),
-                    changes=diff(
-                        before, after, stored.state.current_tag, self._stored.state.current_tag
-                    ),
+            entry = new_entry(
+                origin=Origin("outside", "outside"),
+                time=utc_stamp(),
+                changes=diff(
+                    before, after, stored.state.current_tag, self._stored.state.current_tag
                 ),
-                revision,
             )
+            reverted = reversions(entry["changes"], self._journal[-LOOKBACK_ENTRIES:])
+            if reverted:
+                entry["reverts"] = reverted
+            self._record(entry, revision)
             feeds = list(self._feeds)
         # Outside the lock: a callback that reads or writes the store must not deadlock a
         # writer in another thread waiting on it.

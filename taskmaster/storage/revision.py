@@ -64,6 +64,7 @@ from taskmaster.storage.regular import open_regular
 RECORD_SIZE = 192
 """Every record has this size, so that one in-place write covers the whole previous one."""
 _MAGIC = b"tm-rev 2"
+REVISION_SUFFIX = ".tm-rev"
 # A torn read needs a writer in the middle of a 192-byte pwrite: one re-read almost always
 # finds the whole record. After these, the reader reports the record as torn (and polls).
 _READ_ATTEMPTS = 5
@@ -171,7 +172,7 @@ class RevisionFile:
 
     def __init__(self, task_path: Path) -> None:
         self.task_path = task_path
-        self.path = task_path.with_name(task_path.name + ".tm-rev")
+        self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
         self._pinned: _Pinned | None = None
         self._refresh_lock = threading.Lock()
         self._in_place = True

@@ -102,3 +102,17 @@ class OpenApiResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = "application/json"
         resp.data = self._body
+
+
+class Doctor:
+    """GET /api/v1/doctor: `tm doctor`'s checks of the project this server serves. A check
+    that fails is a 200 like the others: the report is the answer, its `status` the verdict."""
+
+    def __init__(self, state: ApiState) -> None:
+        self.state = state
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        from taskmaster.doctor import diagnose
+
+        project = self.state.project
+        send_json(resp, diagnose(project.core, project.paths).to_dict())

@@ -1,0 +1,277 @@
+"""`tm doctor`: check a project and say what is wrong, without changing anything of the user's.
+
+Each check answers one question and gives a status:
+
+    ok     nothing to do
+    warn   worth a look, nothing is lost (a stale lock, a reversion, a sidecar git would commit)
+    fail   the project needs a hand before it works (a task file that does not parse, ids
+           that several tasks share)
+    skip   does not apply (no git repository, a project stored in PostgreSQL)
+
+Checks: the task file, ids and dependencies, the reference tool's lock and what it leaves
+behind, our sidecars (revision, journal, the copy of the last commit, unfinished writes),
+reversions the journal recorded, and git (sidecars ignored, the merge driver installed).
+
+The one thing it may write is the journal: an outside change not journaled yet is journaled
+first (as `tm history` does), so that its reversions are counted. It reads everything else.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from taskmaster import ops
+from taskmaster.errors import TaskMasterError
+from taskmaster.journal.file import JOURNAL_SUFFIX, LAST_SUFFIX, FileJournal
+from taskmaster.journal.reversions import reversion_line
+from taskmaster.project import SIDECAR_PATTERNS, ProjectPaths
+from taskmaster.storage.revision import REVISION_SUFFIX
+
+Status = Literal["ok", "warn", "fail", "skip"]
+ORDER: dict[Status, int] = {"ok": 0, "skip": 0, "warn": 1, "fail": 2}
+SHOWN_REVERSIONS = 10
+"""The most recent reversions a report lists (it counts them all)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    summary: str
+    details: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    checks: list[Check]
+
+    @property
+    def status(self) -> Status:
+        worst: Status = "ok"
+        for check in self.checks:
+            if ORDER[check.status] > ORDER[worst]:
+                worst = check.status
+        return worst
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "ok": self.status != "fail",
+            "checks": [check.to_dict() for check in self.checks],
+        }
+
+
+def diagnose(core: Any, paths: ProjectPaths | None) -> Report:
+    """Every check of the project `core` opens (`paths`: its files, None when it is not
+    stored in files)."""
+    checks: list[Check] = []
+    document = _guarded(checks, "task-file", lambda: _task_file(core, paths, checks))
+    if document is not None:
+        checks.append(_ids_and_dependencies(document))
+    if paths is None:
+        checks.append(Check("sidecars", "skip", "the project is not stored in files"))
+    else:
+        checks.append(_sidecars(paths.tasks_file))
+    checks.append(_reversions(core))
+    if paths is None:
+        checks.append(Check("git", "skip", "the project is not stored in files"))
+    else:
+        checks.append(_git(paths.tasks_file))
+    return Report(checks)
+
+
+def _guarded(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
+    try:
+        return run()
+    except TaskMasterError as err:
+        checks.append(Check(name, "fail", str(err)))
+    except OSError as err:
+        checks.append(Check(name, "fail", f"cannot be read: {err.strerror or err}"))
+    return None
+
+
+# the task file and its content ------------------------------------------------------------------
+def _task_file(core: Any, paths: ProjectPaths | None, checks: list[Check]) -> Any:
+    snapshot = core.snapshot()
+    document = snapshot.document
+    tags = document.tag_names()
+    count = sum(len(document.tasks(tag)) for tag in tags)
+    where = str(paths.tasks_file) if paths is not None else core.storage.describe()["location"]
+    details = []
+    if paths is not None:
+        links = os.stat(paths.tasks_file).st_nlink
+        if links > 1:
+            checks.append(
+                Check(
+                    "task-file",
+                    "fail",
+                    f"{where} has {links} hard links: it is read, but no write replaces it",
+                    ["give it one name (copy it, then remove the other names)"],
+                )
+            )
+            return document
+    details.append(f"{count} task(s) in {len(tags)} tag(s), revision {snapshot.revision}")
+    checks.append(Check("task-file", "ok", f"{where} parses", details))
+    return document
+
+
+def _ids_and_dependencies(document: Any) -> Check:
+    issues: list[str] = []
+    failing = False
+    for tag in document.tag_names():
+        for issue in ops.validate_dependencies(document, tag):
+            failing = failing or issue.kind in ("duplicate-id", "bad-id")
+            issues.append(f"[{tag}] {issue.message}")
+    if not issues:
+        return Check("ids", "ok", "every id is unique and every dependency resolves")
+    status: Status = "fail" if failing else "warn"
+    summary = f"{len(issues)} problem(s) with ids or dependencies"
+    hint = "tm fix-dependencies repairs dependencies; ids several tasks share need an edit"
+    return Check("ids", status, summary, [*issues, hint])
+
+
+# sidecars -----------------------------------------------------------------------------------------
+def _sidecars(tasks_file: Path) -> Check:
+    details: list[str] = []
+    status: Status = "ok"
+    journal = FileJournal(tasks_file).check()
+    if not journal["exists"]:
+        details.append("no journal yet (written by the first tm write)")
+    else:
+        details.append(f"journal: {journal['entries']} committed entries")
+        if journal["bad_lines"]:
+            status = "warn"
+            details.append(
+                f"journal: {journal['bad_lines']} line(s) that are no journal records "
+                "(a torn last line is cut by the next write)"
+            )
+        if journal["unresolved"]:
+            details.append(
+                "journal: the last entry is unresolved (a write in progress, or "
+                "a killed writer's: the next write resolves it)"
+            )
+        if journal.get("last_copy_matches") is False:
+            details.append(
+                f"{tasks_file.name}{LAST_SUFFIX} does not match the last commit: an outside "
+                "change made now is journaled without its differences"
+            )
+    revision_file = tasks_file.with_name(tasks_file.name + REVISION_SUFFIX)
+    if not revision_file.exists():
+        details.append(f"no {revision_file.name} yet: revisions are derived from the file")
+    orphans = sorted(tasks_file.parent.glob(f".{tasks_file.name}.*.tmp"))
+    if orphans:
+        status = "warn"
+        details.append(
+            f"{len(orphans)} unfinished write(s) of a killed writer: "
+            + ", ".join(p.name for p in orphans[:5])
+            + " (removed by the next write)"
+        )
+    legacy = sorted(tasks_file.parent.glob("*.tm-lock"))
+    if legacy:
+        details.append(
+            "left by an earlier version, safe to delete: " + ", ".join(p.name for p in legacy)
+        )
+    summary = "sidecars are consistent" if status == "ok" else "sidecars need a look"
+    return Check("sidecars", status, summary, details)
+
+
+# reversions ---------------------------------------------------------------------------------------
+def _reversions(core: Any) -> Check:
+    try:
+        core.settle_outside_change()
+        entries = core.history().value
+    except TaskMasterError as err:
+        return Check("reversions", "skip", f"the journal cannot be read: {err}")
+    found = [(entry, r) for entry in entries for r in entry.get("reverts") or ()]
+    if not found:
+        return Check("reversions", "ok", "no outside change reverted a commit")
+    lines = [
+        f"revision {entry['revision']} ({entry.get('time', '?')}): {reversion_line(r)}"
+        for entry, r in found[-SHOWN_REVERSIONS:]
+    ]
+    summary = (
+        f"{len(found)} place(s) where another program put back what a commit had set "
+        "(the reference tool writes back a copy it read earlier): see tm history"
+    )
+    return Check("reversions", "warn", summary, lines)
+
+
+# git ----------------------------------------------------------------------------------------------
+def _git(tasks_file: Path) -> Check:
+    git = shutil.which("git")
+    if git is None:
+        return Check("git", "skip", "git is not installed")
+    directory = tasks_file.parent
+    top = _git_out(git, directory, "rev-parse", "--show-toplevel")
+    if top is None:
+        return Check("git", "skip", "the project is not in a git repository")
+    sidecars = [
+        tasks_file.with_name(tasks_file.name + suffix)
+        for suffix in (JOURNAL_SUFFIX, LAST_SUFFIX, REVISION_SUFFIX)
+    ]
+    ignored = _ignored(git, directory, sidecars)
+    details: list[str] = []
+    status: Status = "ok"
+    not_ignored = [p.name for p in sidecars if p not in ignored]
+    if not_ignored:
+        status = "warn"
+        details.append(
+            "git would commit: "
+            + ", ".join(not_ignored)
+            + f" (tm init or tm git install ignores {', '.join(SIDECAR_PATTERNS)})"
+        )
+    driver = _git_out(git, directory, "check-attr", "merge", "--", str(tasks_file))
+    if driver is None or not driver.endswith(": taskmaster"):
+        status = "warn"
+        details.append(
+            "no merge driver for the task file: a merge of two branches that each added a "
+            "task conflicts (tm git install)"
+        )
+    elif _git_out(git, directory, "config", "merge.taskmaster.driver") is None:
+        status = "warn"
+        details.append(
+            ".gitattributes names the merge driver but this clone lacks its "
+            "configuration (tm git install)"
+        )
+    summary = (
+        "git ignores the sidecars and merges the task file"
+        if status == "ok"
+        else ("git needs set-up")
+    )
+    return Check("git", status, summary, details)
+
+
+def _git_out(git: str, directory: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            [git, *args], cwd=directory, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    output = done.stdout.strip()
+    return output if done.returncode == 0 and output else None
+
+
+def _ignored(git: str, directory: Path, paths: Iterable[Path]) -> set[Path]:
+    listed = list(paths)
+    try:
+        done = subprocess.run(
+            [git, "check-ignore", "--no-index", "--", *map(str, listed)],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    shown = {line.strip() for line in done.stdout.splitlines()}
+    return {p for p in listed if str(p) in shown}
