@@ -145,3 +145,23 @@ def test_the_memory_backend_detects_the_same() -> None:
     external = store.history()[-1]
     reverted = {"revision": lost, "tag": "master", "id": "1", "field": "status"}
     assert external["reverts"] == [reverted]
+
+
+def test_commits_far_apart_in_time_are_all_found(project: TaskMaster) -> None:
+    """A file's revisions are derived from its change times (microseconds), so the lookback
+    is counted in entries, not in revision numbers: commits seconds apart are all compared."""
+    import time
+
+    path = Path(project.storage.path)  # type: ignore[attr-defined]
+    stale = path.read_bytes()
+    lost_status = project.execute(SetStatus(ids=(TaskId(1),), status="done")).revision
+    time.sleep(0.05)
+    lost_title = project.execute(UpdateTask(id=TaskId(2), fields={"title": "TWO"})).revision
+    assert lost_title - lost_status > 1_000  # further apart than any small number of entries
+    write_back(path, stale, {3: {"status": "review"}})
+    project.execute(SetStatus(ids=(TaskId(3),), status="deferred"))
+    external = next(e for e in project.history().value if e["kind"] == "external")
+    assert sorted((r["id"], r["field"], r["revision"]) for r in external["reverts"]) == [
+        ("1", "status", lost_status),
+        ("2", "title", lost_title),
+    ]

@@ -157,7 +157,9 @@ class FileJournal:
         if before is None:
             entry["unknown"] = "the content before this change was not kept"
         elif entry["changes"]:
-            recent = self.entries(after=max(0, (tail.revision or 0) - LOOKBACK_ENTRIES))
+            # The last LOOKBACK_ENTRIES entries, counted as entries: a file's revisions come
+            # from change times (microseconds), so a difference of revisions counts no entries.
+            recent = self.entries()[-LOOKBACK_ENTRIES:]
             reverted = reversions(entry["changes"], recent)
             if reverted:
                 entry["reverts"] = reverted
