@@ -263,3 +263,37 @@ def test_inspect_reports_an_unreadable_pid_as_unknown(task_file: Path) -> None:
     info = inspect(task_file)
     assert (info.kind, info.pid, info.pid_alive, info.stale) == ("file", None, None, False)
     assert info.age is not None and info.age < 5
+
+
+def test_tm_reference_lock_is_read_like_the_other_settings() -> None:
+    from taskmaster.config import storage_settings
+    from taskmaster.errors import InvalidInput
+
+    assert storage_settings({}) == {}
+    assert storage_settings({"TM_REFERENCE_LOCK": " "}) == {}
+    assert storage_settings({"TM_REFERENCE_LOCK": "0"}) == {"reference_lock": False}
+    assert storage_settings({"TM_REFERENCE_LOCK": "on", "TM_JOURNAL_KEEP": "50"}) == {
+        "reference_lock": True,
+        "journal_keep": 50,
+    }
+    with pytest.raises(InvalidInput, match="TM_REFERENCE_LOCK"):
+        storage_settings({"TM_REFERENCE_LOCK": "maybe"})
+
+
+def test_tm_waits_for_the_reference_lock_unless_told_it_never_meets_the_tool(
+    tmp_path: Path,
+) -> None:
+    from tests.test_cli_support import Tm
+
+    tm = Tm.init(tmp_path)
+    lock = reference_lock_path(tm.tasks_file)
+    lock.mkdir()  # the reference's core holds it
+    held = tm("--lock-timeout", "0.2", "add-task", "--title", "waits")
+    assert held.exit_code == 1
+    assert "reference tool's lock" in held.stderr and str(lock) in held.stderr
+    assert tm.tasks() == []
+    off = tm("add-task", "--title", "goes", env={"TM_REFERENCE_LOCK": "0"})
+    assert off.exit_code == 0, off.stderr
+    assert [t["title"] for t in tm.tasks()] == ["goes"]
+    bad = tm("add-task", "--title", "x", env={"TM_REFERENCE_LOCK": "maybe"})
+    assert bad.exit_code == 2 and "TM_REFERENCE_LOCK" in bad.stderr
