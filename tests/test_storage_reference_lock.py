@@ -62,7 +62,7 @@ def test_a_write_holds_the_file_form_with_our_pid_and_removes_it_after(task_file
     assert seen["kind"] == "file"
     assert seen["pid"] == os.getpid()
     assert seen["alive"] is True and seen["stale"] is False
-    assert seen["keys"] == ["pid", "timestamp"]
+    assert seen["keys"] == ["pid", "timestamp", "tool"]
     assert abs(int(str(seen["timestamp_ms"])) / 1000 - time.time()) < 60
     assert not reference_lock_path(task_file).exists()
     assert inspect(task_file).kind is None
@@ -212,9 +212,9 @@ def test_nested_transactions_take_the_lock_once(task_file: Path) -> None:
     assert not reference_lock_path(task_file).exists()
 
 
-def test_a_sigkilled_writer_leaves_a_lock_that_goes_stale_and_is_taken_over(
-    task_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_sigkilled_writer_leaves_a_lock_that_goes_stale_in_10_s(task_file: Path) -> None:
+    """What the reference tool sees of a killed `tm`: a file that stops being refreshed, that
+    holds it off until 10 s after its last refresh, and that it may then take over."""
     script = textwrap.dedent(
         f"""
         import sys, time
@@ -230,20 +230,22 @@ def test_a_sigkilled_writer_leaves_a_lock_that_goes_stale_and_is_taken_over(
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "holding"
         info = inspect(task_file)
-        assert (info.kind, info.pid, info.pid_alive, info.stale) == (
+        assert (info.kind, info.pid, info.pid_alive, info.stale, info.by_tm) == (
             "file",
             child.pid,
             True,
             False,
+            True,
         )
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
     info = inspect(task_file)
     assert (info.kind, info.pid, info.pid_alive, info.stale) == ("file", child.pid, False, False)
-    # Not yet stale: a write of ours waits for it...
+    # A writer of the reference's protocol (not holding our lock) is held off...
     with pytest.raises(LockTimeout, match="no longer running"):
-        FileStorage(task_file, lock_timeout=0.2).transact(add_task("too early"))
+        with hold_reference_lock(task_file, 0.2):
+            pass
     # ...until its mtime is 10 s old (waited out for real: nothing refreshes it any more).
     lock = reference_lock_path(task_file)
     mtime = lock.stat().st_mtime
@@ -251,10 +253,25 @@ def test_a_sigkilled_writer_leaves_a_lock_that_goes_stale_and_is_taken_over(
         time.sleep(0.2)
     assert lock.stat().st_mtime == mtime
     assert inspect(task_file).stale
-    FileStorage(task_file, lock_timeout=1).transact(add_task("after the crash"))
+    with hold_reference_lock(task_file, 1):
+        assert inspect(task_file).pid == os.getpid()
     assert not lock.exists()
-    titles = [t["title"] for t in FileStorage(task_file).read().document.tasks("master")]
-    assert titles == ["after the crash"]
+
+
+def test_a_tm_write_takes_over_a_killed_tm_s_lock_at_once(task_file: Path) -> None:
+    """Under our own lock, a lock file of ours can only be a killed writer's."""
+    lock = reference_lock_path(task_file)
+    lock.write_text(json.dumps({"pid": 999_999_999, "timestamp": 1, "tool": "taskmaster"}))
+    assert inspect(task_file).by_tm and not inspect(task_file).stale
+    started = time.monotonic()
+    FileStorage(task_file, lock_timeout=5).transact(add_task("at once"))
+    assert time.monotonic() - started < 1
+    assert not lock.exists()
+    # Without our lock (the reference's point of view) the same file is waited for.
+    lock.write_text(json.dumps({"pid": 999_999_999, "timestamp": 1, "tool": "taskmaster"}))
+    with pytest.raises(LockTimeout):
+        with hold_reference_lock(task_file, 0.2):
+            pass
 
 
 def test_inspect_reports_an_unreadable_pid_as_unknown(task_file: Path) -> None:

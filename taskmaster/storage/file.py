@@ -223,7 +223,9 @@ class FileStorage:
                 return
             from taskmaster.storage.reference_lock import hold_reference_lock
 
-            with hold_reference_lock(self.path, self.lock_timeout, deadline=deadline):
+            with hold_reference_lock(
+                self.path, self.lock_timeout, deadline=deadline, under_our_lock=True
+            ):
                 self._reference_depth += 1
                 try:
                     yield

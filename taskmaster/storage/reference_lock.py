@@ -20,6 +20,12 @@ last refresh); a lock left by a crash is the rare case, a holder pid the everyda
 This lock is taken inside our own (`lock.py`), so our writers queue on ours and never poll
 this one; only the reference's processes and ours meet here. It is held for a write only:
 reads take no lock at all.
+
+Our file also says it is ours (``"tool": "taskmaster"``; the reference reads none of its
+content). A `tm` write holds our lock for as long as it holds this one, so a writer that holds
+our lock and finds a file of ours here knows its maker died (SIGKILL, power loss) and takes it
+over at once: a killed `tm` never makes the next `tm` wait, as with our own lock, whose flock
+the kernel drops. The reference tool still sees the file until it is stale or a `tm` writes.
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ STALE_AFTER = 10.0
 REFRESH_EVERY = 2.0
 """How often a held lock's mtime is renewed: well inside `STALE_AFTER`, as the reference's
 core renews its own every stale/2 = 5 s."""
+TOOL = "taskmaster"
+"""The `tool` our lock files carry."""
 POLL_INTERVAL = 0.005
 """How often a writer looks again at a lock the reference holds: its own writes take a few
 milliseconds inside the lock."""
@@ -70,6 +78,8 @@ class ReferenceLockInfo:
     """Older than `STALE_AFTER`: the next writer of either tool takes it over."""
     pid_alive: bool | None
     """Whether the holder's pid runs on this machine (None: no pid, or not knowable)."""
+    by_tm: bool = False
+    """Made by `tm` (the file says so): if no `tm` write runs, its maker was killed."""
 
 
 def inspect(task_path: Path | str) -> ReferenceLockInfo:
@@ -84,8 +94,19 @@ def _inspect_lock(path: Path) -> ReferenceLockInfo:
         return ReferenceLockInfo(path, None, None, None, stale=False, pid_alive=None)
     kind: Kind = "directory" if _is_directory(st.st_mode) else "file"
     age = max(0.0, time.time() - st.st_mtime)
-    pid = _read_pid(path) if kind == "file" else None
-    return ReferenceLockInfo(path, kind, pid, age, stale=age > STALE_AFTER, pid_alive=_alive(pid))
+    content = _read(path) if kind == "file" else {}
+    pid = content.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        pid = None
+    return ReferenceLockInfo(
+        path,
+        kind,
+        pid,
+        age,
+        stale=age > STALE_AFTER,
+        pid_alive=_alive(pid),
+        by_tm=content.get("tool") == TOOL,
+    )
 
 
 def _is_directory(mode: int) -> bool:
@@ -94,14 +115,13 @@ def _is_directory(mode: int) -> bool:
     return stat.S_ISDIR(mode)
 
 
-def _read_pid(path: Path) -> int | None:
+def _read(path: Path) -> dict[str, object]:
     try:
         with open(path, "rb") as handle:
             content = json.loads(handle.read(4096))
     except (OSError, ValueError):
-        return None
-    pid = content.get("pid") if isinstance(content, dict) else None
-    return pid if isinstance(pid, int) and not isinstance(pid, bool) and pid > 0 else None
+        return {}
+    return content if isinstance(content, dict) else {}
 
 
 def _alive(pid: int | None) -> bool | None:
@@ -120,18 +140,24 @@ def _alive(pid: int | None) -> bool | None:
 
 @contextmanager
 def hold_reference_lock(
-    task_path: Path | str, timeout: float, *, deadline: float | None = None
+    task_path: Path | str,
+    timeout: float,
+    *,
+    deadline: float | None = None,
+    under_our_lock: bool = False,
 ) -> Iterator[None]:
     """Hold the reference lock of `task_path` for the duration of the block.
 
     Waits for a holder of either form (LockTimeout after `timeout` seconds, or at the
     `time.monotonic()` `deadline` when one is given, naming the path and the holder), takes
     over a stale one as the reference would, and keeps ours fresh while the block runs;
-    released on the way out whatever happens in the block.
+    released on the way out whatever happens in the block. `under_our_lock`: the caller holds
+    our own write lock of the file, so a lock file of ours found here is a killed writer's and
+    is taken over at once.
     """
     if deadline is None:
         deadline = time.monotonic() + timeout
-    lock = _acquire(reference_lock_path(task_path), deadline, timeout)
+    lock = _acquire(reference_lock_path(task_path), deadline, timeout, under_our_lock)
     try:
         yield
     finally:
@@ -167,15 +193,16 @@ class _Held:
         os.close(self.fd)
 
 
-def _acquire(path: Path, deadline: float, timeout: float) -> _Held:
+def _acquire(path: Path, deadline: float, timeout: float, under_our_lock: bool) -> _Held:
     content = json.dumps(
-        {"pid": os.getpid(), "timestamp": int(time.time() * 1000)}, separators=(",", ":")
+        {"pid": os.getpid(), "timestamp": int(time.time() * 1000), "tool": TOOL},
+        separators=(",", ":"),
     ).encode()
     while True:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:
-            if _take_over_if_stale(path):
+            if _take_over_if_stale(path, orphans_of_ours=under_our_lock):
                 continue  # as the reference does: at once, no wait
             if time.monotonic() >= deadline:
                 raise _timeout(path, timeout) from None
@@ -194,14 +221,18 @@ def _acquire(path: Path, deadline: float, timeout: float) -> _Held:
         return held
 
 
-def _take_over_if_stale(path: Path) -> bool:
-    """Remove a stale lock at `path` the way its own kind's code would; whether to try again at
-    once (it was stale, or it went away meanwhile)."""
+def _take_over_if_stale(path: Path, *, orphans_of_ours: bool = False) -> bool:
+    """Remove a stale lock at `path` the way its own kind's code would (and, with
+    `orphans_of_ours`, a file of ours whatever its age); whether to try again at once (it was
+    removed, or it went away meanwhile)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
         return True
-    if time.time() - st.st_mtime <= STALE_AFTER:
+    fresh = time.time() - st.st_mtime <= STALE_AFTER
+    if fresh and not (
+        orphans_of_ours and not _is_directory(st.st_mode) and _read(path).get("tool") == TOOL
+    ):
         return False
     if _is_directory(st.st_mode):
         try:
