@@ -243,9 +243,8 @@ def test_a_sigkilled_writer_leaves_a_lock_that_goes_stale_in_10_s(task_file: Pat
     info = inspect(task_file)
     assert (info.kind, info.pid, info.pid_alive, info.stale) == ("file", child.pid, False, False)
     # A writer of the reference's protocol (not holding our lock) is held off...
-    with pytest.raises(LockTimeout, match="no longer running"):
-        with hold_reference_lock(task_file, 0.2):
-            pass
+    with pytest.raises(LockTimeout, match="no longer running"), hold_reference_lock(task_file, 0.2):
+        pass
     # ...until its mtime is 10 s old (waited out for real: nothing refreshes it any more).
     lock = reference_lock_path(task_file)
     mtime = lock.stat().st_mtime
@@ -269,9 +268,8 @@ def test_a_tm_write_takes_over_a_killed_tm_s_lock_at_once(task_file: Path) -> No
     assert not lock.exists()
     # Without our lock (the reference's point of view) the same file is waited for.
     lock.write_text(json.dumps({"pid": 999_999_999, "timestamp": 1, "tool": "taskmaster"}))
-    with pytest.raises(LockTimeout):
-        with hold_reference_lock(task_file, 0.2):
-            pass
+    with pytest.raises(LockTimeout), hold_reference_lock(task_file, 0.2):
+        pass
 
 
 def test_inspect_reports_an_unreadable_pid_as_unknown(task_file: Path) -> None:
