@@ -5,6 +5,10 @@ inside it, so no process ever writes back a stale snapshot (the lost update). Th
 goes to a temporary file that is fsynced and renamed over the old one, so a crash leaves the
 old file or the new, never a torn one. A file that does not parse is never written over.
 
+A write of the task file also holds the reference tool's `tasks.json.lock`
+(`reference_lock.py`), taken inside ours: a group commit (`transact_all`) takes it once for the
+whole group.
+
 Reads take no lock and write nothing: they validate against the revision (see `revision.py`),
 so a user who may read but not write the project, or a read-only mount, can read it.
 
@@ -527,7 +531,11 @@ class FileStorage:
     def journal_outside_change(self) -> int:
         """Under the lock, record an outside change (an editor's, the reference tool's) in the
         journal now, rather than at the next write: what a watcher calls on an outside event.
-        Returns the revision it is journaled at."""
+        Returns the revision it is journaled at.
+
+        Our lock only, not the reference tool's: it writes the journal and the revision
+        sidecars, which the reference never reads, and reads the task file, which the reference
+        replaces only by rename (whole)."""
         with self.locked():
             raw, version, canonical, _ = self._read_locked()
             self._journal.settle(raw, version.revision, ours=canonical, time_now=utc_stamp())
@@ -595,6 +603,7 @@ class FileStorage:
 
         For in-place writes by other programs, which on a coarse clock can keep size and mtime
         (the watcher calls this on their events), and for a change of the state alone.
+        Sidecars only, like `journal_outside_change`: our lock, not the reference tool's.
         """
         with self.locked():
             revision = self._mark_changed_locked()
