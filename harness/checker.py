@@ -41,11 +41,10 @@ Invariants (the names scenario files use) and the anomaly each reports:
                                   event-duplicated  ...or got one twice
                                   event-out-of-order  ...or got one after a later one
                                                     (`harness.events_check`)
-    reference-interop             reference-write-lost  a write the real task-master-ai
-                                                    acknowledged is missing at the end
-                                  silent-reversion  a tm write the reference reverted, and no
-                                                    journal entry says so
-                                                    (`harness.reference_check`)
+    reference-interop             silent-loss       a write the real task-master-ai
+                                                    acknowledged is missing at the end, or a tm
+                                                    write it reverted that no journal entry
+                                                    names (`harness.reference_check`)
 
 and the claim invariants of `harness.claims_check` (one-claim-holder, worked-once,
 releases-recorded, tokens-increase, fenced-writes), over the ops of the agents' claim protocol.

@@ -7,10 +7,12 @@ over by `tm`. A `tm` write missing at the end was reverted by the reference (whi
 a copy it read before that write); it counts as **detected** when the journal has an outside
 change whose `reverts` names its place (tag, id, field) at its revision or later.
 
-    reference-write-lost   a write the reference acknowledged is not in the final file
-    silent-reversion       a `tm` write is not in the final file and no journal entry says it
-                           was reverted (on a run whose `credit_detections` is off, the
-                           baseline's, every lost `tm` write counts here)
+    silent-loss   an acknowledged write is missing at the end and nothing reported it: a
+                  reference write that `tm` wrote over (no lock can excuse that one), or a `tm`
+                  write the reference reverted that no journal entry names (on a run whose
+                  `credit_detections` is off, the baseline's, every reverted `tm` write)
+
+The row's note gives the figures of each side (acknowledged, lost, detected, silent).
 
 Torn files are `file-parses`' (the observer's looks at the file while everything runs).
 
@@ -34,7 +36,7 @@ from harness.violations import Violation
 
 REFERENCE_CHANNEL = "reference"
 """The channel of the reference tool's writes in the history."""
-ANOMALIES = ("reference-write-lost", "silent-reversion")
+ANOMALIES = ("silent-loss",)
 TAG = "master"
 
 
@@ -185,7 +187,7 @@ def check_reference_interop(ops: list[Op], config: dict[str, Any]) -> list[Viola
         if op.channel == REFERENCE_CHANNEL:
             found.append(
                 Violation(
-                    "reference-write-lost",
+                    "silent-loss",
                     f"the reference's acknowledged {op.key} {name}={op.value[name]!r} is not in "
                     f"the final file ({at_end!r}): a tm write replaced the file without it",
                     context,
@@ -194,7 +196,7 @@ def check_reference_interop(ops: list[Op], config: dict[str, Any]) -> list[Viola
         else:
             found.append(
                 Violation(
-                    "silent-reversion",
+                    "silent-loss",
                     f"tm's acknowledged {op.key} {name}={op.value[name]!r} was reverted to "
                     f"{at_end!r} and no journal entry says so",
                     context,
