@@ -21,6 +21,7 @@ BENCHMARKS = (
     "scale",
     "claims",
     "serve_writes",
+    "git_merge",
 )
 
 

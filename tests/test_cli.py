@@ -60,6 +60,7 @@ EXPECTED_COMMANDS = {
     "tags",
     "generate",
     "storage",
+    "git",
     # claude-task-master's names for `tm tags ...`
     "add-tag",
     "use-tag",
@@ -108,6 +109,7 @@ def test_every_task_command_takes_tag_and_json() -> None:
         ("init",),
         ("tags",),
         ("storage",),
+        ("git",),  # the task file as git sees it: every tag at once
         ("claim",),  # renew and release name a claim by its token, whatever its tag
         ("undo",),  # names a revision, whatever its tag
         ("doctor",),  # checks every tag

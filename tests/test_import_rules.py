@@ -28,6 +28,7 @@ BACKENDS = (
     "taskmaster.storage.lock",
     "taskmaster.storage.revision",
     "taskmaster.storage.atomic",
+    "taskmaster.storage.kept",
     "taskmaster.storage.regular",
     "taskmaster.storage.pg_schema",
     "taskmaster.storage.rows",

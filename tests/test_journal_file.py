@@ -214,3 +214,24 @@ def test_a_reader_never_cuts_a_line_a_writer_is_appending(tmp_path: Path) -> Non
     assert journal.path.read_bytes() == committed + half
     assert journal.entries() == [{"kind": "command", "revision": 2}]
     assert journal.path.read_bytes() == committed + half
+
+
+def test_the_journal_compacts_itself_past_twice_its_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskmaster.journal import file as journal_file
+
+    monkeypatch.setattr(journal_file, "_CHECK_EVERY_BYTES", 1)  # count after every commit
+    storage = FileStorage(tmp_path / "tasks.json", journal_keep=5)
+    storage.create(Document.empty(), ProjectState())
+    facade = TaskMaster(storage)
+    other = FileStorage(tmp_path / "tasks.json", journal_keep=5)  # another process's handle
+    for number in range(40):
+        facade.execute(AddTask(values={"title": f"task {number}"}))
+        if number == 17:
+            other.compact_journal(keep=3)  # replaced under the first one's feet
+        held = storage.journal_stats()["entries"]
+        assert held <= 2 * 5, (number, held)
+    assert len(facade.history().value) >= 5
+    facade.close()
+    other.close()

@@ -32,7 +32,9 @@ def init(
     DIRECTORY defaults to --project, else the current directory. In an existing project (ours,
     or a claude-task-master one with .taskmaster/tasks/tasks.json) the tasks are left as they
     are and only what is missing is added. .taskmaster/.gitignore gets the patterns of the
-    lock and revision files that writers keep beside the task file.
+    lock, revision, journal and temporary files that writers keep beside the task file (in
+    or out of a git repository: one made later ignores them too). `tm git install` makes git
+    merge the task file by task.
 
     With a storage URL (--storage or TM_STORAGE_URL) the tasks live in that database instead:
     the schema and the project are created there if missing, and .taskmaster/storage.toml

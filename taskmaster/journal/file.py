@@ -54,6 +54,7 @@ from taskmaster.journal.entry import DEFAULT_KEEP, Entry, Origin, new_entry, wit
 from taskmaster.journal.reversions import LOOKBACK_ENTRIES, reversions
 from taskmaster.model import Document
 from taskmaster.storage.atomic import replace_file
+from taskmaster.storage.kept import KeptFile
 
 JOURNAL_SUFFIX = ".tm-journal"
 LAST_SUFFIX = ".tm-last"
@@ -124,9 +125,18 @@ class FileJournal:
         self.durable = durable
         self.keep = keep
         self.max_age_s = max_age_s
+        self._writer = KeptFile(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        self._last_writer = KeptFile(self.last_path, os.O_WRONLY | os.O_CREAT)
         self._checked_size = 0
+        self._counted: tuple[int, int, int] = (0, 0, 0)
+        """(inode, size, committed entries) of the journal when it was last counted."""
         self._pending_sha: str | None = None
         self._pending_count = 1
+
+    def close(self) -> None:
+        """Close the files kept open for writing (see `KeptFile`)."""
+        self._writer.close()
+        self._last_writer.close()
 
     # writer side (the caller holds the task file's write lock) --------------------------------
     def settle(self, raw: bytes, revision: int, *, ours: bool, time_now: str) -> Entry | None:
@@ -192,11 +202,12 @@ class FileJournal:
         commit: dict[str, Any] = {"commit": revision, "sha": sha}
         if self._pending_count > 1:
             commit["count"] = self._pending_count
-        self._append(orjson.dumps(commit) + b"\n")
+        line = orjson.dumps(commit) + b"\n"
+        end = self._append(line) + len(line)
         self._pending_sha = None
         self._pending_count = 1
         self._write_last(new)
-        self._maybe_compact()
+        self._maybe_compact(end)
 
     # reader side (no lock) ------------------------------------------------------------------
     def entries(
@@ -344,22 +355,28 @@ class FileJournal:
         if entry_line is not None:
             body += entry_line + b"\n"
         replace_file(self.path, body, durable=self.durable)
+        remaining = sum(count_entries(c) for _, c in kept)
         self._checked_size = len(body)
-        return sum(count_entries(c) for _, c in pairs) - sum(count_entries(c) for _, c in kept)
+        with contextlib.suppress(OSError):  # what the next count starts from
+            st = os.stat(self.path)
+            self._counted = (st.st_ino, len(body), remaining)
+        return sum(count_entries(c) for _, c in pairs) - remaining
 
     # internals ------------------------------------------------------------------------------
     def _append(self, data: bytes, *, sync: bool = False) -> int:
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        """Append `data`; the offset it starts at (under the write lock nobody else appends,
+        so the size before is where it goes)."""
+        fd, st = self._writer.open()
         try:
-            offset = os.lseek(fd, 0, os.SEEK_END)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             if sync:
                 os.fdatasync(fd)
-            return offset
-        finally:
-            os.close(fd)
+        except BaseException:
+            self._writer.close()  # a failing disk: the next append starts from a fresh open
+            raise
+        return st.st_size
 
     def _truncate(self, offset: int) -> None:
         os.truncate(self.path, offset)
@@ -421,29 +438,41 @@ class FileJournal:
     def _write_last(self, data: bytes) -> None:
         # In place (no fsync): a lost or stale copy only makes an outside change's difference
         # unknown, which its sha check detects.
-        with contextlib.suppress(OSError):
-            fd = os.open(self.last_path, os.O_WRONLY | os.O_CREAT, 0o644)
-            try:
-                view = memoryview(data)
-                offset = 0
-                while view:
-                    written = os.pwrite(fd, view, offset)
-                    view = view[written:]
-                    offset += written
-                os.ftruncate(fd, len(data))
-            finally:
-                os.close(fd)
-
-    def _maybe_compact(self) -> None:
-        """Past each further MiB, count the entries; compact beyond twice the retention."""
         try:
-            size = self.path.stat().st_size
-        except FileNotFoundError:
-            return
+            fd, _ = self._last_writer.open()
+            view = memoryview(data)
+            offset = 0
+            while view:
+                written = os.pwrite(fd, view, offset)
+                view = view[written:]
+                offset += written
+            os.ftruncate(fd, len(data))
+        except OSError:
+            self._last_writer.close()
+
+    def _maybe_compact(self, size: int) -> None:
+        """Past each further MiB (`size`: the journal's, just after our append), count the
+        entries; compact beyond twice the retention.
+
+        Only the bytes added since the last count are read: a count of the whole journal is a
+        full read of up to twice the retention, which a busy server would otherwise repeat
+        every MiB. A journal replaced meanwhile (compacted by another process) is counted
+        anew; the count only decides when to compact, and compaction counts exactly."""
         if size - self._checked_size < _CHECK_EVERY_BYTES:
             return
         self._checked_size = size
-        if count_entries(self.path.read_bytes()) > 2 * self.keep:
+        try:
+            with open(self.path, "rb") as handle:
+                inode = os.fstat(handle.fileno()).st_ino
+                counted_inode, counted_to, counted = self._counted
+                if inode != counted_inode or counted_to > size:
+                    counted_to, counted = 0, 0
+                handle.seek(counted_to)
+                counted += count_entries(handle.read(size - counted_to))
+        except FileNotFoundError:
+            return
+        self._counted = (inode, size, counted)
+        if counted > 2 * self.keep:
             self.compact()
 
 

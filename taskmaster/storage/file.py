@@ -647,6 +647,7 @@ class FileStorage:
 
     def close(self) -> None:
         self._revisions.close()
+        self._journal.close()
 
     def __repr__(self) -> str:
         return f"FileStorage({str(self.path)!r})"

@@ -59,6 +59,7 @@ from typing import NamedTuple
 import orjson
 
 from taskmaster.storage.atomic import replace_file
+from taskmaster.storage.kept import KeptFile
 from taskmaster.storage.regular import open_regular
 
 RECORD_SIZE = 192
@@ -176,6 +177,7 @@ class RevisionFile:
         self._pinned: _Pinned | None = None
         self._refresh_lock = threading.Lock()
         self._in_place = True
+        self._writer = KeptFile(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
 
     # reading ------------------------------------------------------------------------------
     def current(self) -> Version | Unvouched:
@@ -278,24 +280,24 @@ class RevisionFile:
         if not 0 < stamp < 1 << 63:  # beyond what a timestamp holds
             return False
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+            fd, st = self._writer.open()
         except OSError:  # not ours to write, or a symlink: the replace decides
             return False
         try:
-            size = os.fstat(fd).st_size
             if os.pwrite(fd, data, 0) != len(data):
+                self._writer.close()
                 return False
-            if size > len(data):  # an older, longer record
+            if st.st_size > len(data):  # an older, longer record
                 os.ftruncate(fd, len(data))
             # Content first, stamp second: a reader that sees the stamp reads this record.
             os.utime(fd, ns=(stamp, stamp))
             if os.fstat(fd).st_mtime_ns != stamp:
                 self._in_place = False  # coarse timestamps here: every update must replace
+                self._writer.close()
                 return False
         except PermissionError:  # only the owner may set times: replacing makes us the owner
+            self._writer.close()
             return False
-        finally:
-            os.close(fd)
         return True
 
     def close(self) -> None:
@@ -306,6 +308,7 @@ class RevisionFile:
         if pinned is not None:
             _close(pinned.rev_fd)
             _close(pinned.task_fd)
+        self._writer.close()
 
 
 def encode_record(revision: int, signature: Signature, canonical: bool) -> bytes:

@@ -77,10 +77,13 @@ class FileWatcher:
                 _Handler(self),
                 os.fsdecode(self.storage.path.parent),
                 # Not opens and no-write closes: every reader, this watcher included, makes them.
+                # Not modifications either: each write() of every sidecar of every commit makes
+                # one, which watchdog handles in Python while request threads wait for the
+                # interpreter lock; an in-place edit of the task file ends with the close of
+                # its writer, which is the moment it can be read whole anyway.
                 event_filter=[
                     events.FileCreatedEvent,
                     events.FileDeletedEvent,
-                    events.FileModifiedEvent,
                     events.FileMovedEvent,
                     events.FileClosedEvent,
                 ],

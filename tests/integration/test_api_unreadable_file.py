@@ -15,27 +15,15 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from servers import TM, clean_env, free_port
 
 pytestmark = pytest.mark.slow
-
-TM = str(Path(sys.executable).with_name("tm"))
-
-
-def _env() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if not key.startswith("TM_")}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _request(
@@ -64,7 +52,7 @@ def _serve_without_read_access(root: Path, port: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=_env(),
+        env=clean_env(),
     )
 
 
@@ -85,7 +73,7 @@ def test_a_server_that_may_not_read_the_file_answers_503_and_reports_degraded(
     tmp_path: Path,
 ) -> None:
     project = tmp_path
-    env = _env()
+    env = clean_env()
     subprocess.run([TM, "--project", str(project), "init"], check=True, env=env, timeout=60)
     subprocess.run(
         [TM, "--project", str(project), "add-task", "--title", "kept"],
@@ -96,7 +84,7 @@ def test_a_server_that_may_not_read_the_file_answers_503_and_reports_degraded(
     )
     tasks_file = project / ".taskmaster" / "tasks.json"
     before = tasks_file.read_bytes()
-    port = _free_port()
+    port = free_port()
     process = _serve_without_read_access(project, port)
     try:
         _wait_until_listening(process, port)

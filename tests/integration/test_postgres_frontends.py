@@ -15,10 +15,7 @@ and a real PostgreSQL cluster of the tests' own (`postgres_server`), killed and 
 from __future__ import annotations
 
 import http.client
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
@@ -30,6 +27,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
+from servers import TM, clean_env, free_port
 from test_mcp import McpServer
 
 from harness.postgres_server import PostgresServer
@@ -39,7 +37,6 @@ from taskmaster.storage.pg_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.slow
 
-TM = str(Path(sys.executable).with_name("tm"))
 
 UNKNOWN_KEYS: dict[str, Any] = {
     "master": {
@@ -78,8 +75,7 @@ DOCUMENTS = pytest.mark.parametrize("document", [UNKNOWN_KEYS, FLAT_LEGACY], ids
 
 
 def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TM_")}
-    return {**env, "NO_COLOR": "1", **(extra or {})}
+    return clean_env(NO_COLOR="1", **(extra or {}))
 
 
 def tm(
@@ -396,15 +392,9 @@ class Served:
             self.process.wait()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def served(cwd: Path, url: str | None = None) -> Served:
     """`tm serve` in `cwd` (its project file, or TM_STORAGE_URL=url), once healthy."""
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [TM, "serve", "--port", str(port), "--threads", "4"],
         cwd=cwd,
