@@ -34,6 +34,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -110,8 +111,6 @@ def _inspect_lock(path: Path) -> ReferenceLockInfo:
 
 
 def _is_directory(mode: int) -> bool:
-    import stat
-
     return stat.S_ISDIR(mode)
 
 
@@ -314,11 +313,12 @@ class _Refresher:
 
     def _run(self, cond: threading.Condition) -> None:
         while True:
+            # Refreshed under the condition's lock: `forget` (before a release closes the
+            # descriptor) waits for it, so a descriptor number reused by then is never touched.
             with cond:
                 cond.wait(REFRESH_EVERY)
-                held = list(self._held)
-            for lock in held:
-                lock.refresh()
+                for lock in self._held:
+                    lock.refresh()
 
 
 _REFRESHER = _Refresher()
