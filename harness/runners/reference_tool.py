@@ -54,12 +54,12 @@ def run(run: ScenarioRun) -> None:
             )
         raise ScenarioSkipped(reference_tool.MISSING)
     params = run.params
-    reference_writes = int(params.get("reference_writes", 4))
+    reference_writes = int(params.get("reference_writes", 5))
     tm_tasks = int(params.get("tm_tasks", 200))
     core_writers = int(params.get("core_writers", 2))
     cli_writers = int(params.get("cli_writers", 1))
-    pause_ms = float(params.get("pause_ms", 10))
-    lead_s = float(params.get("burst_lead_s", 2.0))
+    pause_ms = float(params.get("pause_ms", 2))
+    lead_s = float(params.get("burst_lead_s", 2.5))
     burst_s = float(params.get("burst_s", 0.3))
     status = str(params.get("reference_status", "done"))
 
