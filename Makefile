@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo harness test lint bench bench-quick system-packages clean
+.PHONY: venv demo harness test lint bench bench-quick system-packages reference-tool clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,10 @@ venv: $(STAMP)
 demo: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/harness run lost-update stale-cache --quick
 
-harness: venv
+harness: venv reference-tool
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/harness run all --quick
 
-test: venv system-packages
+test: venv system-packages reference-tool
 	$(BIN)/pytest -n auto
 
 lint: venv
@@ -33,6 +33,11 @@ lint: venv
 # wrk (the api benchmark's load generator) and redis-server, from Debian, when missing.
 system-packages:
 	.ci/system-packages
+
+# task-master-ai (the reference tool) from npm into ~/.cache/taskmaster-pro, when missing: the
+# interoperability tests and the reference-tool scenario run it (skipped without npm).
+reference-tool:
+	.ci/reference-tool
 
 # Every benchmark, the README's table, charts in results/charts, then the gates.
 bench: venv system-packages

@@ -41,6 +41,10 @@ Invariants (the names scenario files use) and the anomaly each reports:
                                   event-duplicated  ...or got one twice
                                   event-out-of-order  ...or got one after a later one
                                                     (`harness.events_check`)
+    reference-interop             silent-loss       a write the real task-master-ai
+                                                    acknowledged is missing at the end, or a tm
+                                                    write it reverted that no journal entry
+                                                    names (`harness.reference_check`)
 
 and the claim invariants of `harness.claims_check` (one-claim-holder, worked-once,
 releases-recorded, tokens-increase, fenced-writes), over the ops of the agents' claim protocol.
@@ -68,6 +72,8 @@ from harness.phase_checks import (
     check_writes_refused,
     check_writes_succeed,
 )
+from harness.reference_check import ANOMALIES as REFERENCE_ANOMALIES
+from harness.reference_check import check_reference_interop
 from harness.registers import (
     Registers,
     Source,
@@ -94,6 +100,7 @@ INVARIANT_ANOMALIES: dict[str, tuple[str, ...]] = {
     "recovers": ("not-recovered",),
     "journal-agrees": ("journal-mismatch",),
     "events-exactly-once": EVENT_ANOMALIES,
+    "reference-interop": REFERENCE_ANOMALIES,
     **CLAIM_ANOMALIES,
 }
 INVARIANTS = tuple(INVARIANT_ANOMALIES)
@@ -371,6 +378,7 @@ _CONFIG_CHECKS: dict[str, Callable[[list[Op], dict[str, Any]], list[Violation]]]
     "recovers": check_recovers,
     "journal-agrees": check_journal,
     "events-exactly-once": check_events,
+    "reference-interop": check_reference_interop,
 }
 
 

@@ -54,7 +54,10 @@ class Target:
 
     @property
     def tasks_file(self) -> Path:
-        return self.root / ".taskmaster" / "tasks.json"
+        """`.taskmaster/tasks.json`, or the reference tool's `.taskmaster/tasks/tasks.json`
+        when a scenario made one (as `tm` chooses)."""
+        reference = self.root / ".taskmaster" / "tasks" / "tasks.json"
+        return reference if reference.exists() else self.root / ".taskmaster" / "tasks.json"
 
     @property
     def safe(self) -> bool:
@@ -106,11 +109,16 @@ class Target:
     def open_core(self) -> Any:
         """A direct writer in this process: the facade, or the naive equivalent."""
         if self.safe:
-            from taskmaster.compose import open_project
+            import os
 
+            from taskmaster.compose import Settings, open_project
+            from taskmaster.config import storage_settings
+
+            # What `tm` reads of the environment (TM_REFERENCE_LOCK...), read the same way.
+            settings = Settings(**storage_settings(os.environ))
             if self.storage is not None:
-                return open_project(self.root, storage_url=self.storage).core
-            return open_project(self.root).core
+                return open_project(self.root, storage_url=self.storage, settings=settings).core
+            return open_project(self.root, settings=settings).core
         from harness.baseline import NaiveCore
 
         return NaiveCore(self.naive_location())

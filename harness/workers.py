@@ -5,6 +5,8 @@ command line) says which role to play:
 
     writer    perform a planned list of writes (or, with `loop`, generate them until stopped or
               killed); each op recorded with its channel, instance, times and outcome
+    burst-writer  a writer whose planned writes go on only while the `active` barrier is set
+              (around another program's writes, not while it starts up), until `stop`
     reader    read random tasks from random API instances until the stop flag appears
     observer  parse the raw file (or read the project from its database) over and over until
               stopped; record every torn look
@@ -80,6 +82,28 @@ def writer(spec: dict[str, Any]) -> None:
                 )
                 if step.get("pause_ms"):
                     time.sleep(step["pause_ms"] / 1000)
+    finally:
+        actor.close()
+        history.close()
+
+
+def burst_writer(spec: dict[str, Any]) -> None:
+    history, target, barriers = _setup(spec)
+    actor = Actor(history, target, [], env=spec.get("env"))
+    active, stop = spec["active"], spec["stop"]
+    pause = spec.get("pause_ms", 0) / 1000
+    barriers.mark(f"{spec['actor']}:ready")
+    try:
+        for step in spec["plan"]:
+            while not barriers.is_set(active):
+                if barriers.is_set(stop):
+                    return
+                time.sleep(0.002)
+            if barriers.is_set(stop):
+                return
+            actor.write(step["channel"], step["write"], phase=spec.get("phase"))
+            if pause:
+                time.sleep(pause)
     finally:
         actor.close()
         history.close()
@@ -190,6 +214,7 @@ def claimer(spec: dict[str, Any]) -> None:
 
 ROLES = {
     "writer": writer,
+    "burst-writer": burst_writer,
     "reader": reader,
     "observer": observer,
     "editor": editor,

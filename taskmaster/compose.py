@@ -79,6 +79,10 @@ class Settings:
     keep_document: bool = False
     """A long-lived process (a server) keeps the document of its last write in memory and
     writes from it while the task file stays as it left it (see `FileStorage`)."""
+    reference_lock: bool = True
+    """A write of a task file also holds task-master-ai's `tasks.json.lock`
+    (`taskmaster/storage/reference_lock.py`); off (TM_REFERENCE_LOCK=0) only for projects the
+    reference tool never writes."""
 
 
 class SharedLink(Protocol):
@@ -122,6 +126,7 @@ def _file_backend(url: str, paths: ProjectPaths | None, settings: Settings) -> S
         journal_keep=settings.journal_keep,
         journal_max_age_s=settings.journal_max_age_s,
         keep_document=settings.keep_document,
+        reference_lock=settings.reference_lock,
     )
 
 

@@ -30,7 +30,7 @@ module is cheap on purpose: the CLI imports it without pulling in the web stack.
     TM_SSE_MAX_CLIENTS                  concurrent event streams (each holds a server
                                         thread); default: half the threads
 
-Read by every front end (`journal_settings`, `check_actor`), not only the server:
+Read by every front end (`storage_settings`, `check_actor`), not only the server:
 
     TM_ACTOR                            who the journal says writes through `tm` (`tm
                                         --actor` wins; default user@host)
@@ -38,6 +38,10 @@ Read by every front end (`journal_settings`, `check_actor`), not only the server
                                         once it holds twice as many
     TM_JOURNAL_MAX_AGE                  when set, compacting also drops entries older than
                                         this: seconds, or 30d, 12h, 1d12h, 90m
+    TM_REFERENCE_LOCK                   "0"/"false"/"off": writes of a task file no longer
+                                        also hold task-master-ai's `tasks.json.lock` (on by
+                                        default; turn it off only for projects the reference
+                                        tool never writes)
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 ACTOR_ENV = "TM_ACTOR"
 JOURNAL_KEEP_ENV = "TM_JOURNAL_KEEP"
 JOURNAL_MAX_AGE_ENV = "TM_JOURNAL_MAX_AGE"
+REFERENCE_LOCK_ENV = "TM_REFERENCE_LOCK"
 MAX_ACTOR_LENGTH = 200
 
 _AGE = re.compile(
@@ -239,6 +244,17 @@ def journal_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
+def storage_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """What every front end reads of how a project's storage is opened: the journal's
+    retention (`journal_settings`) and `TM_REFERENCE_LOCK`, as keyword arguments of
+    `taskmaster.compose.Settings` (only those set; a bad one: InvalidInput)."""
+    values = journal_settings(environ)
+    reference_lock = environ.get(REFERENCE_LOCK_ENV)
+    if reference_lock is not None and reference_lock.strip():
+        values["reference_lock"] = _boolean(REFERENCE_LOCK_ENV, reference_lock)
+    return values
+
+
 def check_actor(raw: str, name: str = ACTOR_ENV) -> str:
     """An actor's name as the journal records it: one line of printable text, at most
     `MAX_ACTOR_LENGTH` characters, surrounding spaces removed."""
@@ -347,8 +363,10 @@ __all__ = [
     "RATE_LIMIT_FALLBACKS",
     "JOURNAL_KEEP_ENV",
     "JOURNAL_MAX_AGE_ENV",
+    "REFERENCE_LOCK_ENV",
     "Config",
     "check_actor",
     "journal_settings",
     "parse_age",
+    "storage_settings",
 ]

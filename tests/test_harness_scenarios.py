@@ -38,6 +38,7 @@ EXPECTED = [
     "double-claim-postgres",
     "zombie-claimant-postgres",
     "resume-events",
+    "reference-tool",
 ]
 REDIS_SCENARIOS = ["rate-limit", "multi-instance-redis", "redis-outage"]
 # each file scenario the issue names, and its PostgreSQL twin
@@ -290,6 +291,40 @@ def test_tm_require_redis_turns_the_skip_into_a_failure(
     row = run_one(scenario, "safe", tmp_path, 1, quiet=True)
     assert row.verdict == report.ERROR and "TM_REQUIRE_REDIS=1" in (row.error or "")
     assert report.exit_code([row]) == 1
+
+
+def test_without_the_reference_tool_its_scenario_is_skipped_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import reference_tool
+
+    monkeypatch.setattr(reference_tool, "ensure_installed", lambda: None)
+    monkeypatch.delenv(reference_tool.REQUIRE_ENV, raising=False)
+    (scenario,) = select(load_all(quick=True), ["reference-tool"])
+    rows = [run_one(scenario, target, tmp_path, 1, quiet=True) for target in TARGETS]
+    assert [row.verdict for row in rows] == [report.SKIPPED, report.SKIPPED]
+    assert all("task-master-ai 0.43.1 is not installed" in (row.skipped or "") for row in rows)
+    assert report.exit_code(rows) == 0
+
+
+def test_tm_require_reference_tool_turns_the_skip_into_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness import reference_tool
+
+    monkeypatch.setattr(reference_tool, "ensure_installed", lambda: None)
+    monkeypatch.setenv(reference_tool.REQUIRE_ENV, "1")
+    (scenario,) = select(load_all(quick=True), ["reference-tool"])
+    row = run_one(scenario, "safe", tmp_path, 1, quiet=True)
+    assert row.verdict == report.ERROR and "TM_REQUIRE_REFERENCE_TOOL=1" in (row.error or "")
+    assert report.exit_code([row]) == 1
+
+
+def test_the_reference_tool_scenario_is_smaller_in_quick_and_its_baseline_is_tm() -> None:
+    full = {s.name: s for s in load_all()}["reference-tool"]
+    quick = {s.name: s for s in load_all(quick=True)}["reference-tool"]
+    assert quick.params["reference_writes"] < full.params["reference_writes"]
+    assert full.params["baseline_stack"] == "taskmaster"
 
 
 # PostgreSQL ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from harness.runners import (
     postgres_outage,
     rate_limit,
     redis_outage,
+    reference_tool,
     resume_events,
     stale_cache,
     zombie_claimant,
@@ -39,6 +40,7 @@ RUNNERS: dict[str, Runner] = {
     "double-claim": double_claim.run,
     "zombie-claimant": zombie_claimant.run,
     "resume-events": resume_events.run,
+    "reference-tool": reference_tool.run,
 }
 
 __all__ = ["RUNNERS", "Runner", "ScenarioRun", "ScenarioSkipped"]

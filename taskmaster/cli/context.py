@@ -75,14 +75,15 @@ class App:
 
     @property
     def settings(self) -> Settings:
-        """How the project is opened: the group's options, and the journal's retention from
-        TM_JOURNAL_KEEP / TM_JOURNAL_MAX_AGE (a bad value is a usage error, exit 2)."""
+        """How the project is opened: the group's options, the journal's retention from
+        TM_JOURNAL_KEEP / TM_JOURNAL_MAX_AGE and TM_REFERENCE_LOCK (a bad value is a usage
+        error, exit 2)."""
         from taskmaster.compose import Settings
-        from taskmaster.config import journal_settings
+        from taskmaster.config import storage_settings
         from taskmaster.journal.entry import Origin, default_actor
 
         try:
-            journal = journal_settings(os.environ)
+            journal = storage_settings(os.environ)
         except InvalidInput as err:
             raise click.UsageError(str(err)) from None
         return Settings(

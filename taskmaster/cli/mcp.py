@@ -88,6 +88,7 @@ def mcp_server(app: App, project_dir: Path | None, allow_roots: tuple[Path, ...]
         storage_url=app.storage_url,
         journal_keep=settings.journal_keep,
         journal_max_age_s=settings.journal_max_age_s,
+        reference_lock=settings.reference_lock,
     )
     served = [str(policy.project)] if policy.project else []
     served += [f"{allowed}/*" for allowed in policy.allowed]

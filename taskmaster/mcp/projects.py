@@ -35,6 +35,7 @@ class Projects:
         storage_url: str | None = None,
         journal_keep: int = DEFAULT_KEEP,
         journal_max_age_s: float | None = None,
+        reference_lock: bool = True,
     ) -> None:
         self.policy = policy
         self.redis_url = redis_url
@@ -48,6 +49,8 @@ class Projects:
         self.journal_keep = journal_keep
         self.journal_max_age_s = journal_max_age_s
         """The journal's retention (TM_JOURNAL_KEEP, TM_JOURNAL_MAX_AGE), as `tm` keeps it."""
+        self.reference_lock = reference_lock
+        """TM_REFERENCE_LOCK, as `tm` reads it."""
         self._projects: dict[tuple[Path, str], Project] = {}
         # Tools run on worker threads; two first calls must not open two facades.
         self._lock = threading.Lock()
@@ -85,6 +88,7 @@ class Projects:
             redis_url=self.redis_url,
             journal_keep=self.journal_keep,
             journal_max_age_s=self.journal_max_age_s,
+            reference_lock=self.reference_lock,
             keep_document=True,  # a server: many writes, one process
         )
 

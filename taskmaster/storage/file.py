@@ -5,6 +5,10 @@ inside it, so no process ever writes back a stale snapshot (the lost update). Th
 goes to a temporary file that is fsynced and renamed over the old one, so a crash leaves the
 old file or the new, never a torn one. A file that does not parse is never written over.
 
+A write of the task file also holds the reference tool's `tasks.json.lock`
+(`reference_lock.py`), taken inside ours: a group commit (`transact_all`) takes it once for the
+whole group.
+
 Reads take no lock and write nothing: they validate against the revision (see `revision.py`),
 so a user who may read but not write the project, or a read-only mount, can read it.
 
@@ -127,10 +131,15 @@ class FileStorage:
         journal_max_age_s: float | None = None,
         journal: bool = True,
         keep_document: bool = False,
+        reference_lock: bool = True,
     ) -> None:
         """`keep_document`: keep the document of the last commit in memory, and write from it
         while the file stays as this instance wrote it (for long-lived processes: `tm serve`,
-        `tm mcp`); without it only a group commit builds one, for its own duration."""
+        `tm mcp`); without it only a group commit builds one, for its own duration.
+
+        `reference_lock`: a write of the task file also holds the reference tool's
+        `tasks.json.lock` (see `reference_lock.py`), so that task-master-ai's own writes
+        never interleave with ours; off only for projects the reference tool never writes."""
         # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
@@ -142,6 +151,8 @@ class FileStorage:
         )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
+        self.reference_lock = reference_lock
+        self._reference_depth = 0
         self.durable = durable
         self._revisions = RevisionFile(self.path)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
@@ -202,6 +213,29 @@ class FileStorage:
         finally:
             self._thread_lock.release()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The lock a write of the task file holds: ours, then (unless turned off) the
+        reference tool's, both within one `lock_timeout`.
+
+        The reference's is taken inside ours, so writers of ours queue on ours and only one of
+        them at a time ever waits here for the reference tool. Reentrant like ours."""
+        deadline = time.monotonic() + self.lock_timeout
+        with self.locked():
+            if not self.reference_lock or self._reference_depth:
+                yield
+                return
+            from taskmaster.storage.reference_lock import hold_reference_lock
+
+            with hold_reference_lock(
+                self.path, self.lock_timeout, deadline=deadline, under_our_lock=True
+            ):
+                self._reference_depth += 1
+                try:
+                    yield
+                finally:
+                    self._reference_depth -= 1
+
     def _forget_locks_of_parent(self) -> None:
         # A forked child must not reuse its parent's lock objects (filelock is fork-aware only
         # per instance, and a thread lock copied while held would never be released).
@@ -209,6 +243,7 @@ class FileStorage:
             self._owner_pid = os.getpid()
             self._thread_lock = threading.RLock()
             self._file_lock = None
+            self._reference_depth = 0
 
     def _process_file_lock(self) -> DirectoryLock:
         """This process's lock object, made on first use: called under the thread lock, so two
@@ -312,7 +347,7 @@ class FileStorage:
         """
         if not steps:
             return []
-        with self.locked():
+        with self._writing():
             self._sweep_orphans()
             resident = self._resident_if_current()
             if resident is None:
@@ -454,7 +489,7 @@ class FileStorage:
     def create(self, document: Document, state: ProjectState) -> list[str]:
         """Write whatever is missing of the task file and state.json; the paths written."""
         created: list[str] = []
-        with self.locked():
+        with self._writing():
             if not self.path.exists():
                 self._write_locked(document.to_json(), self._revisions.recorded())
                 created.append(str(self.path))
@@ -496,7 +531,11 @@ class FileStorage:
     def journal_outside_change(self) -> int:
         """Under the lock, record an outside change (an editor's, the reference tool's) in the
         journal now, rather than at the next write: what a watcher calls on an outside event.
-        Returns the revision it is journaled at."""
+        Returns the revision it is journaled at.
+
+        Our lock only, not the reference tool's: it writes the journal and the revision
+        sidecars, which the reference never reads, and reads the task file, which the reference
+        replaces only by rename (whole)."""
         with self.locked():
             raw, version, canonical, _ = self._read_locked()
             self._journal.settle(raw, version.revision, ours=canonical, time_now=utc_stamp())
@@ -564,6 +603,7 @@ class FileStorage:
 
         For in-place writes by other programs, which on a coarse clock can keep size and mtime
         (the watcher calls this on their events), and for a change of the state alone.
+        Sidecars only, like `journal_outside_change`: our lock, not the reference tool's.
         """
         with self.locked():
             revision = self._mark_changed_locked()

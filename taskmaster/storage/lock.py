@@ -9,8 +9,8 @@ task file too, so every writer of one file meets the same inode. Opening it need
 and creates nothing.
 
 filelock keeps the timeout, poll and per-thread reentrancy loop; this class only says how to
-take and drop the lock. The reference tool's `tasks.json.lock` is another protocol and is never
-touched.
+take and drop the lock. The reference tool's `tasks.json.lock` is another protocol, held in
+addition by writes of the task file (`reference_lock.py`).
 """
 
 from __future__ import annotations
