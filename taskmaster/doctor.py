@@ -31,6 +31,7 @@ from taskmaster.errors import TaskMasterError
 from taskmaster.journal.file import JOURNAL_SUFFIX, LAST_SUFFIX, FileJournal
 from taskmaster.journal.reversions import reversion_line
 from taskmaster.project import SIDECAR_PATTERNS, ProjectPaths
+from taskmaster.storage.reference_lock import inspect as inspect_reference_lock
 from taskmaster.storage.revision import REVISION_SUFFIX
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -78,8 +79,10 @@ def diagnose(core: Any, paths: ProjectPaths | None) -> Report:
     if document is not None:
         checks.append(_ids_and_dependencies(document))
     if paths is None:
+        checks.append(Check("ref-lock", "skip", "the project is not stored in files"))
         checks.append(Check("sidecars", "skip", "the project is not stored in files"))
     else:
+        checks.append(_reference_lock(paths.tasks_file))
         checks.append(_sidecars(paths.tasks_file))
     checks.append(_reversions(core))
     if paths is None:
@@ -137,6 +140,53 @@ def _ids_and_dependencies(document: Any) -> Check:
     summary = f"{len(issues)} problem(s) with ids or dependencies"
     hint = "tm fix-dependencies repairs dependencies; ids several tasks share need an edit"
     return Check("ids", status, summary, [*issues, hint])
+
+
+# the reference tool's lock -----------------------------------------------------------------------
+def _reference_lock(tasks_file: Path) -> Check:
+    real = Path(os.path.realpath(tasks_file))
+    lock = inspect_reference_lock(real)
+    details: list[str] = []
+    status: Status = "ok"
+    if lock.kind is None:
+        summary = f"{lock.path.name} is free"
+    else:
+        holder = (
+            "tm"
+            if lock.by_tm
+            else "task-master"
+            if lock.kind == "file"
+            else ("task-master (its core's directory form)")
+        )
+        pid = (
+            f" (pid {lock.pid}, {'running' if lock.pid_alive else 'not running'})"
+            if (lock.pid is not None)
+            else ""
+        )
+        summary = f"{lock.path.name} held by {holder}{pid} for {lock.age or 0:.1f} s"
+        if lock.by_tm and lock.pid_alive is False:
+            status = "warn"
+            details.append(
+                "left by a tm that was killed while writing: the next tm write takes it over "
+                "at once; until then task-master's writes wait for it, and its core (set-status"
+                " and others) fails, since it cannot remove a file"
+            )
+        elif lock.stale:
+            status = "warn"
+            details.append("stale (older than 10 s): the next write of either tool takes it over")
+        else:
+            details.append("a write in progress: both tools wait for it")
+    litter = sorted(real.parent.glob(f"{real.name}.lock.stale.*")) + sorted(
+        real.parent.glob(f"{real.name}.tmp.*")
+    )
+    if litter:
+        status = "warn"
+        details.append(
+            "left by task-master's writers (safe to delete when no task-master runs): "
+            + ", ".join(p.name for p in litter[:5])
+            + (f" and {len(litter) - 5} more" if len(litter) > 5 else "")
+        )
+    return Check("ref-lock", status, summary, details)
 
 
 # sidecars -----------------------------------------------------------------------------------------

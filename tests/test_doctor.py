@@ -46,6 +46,7 @@ def test_a_healthy_project_outside_git_is_ok(tm: Tm) -> None:
     assert {name: c["status"] for name, c in found.items()} == {
         "task-file": "ok",
         "ids": "ok",
+        "ref-lock": "ok",
         "sidecars": "ok",
         "reversions": "ok",
         "git": "skip",
@@ -112,6 +113,29 @@ def test_git_that_would_commit_the_sidecars_and_has_no_merge_driver_is_a_warning
     assert "merge driver" in driver
 
 
+def test_the_reference_lock_is_described_and_a_killed_tms_is_a_warning(tm: Tm) -> None:
+    lock = tm.tasks_file.with_name("tasks.json.lock")
+    lock.mkdir()  # the reference core's form, while it writes
+    check = checks(tm)["ref-lock"]
+    assert check["status"] == "ok" and "directory form" in check["summary"]
+    lock.rmdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that ran and is gone
+    lock.write_text(orjson.dumps({"pid": dead.pid, "timestamp": 0, "tool": "taskmaster"}).decode())
+    check = checks(tm)["ref-lock"]
+    assert check["status"] == "warn"
+    assert f"pid {dead.pid}, not running" in check["summary"]
+    assert "killed" in check["details"][0]
+    assert lock.exists()  # reported, not removed
+
+
+def test_stale_files_the_reference_tool_leaves_are_a_warning(tm: Tm) -> None:
+    litter = tm.tasks_file.with_name("tasks.json.lock.stale.123.456")
+    litter.write_text("{}")
+    check = checks(tm)["ref-lock"]
+    assert check["status"] == "warn" and litter.name in check["details"][-1]
+
+
 # the same report over REST and MCP -------------------------------------------------------------
 def test_the_api_serves_the_same_report(tmp_path: Path) -> None:
     api = Api(tmp_path)
@@ -120,7 +144,7 @@ def test_the_api_serves_the_same_report(tmp_path: Path) -> None:
         answer = api.get("/api/v1/doctor")
         assert answer.status_code == 200
         names = [c["name"] for c in answer.json["checks"]]
-        assert names == ["task-file", "ids", "sidecars", "reversions", "git"]
+        assert names == ["task-file", "ids", "ref-lock", "sidecars", "reversions", "git"]
         api.tasks_file.write_bytes(b"not json")
         broken = api.get("/api/v1/doctor")
         assert broken.status_code == 200 and broken.json["status"] == "fail"
