@@ -335,3 +335,28 @@ def test_a_client_reconnecting_with_last_event_id_gets_what_it_missed_over_http(
         assert seen < ids[0] < ids[1]
         assert ["master", "1", "status"] in events[0]["data"]["changes"]
         resumed.close()
+
+
+def test_a_stale_write_back_reaches_a_served_stream_as_a_reversion(
+    server: tuple[Path, int],
+) -> None:
+    """Another program writes back a copy it read before our commit: the stream carries the
+    change's file.changed and then a change.reverted naming the commit whose value was lost."""
+    root, port = server
+    task_file = root / ".taskmaster" / "tasks.json"
+    stale = task_file.read_bytes()
+    tm(root, "set-status", "1", "done")
+    response = _stream(port)
+    temporary = task_file.with_name("tasks.json.tmp.77")
+    temporary.write_bytes(stale)
+    os.replace(temporary, task_file)
+    kinds = []
+    while "change.reverted" not in kinds:
+        event = _next_event(response)
+        kinds.append(event["event"])
+    assert kinds[-2:] == ["file.changed", "change.reverted"]
+    done = orjson.loads(tm(root, "history", "--json").stdout)["entries"][-2]
+    assert done["command"] == "set-status"
+    assert event["data"]["reverts"] == [done["revision"]]
+    assert event["data"]["changes"] == [["master", "1", "status"]]
+    response.close()
