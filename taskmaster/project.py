@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,19 +79,26 @@ def ignore_sidecars(paths: ProjectPaths) -> Path | None:
     tasks_dir = paths.tasks_file.parent
     inside = tasks_dir == paths.config_dir or paths.config_dir in tasks_dir.parents
     gitignore = (paths.config_dir if inside else tasks_dir) / ".gitignore"
+    return gitignore if add_missing_lines(gitignore, GITIGNORE_HEADER, SIDECAR_PATTERNS) else None
+
+
+def add_missing_lines(path: Path, header: str, lines: Iterable[str]) -> bool:
+    """Append to the text file `path` (created if missing) those of `lines` it lacks, after
+    `header` unless that is there already; whether anything was added. A line counts as
+    present whatever the spaces around it, so running it again changes nothing."""
     try:
-        existing = gitignore.read_text(encoding="utf-8")
+        existing = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         existing = ""
     present = {line.strip() for line in existing.splitlines()}
-    missing = [pattern for pattern in SIDECAR_PATTERNS if pattern not in present]
+    missing = [line for line in lines if line not in present]
     if not missing:
-        return None
-    lines = ([GITIGNORE_HEADER] if GITIGNORE_HEADER not in present else []) + missing
+        return False
+    block = ([header] if header not in present else []) + missing
     separator = "" if not existing or existing.endswith("\n") else "\n"
-    with open(gitignore, "a", encoding="utf-8") as handle:
-        handle.write(separator + "\n".join(lines) + "\n")
-    return gitignore
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(separator + "\n".join(block) + "\n")
+    return True
 
 
 STORAGE_FILE = "storage.toml"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from taskmaster.errors import TaskMasterError
-from taskmaster.project import ProjectPaths, ignore_sidecars
+from taskmaster.project import ProjectPaths, add_missing_lines, ignore_sidecars
 
 DRIVER = "taskmaster"
 """The merge driver's name: `merge=taskmaster` in .gitattributes, `merge.taskmaster.*` in
@@ -118,7 +118,7 @@ def install(paths: ProjectPaths, command: str | None = None) -> Installed:
     command = command or driver_command()
     done = Installed(top, relative, top / ".gitattributes", command)
     line = f"{attributes_pattern(relative)} merge={DRIVER}"
-    if _add_lines(done.attributes, ATTRIBUTES_HEADER, [line]):
+    if add_missing_lines(done.attributes, ATTRIBUTES_HEADER, [line]):
         done.changed.append(str(done.attributes))
     for key, value in (("name", DRIVER_NAME), ("driver", command)):
         name = f"merge.{DRIVER}.{key}"
@@ -167,22 +167,6 @@ def status(paths: ProjectPaths) -> dict[str, Any]:
         "driver": command,
         "installed": value == DRIVER and command is not None,
     }
-
-
-def _add_lines(path: Path, header: str, lines: list[str]) -> bool:
-    try:
-        existing = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        existing = ""
-    present = {line.strip() for line in existing.splitlines()}
-    missing = [line for line in lines if line not in present]
-    if not missing:
-        return False
-    block = ([header] if header not in present else []) + missing
-    separator = "" if not existing or existing.endswith("\n") else "\n"
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(separator + "\n".join(block) + "\n")
-    return True
 
 
 def _remove_lines(path: Path, lines: set[str]) -> bool:

@@ -260,28 +260,20 @@ class FileJournal:
     def _last_lines(self, count: int) -> bytes:
         """Whole lines from the end of the journal holding at least `count` commit lines (or
         the whole journal)."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return b""
-        try:
-            size = os.fstat(fd).st_size
-            chunk = _TAIL_CHUNK
-            while True:
-                start = max(0, size - chunk)
-                data = os.pread(fd, size - start, start)
-                if start == 0:
-                    return data
-                data = data[data.find(b"\n") + 1 :]
-                if data.count(b'{"commit":') > count:
-                    return data
-                chunk *= 4
-        finally:
-            os.close(fd)
+        return self._tail_until(lambda data: data.count(b'{"commit":') > count)
 
     def _lines_after(self, after: int) -> bytes:
-        """The journal's lines from (at most) the entry above `after` to the end: whole
-        lines, from a chunk at the end that grows until it reaches back past `after`."""
+        """The journal's lines from (at most) the entry above `after` to the end."""
+
+        def reaches_back(data: bytes) -> bool:
+            first = _first_commit(data)
+            return first is not None and first <= after
+
+        return self._tail_until(reaches_back)
+
+    def _tail_until(self, enough: Callable[[bytes], bool]) -> bytes:
+        """Whole lines from the end of the journal: a chunk that grows until `enough` says
+        it holds what the caller needs, or the whole journal."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -295,8 +287,7 @@ class FileJournal:
                 if start == 0:
                     return data
                 data = data[data.find(b"\n") + 1 :]  # from the first whole line
-                first = _first_commit(data)
-                if first is not None and first <= after:
+                if enough(data):
                     return data
                 chunk *= 4
         finally:
