@@ -6,6 +6,8 @@ changing its own task's status in a loop (two statuses in turn, so every request
 
 - tm serve:    `PUT /api/v1/tasks/{id}/status` on `tm serve` (file storage, as shipped, the
                default thread count) over a 100-task project;
+- tm serve, TM_REFERENCE_LOCK=0: the same on a second server without the reference tool's
+               lock, so that `ratio_to_no_reference_lock` says what that lock costs;
 - sqlite http: the same route and body on a Falcon + waitress app of the benchmark's own
                (benchmarks/sqlite_app.py, same thread count), one SQLite WAL
                `synchronous=FULL` UPDATE per request: the target, tm serve >= 1.0 x this;
@@ -46,7 +48,7 @@ from benchmarks.project import create_project, start_http, start_server, supervi
 from benchmarks.sqlite_app import connect, create_db
 from benchmarks.stats import summarise
 from benchmarks.transaction import durable_replace
-from taskmaster.config import DEFAULT_THREADS
+from taskmaster.config import DEFAULT_THREADS, REFERENCE_LOCK_ENV
 from taskmaster.model import DEFAULT_TAG
 
 NAME = "serve_writes"
@@ -59,6 +61,7 @@ TASKS = 100
 STATUSES = ("in-progress", "done")
 """Each client sets these in turn; every task starts at the second, so the first is a change."""
 TARGET_RATIO_TO_SQLITE_HTTP = 1.0
+UNLOCKED = "tm serve, TM_REFERENCE_LOCK=0"
 TARGET_RATIO_TO_FLOOR = 1.5
 LATENCY_SIZES = (100, 10000)
 
@@ -193,11 +196,23 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
             if task["id"] in owned:
                 task["status"] = STATUSES[-1]
         task_file = create_project(root, document)
+        # The same server with the reference tool's lock turned off: what that lock costs.
+        unlocked_root = Path(scratch) / "unlocked"
+        unlocked_root.mkdir()
+        unlocked_file = create_project(unlocked_root, document)
         http_db, bare_db = Path(scratch) / "http.sqlite", Path(scratch) / "bare.sqlite"
         create_db(http_db, TASKS, STATUSES[-1])
         create_db(bare_db, TASKS, STATUSES[-1])
         threads = str(DEFAULT_THREADS)
         tm_port, _ = start_server(supervisor, root, "tm serve", "--threads", threads)
+        unlocked_port, _ = start_server(
+            supervisor,
+            unlocked_root,
+            UNLOCKED,
+            "--threads",
+            threads,
+            env={REFERENCE_LOCK_ENV: "0"},
+        )
         sqlite_port, _ = start_http(
             supervisor,
             "sqlite http",
@@ -208,6 +223,7 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         )
         targets: dict[str, int | str] = {
             "tm serve": tm_port,
+            UNLOCKED: unlocked_port,
             "sqlite http": sqlite_port,
             "health": tm_port,
             "sqlite bare": str(bare_db),
@@ -215,6 +231,7 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         statuses = {case: dict.fromkeys(owned, STATUSES[-1]) for case in targets}
         holders: dict[str, Callable[[], dict[int, Any]]] = {
             "tm serve": lambda: held_statuses(orjson.loads(task_file.read_bytes())),
+            UNLOCKED: lambda: held_statuses(orjson.loads(unlocked_file.read_bytes())),
             "sqlite http": lambda: _sqlite_held(http_db),
             "sqlite bare": lambda: _sqlite_held(bare_db),
         }
@@ -257,6 +274,9 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
                 for ours, theirs in zip(rates[case], rates["sqlite http"], strict=True)
             )
             row["target_ratio_to_sqlite_http"] = TARGET_RATIO_TO_SQLITE_HTTP
+            row["ratio_to_no_reference_lock"] = statistics.median(
+                ours / theirs for ours, theirs in zip(rates[case], rates[UNLOCKED], strict=True)
+            )
         rows.append(row)
     return rows
 
