@@ -73,23 +73,31 @@ class Report:
 
 def diagnose(core: Any, paths: ProjectPaths | None) -> Report:
     """Every check of the project `core` opens (`paths`: its files, None when it is not
-    stored in files)."""
+    stored in files). A check that cannot read what it looks at fails with the reason; the
+    others still run."""
     checks: list[Check] = []
     document = _guarded(checks, "task-file", lambda: _task_file(core, paths, checks))
     if document is not None:
-        checks.append(_ids_and_dependencies(document))
+        checks.append(_checked("ids", lambda: _ids_and_dependencies(document)))
+    not_files = "the project is not stored in files"
     if paths is None:
-        checks.append(Check("ref-lock", "skip", "the project is not stored in files"))
-        checks.append(Check("sidecars", "skip", "the project is not stored in files"))
+        checks.append(Check("ref-lock", "skip", not_files))
+        checks.append(Check("sidecars", "skip", not_files))
     else:
-        checks.append(_reference_lock(paths.tasks_file))
-        checks.append(_sidecars(paths.tasks_file))
-    checks.append(_reversions(core))
+        checks.append(_checked("ref-lock", lambda: _reference_lock(paths.tasks_file)))
+        checks.append(_checked("sidecars", lambda: _sidecars(paths.tasks_file)))
+    checks.append(_checked("reversions", lambda: _reversions(core)))
     if paths is None:
-        checks.append(Check("git", "skip", "the project is not stored in files"))
+        checks.append(Check("git", "skip", not_files))
     else:
-        checks.append(_git(paths.tasks_file))
+        checks.append(_checked("git", lambda: _git(paths.tasks_file)))
     return Report(checks)
+
+
+def _checked(name: str, run: Callable[[], Check]) -> Check:
+    found: list[Check] = []
+    check = _guarded(found, name, run)
+    return check if isinstance(check, Check) else found[0]
 
 
 def _guarded(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
@@ -98,7 +106,8 @@ def _guarded(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
     except TaskMasterError as err:
         checks.append(Check(name, "fail", str(err)))
     except OSError as err:
-        checks.append(Check(name, "fail", f"cannot be read: {err.strerror or err}"))
+        where = f"{err.filename}: " if err.filename else ""
+        checks.append(Check(name, "fail", f"cannot be read: {where}{err.strerror or err}"))
     return None
 
 
@@ -236,11 +245,8 @@ def _sidecars(tasks_file: Path) -> Check:
 
 # reversions ---------------------------------------------------------------------------------------
 def _reversions(core: Any) -> Check:
-    try:
-        core.settle_outside_change()
-        entries = core.history().value
-    except TaskMasterError as err:
-        return Check("reversions", "skip", f"the journal cannot be read: {err}")
+    core.settle_outside_change()
+    entries = core.history().value
     found = [(entry, r) for entry in entries for r in entry.get("reverts") or ()]
     if not found:
         return Check("reversions", "ok", "no outside change reverted a commit")

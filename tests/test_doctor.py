@@ -64,6 +64,17 @@ def test_a_corrupt_task_file_fails_and_is_left_as_it_is(tm: Tm) -> None:
     assert "FAIL  task-file" in tm.fails(1, "doctor").stdout
 
 
+def test_a_directory_in_place_of_the_task_file_fails_every_check_that_reads_it(tm: Tm) -> None:
+    tm.tasks_file.unlink()
+    tm.tasks_file.mkdir()
+    found = checks(tm, code=1)
+    assert found["task-file"]["status"] == "fail"
+    assert "Is a directory" in found["task-file"]["summary"]
+    assert found["reversions"]["status"] == "fail"
+    assert found["ref-lock"]["status"] == "ok"  # the others still run
+    assert tm.tasks_file.is_dir() and not any(tm.tasks_file.iterdir())
+
+
 def test_an_id_two_tasks_share_fails(tm: Tm) -> None:
     data = orjson.loads(tm.tasks_file.read_bytes())
     data["master"]["tasks"][1]["id"] = 1
