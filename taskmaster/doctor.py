@@ -57,11 +57,10 @@ class Report:
 
     @property
     def status(self) -> Status:
-        worst: Status = "ok"
-        for check in self.checks:
-            if ORDER[check.status] > ORDER[worst]:
-                worst = check.status
-        return worst
+        """The worst of the checks' (a skip counts as ok)."""
+        statuses: list[Status] = [check.status for check in self.checks]
+        worst: Status = max(statuses, key=ORDER.__getitem__, default="ok")
+        return "ok" if worst == "skip" else worst
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,65 +74,60 @@ def diagnose(core: Any, paths: ProjectPaths | None) -> Report:
     """Every check of the project `core` opens (`paths`: its files, None when it is not
     stored in files). A check that cannot read what it looks at fails with the reason; the
     others still run."""
-    checks: list[Check] = []
-    document = _guarded(checks, "task-file", lambda: _task_file(core, paths, checks))
+    try:
+        task_file, document = _task_file(core, paths)
+    except (TaskMasterError, OSError) as err:
+        task_file, document = _failure("task-file", err), None
+    checks = [task_file]
     if document is not None:
         checks.append(_checked("ids", lambda: _ids_and_dependencies(document)))
-    not_files = "the project is not stored in files"
-    if paths is None:
-        checks.append(Check("ref-lock", "skip", not_files))
-        checks.append(Check("sidecars", "skip", not_files))
-    else:
-        checks.append(_checked("ref-lock", lambda: _reference_lock(paths.tasks_file)))
-        checks.append(_checked("sidecars", lambda: _sidecars(paths.tasks_file)))
+    file_checks: list[tuple[str, Callable[[Path], Check]]] = [
+        ("ref-lock", _reference_lock),
+        ("sidecars", _sidecars),
+    ]
+    for name, check in file_checks:
+        checks.append(_on_files(name, check, paths))
     checks.append(_checked("reversions", lambda: _reversions(core)))
-    if paths is None:
-        checks.append(Check("git", "skip", not_files))
-    else:
-        checks.append(_checked("git", lambda: _git(paths.tasks_file)))
+    checks.append(_on_files("git", _git, paths))
     return Report(checks)
 
 
+def _on_files(name: str, check: Callable[[Path], Check], paths: ProjectPaths | None) -> Check:
+    if paths is None:
+        return Check(name, "skip", "the project is not stored in files")
+    return _checked(name, lambda: check(paths.tasks_file))
+
+
 def _checked(name: str, run: Callable[[], Check]) -> Check:
-    found: list[Check] = []
-    check = _guarded(found, name, run)
-    return check if isinstance(check, Check) else found[0]
-
-
-def _guarded(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
     try:
         return run()
-    except TaskMasterError as err:
-        checks.append(Check(name, "fail", str(err)))
-    except OSError as err:
-        where = f"{err.filename}: " if err.filename else ""
-        checks.append(Check(name, "fail", f"cannot be read: {where}{err.strerror or err}"))
-    return None
+    except (TaskMasterError, OSError) as err:
+        return _failure(name, err)
+
+
+def _failure(name: str, err: TaskMasterError | OSError) -> Check:
+    if isinstance(err, TaskMasterError):
+        return Check(name, "fail", str(err))
+    where = f"{err.filename}: " if err.filename else ""
+    return Check(name, "fail", f"cannot be read: {where}{err.strerror or err}")
 
 
 # the task file and its content ------------------------------------------------------------------
-def _task_file(core: Any, paths: ProjectPaths | None, checks: list[Check]) -> Any:
+def _task_file(core: Any, paths: ProjectPaths | None) -> tuple[Check, Any]:
+    """The task-file check, and the document for the checks of its content."""
     snapshot = core.snapshot()
     document = snapshot.document
     tags = document.tag_names()
     count = sum(len(document.tasks(tag)) for tag in tags)
     where = str(paths.tasks_file) if paths is not None else core.storage.describe()["location"]
-    details = []
     if paths is not None:
         links = os.stat(paths.tasks_file).st_nlink
         if links > 1:
-            checks.append(
-                Check(
-                    "task-file",
-                    "fail",
-                    f"{where} has {links} hard links: it is read, but no write replaces it",
-                    ["give it one name (copy it, then remove the other names)"],
-                )
-            )
-            return document
-    details.append(f"{count} task(s) in {len(tags)} tag(s), revision {snapshot.revision}")
-    checks.append(Check("task-file", "ok", f"{where} parses", details))
-    return document
+            summary = f"{where} has {links} hard links: it is read, but no write replaces it"
+            hint = ["give it one name (copy it, then remove the other names)"]
+            return Check("task-file", "fail", summary, hint), document
+    details = [f"{count} task(s) in {len(tags)} tag(s), revision {snapshot.revision}"]
+    return Check("task-file", "ok", f"{where} parses", details), document
 
 
 def _ids_and_dependencies(document: Any) -> Check:
