@@ -14,6 +14,7 @@ from taskmaster.cli.context import App, json_option, pass_app
 from taskmaster.cli.text import one_line
 
 if TYPE_CHECKING:
+    from taskmaster.git.setup import Installed
     from taskmaster.project import ProjectPaths
 
 CONFLICT_WIDTH = 40
@@ -79,16 +80,13 @@ def install(app: App, as_json: bool) -> None:
     from taskmaster.git.setup import install as install_driver
 
     done = install_driver(_paths(app))
-    if as_json:
-        render.echo_json(done.to_dict())
-        return
-    if not done.changed:
-        click.echo(f"The merge driver is already installed for {done.tasks_file}; nothing changed.")
-        return
-    click.echo(f"git now merges {done.tasks_file} by task (in {done.repository}):")
-    for item in done.changed:
-        click.echo(f"  {item}")
-    if str(done.attributes) in done.changed:
+    shown = _report(
+        done,
+        as_json,
+        unchanged=f"The merge driver is already installed for {done.tasks_file}",
+        changed=f"git now merges {done.tasks_file} by task (in {done.repository})",
+    )
+    if shown and str(done.attributes) in done.changed:
         click.echo("Commit .gitattributes so that every clone merges the same way.")
 
 
@@ -102,15 +100,27 @@ def uninstall(app: App, as_json: bool) -> None:
     from taskmaster.git.setup import uninstall as uninstall_driver
 
     done = uninstall_driver(_paths(app))
+    _report(
+        done,
+        as_json,
+        unchanged=f"No merge driver was installed for {done.tasks_file}",
+        changed=f"git merges {done.tasks_file} by line again",
+    )
+
+
+def _report(done: Installed, as_json: bool, *, unchanged: str, changed: str) -> bool:
+    """What install or uninstall changed (or that nothing was); whether a list of changes
+    was printed as text."""
     if as_json:
         render.echo_json(done.to_dict())
-        return
+        return False
     if not done.changed:
-        click.echo(f"No merge driver was installed for {done.tasks_file}; nothing changed.")
-        return
-    click.echo(f"git merges {done.tasks_file} by line again:")
+        click.echo(f"{unchanged}; nothing changed.")
+        return False
+    click.echo(f"{changed}:")
     for item in done.changed:
         click.echo(f"  {item}")
+    return True
 
 
 @git.command("status")
