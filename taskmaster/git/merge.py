@@ -294,6 +294,22 @@ def _tags_view(doc: Document) -> dict[str, Any]:
 # the merge ----------------------------------------------------------------------------------------
 
 
+BOTH_CHANGED: Any = object()
+"""What `one_sided` answers when each side changed the value its own way."""
+
+
+def one_sided(b: Any, o: Any, t: Any) -> Any:
+    """The three-way rule where it decides alone: both sides agree, or only one side changed
+    the base; otherwise BOTH_CHANGED, for the caller to merge inside or call a conflict."""
+    if same(o, t):
+        return o
+    if same(b, o):
+        return t
+    if same(b, t):
+        return o
+    return BOTH_CHANGED
+
+
 def same(a: Any, b: Any) -> bool:
     """JSON equality: `1`, `1.0` and `true` differ (Python's `==` says they are equal), key
     order does not matter."""
@@ -367,12 +383,9 @@ class _Merger:
         self, b: Any, o: Any, t: Any, at: _Where, merge_both: Callable[[Any, Any, Any, _Where], Any]
     ) -> Any:
         """A whole tag, task or subtask: kept, added, removed, or merged inside."""
-        if same(o, t):
-            return o
-        if same(b, o):
-            return t
-        if same(b, t):
-            return o
+        settled = one_sided(b, o, t)
+        if settled is not BOTH_CHANGED:
+            return settled
         if o is MISSING or t is MISSING:
             return self.conflict(at, None, b, o, t)  # removed on one side, changed on the other
         return merge_both(b, o, t, at)
@@ -461,12 +474,9 @@ class _Merger:
 
     def value(self, key: str, b: Any, o: Any, t: Any, at: _Where) -> Any:
         """One field: the three-way rule, timestamps by time, objects key by key."""
-        if same(o, t):
-            return o
-        if same(b, o):
-            return t
-        if same(b, t):
-            return o
+        settled = one_sided(b, o, t)
+        if settled is not BOTH_CHANGED:
+            return settled
         if isinstance(o, str) and isinstance(t, str):
             # Both sides touching a tag or a task move its `updated` by design: the later
             # time is the truth after the merge, and a conflict here would make every
