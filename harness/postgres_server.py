@@ -18,11 +18,13 @@ only a power cut would).
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -168,13 +170,35 @@ class PostgresServer(LocalServer):
             argv += ["-c", f"{key}={value}"]
         return argv
 
+    def kill(self) -> None:
+        """SIGKILL of the postmaster and of every process it started, as a crash of the
+        machine's server would leave it. PostgreSQL puts each backend in a session of its own
+        (setsid), so a SIGKILL of the postmaster's group alone leaves the backends serving
+        their open connections until they notice the postmaster is gone: a read just after
+        the "crash" could still be answered."""
+        if self.proc is None:
+            return
+        children = _children_of(self.proc.pid)
+        super().kill()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     # talking to it --------------------------------------------------------------------------
     def ready(self, timeout: float = 1.0) -> bool:
+        """It answers, and it is this cluster. A port `free_port` handed out can be taken by
+        another test's cluster before ours binds it: that one then answers on the port while
+        ours exits, and a test would write to, kill and read a server that is not its own."""
+        import psycopg
+
         try:
-            self.execute("SELECT 1", timeout=timeout)
+            with psycopg.connect(
+                self.url, autocommit=True, connect_timeout=max(1, int(timeout))
+            ) as connection:
+                row = connection.execute("SHOW data_directory").fetchone()
         except Exception:  # any failure to connect means "not yet"
             return False
-        return True
+        return row is not None and os.path.realpath(row[0]) == os.path.realpath(self.data)
 
     def execute(self, statement: str, *, database: str = "postgres", timeout: float = 5.0) -> None:
         """Run one statement outside a transaction (CREATE DATABASE needs that)."""
@@ -190,6 +214,20 @@ class PostgresServer(LocalServer):
         name = name or f"db_{secrets.token_hex(6)}"
         self.execute(f'CREATE DATABASE "{name}"')
         return self.database_url(name)
+
+
+def _children_of(parent: int) -> list[int]:
+    """The pids whose parent is `parent`, read from /proc (empty where there is none)."""
+    found = []
+    for stat_file in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat_file, "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if len(fields) > 1 and int(fields[1]) == parent:
+            found.append(int(stat_file.split("/")[2]))
+    return found
 
 
 __all__ = [

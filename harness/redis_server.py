@@ -15,6 +15,7 @@ and the few commands the harness needs go over a plain socket (RESP): nothing he
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -106,7 +107,15 @@ class RedisServer(LocalServer):
         ]
 
     def ready(self, timeout: float = 1.0) -> bool:
-        return self.ping(timeout=timeout)
+        """It answers, and it is this process: another program's server can take the port
+        `free_port` handed out before ours binds it, and answer in its place while ours
+        exits."""
+        try:
+            info = self.command("INFO", "server", timeout=timeout)
+        except (OSError, RedisError):
+            return False
+        found = re.search(r"^process_id:(\d+)", str(info), re.M)
+        return found is not None and self.proc is not None and int(found[1]) == self.proc.pid
 
     # talking to it ---------------------------------------------------------------------------
     def ping(self, timeout: float = 1.0) -> bool:
