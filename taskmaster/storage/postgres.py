@@ -59,6 +59,7 @@ from taskmaster.storage.base import (
     journal_entry,
     transact_each,
 )
+from taskmaster.storage.resident import run_steps
 from taskmaster.storage.rows import (
     EntryRow,
     RowChanges,
@@ -471,8 +472,105 @@ class PostgresStorage:
 
     # writing ----------------------------------------------------------------------------------
     def transact_all(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
-        """Each step in its own transaction (see `transact_each`)."""
-        return transact_each(self, steps)
+        """Group commit: the steps in one database transaction. The project's row is locked
+        once, the steps run in order on a copy of the rows this process keeps (`run_steps`:
+        each its own outcome, revision and journal entry, a failing one leaving no trace), and
+        the rows they changed are written with one COMMIT. A lone step is `transact`."""
+        if len(steps) <= 1:
+            return transact_each(self, steps)
+        with self._transaction_lock:
+            for attempt in (1, 2):
+                try:
+                    return self._transact_group_once(steps)
+                except _Repeatable as err:
+                    if attempt == 2:
+                        raise err.error from None
+            raise AssertionError("unreachable")
+
+    def _transact_group_once(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
+        import psycopg
+
+        committing = False
+        revisions: list[int] = []
+        try:
+            with self._connection() as connection:
+                try:
+                    project, since, delta = self._lock_project(connection)
+                    with self._image_lock:
+                        image = self._refresh_locked(connection, project, since, delta)
+                    # The steps move a copy: readers of this process keep the image, which
+                    # must not show a row before its COMMIT.
+                    kept = _KeptRows(
+                        image.copy(), self._working_at(image), project.revision, project
+                    )
+                    try:
+                        run = run_steps(
+                            kept,
+                            steps,
+                            load_state=lambda: ProjectState(project.current_tag),
+                            clock=lambda: _server_clock(connection),
+                            history=lambda after: self._entries(connection, project.id, after),
+                            journal=self.journal_enabled,
+                        )
+                    except BaseException:
+                        self._working = None
+                        raise
+                    base = project.revision
+                    if not run.changes:
+                        connection.execute("ROLLBACK")
+                        self._working = kept.working
+                        return run.resolve(base, base)
+                    committed = base + run.changes
+                    revisions = list(range(base + 1, committed + 1))
+                    state = (
+                        run.state if run.state is not None else ProjectState(project.current_tag)
+                    )
+                    # Known as ours before the commit, as in `transact`.
+                    self._committed.extend(revisions)
+                    committing = True
+                    self._write(
+                        connection,
+                        project,
+                        RowChanges.merged(run.row_changes),
+                        state,
+                        committed,
+                        next(kept.numbers),
+                        run.entries if self.journal_enabled else [],
+                        base=base,
+                    )
+                except BaseException:
+                    if not committing:
+                        with contextlib.suppress(psycopg.Error):
+                            connection.execute("ROLLBACK")
+                        for revision in revisions:
+                            with contextlib.suppress(ValueError):
+                                self._committed.remove(revision)
+                    raise
+        except _ServerDown as err:
+            self._working = None
+            raise err.error from None
+        except StorageUnavailable as err:
+            self._working = None
+            if committing:  # the COMMIT was sent: whether it took is unknown
+                with self._image_lock:
+                    self._image = None
+                raise StorageUnavailable.at(
+                    f"postgresql://{self.location}",
+                    str(err.details.get("reason", "")),
+                    retry_after=RETRY_AFTER,
+                    outcome_unknown=True,
+                ) from None
+            raise _Repeatable(err) from None
+        moved = kept.image
+        moved.revision = committed  # a last step that changed only the state moved no row
+        moved.current_tag = state.current_tag
+        with self._image_lock:
+            if self._image is image and image.revision == base:
+                self._image = moved
+                self._working = kept.working
+            else:
+                self._working = None
+        return run.resolve(base, committed)
 
     def transact(
         self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
@@ -545,7 +643,13 @@ class PostgresStorage:
                     self._committed.append(revision)
                     committing = True  # the writes and the COMMIT go in one round trip
                     self._write(
-                        connection, project, changes, draft.state, revision, next_number, entry
+                        connection,
+                        project,
+                        changes,
+                        draft.state,
+                        revision,
+                        next_number,
+                        [entry] if entry is not None else [],
                     )
                 except BaseException:
                     if not committing:
@@ -629,9 +733,16 @@ class PostgresStorage:
         state: ProjectState,
         revision: int,
         next_number: int,
-        entry: Entry | None,
+        entries: Sequence[Entry],
+        *,
+        base: int | None = None,
     ) -> None:
+        """Write one commit: its rows, the project's new `revision`, the journal `entries` of
+        the revisions after `base` (the one before; by default `revision - 1`), a NOTIFY, and
+        the COMMIT, in one round trip."""
         from taskmaster.storage.pg_schema import NOTIFY_CHANNEL
+
+        before = revision - 1 if base is None else base
 
         pid = project.id
         flat = project.flat if changes.flat is None else changes.flat
@@ -674,8 +785,8 @@ class PostgresStorage:
                     (revision, pid, changes.deleted_tasks),
                 )
             horizon = project.horizon
-            if revision % TOMBSTONE_WINDOW == 0:
-                horizon = revision - TOMBSTONE_WINDOW
+            if revision // TOMBSTONE_WINDOW != before // TOMBSTONE_WINDOW:
+                horizon = revision // TOMBSTONE_WINDOW * TOMBSTONE_WINDOW - TOMBSTONE_WINDOW
                 for table in ("tm_entries", "tm_tasks"):
                     connection.execute(
                         f"DELETE FROM {table} WHERE project = %s AND deleted AND revision <= %s",
@@ -686,13 +797,13 @@ class PostgresStorage:
                 "next_number = %s, horizon = %s WHERE id = %s",
                 (revision, state.current_tag, flat, next_number, horizon, pid),
             )
-            # The entry commits with the rows or not at all: exact by construction.
-            if entry is not None:
-                connection.execute(
+            # The entries commit with the rows or not at all: exact by construction.
+            if entries:
+                cursor.executemany(
                     "INSERT INTO tm_journal (project, revision, entry) VALUES (%s, %s, %s)",
-                    (pid, revision, encode(entry).decode()),
+                    [(pid, entry["revision"], encode(entry).decode()) for entry in entries],
                 )
-            if entry is not None and revision % JOURNAL_TRIM_EVERY == 0:
+            if entries and revision // JOURNAL_TRIM_EVERY != before // JOURNAL_TRIM_EVERY:
                 connection.execute(
                     "DELETE FROM tm_journal WHERE project = %s AND revision <= %s",
                     (pid, revision - self.journal_keep),
@@ -819,6 +930,22 @@ class PostgresStorage:
 
     def __repr__(self) -> str:
         return f"PostgresStorage({self.key!r})"
+
+
+class _KeptRows:
+    """What `run_steps` moves through a group: a copy of the image, the tracked document on
+    it, and the numbers new rows take (from the project's counter)."""
+
+    __slots__ = ("image", "numbers", "revision", "working")
+
+    def __init__(self, image: RowImage, working: Working, revision: int, project: _Project):
+        self.image = image
+        self.working = working
+        self.revision = revision
+        self.numbers: Iterator[int] = itertools.count(project.next_number)
+
+    def rebuild(self) -> None:
+        self.working = Working(self.image)
 
 
 def _server_clock(connection: Any) -> float:

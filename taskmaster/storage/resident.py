@@ -19,7 +19,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -28,7 +28,19 @@ from taskmaster.journal.entry import Entry
 from taskmaster.model import Document
 from taskmaster.storage.base import Commit, Outcome, ProjectState, Step, journal_entry
 from taskmaster.storage.revision import Signature
-from taskmaster.storage.rows import RowImage, TrackedDraft, Working, rows_of
+from taskmaster.storage.rows import RowChanges, RowImage, TrackedDraft, Working, rows_of
+
+
+class Kept(Protocol):
+    """What `run_steps` works on: rows, the tracked document built on them, the numbers new
+    rows take, and the revision they are at (a `Resident`, or a database backend's copy)."""
+
+    image: RowImage
+    working: Working
+    numbers: Iterator[int]
+    revision: int
+
+    def rebuild(self) -> None: ...
 
 
 class Resident:
@@ -69,6 +81,8 @@ class StepsRun:
     state: ProjectState | None = None
     """The state after the last step that assigned one (None: no step did)."""
     rows_changed: bool = False
+    row_changes: list[RowChanges] = field(default_factory=list)
+    """The rows each changing step changed, in order (what a database backend writes)."""
 
     @property
     def changes(self) -> int:
@@ -95,7 +109,7 @@ class StepsRun:
 
 
 def run_steps(
-    resident: Resident,
+    resident: Kept,
     steps: Sequence[Step[Any]],
     *,
     load_state: Callable[[], ProjectState],
@@ -162,6 +176,7 @@ def run_steps(
             run.state = draft.state
         if changes:
             run.rows_changed = True
+            run.row_changes.append(changes)
             flat = image.flat if changes.flat is None else changes.flat
             image.apply(revision + 1, image.current_tag, flat, changes)
         working.committed(image)
@@ -189,4 +204,4 @@ def _as_storage_error(err: Exception, working: Working) -> Exception:
     return err
 
 
-__all__ = ["Resident", "StepsRun", "run_steps"]
+__all__ = ["Kept", "Resident", "StepsRun", "run_steps"]

@@ -69,6 +69,39 @@ class RowChanges:
     flat: bool | None = None
     """The document's new layout, when it changed (a flat file becoming tagged)."""
 
+    @classmethod
+    def merged(cls, parts: Iterable[RowChanges]) -> RowChanges:
+        """The changes of several commits applied in order, as one commit writes them: the last
+        word on each row wins (in each part deletions come before replacements, as `apply`
+        takes them)."""
+        entries: dict[int, EntryRow] = {}
+        tasks: dict[int, TaskRow] = {}
+        deleted_entries: dict[int, None] = {}
+        deleted_tasks: dict[int, None] = {}
+        flat: bool | None = None
+        for part in parts:
+            for number in part.deleted_tasks:
+                tasks.pop(number, None)
+                deleted_tasks[number] = None
+            for number in part.deleted_entries:
+                entries.pop(number, None)
+                deleted_entries[number] = None
+            for entry in part.entries:
+                deleted_entries.pop(entry.number, None)
+                entries[entry.number] = entry
+            for task in part.tasks:
+                deleted_tasks.pop(task.number, None)
+                tasks[task.number] = task
+            if part.flat is not None:
+                flat = part.flat
+        return cls(
+            list(entries.values()),
+            list(tasks.values()),
+            list(deleted_entries),
+            list(deleted_tasks),
+            flat,
+        )
+
     def __bool__(self) -> bool:
         return bool(
             self.entries
@@ -129,6 +162,17 @@ class RowImage:
             image.members.setdefault(task.entry, []).append(task.number)
         image._sort(image.members)
         image.entry_order = sorted(image.entries, key=lambda n: (image.entries[n].position, n))
+        return image
+
+    def copy(self) -> RowImage:
+        """An image that `apply` can move on while this one stays as it is: the rows are
+        shared (`apply` replaces rows, it never changes one), the lists it edits are not."""
+        image = RowImage(self.revision, self.current_tag, self.flat)
+        image.entries = dict(self.entries)
+        image.entry_order = list(self.entry_order)
+        image.tasks = dict(self.tasks)
+        image.members = {number: list(rows) for number, rows in self.members.items()}
+        image.log = deque(self.log, maxlen=self.log.maxlen)
         return image
 
     def _sort(self, entries: Iterable[int]) -> None:

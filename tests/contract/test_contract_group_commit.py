@@ -10,8 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from taskmaster.commands.base import Command, Work
+from taskmaster.commands.moves import MoveToTag
+from taskmaster.commands.subtasks import AddSubtask
+from taskmaster.commands.tags import AddTag, DeleteTag, RenameTag, UseTag
+from taskmaster.commands.tasks import AddTask, RemoveTask, SetStatus
 from taskmaster.errors import RevisionMismatch, TaskNotFound
+from taskmaster.model import Document, TaskId
 from taskmaster.storage.base import Commit, Draft, Step, Storage
 from tests.contract.backends import Backend
 
@@ -130,3 +138,112 @@ def test_a_group_gives_what_the_steps_one_by_one_give(backend: Backend, size: in
     ]
     assert grouped.read().document.data == alone.read().document.data
     assert len(grouped.history()) == len(alone.history())
+
+
+# Any mix of commands, grouped or one by one: tasks and subtasks added, changed, removed and
+# moved between tags, tags added, renamed, deleted and switched to, failures among them. The
+# grouped store is also read through a second handle: what a backend wrote (its rows, its file)
+# must be the document, not only what the writing instance keeps in memory.
+_NOW = "2026-12-03T12:00:00.000Z"
+_ids = st.integers(1, 6)
+_tag_names = st.sampled_from(["master", "feature", "later"])
+_commands = st.one_of(
+    st.builds(
+        lambda title, tag: AddTask(values={"title": title}, tag=tag),
+        st.text(alphabet="abc ", min_size=1, max_size=6),
+        st.sampled_from([None, "feature"]),
+    ),
+    st.builds(
+        lambda task, status: SetStatus(ids=(TaskId(task),), status=status),
+        _ids,
+        st.sampled_from(["done", "pending", "in-progress"]),
+    ),
+    st.builds(lambda task: RemoveTask(ids=(TaskId(task),)), _ids),
+    st.builds(lambda parent: AddSubtask(parent=parent, values={"title": "sub"}), _ids),
+    st.builds(lambda task, tag: MoveToTag(ids=(task,), to_tag=tag), _ids, _tag_names),
+    st.builds(lambda tag: AddTag(tag=tag), _tag_names),
+    st.builds(lambda old, new: RenameTag(old=old, new=new), _tag_names, _tag_names),
+    st.builds(lambda tag: DeleteTag(tag=tag), _tag_names),
+    st.builds(lambda tag: UseTag(tag=tag), _tag_names),
+)
+
+
+def _applying(command: Command[Any]) -> Any:
+    return lambda draft: command.apply(Work(draft, _NOW))
+
+
+def _start() -> Document:
+    tasks = [{"id": i, "title": f"t{i}", "status": "pending"} for i in (1, 2, 3)]
+    return Document({"master": {"tasks": tasks}, "feature": {"tasks": []}})
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(commands=st.lists(_commands, min_size=2, max_size=12))
+def test_any_group_of_commands_gives_what_they_give_one_by_one(
+    backend: Backend, commands: list[Command[Any]]
+) -> None:
+    grouped, alone = backend.make(_start()), backend.make(_start())
+    together = grouped.transact_all([Step(_applying(command)) for command in commands])
+    separately: list[Any] = []
+    for command in commands:
+        try:
+            separately.append(alone.transact(_applying(command)))
+        except Exception as err:
+            separately.append(err)
+    assert [type(o) for o in together] == [type(o) for o in separately]
+    assert [(o.result, o.changed) for o in together if isinstance(o, Commit)] == [
+        (o.result, o.changed) for o in separately if isinstance(o, Commit)
+    ]
+    expected = alone.read().document.data
+    assert grouped.read().document.data == expected
+    assert grouped.state() == alone.state()
+    second = backend.reopen(grouped)
+    stored = second.read()
+    assert stored.document.data == expected
+    assert stored.revision == grouped.revision()
+    assert second.state() == alone.state()
+    assert [e["changes"] for e in grouped.history()] == [e["changes"] for e in alone.history()]
+
+
+class _Abort(BaseException):
+    """Ends a group mid-way: no step of a backend that writes the group at once commits."""
+
+
+def test_a_read_during_a_group_sees_only_what_is_committed(backend: Backend) -> None:
+    store = backend.make()
+    seen: list[list[str]] = []
+
+    def look(draft: Draft) -> None:
+        seen.append(_titles(store))  # another reader of this process, mid-group
+
+    def abort(draft: Draft) -> None:
+        raise _Abort
+
+    with pytest.raises(_Abort):
+        store.transact_all([Step(_add("a")), Step(look), Step(abort)])
+    # A backend that writes the group at once committed nothing, one that commits each step
+    # committed "a": either way the reader saw exactly what stayed.
+    assert seen == [_titles(store)]
+
+
+def test_an_aborted_group_leaves_no_trace_once_another_writer_reaches_its_revisions(
+    backend: Backend,
+) -> None:
+    store = backend.make()
+    other = backend.reopen(store)
+
+    def abort(draft: Draft) -> None:
+        raise _Abort
+
+    with pytest.raises(_Abort):
+        store.transact_all([Step(_add("a")), Step(_add("b")), Step(abort)])
+    other.transact(_add("y"))
+    other.transact(_add("z"))  # the revisions the aborted group would have had
+    # What the instance that aborted reads is what is stored: for a backend that writes a
+    # group at once, "y" and "z" alone; for one that commits each step, "a" and "b" before.
+    assert _titles(store) == _titles(backend.reopen(store))
+    assert _titles(store)[-2:] == ["y", "z"]
