@@ -8,6 +8,9 @@ changing its own task's status in a loop (two statuses in turn, so every request
                default thread count) over a 100-task project;
 - tm serve, TM_REFERENCE_LOCK=0: the same on a second server without the reference tool's
                lock, so that `ratio_to_no_reference_lock` says what that lock costs;
+- tm serve (PostgreSQL): the same on a server whose project is stored in PostgreSQL (a
+               durable cluster the benchmark starts itself, as benchmarks/contention.py):
+               its group commit is one database transaction and one COMMIT per group;
 - sqlite http: the same route and body on a Falcon + waitress app of the benchmark's own
                (benchmarks/sqlite_app.py, same thread count), one SQLite WAL
                `synchronous=FULL` UPDATE per request: the target, tm serve >= 1.0 x this;
@@ -44,10 +47,19 @@ import orjson
 
 from benchmarks.data import synthetic_document
 from benchmarks.fanout import run_together
-from benchmarks.project import create_project, start_http, start_server, supervised
+from benchmarks.project import (
+    create_project,
+    postgres_cluster,
+    postgres_project,
+    start_http,
+    start_server,
+    start_url_server,
+    supervised,
+)
 from benchmarks.sqlite_app import connect, create_db
 from benchmarks.stats import summarise
 from benchmarks.transaction import durable_replace
+from taskmaster.compose import Settings, open_storage
 from taskmaster.config import DEFAULT_THREADS, REFERENCE_LOCK_ENV
 from taskmaster.model import DEFAULT_TAG
 
@@ -62,6 +74,7 @@ STATUSES = ("in-progress", "done")
 """Each client sets these in turn; every task starts at the second, so the first is a change."""
 TARGET_RATIO_TO_SQLITE_HTTP = 1.0
 UNLOCKED = "tm serve, TM_REFERENCE_LOCK=0"
+POSTGRES = "tm serve (PostgreSQL)"
 TARGET_RATIO_TO_FLOOR = 1.5
 LATENCY_SIZES = (100, 10000)
 
@@ -175,6 +188,15 @@ def _clients_round(
     )
 
 
+def _stored_statuses(url: str) -> dict[int, Any]:
+    """Each task's status as the database holds it, read by a storage of its own."""
+    storage = open_storage(url, Settings())
+    try:
+        return held_statuses(storage.read().document.data)
+    finally:
+        storage.close()
+
+
 def _sqlite_held(db: Path) -> dict[int, Any]:
     connection = sqlite3.connect(db)
     try:
@@ -186,6 +208,7 @@ def _sqlite_held(db: Path) -> dict[int, Any]:
 def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
     with (
         tempfile.TemporaryDirectory(prefix="tm-bench-serve-") as scratch,
+        postgres_cluster(NAME) as cluster,
         supervised() as supervisor,
     ):
         root = Path(scratch) / "project"
@@ -228,13 +251,21 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
             "health": tm_port,
             "sqlite bare": str(bare_db),
         }
-        statuses = {case: dict.fromkeys(owned, STATUSES[-1]) for case in targets}
         holders: dict[str, Callable[[], dict[int, Any]]] = {
             "tm serve": lambda: held_statuses(orjson.loads(task_file.read_bytes())),
             UNLOCKED: lambda: held_statuses(orjson.loads(unlocked_file.read_bytes())),
             "sqlite http": lambda: _sqlite_held(http_db),
             "sqlite bare": lambda: _sqlite_held(bare_db),
         }
+        if cluster is not None:
+            url = postgres_project(cluster, document, prefix="serve")
+            empty = Path(scratch) / "postgres-instance"
+            empty.mkdir()
+            targets[POSTGRES], _ = start_url_server(
+                supervisor, empty, url, POSTGRES, "--threads", threads
+            )
+            holders[POSTGRES] = lambda: _stored_statuses(url)
+        statuses = {case: dict.fromkeys(owned, STATUSES[-1]) for case in targets}
         # Checked after every round, each client's last write a change from the one before:
         # a write dropped at the end of any round shows, and a store that kept nothing at all
         # cannot pass by the chance that a round ended on the status the task started with.
@@ -268,11 +299,12 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         }
         if case in lost:
             row["lost_writes"] = lost[case]
-        if case == "tm serve":
+        if case in ("tm serve", POSTGRES):
             row["ratio_to_sqlite_http"] = statistics.median(
                 ours / theirs
                 for ours, theirs in zip(rates[case], rates["sqlite http"], strict=True)
             )
+        if case == "tm serve":
             row["target_ratio_to_sqlite_http"] = TARGET_RATIO_TO_SQLITE_HTTP
             row["ratio_to_no_reference_lock"] = statistics.median(
                 ours / theirs for ours, theirs in zip(rates[case], rates[UNLOCKED], strict=True)

@@ -146,3 +146,29 @@ def test_gate_with_a_missing_gates_file_exits_2(
     results.write_bytes(orjson.dumps({"results": []}))
     assert bench_main(["gate", str(results), "--gates", str(tmp_path / "none.toml")]) == 2
     assert "cannot read gates from" in capsys.readouterr().err
+
+
+def test_the_postgres_server_gates_fail_on_a_lost_write_or_a_transaction_per_write() -> None:
+    gates = [
+        g
+        for g in load_gates()
+        if g["benchmark"] == "serve_writes" and g["case"] == "tm serve (PostgreSQL), 8 clients"
+    ]
+    assert len(gates) == 4  # lost, acknowledged, failed, the ratio to SQLite
+    row = {
+        "benchmark": "serve_writes",
+        "case": "tm serve (PostgreSQL), 8 clients, 100 tasks",
+        "lost_writes": 0,
+        "acknowledged": 10,
+        "failed": 0,
+        "ratio_to_sqlite_http": 0.38,  # the lowest of the three runs with group commit
+    }
+    assert all(v.passed for v in check([row], gates))
+    assert not all(v.passed for v in check([{**row, "lost_writes": 1}], gates))
+    assert not all(v.passed for v in check([{**row, "acknowledged": 0}], gates))
+    assert not all(v.passed for v in check([{**row, "failed": 2}], gates))
+    # The highest of three runs with a transaction per write, the code before group commit.
+    assert not all(v.passed for v in check([{**row, "ratio_to_sqlite_http": 0.28}], gates))
+    # The file server's row is not what these gates select.
+    file_row = {**row, "case": "tm serve, 8 clients, 100 tasks"}
+    assert not any(v.passed for v in check([file_row], gates))
