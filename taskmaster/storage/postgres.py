@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from taskmaster.storage.base import Storage
 
 T = TypeVar("T")
+R = TypeVar("R")
 log = logging.getLogger(__name__)
 # The pool reports every failed connection attempt as a warning; the caller gets the error as
 # StorageUnavailable, so a CLI run must not also print the pool's log lines.
@@ -478,210 +479,185 @@ class PostgresStorage:
         the rows they changed are written with one COMMIT. A lone step is `transact`."""
         if len(steps) <= 1:
             return transact_each(self, steps)
-        with self._transaction_lock:
-            for attempt in (1, 2):
-                try:
-                    return self._transact_group_once(steps)
-                except _Repeatable as err:
-                    if attempt == 2:
-                        raise err.error from None
-            raise AssertionError("unreachable")
-
-    def _transact_group_once(self, steps: Sequence[Step[Any]]) -> list[Outcome]:
-        import psycopg
-
-        committing = False
-        revisions: list[int] = []
-        try:
-            with self._connection() as connection:
-                try:
-                    project, since, delta = self._lock_project(connection)
-                    with self._image_lock:
-                        image = self._refresh_locked(connection, project, since, delta)
-                    # The steps move a copy: readers of this process keep the image, which
-                    # must not show a row before its COMMIT.
-                    kept = _KeptRows(
-                        image.copy(), self._working_at(image), project.revision, project
-                    )
-                    try:
-                        run = run_steps(
-                            kept,
-                            steps,
-                            load_state=lambda: ProjectState(project.current_tag),
-                            clock=lambda: _server_clock(connection),
-                            history=lambda after: self._entries(connection, project.id, after),
-                            journal=self.journal_enabled,
-                        )
-                    except BaseException:
-                        self._working = None
-                        raise
-                    base = project.revision
-                    if not run.changes:
-                        connection.execute("ROLLBACK")
-                        self._working = kept.working
-                        return run.resolve(base, base)
-                    committed = base + run.changes
-                    revisions = list(range(base + 1, committed + 1))
-                    state = (
-                        run.state if run.state is not None else ProjectState(project.current_tag)
-                    )
-                    # Known as ours before the commit, as in `transact`.
-                    self._committed.extend(revisions)
-                    committing = True
-                    self._write(
-                        connection,
-                        project,
-                        RowChanges.merged(run.row_changes),
-                        state,
-                        committed,
-                        next(kept.numbers),
-                        run.entries if self.journal_enabled else [],
-                        base=base,
-                    )
-                except BaseException:
-                    if not committing:
-                        with contextlib.suppress(psycopg.Error):
-                            connection.execute("ROLLBACK")
-                        for revision in revisions:
-                            with contextlib.suppress(ValueError):
-                                self._committed.remove(revision)
-                    raise
-        except _ServerDown as err:
-            self._working = None
-            raise err.error from None
-        except StorageUnavailable as err:
-            self._working = None
-            if committing:  # the COMMIT was sent: whether it took is unknown
-                with self._image_lock:
-                    self._image = None
-                raise StorageUnavailable.at(
-                    f"postgresql://{self.location}",
-                    str(err.details.get("reason", "")),
-                    retry_after=RETRY_AFTER,
-                    outcome_unknown=True,
-                ) from None
-            raise _Repeatable(err) from None
-        moved = kept.image
-        moved.revision = committed  # a last step that changed only the state moved no row
-        moved.current_tag = state.current_tag
-        with self._image_lock:
-            if self._image is image and image.revision == base:
-                self._image = moved
-                self._working = kept.working
-            else:
-                self._working = None
-        return run.resolve(base, committed)
+        return self._write_transaction(
+            lambda connection, attempt: self._group(connection, attempt, steps)
+        )
 
     def transact(
         self, operation: Callable[[Draft], T], *, expected_revision: int | None = None
     ) -> Commit[T]:
         """Lock the project's row, catch up with what others committed, run `operation` on the
-        document, write the rows it changed and the new revision, commit; all or nothing.
+        document, write the rows it changed and the new revision, commit; all or nothing."""
+        return self._write_transaction(
+            lambda connection, attempt: self._one(connection, attempt, operation, expected_revision)
+        )
+
+    def _write_transaction(self, body: Callable[[Any, _Attempt], Callable[[], R]]) -> R:
+        """Run `body` in a write transaction; it returns what to do once the connection is
+        back in the pool (update the image, give the outcome).
 
         A connection that turns out dead before anything was sent to commit is replaced and
-        the transaction run once more (the server rolled the first one back)."""
-        with self._transaction_lock:
-            for attempt in (1, 2):
-                try:
-                    return self._transact_once(operation, expected_revision)
-                except _Repeatable as err:
-                    if attempt == 2:
-                        raise err.error from None
-            raise AssertionError("unreachable")
-
-    def _transact_once(
-        self, operation: Callable[[Draft], T], expected_revision: int | None
-    ) -> Commit[T]:
+        the transaction run once more (the server rolled the first one back). A failure before
+        the COMMIT rolls back and forgets the revisions `body` announced as ours; a connection
+        lost once the COMMIT was sent is StorageUnavailable with `outcome_unknown`."""
         import psycopg
 
-        committing = False
-        revision = -1
-        try:
-            with self._connection() as connection:
+        with self._transaction_lock:
+            for tries in (1, 2):
+                attempt = _Attempt()
                 try:
-                    project, since, delta = self._lock_project(connection)
-                    if expected_revision is not None and expected_revision != project.revision:
-                        raise RevisionMismatch.between(expected_revision, project.revision)
-                    with self._image_lock:
-                        image = self._refresh_locked(connection, project, since, delta)
-                    working = self._working_at(image)
-                    state = ProjectState(project.current_tag)
-                    draft = TrackedDraft(
-                        working,
-                        state,
-                        project.revision,
-                        lambda: _server_clock(connection),
-                        lambda after: self._entries(connection, project.id, after),
-                    )
-                    try:
-                        result = operation(draft)
-                        if draft.document is not working.document:  # replaced wholesale
-                            working.document.data = draft.document.data
-                            working.document.flat = draft.document.flat
-                        numbers = itertools.count(project.next_number)
-                        changes = working.changes(image, numbers)
-                    except BaseException:
-                        if working.touched:  # half-changed: build a fresh one next time
-                            self._working = None
+                    with self._connection() as connection:
+                        try:
+                            finish = body(connection, attempt)
+                        except BaseException:
+                            if not attempt.committing:
+                                with contextlib.suppress(psycopg.Error):
+                                    connection.execute("ROLLBACK")
+                                for revision in attempt.revisions:
+                                    with contextlib.suppress(ValueError):
+                                        self._committed.remove(revision)
+                            raise
+                except _ServerDown as err:
+                    self._working = None
+                    raise err.error from None
+                except StorageUnavailable as err:
+                    self._working = None
+                    if attempt.committing:  # the COMMIT was sent: whether it took is unknown
+                        with self._image_lock:
+                            self._image = None
+                        raise StorageUnavailable.at(
+                            f"postgresql://{self.location}",
+                            str(err.details.get("reason", "")),
+                            retry_after=RETRY_AFTER,
+                            outcome_unknown=True,
+                        ) from None
+                    if tries == 2:
                         raise
-                    state_changed = draft.state_assigned and draft.state != state
-                    if not changes and not state_changed:
-                        connection.execute("ROLLBACK")
-                        if working.touched:  # changed, then changed back: nothing to write
-                            working.committed(image)
-                        return Commit(result, project.revision, changed=False)
-                    revision = project.revision + 1
-                    next_number = next(numbers)
-                    entry: Entry | None = None
-                    if self.journal_enabled:
-                        entry = journal_entry(
-                            draft, working.before(image), working.changed_positions(image)
-                        )
-                        entry["revision"] = revision
-                    # Known as ours before the commit: its NOTIFY may reach our own feed
-                    # before this thread gets past the COMMIT.
-                    self._committed.append(revision)
-                    committing = True  # the writes and the COMMIT go in one round trip
-                    self._write(
-                        connection,
-                        project,
-                        changes,
-                        draft.state,
-                        revision,
-                        next_number,
-                        [entry] if entry is not None else [],
-                    )
-                except BaseException:
-                    if not committing:
-                        with contextlib.suppress(psycopg.Error):
-                            connection.execute("ROLLBACK")
-                        if revision in self._committed:
-                            self._committed.remove(revision)
-                    raise
-        except _ServerDown as err:
-            self._working = None
-            raise err.error from None
-        except StorageUnavailable as err:
-            self._working = None
-            if committing:  # the COMMIT was sent: whether it took is unknown
-                with self._image_lock:
-                    self._image = None
-                raise StorageUnavailable.at(
-                    f"postgresql://{self.location}",
-                    str(err.details.get("reason", "")),
-                    retry_after=RETRY_AFTER,
-                    outcome_unknown=True,
-                ) from None
-            raise _Repeatable(err) from None
+                    continue
+                return finish()
+        raise AssertionError("unreachable")
+
+    def _about_to_commit(self, attempt: _Attempt, revisions: Sequence[int]) -> None:
+        # Known as ours before the commit: its NOTIFY may reach our own feed before this
+        # thread gets past the COMMIT. From here the writes and the COMMIT go in one round trip.
+        self._committed.extend(revisions)
+        attempt.revisions = list(revisions)
+        attempt.committing = True
+
+    def _one(
+        self,
+        connection: Any,
+        attempt: _Attempt,
+        operation: Callable[[Draft], T],
+        expected_revision: int | None,
+    ) -> Callable[[], Commit[T]]:
+        project, since, delta = self._lock_project(connection)
+        if expected_revision is not None and expected_revision != project.revision:
+            raise RevisionMismatch.between(expected_revision, project.revision)
         with self._image_lock:
-            if self._image is image and image.revision == project.revision:
-                flat = image.flat if changes.flat is None else changes.flat
-                image.apply(revision, draft.state.current_tag, flat, changes)
-            if self._image is image and image.revision == revision:
-                working.committed(image)
-            else:
+            image = self._refresh_locked(connection, project, since, delta)
+        working = self._working_at(image)
+        state = ProjectState(project.current_tag)
+        draft = TrackedDraft(
+            working,
+            state,
+            project.revision,
+            lambda: _server_clock(connection),
+            lambda after: self._entries(connection, project.id, after),
+        )
+        try:
+            result = operation(draft)
+            if draft.document is not working.document:  # replaced wholesale
+                working.document.data = draft.document.data
+                working.document.flat = draft.document.flat
+            numbers = itertools.count(project.next_number)
+            changes = working.changes(image, numbers)
+        except BaseException:
+            if working.touched:  # half-changed: build a fresh one next time
                 self._working = None
-        return Commit(result, revision, changed=True)
+            raise
+        state_changed = draft.state_assigned and draft.state != state
+        if not changes and not state_changed:
+            connection.execute("ROLLBACK")
+            if working.touched:  # changed, then changed back: nothing to write
+                working.committed(image)
+            return lambda: Commit(result, project.revision, changed=False)
+        revision = project.revision + 1
+        next_number = next(numbers)
+        entries: list[Entry] = []
+        if self.journal_enabled:
+            entry = journal_entry(draft, working.before(image), working.changed_positions(image))
+            entry["revision"] = revision
+            entries.append(entry)
+        self._about_to_commit(attempt, [revision])
+        self._write(connection, project, changes, draft.state, revision, next_number, entries)
+
+        def finish() -> Commit[T]:
+            with self._image_lock:
+                if self._image is image and image.revision == project.revision:
+                    flat = image.flat if changes.flat is None else changes.flat
+                    image.apply(revision, draft.state.current_tag, flat, changes)
+                if self._image is image and image.revision == revision:
+                    working.committed(image)
+                else:
+                    self._working = None
+            return Commit(result, revision, changed=True)
+
+        return finish
+
+    def _group(
+        self, connection: Any, attempt: _Attempt, steps: Sequence[Step[Any]]
+    ) -> Callable[[], list[Outcome]]:
+        project, since, delta = self._lock_project(connection)
+        with self._image_lock:
+            image = self._refresh_locked(connection, project, since, delta)
+        # The steps move a copy: readers of this process keep the image, which must not show
+        # a row before its COMMIT (nor keep one of a group that never committed).
+        kept = _KeptRows(image.copy(), self._working_at(image), project.revision, project)
+        try:
+            run = run_steps(
+                kept,
+                steps,
+                load_state=lambda: ProjectState(project.current_tag),
+                clock=lambda: _server_clock(connection),
+                history=lambda after: self._entries(connection, project.id, after),
+                journal=self.journal_enabled,
+            )
+        except BaseException:
+            self._working = None
+            raise
+        base = project.revision
+        if not run.changes:
+            connection.execute("ROLLBACK")
+            self._working = kept.working
+            return lambda: run.resolve(base, base)
+        committed = base + run.changes
+        state = run.state if run.state is not None else ProjectState(project.current_tag)
+        self._about_to_commit(attempt, range(base + 1, committed + 1))
+        self._write(
+            connection,
+            project,
+            RowChanges.merged(run.row_changes),
+            state,
+            committed,
+            next(kept.numbers),
+            run.entries if self.journal_enabled else [],
+            base=base,
+        )
+
+        def finish() -> list[Outcome]:
+            moved = kept.image
+            moved.revision = committed  # a last step that changed only the state moved no row
+            moved.current_tag = state.current_tag
+            with self._image_lock:
+                if self._image is image and image.revision == base:
+                    self._image = moved
+                    self._working = kept.working
+                else:
+                    self._working = None
+            return run.resolve(base, committed)
+
+        return finish
 
     def _lock_project(self, connection: Any) -> tuple[_Project, int | None, RowChanges | None]:
         """Begin, lock the project's row and read the rows changed since the revision this
@@ -932,6 +908,17 @@ class PostgresStorage:
         return f"PostgresStorage({self.key!r})"
 
 
+class _Attempt:
+    """One try of a write transaction: whether its COMMIT was sent, and the revisions it
+    announced as ours before sending it."""
+
+    __slots__ = ("committing", "revisions")
+
+    def __init__(self) -> None:
+        self.committing = False
+        self.revisions: list[int] = []
+
+
 class _KeptRows:
     """What `run_steps` moves through a group: a copy of the image, the tracked document on
     it, and the numbers new rows take (from the project's counter)."""
@@ -957,14 +944,6 @@ def _server_clock(connection: Any) -> float:
 
 class _ServerDown(Exception):
     """No connection could be had at all: the caller gets `error` without a second try."""
-
-    def __init__(self, error: StorageUnavailable) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-class _Repeatable(Exception):
-    """A transaction failed before its commit was sent: safe to run once more."""
 
     def __init__(self, error: StorageUnavailable) -> None:
         super().__init__(str(error))
