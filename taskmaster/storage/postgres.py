@@ -59,7 +59,7 @@ from taskmaster.storage.base import (
     journal_entry,
     transact_each,
 )
-from taskmaster.storage.resident import run_steps
+from taskmaster.storage.resident import detached, run_steps
 from taskmaster.storage.rows import (
     EntryRow,
     RowChanges,
@@ -566,7 +566,8 @@ class PostgresStorage:
             lambda after: self._entries(connection, project.id, after),
         )
         try:
-            result = operation(draft)
+            # Detached: the kept document's objects go on changing with later commits.
+            result = detached(operation(draft))
             if draft.document is not working.document:  # replaced wholesale
                 working.document.data = draft.document.data
                 working.document.flat = draft.document.flat

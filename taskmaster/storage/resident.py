@@ -15,6 +15,7 @@ left it, each with its own outcome, revision and journal entry: the loop behind 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -158,6 +159,9 @@ def run_steps(
         except BaseException:
             resident.rebuild()
             raise
+        # The result may hold the kept document's own objects (a task moved to another tag
+        # stays the same object), which later steps and later commits go on changing.
+        result = detached(result)
         state_changed = draft.state_assigned and draft.state != _prior_state(draft)
         if not changes and not state_changed:
             if working.touched:  # changed, then changed back: nothing to write
@@ -166,7 +170,10 @@ def run_steps(
             run.positions.append(run.changes)
             continue
         if journal:
-            entry = journal_entry(draft, working.before(image), working.changed_positions(image))
+            # Detached too: the entry is written with the group, after the later steps ran.
+            entry = detached(
+                journal_entry(draft, working.before(image), working.changed_positions(image))
+            )
         else:
             entry = {}
         entry["revision"] = revision + 1
@@ -183,6 +190,18 @@ def run_steps(
         run.outcomes.append(Commit(result, revision + 1, changed=True))
         run.positions.append(run.changes)
     return run
+
+
+def detached(value: Any) -> Any:
+    """`value` as it is now, sharing no container with the document it came from: plain
+    dicts and lists (the tracked ones of `tracking.py` become plain), other values copied."""
+    if isinstance(value, dict):
+        return {key: detached(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [detached(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
 
 
 def _prior_state(draft: TrackedDraft) -> ProjectState | None:
@@ -204,4 +223,4 @@ def _as_storage_error(err: Exception, working: Working) -> Exception:
     return err
 
 
-__all__ = ["Kept", "Resident", "StepsRun", "run_steps"]
+__all__ = ["Kept", "Resident", "StepsRun", "detached", "run_steps"]

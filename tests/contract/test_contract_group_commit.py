@@ -10,14 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from taskmaster.commands.base import Command, Work
+from taskmaster.commands.dependencies import AddDependency
 from taskmaster.commands.moves import MoveToTag
 from taskmaster.commands.subtasks import AddSubtask
 from taskmaster.commands.tags import AddTag, DeleteTag, RenameTag, UseTag
-from taskmaster.commands.tasks import AddTask, RemoveTask, SetStatus
+from taskmaster.commands.tasks import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.errors import RevisionMismatch, TaskNotFound
 from taskmaster.model import Document, TaskId
 from taskmaster.storage.base import Commit, Draft, Step, Storage
@@ -159,6 +160,14 @@ _commands = st.one_of(
         st.sampled_from(["done", "pending", "in-progress"]),
     ),
     st.builds(lambda task: RemoveTask(ids=(TaskId(task),)), _ids),
+    st.builds(
+        lambda task, title: UpdateTask(id=TaskId(task), fields={"title": title}),
+        _ids,
+        st.sampled_from(["x", "y"]),
+    ),
+    st.builds(
+        lambda task, other: AddDependency(id=TaskId(task), depends_on=TaskId(other)), _ids, _ids
+    ),
     st.builds(lambda parent: AddSubtask(parent=parent, values={"title": "sub"}), _ids),
     st.builds(lambda task, tag: MoveToTag(ids=(task,), to_tag=tag), _ids, _tag_names),
     st.builds(lambda tag: AddTag(tag=tag), _tag_names),
@@ -172,8 +181,12 @@ def _applying(command: Command[Any]) -> Any:
     return lambda draft: command.apply(Work(draft, _NOW))
 
 
-def _start() -> Document:
+def _start(flat: bool) -> Document:
+    """Three tasks, in a tagged file or in a flat one (the layout before tags, which a tag
+    added turns into a tagged file)."""
     tasks = [{"id": i, "title": f"t{i}", "status": "pending"} for i in (1, 2, 3)]
+    if flat:
+        return Document({"tasks": tasks}, flat=True)
     return Document({"master": {"tasks": tasks}, "feature": {"tasks": []}})
 
 
@@ -182,11 +195,28 @@ def _start() -> Document:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(commands=st.lists(_commands, min_size=2, max_size=12))
+@given(commands=st.lists(_commands, min_size=2, max_size=12), flat=st.booleans())
 def test_any_group_of_commands_gives_what_they_give_one_by_one(
-    backend: Backend, commands: list[Command[Any]]
+    backend: Backend, commands: list[Command[Any]], flat: bool
 ) -> None:
-    grouped, alone = backend.make(_start()), backend.make(_start())
+    note(f"commands: {commands!r}, flat: {flat}")
+    grouped, alone = backend.make(_start(flat)), backend.make(_start(flat))
+    second = backend.reopen(grouped)
+    second.read()  # a reader that catches up later from what it holds
+    opened = [grouped, alone, second]
+    try:
+        _check_grouped_as_alone(grouped, alone, second, commands)
+        fresh = backend.reopen(grouped)  # and one that reads everything at once
+        opened.append(fresh)
+        assert fresh.read().document.data == alone.read().document.data
+    finally:  # hypothesis runs many examples in one test: each closes what it opened
+        for store in {id(store): store for store in opened}.values():
+            store.close()
+
+
+def _check_grouped_as_alone(
+    grouped: Storage, alone: Storage, second: Storage, commands: list[Command[Any]]
+) -> None:
     together = grouped.transact_all([Step(_applying(command)) for command in commands])
     separately: list[Any] = []
     for command in commands:
@@ -201,7 +231,6 @@ def test_any_group_of_commands_gives_what_they_give_one_by_one(
     expected = alone.read().document.data
     assert grouped.read().document.data == expected
     assert grouped.state() == alone.state()
-    second = backend.reopen(grouped)
     stored = second.read()
     assert stored.document.data == expected
     assert stored.revision == grouped.revision()
@@ -247,3 +276,43 @@ def test_an_aborted_group_leaves_no_trace_once_another_writer_reaches_its_revisi
     # group at once, "y" and "z" alone; for one that commits each step, "a" and "b" before.
     assert _titles(store) == _titles(backend.reopen(store))
     assert _titles(store)[-2:] == ["y", "z"]
+
+
+# A task moved to another tag is the same object in its new list: a result that holds it must
+# not go on changing with the kept document.
+_MOVE = MoveToTag(ids=(1,), to_tag="feature")
+_DONE = SetStatus(ids=(TaskId(1),), status="done", tag="feature")
+
+
+def test_a_result_stays_as_its_step_left_it_when_a_later_step_changes_the_same_task(
+    backend: Backend,
+) -> None:
+    store = backend.make(_start(flat=False))
+    moved, done = store.transact_all([Step(_applying(_MOVE)), Step(_applying(_DONE))])
+    assert isinstance(moved, Commit) and isinstance(done, Commit)
+    assert [task["status"] for task in moved.result] == ["pending"]
+    assert [task["status"] for task in done.result] == ["done"]
+
+
+def test_a_result_stays_as_its_commit_left_it_when_a_later_commit_changes_the_task(
+    backend: Backend,
+) -> None:
+    store = backend.make(_start(flat=False))
+    moved = store.transact(_applying(_MOVE)).result
+    store.transact(_applying(_DONE))  # a process that keeps its document changes it again
+    assert [task["status"] for task in moved] == ["pending"]
+
+
+def test_a_journal_entry_holds_what_its_step_left_when_a_later_step_changes_it(
+    backend: Backend,
+) -> None:
+    store = backend.make(_start(flat=False))
+    base = store.revision()
+    store.transact_all([Step(_applying(_MOVE)), Step(_applying(_DONE))])
+    move, done = store.history(base)
+    moved = [c for c in move["changes"] if c["id"] == "1" and c["field"] is None]
+    assert [c["tag"] for c in moved] == ["master", "feature"]  # removed there, added here
+    assert moved[0]["before"] == moved[1]["after"] == {"id": 1, "title": "t1", "status": "pending"}
+    assert [(c["before"], c["after"]) for c in done["changes"] if c["field"] == "status"] == [
+        ("pending", "done")
+    ]
