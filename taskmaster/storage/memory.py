@@ -32,6 +32,7 @@ from taskmaster.storage.base import (
     journal_entry,
     transact_each,
 )
+from taskmaster.storage.tracking import detached
 
 if TYPE_CHECKING:
     from taskmaster.storage.base import ChangeFeed, Storage
@@ -156,7 +157,9 @@ class MemoryStorage:
 
     # journal --------------------------------------------------------------------------------
     def history(self, after: int = 0, limit: int | None = None) -> list[Entry]:
-        found = [dict(e) for e in self._journal if e["revision"] > after]
+        # Copies all the way down, as a read of a journal file gives: an undo puts an entry's
+        # values back into the document, where later commands change them.
+        found = [detached(e) for e in self._journal if e["revision"] > after]
         return found[:limit] if limit is not None else found
 
     def journal_stats(self) -> dict[str, Any]:

@@ -59,7 +59,7 @@ from taskmaster.storage.base import (
     journal_entry,
     transact_each,
 )
-from taskmaster.storage.resident import detached, run_steps
+from taskmaster.storage.resident import run_steps
 from taskmaster.storage.rows import (
     EntryRow,
     RowChanges,
@@ -70,6 +70,7 @@ from taskmaster.storage.rows import (
     document_from_parts,
     rows_of,
 )
+from taskmaster.storage.tracking import detached
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool

@@ -15,7 +15,6 @@ left it, each with its own outcome, revision and journal entry: the loop behind 
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from taskmaster.model import Document
 from taskmaster.storage.base import Commit, Outcome, ProjectState, Step, journal_entry
 from taskmaster.storage.revision import Signature
 from taskmaster.storage.rows import RowChanges, RowImage, TrackedDraft, Working, rows_of
+from taskmaster.storage.tracking import detached
 
 
 class Kept(Protocol):
@@ -135,7 +135,9 @@ def run_steps(
 
     def history_now(after: int) -> list[Entry]:
         found = history(after) if history is not None else []
-        return found + [entry for entry in run.entries if entry["revision"] > after]
+        # Copies, as a read of the journal gives: an undo puts an entry's values back into the
+        # document, where the commands after it may change them.
+        return found + [detached(entry) for entry in run.entries if entry["revision"] > after]
 
     for step in steps:
         revision = base + run.changes
@@ -192,18 +194,6 @@ def run_steps(
     return run
 
 
-def detached(value: Any) -> Any:
-    """`value` as it is now, sharing no container with the document it came from: plain
-    dicts and lists (the tracked ones of `tracking.py` become plain), other values copied."""
-    if isinstance(value, dict):
-        return {key: detached(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [detached(item) for item in value]
-    if value is None or isinstance(value, str | int | float):
-        return value
-    return copy.deepcopy(value)
-
-
 def _prior_state(draft: TrackedDraft) -> ProjectState | None:
     """The state before the step (None: it could not be read, and the step repairs it)."""
     try:
@@ -223,4 +213,4 @@ def _as_storage_error(err: Exception, working: Working) -> Exception:
     return err
 
 
-__all__ = ["Kept", "Resident", "StepsRun", "detached", "run_steps"]
+__all__ = ["Kept", "Resident", "StepsRun", "run_steps"]

@@ -214,4 +214,16 @@ def tracked_list(items: Iterable[Any], mark: Mark) -> TrackedList:
     return result
 
 
-__all__ = ["Mark", "Marks", "TrackedDict", "TrackedList", "track", "tracked_list"]
+def detached(value: Any) -> Any:
+    """`value` as it is now, sharing no container with the document it came from: plain
+    dicts and lists (tracked ones become plain), other values copied."""
+    if isinstance(value, dict):
+        return {key: detached(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [detached(item) for item in value]
+    if value is None or isinstance(value, str | int | float):
+        return value
+    return copy.deepcopy(value)
+
+
+__all__ = ["Mark", "Marks", "TrackedDict", "TrackedList", "detached", "track", "tracked_list"]

@@ -14,10 +14,11 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from taskmaster.commands.base import Command, Work
-from taskmaster.commands.dependencies import AddDependency
-from taskmaster.commands.moves import MoveToTag
-from taskmaster.commands.subtasks import AddSubtask
-from taskmaster.commands.tags import AddTag, DeleteTag, RenameTag, UseTag
+from taskmaster.commands.dependencies import AddDependency, FixDependencies, RemoveDependency
+from taskmaster.commands.history import Undo
+from taskmaster.commands.moves import Move, MoveToTag, PlaceBefore
+from taskmaster.commands.subtasks import AddSubtask, ClearSubtasks, ConvertToSubtask, RemoveSubtask
+from taskmaster.commands.tags import AddTag, CopyTag, DeleteTag, RenameTag, UseTag
 from taskmaster.commands.tasks import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.errors import RevisionMismatch, TaskNotFound
 from taskmaster.model import Document, TaskId
@@ -146,6 +147,11 @@ def test_a_group_gives_what_the_steps_one_by_one_give(backend: Backend, size: in
 # grouped store is also read through a second handle: what a backend wrote (its rows, its file)
 # must be the document, not only what the writing instance keeps in memory.
 _NOW = "2026-12-03T12:00:00.000Z"
+UNDO_LAST = "undo the last commit"
+"""Drawn like a command: `Undo` of whatever revision the step finds current (within a group,
+the commit of the step before it), which the history of each store numbers its own way."""
+
+
 _ids = st.integers(1, 6)
 _tag_names = st.sampled_from(["master", "feature", "later"])
 _commands = st.one_of(
@@ -174,10 +180,26 @@ _commands = st.one_of(
     st.builds(lambda old, new: RenameTag(old=old, new=new), _tag_names, _tag_names),
     st.builds(lambda tag: DeleteTag(tag=tag), _tag_names),
     st.builds(lambda tag: UseTag(tag=tag), _tag_names),
+    st.builds(lambda source, target: CopyTag(source=source, target=target), _tag_names, _tag_names),
+    st.builds(lambda parent: RemoveSubtask(ids=(TaskId(parent, 1),)), _ids),
+    st.builds(lambda parent: ClearSubtasks(ids=(parent,)), _ids),
+    st.builds(lambda task, parent: ConvertToSubtask(id=task, parent=parent), _ids, _ids),
+    st.builds(
+        lambda a, b: Move(sources=(TaskId(a),), targets=(TaskId(b),)), _ids, st.integers(1, 9)
+    ),
+    st.builds(lambda a, b: PlaceBefore(id=TaskId(a), before=TaskId(b)), _ids, _ids),
+    st.builds(
+        lambda task, other: RemoveDependency(id=TaskId(task), depends_on=TaskId(other)), _ids, _ids
+    ),
+    st.just(FixDependencies()),
+    st.just(UNDO_LAST),
 )
 
 
-def _applying(command: Command[Any]) -> Any:
+def _applying(command: Command[Any] | str) -> Any:
+    if command == UNDO_LAST:
+        return lambda draft: Undo(revision=draft.revision).apply(Work(draft, _NOW))
+    assert isinstance(command, Command)
     return lambda draft: command.apply(Work(draft, _NOW))
 
 
@@ -214,6 +236,20 @@ def test_any_group_of_commands_gives_what_they_give_one_by_one(
             store.close()
 
 
+def _results(outcomes: list[Any], store: Storage) -> list[Any]:
+    """Each commit's result and whether it changed something; the revision an undo names as
+    its position in the store's history (each store numbers its revisions its own way)."""
+    revisions = [0] + [entry["revision"] for entry in store.history()]
+    found = []
+    for outcome in outcomes:
+        if isinstance(outcome, Commit):
+            result = outcome.result
+            if isinstance(result, dict) and "undone" in result:
+                result = {**result, "undone": revisions.index(result["undone"])}
+            found.append((result, outcome.changed))
+    return found
+
+
 def _check_grouped_as_alone(
     grouped: Storage, alone: Storage, second: Storage, commands: list[Command[Any]]
 ) -> None:
@@ -225,9 +261,7 @@ def _check_grouped_as_alone(
         except Exception as err:
             separately.append(err)
     assert [type(o) for o in together] == [type(o) for o in separately]
-    assert [(o.result, o.changed) for o in together if isinstance(o, Commit)] == [
-        (o.result, o.changed) for o in separately if isinstance(o, Commit)
-    ]
+    assert _results(together, grouped) == _results(separately, alone)
     expected = alone.read().document.data
     assert grouped.read().document.data == expected
     assert grouped.state() == alone.state()
@@ -316,3 +350,21 @@ def test_a_journal_entry_holds_what_its_step_left_when_a_later_step_changes_it(
     assert [(c["before"], c["after"]) for c in done["changes"] if c["field"] == "status"] == [
         ("pending", "done")
     ]
+
+
+def test_an_undo_later_in_the_group_leaves_the_entry_it_took_back_as_it_was(
+    backend: Backend,
+) -> None:
+    store = backend.make(_start(flat=False))
+    base = store.revision()
+    outcomes = store.transact_all(
+        [Step(_applying(DeleteTag(tag="feature"))), Step(_applying(UNDO_LAST))]
+    )
+    assert all(isinstance(o, Commit) and o.changed for o in outcomes)
+    deleted, undone = store.history(base)
+    assert undone["revision"] > deleted["revision"]
+    # The undo put the tag back and stamped it; the deletion's entry still shows it as deleted.
+    assert deleted["changes"] == [
+        {"tag": "feature", "id": None, "field": None, "before": {"tasks": []}}
+    ]
+    assert "feature" in store.read().document.data
