@@ -499,8 +499,8 @@ class PostgresStorage:
 
         A connection that turns out dead before anything was sent to commit is replaced and
         the transaction run once more (the server rolled the first one back). A failure before
-        the COMMIT rolls back and forgets the revisions `body` announced as ours; a connection
-        lost once the COMMIT was sent is StorageUnavailable with `outcome_unknown`."""
+        the COMMIT rolls back; a connection lost once the COMMIT was sent is StorageUnavailable
+        with `outcome_unknown`."""
         import psycopg
 
         with self._transaction_lock:
@@ -514,9 +514,6 @@ class PostgresStorage:
                             if not attempt.committing:
                                 with contextlib.suppress(psycopg.Error):
                                     connection.execute("ROLLBACK")
-                                for revision in attempt.revisions:
-                                    with contextlib.suppress(ValueError):
-                                        self._committed.remove(revision)
                             raise
                 except _ServerDown as err:
                     self._working = None
@@ -542,7 +539,6 @@ class PostgresStorage:
         # Known as ours before the commit: its NOTIFY may reach our own feed before this
         # thread gets past the COMMIT. From here the writes and the COMMIT go in one round trip.
         self._committed.extend(revisions)
-        attempt.revisions = list(revisions)
         attempt.committing = True
 
     def _one(
@@ -911,14 +907,13 @@ class PostgresStorage:
 
 
 class _Attempt:
-    """One try of a write transaction: whether its COMMIT was sent, and the revisions it
-    announced as ours before sending it."""
+    """One try of a write transaction: whether its COMMIT was sent (from then on, whether it
+    took is unknown until the server answers)."""
 
-    __slots__ = ("committing", "revisions")
+    __slots__ = ("committing",)
 
     def __init__(self) -> None:
         self.committing = False
-        self.revisions: list[int] = []
 
 
 class _KeptRows:
