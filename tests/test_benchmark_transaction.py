@@ -43,3 +43,17 @@ def test_the_journal_cost_pair_is_one_journaled_and_one_bare_project() -> None:
         for facade in (journaled, bare):
             journal = Path(facade.storage.path).with_name("tasks.json.tm-journal")  # type: ignore[attr-defined]
             assert journal.exists() is (facade is journaled)
+
+
+def test_the_100_task_gate_passes_the_path_as_measured_and_fails_it_slowed_by_2_ms() -> None:
+    from benchmarks.gates import check, load_gates
+
+    gates = [g for g in load_gates() if g["name"].startswith("transaction: set-status at 100")]
+    assert len(gates) == 1
+
+    def row(ratio: float) -> dict[str, object]:
+        case = "set-status, 100 tasks, 70 KiB"
+        return {"benchmark": "transaction", "case": case, "ratio_to_floor": ratio}
+
+    assert all(v.passed for v in check([row(2.53)], gates))  # the highest measured as shipped
+    assert not any(v.passed for v in check([row(4.04)], gates))  # 2 ms of sleep, the same day
