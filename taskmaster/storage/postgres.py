@@ -611,7 +611,7 @@ class PostgresStorage:
             image = self._refresh_locked(connection, project, since, delta)
         # The steps move a copy: readers of this process keep the image, which must not show
         # a row before its COMMIT (nor keep one of a group that never committed).
-        kept = _KeptRows(image.copy(), self._working_at(image), project.revision, project)
+        kept = _KeptRows(image.copy(), self._working_at(image), project)
         try:
             run = run_steps(
                 kept,
@@ -922,10 +922,10 @@ class _KeptRows:
 
     __slots__ = ("image", "numbers", "revision", "working")
 
-    def __init__(self, image: RowImage, working: Working, revision: int, project: _Project):
+    def __init__(self, image: RowImage, working: Working, project: _Project) -> None:
         self.image = image
         self.working = working
-        self.revision = revision
+        self.revision = project.revision
         self.numbers: Iterator[int] = itertools.count(project.next_number)
 
     def rebuild(self) -> None:
