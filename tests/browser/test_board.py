@@ -76,6 +76,17 @@ class Board:
     def column(self, status: str) -> Any:
         return self.page.locator(f'.column[data-status="{status}"]')
 
+    def box(self, locator: Any, timeout_s: float = 5.0) -> dict[str, float]:
+        """Where `locator` is on screen. Playwright gives no box for an element that is not
+        visible, such as one the page is replacing while it renders an update."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            locator.wait_for(state="visible", timeout=timeout_s * 1000)
+            found: dict[str, float] | None = locator.bounding_box()
+            if found is not None:
+                return found
+            assert time.monotonic() < deadline, "the element never stayed visible"
+
     def card(self, task_id: int | str) -> Any:
         return self.page.locator(f'.card[data-id="{task_id}"]')
 
@@ -307,7 +318,7 @@ def test_the_tag_switcher_shows_another_tags_tasks_and_writes_there(
 
 def test_a_narrow_window_stacks_the_columns(open_board: Callable[..., Board]) -> None:
     board = open_board(viewport=(420, 800))
-    boxes = [board.column(s).bounding_box() for s in ("pending", "in-progress", "done")]
+    boxes = [board.box(board.column(s)) for s in ("pending", "in-progress", "done")]
     assert len({round(box["x"]) for box in boxes}) == 1  # one above the other
     assert all(box["x"] + box["width"] <= 420 for box in boxes)
 
