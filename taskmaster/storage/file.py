@@ -406,7 +406,7 @@ class FileStorage:
                 )
                 if not run.changes:
                     return run.resolve(base, base)
-                new = resident.working.document.to_json() if run.rows_changed else resident.raw
+                new = resident.serialised() if run.rows_changed else resident.raw
         except BaseException:
             self._resident = None
             raise

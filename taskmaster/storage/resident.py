@@ -27,6 +27,7 @@ from taskmaster.errors import RevisionMismatch, StorageError
 from taskmaster.journal.entry import Entry
 from taskmaster.model import Document
 from taskmaster.storage.base import Commit, Outcome, ProjectState, Step, journal_entry
+from taskmaster.storage.file_bytes import FileBytes
 from taskmaster.storage.revision import Signature
 from taskmaster.storage.rows import RowChanges, RowImage, TrackedDraft, Working, rows_of
 from taskmaster.storage.tracking import detached
@@ -48,13 +49,23 @@ class Resident:
     """The document of one task file version, as rows and as the tracked document built on
     them, with what identifies that version on disk."""
 
-    __slots__ = ("image", "journal_size", "numbers", "raw", "revision", "signature", "working")
+    __slots__ = (
+        "file_bytes",
+        "image",
+        "journal_size",
+        "numbers",
+        "raw",
+        "revision",
+        "signature",
+        "working",
+    )
 
     def __init__(self, document: Document, raw: bytes, revision: int, signature: Signature) -> None:
         entries, tasks = rows_of(document)
         self.image = RowImage.from_rows(revision, None, document.flat, entries, tasks)
         self.working = Working(self.image)
         self.numbers: Iterator[int] = itertools.count(self.image.max_number() + 1)
+        self.file_bytes = FileBytes()
         self.raw = raw
         """The file's bytes at this version (a commit that changes only the state keeps them)."""
         self.revision = revision
@@ -67,6 +78,12 @@ class Resident:
         """Throw the tracked document away and build it again from the rows: how an
         operation's half-done changes are undone."""
         self.working = Working(self.image)
+
+    def serialised(self) -> bytes:
+        """The task file's bytes for the document as it is now: assembled from the rows, only
+        the changed ones serialised again (`file_bytes.py`), else the whole document dumped."""
+        assembled = self.file_bytes.of(self.image)
+        return assembled if assembled is not None else self.working.document.to_json()
 
 
 @dataclass(slots=True)
