@@ -21,6 +21,7 @@ import pytest
 
 from taskmaster.commands import AddTask, SetStatus
 from taskmaster.core import TaskMaster
+from taskmaster.journal import file as journal_file
 from taskmaster.journal.file import JOURNAL_SUFFIX, LAST_SUFFIX
 from taskmaster.model import Document, TaskId
 from taskmaster.storage import ProjectState
@@ -197,6 +198,80 @@ def test_an_editors_change_after_a_lost_copy_is_an_external_entry_marked_unknown
     path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
     project.execute(SetStatus(ids=(TaskId(1),), status="done"))
     external = project.history().value[-2]
+    assert external["kind"] == "external"
+    assert external["unknown"] and external["changes"] == []
+
+
+@pytest.fixture
+def kept_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskMaster]:
+    """A server's project (the document kept) whose every commit counts as large: its hash
+    and its copy are made on the journal's worker thread, as at 10,000 tasks."""
+    monkeypatch.setattr(journal_file, "LARGE_COMMIT_BYTES", 0)
+    storage = FileStorage(tmp_path / "tasks.json", keep_document=True)
+    storage.create(Document.empty(), ProjectState())
+    facade = TaskMaster(storage)
+    facade.execute(AddTask(values={"title": "one"}))
+    facade.execute(AddTask(values={"title": "two"}))
+    yield facade
+    facade.close()
+
+
+def test_a_copy_made_on_the_worker_is_the_last_commit(kept_large: TaskMaster) -> None:
+    path = Path(kept_large.storage.path)  # type: ignore[attr-defined]
+    kept_large.execute(SetStatus(ids=(TaskId(2),), status="review"))
+    assert path.with_name(path.name + LAST_SUFFIX).read_bytes() == path.read_bytes()
+    data = orjson.loads(path.read_bytes())
+    data["master"]["tasks"][0]["title"] = "one, edited"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    kept_large.execute(SetStatus(ids=(TaskId(1),), status="done"))
+    external = kept_large.history().value[-2]
+    assert external["kind"] == "external" and "unknown" not in external
+    assert task_changes(external) == [("1", "title", "one", "one, edited")]
+    assert records(kept_large)[-1]["sha"] == journal_file.sha_of(path.read_bytes())
+
+
+def test_a_commit_failing_after_its_copy_puts_the_last_commits_copy_back(
+    kept_large: TaskMaster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy is written while the task file is: a commit that fails at its rename must not
+    leave its own bytes as the before of the next outside change."""
+    path = Path(kept_large.storage.path)  # type: ignore[attr-defined]
+    before = path.read_bytes()
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("taskmaster.storage.atomic.os.replace", full_disk)
+        with pytest.raises(OSError):
+            kept_large.execute(SetStatus(ids=(TaskId(1),), status="done"))
+    assert path.read_bytes() == before
+    data = orjson.loads(before)
+    data["master"]["tasks"][1]["title"] = "two, edited"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    kept_large.execute(SetStatus(ids=(TaskId(2),), status="done"))
+    external = kept_large.history().value[-2]
+    assert external["kind"] == "external" and "unknown" not in external
+    assert task_changes(external) == [("2", "title", "two", "two, edited")]
+    assert status_of(kept_large, 1) == "pending" and status_of(kept_large, 2) == "done"
+
+
+def test_a_writer_killed_after_its_copy_leaves_an_outside_change_unknown_not_wrong(
+    kept_large: TaskMaster,
+) -> None:
+    """Killed between the copy and the rename (here: the copy of a commit that never
+    happened left in place), the next outside change is journaled as unknown."""
+    path = Path(kept_large.storage.path)  # type: ignore[attr-defined]
+    data = orjson.loads(path.read_bytes())
+    data["master"]["tasks"][0]["status"] = "done"  # what the killed commit would have written
+    path.with_name(path.name + LAST_SUFFIX).write_bytes(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    )
+    data["master"]["tasks"][1]["title"] = "two, edited"
+    data["master"]["tasks"][0]["status"] = "pending"
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    kept_large.execute(SetStatus(ids=(TaskId(2),), status="done"))
+    external = kept_large.history().value[-2]
     assert external["kind"] == "external"
     assert external["unknown"] and external["changes"] == []
 

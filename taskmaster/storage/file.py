@@ -42,7 +42,7 @@ from taskmaster.errors import (
     TaskFileMissing,
 )
 from taskmaster.journal.entry import DEFAULT_KEEP, Entry, utc_stamp
-from taskmaster.journal.file import FileJournal, HashInBackground
+from taskmaster.journal.file import FileJournal
 from taskmaster.model import Document
 from taskmaster.storage.atomic import TEMP_SUFFIX, fsync_directory, replace_file
 from taskmaster.storage.base import (
@@ -410,18 +410,18 @@ class FileStorage:
         except BaseException:
             self._resident = None
             raise
+        # A large file's hash and copy are made while its temporary file is written and
+        # fsynced: the entry line needs the hash only before the rename.
+        prepared = self._journal.prepare(new)
         try:
             state_changed = run.state is not None and self._state.stored_or_none() != run.state
             previous = RecordedRevision(base, resident.signature)
             floor = base + run.changes
-            # The hash of a large file is taken while its temporary copy is written and
-            # fsynced (both release the GIL): the entry line needs it only before the rename.
-            digest = HashInBackground(new)
 
             def before_rename() -> None:
                 # Flushed before the rename: see taskmaster/journal/file.py for why this order
                 # leaves neither a commit without its entry nor an entry without its commit.
-                self._journal.begin(run.entries, base, new, sha=digest.result())
+                self._journal.begin(run.entries, base, new, sha=prepared.sha())
                 if state_changed:
                     assert run.state is not None
                     self._state.write(run.state)
@@ -433,9 +433,12 @@ class FileStorage:
             else:
                 before_rename()
                 committed = self._mark_changed_locked(ours=True, floor=floor)
-            self._journal.finish(committed, new)
+            self._journal.finish(committed, new, prepared)
         except BaseException:
             self._resident = None
+            # Nothing of this commit may be written once the lock is released, and the copy
+            # it made must not pass for the last commit's.
+            self._journal.abandon(prepared, resident.raw)
             raise
         resident.revision = committed
         if run.rows_changed and self._last_written is not None:
