@@ -9,7 +9,7 @@ together with the stat signature of the task file they wrote.
 A reader trusts the counter only while the task file still shows that signature, and it keeps a
 descriptor open on both inodes it validated: an inode number cannot be reused while a descriptor
 holds it, so "same inode number as the pinned one" really means "the same file". The fast path is
-two ``stat`` calls.
+two ``stat`` calls (that keep the GIL on a local file system: `quick_stat.py`).
 
 Anything else that changed the task file (an editor, the reference Node tool, ``touch``, ``git
 checkout``, a lost sidecar) shows up as a signature mismatch. Readers then *derive* the revision
@@ -60,6 +60,7 @@ import orjson
 
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.kept import KeptFile
+from taskmaster.storage.quick_stat import Stat, stat_for
 from taskmaster.storage.regular import open_regular
 
 RECORD_SIZE = 192
@@ -90,7 +91,7 @@ class Signature(NamedTuple):
     ctime_ns: int
 
     @classmethod
-    def of(cls, st: os.stat_result) -> Signature:
+    def of(cls, st: os.stat_result | Stat) -> Signature:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -174,6 +175,10 @@ class RevisionFile:
     def __init__(self, task_path: Path) -> None:
         self.task_path = task_path
         self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
+        # The fast path's two stats keep the GIL where that is safe (`quick_stat.py`).
+        self._stat = stat_for(task_path.parent)
+        self._path = os.fsencode(self.path)
+        self._task_path = os.fsencode(task_path)
         self._pinned: _Pinned | None = None
         self._refresh_lock = threading.Lock()
         self._in_place = True
@@ -189,11 +194,11 @@ class RevisionFile:
         # newer one is published, so an inode we compare against was pinned when we stat'ed it,
         # or the state is newer than our stat: either way the answer is not older than the call.
         try:
-            st = os.stat(self.path)
+            st = self._stat(self._path)
             rev_key: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
         except FileNotFoundError:
             rev_key = None
-        task_sig = Signature.of(os.stat(self.task_path))
+        task_sig = Signature.of(self._stat(self._task_path))
         pinned = self._pinned
         if (
             pinned is not None

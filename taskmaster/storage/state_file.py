@@ -16,6 +16,7 @@ import orjson
 from taskmaster.errors import CorruptStateFile
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.base import ProjectState
+from taskmaster.storage.quick_stat import StatFunction, stat_for
 from taskmaster.storage.regular import open_regular
 
 _UNUSED = object()
@@ -57,23 +58,25 @@ class StateFile:
     def __init__(self, state_file: Path, config_file: Path | None = None) -> None:
         self.path = state_file
         self.config_path = config_file
-        # Plain strings: building Path objects cost more than the stat calls.
-        self._state = os.fspath(state_file)
-        self._config = os.fspath(config_file) if config_file is not None else None
+        # Encoded once: building Path objects (or encoding) cost more than the stat calls.
+        self._state = os.fsencode(state_file)
+        self._config = os.fsencode(config_file) if config_file is not None else None
+        # Asked on every request: a stat that keeps the GIL where that is safe (`quick_stat.py`).
+        self._stat = stat_for(state_file.parent)
         self._seen: tuple[object, object, ProjectState] | None = None
         """(state.json's stat key, config.json's or _UNUSED, the state)."""
 
     def get(self) -> ProjectState:
-        state_key = _stat_key(self._state)
+        state_key = _stat_key(self._state, self._stat)
         seen = self._seen
         if (
             seen is not None
             and seen[0] == state_key
-            and (seen[1] is _UNUSED or seen[1] == _stat_key(self._config))
+            and (seen[1] is _UNUSED or seen[1] == _stat_key(self._config, self._stat))
         ):
             return seen[2]
         # Both keys are taken before the reads: a change racing them costs a re-read later.
-        config_key = _stat_key(self._config)
+        config_key = _stat_key(self._config, self._stat)
         state, from_state = self._load()
         self._seen = (state_key, _UNUSED if from_state else config_key, state)
         return state
@@ -113,11 +116,11 @@ class StateFile:
         replace_file(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-def _stat_key(path: str | None) -> tuple[int, ...] | None:
+def _stat_key(path: bytes | None, stat: StatFunction = os.stat) -> tuple[int, ...] | None:
     if path is None:
         return None
     try:
-        st = os.stat(path)
+        st = stat(path)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

@@ -1,0 +1,152 @@
+"""`stat` for the checks every read makes, without handing the interpreter lock to another thread.
+
+A cached answer of `tm serve` is checked against the files' stat on every request (the revision
+sidecar, the task file, state.json). `os.stat` releases the GIL around the system call, and
+under 8 server threads getting it back means waiting for whichever thread took it: those waits,
+not the calls, were most of a cached read's cost beyond the framework's. A stat on a local file
+system answers from the kernel's caches in a microsecond or two, so on Linux these checks call
+`statx` through `ctypes.PyDLL`, which keeps the GIL during the call.
+
+On a network or FUSE file system a stat may wait for a server, and holding the GIL then would
+stop every thread of the process: there (and wherever `statx` is missing, or the mount table
+cannot be read) `os.stat` is used. `stat_for(directory)` chooses once per directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import os
+import struct
+import sys
+import threading
+from collections.abc import Callable
+from typing import NamedTuple
+
+LOCAL_FILE_SYSTEMS = frozenset(
+    {
+        "bcachefs",
+        "btrfs",
+        "ext2",
+        "ext3",
+        "ext4",
+        "f2fs",
+        "jfs",
+        "overlay",
+        "ramfs",
+        "reiserfs",
+        "tmpfs",
+        "xfs",
+        "zfs",
+    }
+)
+"""File systems whose stat never waits for a server."""
+
+_AT_FDCWD = -100
+_STATX_BASIC_STATS = 0x07FF
+_NEEDED = 0x0001 | 0x0040 | 0x0100 | 0x0200 | 0x0080  # type, mtime, ino, size, ctime
+_STATX_SIZE = 256
+# struct statx (linux/stat.h), the same on every architecture: the mask, then ino and size at
+# 32, ctime and mtime (seconds, nanoseconds) at 96 and 112, the device's numbers at 136.
+_LAYOUT = struct.Struct("=I28xQQ48xqI4xqI4x8xII")
+
+
+class Stat(NamedTuple):
+    """The fields of `os.stat_result` that the checks compare."""
+
+    st_dev: int
+    st_ino: int
+    st_size: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+
+
+StatFunction = Callable[[bytes], "Stat | os.stat_result"]
+"""Called with the path encoded (`os.fsencode`): a conversion fewer on every request."""
+
+
+def stat_for(directory: str | os.PathLike[str]) -> StatFunction:
+    """The stat to use for files in `directory`: one that keeps the GIL where that is safe."""
+    if _statx is None or not is_local(directory):
+        return os.stat
+    return held_stat
+
+
+def held_stat(path: str | bytes) -> Stat:
+    """`os.stat(path)`'s comparable fields, through statx, the GIL held throughout."""
+    assert _statx is not None
+    buffer = getattr(_buffers, "statx", None)
+    if buffer is None:  # one per thread: another thread may run between the call and the read
+        buffer = _buffers.statx = ctypes.create_string_buffer(_STATX_SIZE)
+    encoded = path if isinstance(path, bytes) else os.fsencode(path)
+    if _statx(_AT_FDCWD, encoded, 0, _STATX_BASIC_STATS, buffer) != 0:
+        code = ctypes.get_errno()
+        shown = os.fsdecode(path)
+        if code == errno.ENOENT:
+            raise FileNotFoundError(code, os.strerror(code), shown)
+        raise OSError(code, os.strerror(code), shown)
+    mask, ino, size, c_sec, c_nsec, m_sec, m_nsec, dev_major, dev_minor = _LAYOUT.unpack_from(
+        buffer
+    )
+    if mask & _NEEDED != _NEEDED:  # a file system that could not fill them: ask the usual way
+        st = os.stat(path)
+        return Stat(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return Stat(
+        os.makedev(dev_major, dev_minor),
+        ino,
+        size,
+        m_sec * 1_000_000_000 + m_nsec,
+        c_sec * 1_000_000_000 + c_nsec,
+    )
+
+
+def is_local(directory: str | os.PathLike[str]) -> bool:
+    """Whether `directory` is on a file system of `LOCAL_FILE_SYSTEMS`, from the mount table
+    (the longest mount point above it); False when that cannot be told."""
+    try:
+        target = os.path.realpath(directory)
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
+            table = mounts.read()
+    except OSError:
+        return False
+    best, best_type = "", None
+    for line in table.splitlines():
+        fields, _, tail = line.partition(" - ")
+        parts = fields.split(" ")
+        if len(parts) < 5 or not tail:
+            continue
+        point = _unescape(parts[4])
+        inside = target == point or target.startswith(point.rstrip("/") + "/")
+        if inside and len(point) >= len(best):
+            best, best_type = point, tail.split(" ", 1)[0]
+    return best_type in LOCAL_FILE_SYSTEMS
+
+
+def _unescape(field: str) -> str:
+    r"""A mount point as the mount table escapes it (``\040`` for a space, and so on)."""
+    if "\\" not in field:
+        return field
+    return field.encode("latin-1", "replace").decode("unicode_escape")
+
+
+def _load_statx() -> ctypes._NamedFuncPointer | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    with contextlib.suppress(OSError, AttributeError):
+        # PyDLL: the call keeps the GIL (CDLL would release it, as os.stat does).
+        function = ctypes.PyDLL(None, use_errno=True).statx
+        function.argtypes = [
+            ctypes.c_int,
+            ctypes.c_char_p,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+        ]
+        function.restype = ctypes.c_int
+        return function
+    return None
+
+
+_statx = _load_statx()
+_buffers = threading.local()

@@ -1,0 +1,117 @@
+"""The stat that keeps the GIL (`quick_stat.py`) answers as `os.stat` does, and only where safe."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from taskmaster.storage import quick_stat
+from taskmaster.storage.quick_stat import held_stat, is_local, stat_for
+
+pytestmark = pytest.mark.skipif(
+    quick_stat._statx is None, reason="statx is Linux's (elsewhere os.stat is used)"
+)
+
+
+def _fields(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def test_it_gives_what_os_stat_gives_for_files_directories_and_links(tmp_path: Path) -> None:
+    file = tmp_path / "tasks.json"
+    file.write_bytes(b"{}" * 1000)
+    os.utime(file, ns=(1, 1_234_567_891))  # nanoseconds and all
+    link = tmp_path / "link"
+    link.symlink_to(file)
+    for path in (file, tmp_path, link):
+        assert tuple(held_stat(os.fsencode(path))) == _fields(os.stat(path))
+        assert tuple(held_stat(str(path))) == _fields(os.stat(path))
+
+
+def test_a_change_shows_in_the_next_stat(tmp_path: Path) -> None:
+    file = tmp_path / "tasks.json"
+    file.write_bytes(b"one")
+    first = held_stat(str(file))
+    replacement = tmp_path / "new"
+    replacement.write_bytes(b"three")
+    os.replace(replacement, file)
+    second = held_stat(str(file))
+    assert second.st_ino != first.st_ino and second.st_size == 5
+    assert tuple(second) == _fields(os.stat(file))
+
+
+def test_errors_are_the_ones_os_stat_raises(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as missing:
+        held_stat(str(tmp_path / "missing"))
+    assert missing.value.filename == str(tmp_path / "missing")
+    file = tmp_path / "file"
+    file.write_bytes(b"")
+    with pytest.raises(NotADirectoryError):
+        os.stat(file / "below")  # what the caller would have seen
+    with pytest.raises(OSError) as below:
+        held_stat(str(file / "below"))
+    assert below.value.errno == 20  # ENOTDIR
+
+
+def test_threads_each_get_their_own_files_answer(tmp_path: Path) -> None:
+    files = []
+    for index in range(8):
+        file = tmp_path / f"f{index}"
+        file.write_bytes(b"x" * index)
+        files.append(file)
+    wrong: list[Path] = []
+
+    def stat_many(file: Path) -> None:
+        expected = _fields(os.stat(file))
+        encoded = os.fsencode(file)
+        for _ in range(3000):
+            if tuple(held_stat(encoded)) != expected:
+                wrong.append(file)
+                return
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=stat_many, args=(file,)) for file in files]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert wrong == []
+
+
+def test_only_a_local_file_system_gets_it(tmp_path: Path) -> None:
+    assert not is_local("/proc/self")  # procfs: not in the list
+    assert stat_for("/proc/self") is os.stat
+    assert stat_for(tmp_path) is (held_stat if is_local(tmp_path) else os.stat)
+
+
+def test_the_mount_table_decides_by_the_longest_mount_point_above(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = tmp_path / "mountinfo"
+    table.write_text(
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "40 22 0:50 / /srv/nfs rw,relatime shared:2 - nfs4 server:/export rw\n"
+        "41 22 0:51 / /srv/with\\040space rw shared:3 - tmpfs tmpfs rw\n"
+    )
+    real_open = open
+
+    def fake_open(path: object, *args: object, **kwargs: object) -> object:
+        if path == "/proc/self/mountinfo":
+            return real_open(table, *args, **kwargs)  # type: ignore[call-overload]
+        return real_open(path, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr(os.path, "realpath", lambda path: str(path))
+    assert is_local("/home/project/.taskmaster")
+    assert not is_local("/srv/nfs/project/.taskmaster")
+    assert not is_local("/srv/nfs")
+    assert is_local("/srv/nfsother/.taskmaster")  # a name that only starts like the mount
+    assert is_local("/srv/with space/.taskmaster")
