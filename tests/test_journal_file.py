@@ -76,13 +76,18 @@ def killed_write(path: Path, moment: str, status: str = "done") -> None:
     assert done.returncode == -signal.SIGKILL, (done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Iterator[TaskMaster]:
-    storage = FileStorage(tmp_path / "tasks.json")
+def two_tasks(storage: FileStorage) -> TaskMaster:
+    """A new project in `storage` with tasks "one" and "two", each written by its own commit."""
     storage.create(Document.empty(), ProjectState())
     facade = TaskMaster(storage)
     facade.execute(AddTask(values={"title": "one"}))
     facade.execute(AddTask(values={"title": "two"}))
+    return facade
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[TaskMaster]:
+    facade = two_tasks(FileStorage(tmp_path / "tasks.json"))
     yield facade
     facade.close()
 
@@ -207,11 +212,7 @@ def kept_large(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Task
     """A server's project (the document kept) whose every commit counts as large: its hash
     and its copy are made on the journal's worker thread, as at 10,000 tasks."""
     monkeypatch.setattr(journal_file, "LARGE_COMMIT_BYTES", 0)
-    storage = FileStorage(tmp_path / "tasks.json", keep_document=True)
-    storage.create(Document.empty(), ProjectState())
-    facade = TaskMaster(storage)
-    facade.execute(AddTask(values={"title": "one"}))
-    facade.execute(AddTask(values={"title": "two"}))
+    facade = two_tasks(FileStorage(tmp_path / "tasks.json", keep_document=True))
     yield facade
     facade.close()
 
