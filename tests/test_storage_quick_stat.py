@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import sys
 import threading
@@ -54,7 +56,22 @@ def test_errors_are_the_ones_os_stat_raises(tmp_path: Path) -> None:
         os.stat(file / "below")  # what the caller would have seen
     with pytest.raises(OSError) as below:
         held_stat(str(file / "below"))
-    assert below.value.errno == 20  # ENOTDIR
+    assert below.value.errno == errno.ENOTDIR
+
+
+def test_a_statx_refused_by_a_sandbox_falls_back_to_os_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object) -> int:
+        ctypes.set_errno(errno.ENOSYS)
+        return -1
+
+    file = tmp_path / "tasks.json"
+    file.write_bytes(b"{}")
+    monkeypatch.setattr(quick_stat, "_statx", refused)
+    assert tuple(held_stat(str(file))) == _fields(os.stat(file))
+    with pytest.raises(FileNotFoundError):
+        held_stat(str(tmp_path / "missing"))  # os.stat's own error, then
 
 
 def test_threads_each_get_their_own_files_answer(tmp_path: Path) -> None:

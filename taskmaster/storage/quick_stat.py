@@ -47,6 +47,9 @@ _AT_FDCWD = -100
 _STATX_BASIC_STATS = 0x07FF
 _NEEDED = 0x0001 | 0x0040 | 0x0100 | 0x0200 | 0x0080  # type, mtime, ino, size, ctime
 _STATX_SIZE = 256
+# What statx fails with where a seccomp filter (an older container runtime's) or an old kernel
+# refuses the call itself; stat never fails so for a path.
+_STATX_REFUSED = frozenset({errno.ENOSYS, errno.EPERM})
 # struct statx (linux/stat.h), the same on every architecture: the mask, then ino and size at
 # 32, ctime and mtime (seconds, nanoseconds) at 96 and 112, the device's numbers at 136.
 _LAYOUT = struct.Struct("=I28xQQ48xqI4xqI4x8xII")
@@ -82,6 +85,8 @@ def held_stat(path: str | bytes) -> Stat:
     encoded = path if isinstance(path, bytes) else os.fsencode(path)
     if _statx(_AT_FDCWD, encoded, 0, _STATX_BASIC_STATS, buffer) != 0:
         code = ctypes.get_errno()
+        if code in _STATX_REFUSED:  # a sandbox that filters statx out: stat the usual way
+            return _os_stat(path)
         shown = os.fsdecode(path)
         if code == errno.ENOENT:
             raise FileNotFoundError(code, os.strerror(code), shown)
@@ -90,8 +95,7 @@ def held_stat(path: str | bytes) -> Stat:
         buffer
     )
     if mask & _NEEDED != _NEEDED:  # a file system that could not fill them: ask the usual way
-        st = os.stat(path)
-        return Stat(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        return _os_stat(path)
     return Stat(
         os.makedev(dev_major, dev_minor),
         ino,
@@ -99,6 +103,11 @@ def held_stat(path: str | bytes) -> Stat:
         m_sec * 1_000_000_000 + m_nsec,
         c_sec * 1_000_000_000 + c_nsec,
     )
+
+
+def _os_stat(path: str | bytes) -> Stat:
+    st = os.stat(path)
+    return Stat(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def is_local(directory: str | os.PathLike[str]) -> bool:
