@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from taskmaster.commands.base import Command
-from taskmaster.commands.tasks import SetStatus, UpdateTask
+from taskmaster.commands.moves import MoveToTag, PlaceBefore
+from taskmaster.commands.tasks import AddTask, RemoveTask, SetStatus, UpdateTask
 from taskmaster.model import Document, TaskId
 from taskmaster.storage.base import ProjectState, Step
 from taskmaster.storage.file import FileStorage
@@ -76,13 +77,45 @@ def test_the_assembled_file_is_the_whole_dump_after_any_commits(
         assert resident.serialised() == expected
 
 
-def test_a_change_in_one_chunk_of_many_leaves_the_other_tasks_as_they_were() -> None:
+def _many() -> Resident:
     tasks = [{"id": i, "title": f"t{i}", "status": "pending"} for i in range(1, 3 * CHUNK)]
-    resident = _resident(Document({"master": {"tasks": tasks}}))
+    resident = _resident(Document({"master": {"tasks": tasks}, "other": {"tasks": []}}))
     resident.serialised()
+    return resident
+
+
+def test_a_change_in_one_chunk_of_many_leaves_the_other_tasks_as_they_were() -> None:
+    resident = _many()
     for task_id in (1, CHUNK + 5, 3 * CHUNK - 1, CHUNK + 5):
         _commit(resident, [SetStatus(ids=(TaskId(task_id),), status="done")])
         _commit(resident, [UpdateTask(id=TaskId(task_id + 1), fields={"title": 'é\n"x"'})])
+        assert _assembled(resident) == resident.working.document.to_json()
+
+
+@pytest.mark.parametrize(
+    "commands",
+    [
+        [AddTask(values={"title": "appended"})],
+        [RemoveTask(ids=(TaskId(1),))],
+        [RemoveTask(ids=(TaskId(CHUNK),))],
+        [RemoveTask(ids=(TaskId(CHUNK + 1),)), SetStatus(ids=(TaskId(2),), status="done")],
+        [PlaceBefore(id=TaskId(3 * CHUNK - 1), before=TaskId(2))],
+        [PlaceBefore(id=TaskId(2), before=TaskId(2 * CHUNK))],
+        [MoveToTag(ids=(CHUNK + 3,), to_tag="other"), AddTask(values={"title": "x"}, tag="other")],
+        [SetStatus(ids=(TaskId(CHUNK - 1),), status="done"), RemoveTask(ids=(TaskId(CHUNK),))],
+    ],
+    ids=lambda commands: "+".join(command.name for command in commands),
+)
+def test_tasks_added_removed_or_moved_among_many_keep_every_other_line(
+    commands: list[Any],
+) -> None:
+    """A list laid out again around what it kept, across chunk boundaries, twice in a row
+    (the second time from the lines the first left)."""
+    resident = _many()
+    for _ in range(2):
+        _commit(resident, commands)
+        assert _assembled(resident) == resident.working.document.to_json()
+        _commit(resident, [SetStatus(ids=(TaskId(CHUNK + 7),), status="review")])
         assert _assembled(resident) == resident.working.document.to_json()
 
 
