@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -132,3 +133,26 @@ def test_the_mount_table_decides_by_the_longest_mount_point_above(
     assert not is_local("/srv/nfs")
     assert is_local("/srv/nfsother/.taskmaster")  # a name that only starts like the mount
     assert is_local("/srv/with space/.taskmaster")
+
+
+def test_a_server_storage_uses_it_and_a_one_shot_command_never_loads_it(tmp_path: Path) -> None:
+    from taskmaster.storage.file import FileStorage
+
+    path = tmp_path / "tasks.json"
+    server = FileStorage(path, keep_document=True)
+    command = FileStorage(path)
+    expected = held_stat if is_local(tmp_path) else os.stat
+    assert server._revisions._stat is expected and server._state._stat is expected
+    assert command._revisions._stat is os.stat and command._state._stat is os.stat
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, taskmaster.cli, taskmaster.storage.file; "
+            "print('ctypes' in sys.modules, 'concurrent.futures' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.split() == ["False", "False"]

@@ -45,9 +45,8 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -57,6 +56,9 @@ from taskmaster.journal.reversions import LOOKBACK_ENTRIES, reversions
 from taskmaster.model import Document
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.kept import KeptFile
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 JOURNAL_SUFFIX = ".tm-journal"
 LAST_SUFFIX = ".tm-last"
@@ -85,13 +87,12 @@ class Prepared:
     committed, which the copy's hash check reports as unknown, as it does a copy lost to a
     power loss. A small commit is hashed when asked and copied after the rename."""
 
-    __slots__ = ("_copied", "_data", "_sha", "_work")
+    __slots__ = ("_data", "_sha", "_work")
 
     def __init__(self, data: bytes, work: Future[str] | None) -> None:
         self._data = data
         self._work = work
         self._sha: str | None = None
-        self._copied = work is not None
 
     def sha(self) -> str:
         if self._sha is None:
@@ -101,7 +102,7 @@ class Prepared:
     @property
     def copied(self) -> bool:
         """The copy is written (or being written) by the worker: `finish` only waits for it."""
-        return self._copied
+        return self._work is not None
 
     def wait(self) -> None:
         """Until the worker is done with this commit (the caller is about to release the lock,
@@ -168,7 +169,10 @@ class FileJournal:
         if not self.enabled or len(new) < LARGE_COMMIT_BYTES:
             return Prepared(new, None)
         if self._worker is None or self._worker_pid != os.getpid():
-            # Made on first use, and again in a forked child, which inherits no threads.
+            # Made on first use (a one-shot command of a small project never imports it), and
+            # again in a forked child, which inherits no threads.
+            from concurrent.futures import ThreadPoolExecutor
+
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tm-journal")
             self._worker_pid = os.getpid()
 

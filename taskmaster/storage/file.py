@@ -143,18 +143,22 @@ class FileStorage:
         # Resolved once: the lock, the sidecar, the temporary file and the rename all act on the
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
+        # A long-lived process checks the revision and the state on every read, from many
+        # threads: its stats keep the GIL (`quick_stat.py`). A one-shot command would only pay
+        # for loading ctypes.
         self._state = StateFile(
             Path(state_file).absolute()
             if state_file is not None
             else self.path.parent / "state.json",
             Path(config_file).absolute() if config_file is not None else None,
+            quick_stats=keep_document,
         )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.reference_lock = reference_lock
         self._reference_depth = 0
         self.durable = durable
-        self._revisions = RevisionFile(self.path)
+        self._revisions = RevisionFile(self.path, quick_stats=keep_document)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
         self._journal = FileJournal(
             self.path,

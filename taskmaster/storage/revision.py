@@ -9,7 +9,8 @@ together with the stat signature of the task file they wrote.
 A reader trusts the counter only while the task file still shows that signature, and it keeps a
 descriptor open on both inodes it validated: an inode number cannot be reused while a descriptor
 holds it, so "same inode number as the pinned one" really means "the same file". The fast path is
-two ``stat`` calls (that keep the GIL on a local file system: `quick_stat.py`).
+two ``stat`` calls (in a server, ones that keep the GIL on a local file system:
+`quick_stat.py`).
 
 Anything else that changed the task file (an editor, the reference Node tool, ``touch``, ``git
 checkout``, a lost sidecar) shows up as a signature mismatch. Readers then *derive* the revision
@@ -54,14 +55,16 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.kept import KeptFile
-from taskmaster.storage.quick_stat import Stat, stat_for
 from taskmaster.storage.regular import open_regular
+
+if TYPE_CHECKING:
+    from taskmaster.storage.quick_stat import Stat, StatFunction
 
 RECORD_SIZE = 192
 """Every record has this size, so that one in-place write covers the whole previous one."""
@@ -172,11 +175,16 @@ def above_every_derivation(recorded: RecordedRevision, signature: Signature) -> 
 class RevisionFile:
     """Reads and writes the sidecar, and answers "what is the current revision?" cheaply."""
 
-    def __init__(self, task_path: Path) -> None:
+    def __init__(self, task_path: Path, *, quick_stats: bool = False) -> None:
+        """`quick_stats`: the fast path's two stats keep the GIL where that is safe
+        (`quick_stat.py`), for a server whose threads ask on every request."""
         self.task_path = task_path
         self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
-        # The fast path's two stats keep the GIL where that is safe (`quick_stat.py`).
-        self._stat = stat_for(task_path.parent)
+        self._stat: StatFunction = os.stat
+        if quick_stats:
+            from taskmaster.storage.quick_stat import stat_for
+
+            self._stat = stat_for(task_path.parent)
         self._path = os.fsencode(self.path)
         self._task_path = os.fsencode(task_path)
         self._pinned: _Pinned | None = None

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from taskmaster.errors import CorruptStateFile
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.base import ProjectState
-from taskmaster.storage.quick_stat import StatFunction, stat_for
 from taskmaster.storage.regular import open_regular
+
+if TYPE_CHECKING:
+    from taskmaster.storage.quick_stat import StatFunction
 
 _UNUSED = object()
 
@@ -55,14 +57,19 @@ class StateFile:
     watched then: every stat releases the GIL, and that showed in server throughput.
     """
 
-    def __init__(self, state_file: Path, config_file: Path | None = None) -> None:
+    def __init__(
+        self, state_file: Path, config_file: Path | None = None, *, quick_stats: bool = False
+    ) -> None:
         self.path = state_file
         self.config_path = config_file
         # Encoded once: building Path objects (or encoding) cost more than the stat calls.
         self._state = os.fsencode(state_file)
         self._config = os.fsencode(config_file) if config_file is not None else None
-        # Asked on every request: a stat that keeps the GIL where that is safe (`quick_stat.py`).
-        self._stat = stat_for(state_file.parent)
+        self._stat: StatFunction = os.stat
+        if quick_stats:  # a server asks on every request: keep the GIL where that is safe
+            from taskmaster.storage.quick_stat import stat_for
+
+            self._stat = stat_for(state_file.parent)
         self._seen: tuple[object, object, ProjectState] | None = None
         """(state.json's stat key, config.json's or _UNUSED, the state)."""
 
