@@ -15,18 +15,31 @@ import pytest
 from taskmaster.commands import AddTask
 from taskmaster.compose import init_project, open_project
 from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, TASK_CREATED, Event
+from taskmaster.storage import watch
 from taskmaster.storage.base import Draft
 from taskmaster.storage.file import FileStorage
 
 WAIT = 5.0
 
 
+@pytest.fixture(params=["inotify", "watchdog"], autouse=True)
+def source(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both event sources: Linux's own inotify reader and watchdog, which
+    other systems use (and Linux does where inotify refuses)."""
+    monkeypatch.setattr(watch, "USE_INOTIFY", request.param == "inotify")
+    return str(request.param)
+
+
+SOURCES = {"inotify": "InotifySource", "watchdog": "WatchdogSource"}
+
+
 @pytest.fixture
-def watched(tmp_path: Path):
+def watched(tmp_path: Path, source: str):
     project, _ = init_project(tmp_path)
     events: queue.Queue[Event] = queue.Queue()
     project.core.bus.subscribe(events.put)
-    project.core.watch()
+    watcher = project.core.watch()
+    assert type(watcher._source).__name__ == SOURCES[source]  # type: ignore[attr-defined]
     yield project, events
     project.close()
 
@@ -62,6 +75,7 @@ def test_another_writers_atomic_replace_is_announced(watched) -> None:
 
 REPLACER = """
 import sys
+from taskmaster.storage import watch
 from taskmaster.storage.file import FileStorage
 storage = FileStorage(sys.argv[1], durable=False)
 for i in range(int(sys.argv[2])):
