@@ -39,23 +39,35 @@ class GroupCommit:
         replaced while it runs)."""
         self._storage = storage
         self._queue: list[_Request] = []
-        self._queue_lock = threading.Lock()
-        self._turn = threading.Lock()
+        # Guards the queue and `_leading`; its waiters are writers whose steps are queued.
+        self._changed = threading.Condition(threading.Lock())
+        self._leading = False
 
     def submit(self, step: Step[Any], finish: Callable[[Commit[Any]], None]) -> Outcome:
         """Commit `step` with whatever else is queued; its outcome (a commit or the error it
         alone raised). `finish(commit)` runs before any later commit's: in revision order,
         which is how a caller announces its commit in the order commits happened."""
         request = _Request(step, finish)
-        with self._queue_lock:
+        with self._changed:
             self._queue.append(request)
-        while True:
-            with self._turn:
-                if request.done:
-                    break
-                with self._queue_lock:
-                    group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+            while self._leading and not request.done:
+                self._changed.wait()
+            if request.done:
+                group = []
+            else:  # nobody is committing, and this step is still queued: lead
+                self._leading = True
+                group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
+        if group:
+            try:
                 self._commit(group)
+            finally:
+                # Every writer of the group is woken at once, and so is one whose step is still
+                # queued, to lead the next group. Were the turn a lock they took in turn, each
+                # done writer would wait for the one before it, each for the interpreter lock,
+                # before it could even see that it was done, and so would the next leader.
+                with self._changed:
+                    self._leading = False
+                    self._changed.notify_all()
         outcome = request.outcome
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome

@@ -1,14 +1,16 @@
 """Group commit through the facade: concurrent writes of one process share one write.
 
 Real threads, a real task file kept in memory as a server keeps it. The group is made certain
-rather than hoped for: the test holds the leader's turn while the writers queue, so that the
-first writer to get it commits them all together.
+rather than hoped for: the test acts as a leader busy committing while the writers queue, so
+that the first writer to lead afterwards commits them all together.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,20 @@ def _queued(core: TaskMaster) -> int:
     return len(core._group._queue)
 
 
+@contextmanager
+def _leader_busy(group: GroupCommit) -> Iterator[None]:
+    """Act as a leader committing: writers queue meanwhile, and none of them commits."""
+    with group._changed:
+        assert not group._leading
+        group._leading = True
+    try:
+        yield
+    finally:
+        with group._changed:
+            group._leading = False
+            group._changed.notify_all()
+
+
 def _run_held(core: TaskMaster, writes: list[Any]) -> list[Any]:
     """Start one thread per write while the turn is held; release it once all are queued."""
     outcomes: list[Any] = [None] * len(writes)
@@ -52,7 +68,7 @@ def _run_held(core: TaskMaster, writes: list[Any]) -> list[Any]:
             outcomes[index] = err
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(len(writes))]
-    with core._group._turn:
+    with _leader_busy(core._group):
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 10
@@ -135,7 +151,7 @@ def test_a_storage_failure_reaches_every_writer_of_the_group() -> None:
             errors.append(outcome)
 
     threads = [threading.Thread(target=write) for _ in range(4)]
-    with group._turn:
+    with _leader_busy(group):
         for thread in threads:
             thread.start()
         while len(group._queue) < 4:
@@ -156,7 +172,7 @@ def test_finish_runs_in_commit_order_before_the_writer_returns() -> None:
         outcomes[n] = group.submit(Step(lambda _, n=n: n), lambda c: finished.append(c.revision))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(5)]
-    with group._turn:
+    with _leader_busy(group):
         for thread in threads:
             thread.start()
             while len(group._queue) < len(finished) + threads.index(thread) + 1:
