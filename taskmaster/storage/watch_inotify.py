@@ -7,9 +7,10 @@ temporary file's create, close and rename away, and the rename's arrival. Only t
 the task file. In a server under load, those hand-offs took 15-30 % of its write throughput,
 because each one waits for the interpreter lock that the request threads hold.
 
-Here one thread sleeps in poll() without the interpreter lock, reads what has arrived in one
-batch, and passes on only the task file's events. It waits a millisecond after the first event
-of a batch, so that one commit's events are mostly read together, not one by one.
+Here one thread sleeps in poll() without the interpreter lock, reads whatever has arrived in
+one go, and passes on only the task file's events. Waiting a millisecond after the first event,
+so that a commit's events are read together (1.4 reads a commit instead of 3.9), made no
+difference to throughput that the benchmark could see, and would delay every announcement.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import os
 import select
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,6 @@ from typing import Any
 from inotify_simple import INotify, flags
 
 log = logging.getLogger(__name__)
-
-GATHER_S = 0.001
-"""How long to wait after a batch's first event before reading it: one commit's seven events
-arrive within about this time. Another process's change is announced this much later."""
 
 # The events the portable watcher asks for (created, deleted, moved, closed after writing),
 # and the directory's own end. Not modifications: each write() of every sidecar makes one,
@@ -110,7 +106,6 @@ class InotifySource:
                 ready = {fd for fd, _ in poller.poll()}
                 if wake_read in ready:
                     return
-                time.sleep(GATHER_S)
                 if not self._pass_on(inotify.read(timeout=0)):
                     return
         finally:
