@@ -129,9 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         metavar="TOML",
         help="the gates to check (default: benchmarks/gates.toml)",
     )
+    plot = sub.add_parser("plot", help="chart results saved by `run --json`")
+    plot.add_argument("results", type=Path, help="results written by `run --json`")
+    plot.add_argument(
+        "--into", type=Path, metavar="DIR", required=True, help="write PNG charts into DIR"
+    )
+    plot.add_argument(
+        "--before",
+        type=Path,
+        metavar="EARLIER",
+        help="an earlier run's results, drawn beside them where a chart can show both",
+    )
     args = parser.parse_args(argv)
     if args.command == "gate":
         return _gate(args.results, args.gates)
+    if args.command == "plot":
+        return _plot(args.results, args.into, args.before)
     unknown = [name for name in args.names if name not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
@@ -156,6 +169,31 @@ def main(argv: list[str] | None = None) -> int:
 
         for chart in write_charts(results, args.plot):
             print(f"chart: {chart}")
+    return 0
+
+
+def _saved(path: Path) -> list[dict[str, object]]:
+    """The results of a `run --json` file (SystemExit with the reason when it has none)."""
+    try:
+        saved = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as err:
+        raise SystemExit(f"cannot read results from {path}: {err}") from None
+    results = saved.get("results") if isinstance(saved, dict) else None
+    if not isinstance(results, list):
+        raise SystemExit(f"{path} holds no results (write them with `run --json`)")
+    return results
+
+
+def _plot(path: Path, directory: Path, before: Path | None) -> int:
+    from benchmarks.plots import write_charts
+
+    results = _saved(path)
+    charts = write_charts(results, directory, _saved(before) if before else None)
+    for chart in charts:
+        print(f"chart: {chart}")
+    if not charts:
+        print(f"{path}: nothing to chart", file=sys.stderr)
+        return 1
     return 0
 
 

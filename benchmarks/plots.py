@@ -1,4 +1,5 @@
-"""PNG charts of a benchmark run (`python -m benchmarks run --plot DIR`).
+"""PNG charts of a benchmark run (`python -m benchmarks run --plot DIR`, or of saved results:
+`python -m benchmarks plot RESULTS --into DIR [--before EARLIER]`).
 
 matplotlib is imported only here, and only when charts are asked for (`pip install matplotlib`,
 or `make bench`, which installs it).
@@ -6,6 +7,7 @@ or `make bench`, which installs it).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,8 +16,11 @@ Row = dict[str, Any]
 STORE_LABELS = {"taskmaster": "taskmaster, file", "postgresql": "taskmaster, PostgreSQL"}
 
 
-def write_charts(results: list[Row], directory: Path) -> list[Path]:
-    """Write every chart the results allow; returns the files written."""
+def write_charts(
+    results: list[Row], directory: Path, before: list[Row] | None = None
+) -> list[Path]:
+    """Write every chart the results allow; returns the files written. With `before` (an
+    earlier run's results), the charts that can show it draw both runs side by side."""
     try:
         import matplotlib
     except ImportError:
@@ -23,10 +28,13 @@ def write_charts(results: list[Row], directory: Path) -> list[Path]:
     matplotlib.use("Agg")  # no display: files only
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for chart in (_latency_cdf, _contention, _scale, _serve_writes):
+    for chart in (_latency_cdf, _contention, _scale):
         path = chart(results, directory)
         if path is not None:
             written.append(path)
+    path = _serve_writes(results, directory, before or [])
+    if path is not None:
+        written.append(path)
     return written
 
 
@@ -110,22 +118,56 @@ def _scale(results: list[Row], directory: Path) -> Path | None:
     return _save(fig, directory / "scale.png")
 
 
-def _serve_writes(results: list[Row], directory: Path) -> Path | None:
-    import matplotlib.pyplot as plt
+_WHO = re.compile(r", \d+ (clients|processes)\b.*$")
 
-    rows = [
-        r
+
+def case_label(case: str) -> str:
+    """A serve_writes case without what every case shares (the clients, the tasks):
+    "tm serve, TM_REFERENCE_LOCK=0, 8 clients, 100 tasks" -> "tm serve, TM_REFERENCE_LOCK=0"."""
+    return _WHO.sub("", case)
+
+
+def serve_writes_rates(results: list[Row]) -> dict[str, float]:
+    """Each throughput case of a serve_writes run: its label -> requests/s, in run order."""
+    return {
+        case_label(str(r["case"])): float(r["requests_per_s"])
         for r in results
         if r.get("benchmark") == "serve_writes" and isinstance(r.get("requests_per_s"), float)
-    ]
-    if not rows:
+    }
+
+
+def _serve_writes(results: list[Row], directory: Path, before: list[Row]) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    after = serve_writes_rates(results)
+    if not after:
         return None
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    labels = [row["case"].split(",")[0] for row in rows]
-    bars = ax.barh(labels, [row["requests_per_s"] for row in rows])
-    ax.bar_label(bars, fmt="%.0f", padding=3)
+    earlier = serve_writes_rates(before)
+    labels = list(after)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5 if not earlier else 5.5))
+    height = 0.4 if earlier else 0.8
+    rows = range(len(labels))
+    if earlier:
+        old = ax.barh(
+            [y - height / 2 for y in rows],
+            [earlier.get(label, 0.0) for label in labels],
+            height,
+            label="before",
+            color="#b0b0b0",
+        )
+        ax.bar_label(old, fmt="%.0f", padding=3, fontsize="small")
+    new = ax.barh(
+        [y + height / 2 for y in rows] if earlier else list(rows),
+        [after[label] for label in labels],
+        height,
+        label="after" if earlier else None,
+    )
+    ax.bar_label(new, fmt="%.0f", padding=3, fontsize="small")
+    ax.set_yticks(list(rows), labels)
     ax.invert_yaxis()  # in the table's order
     ax.set(xlabel="requests/s (median of rounds)", title="tm serve writes, 8 clients")
+    if earlier:
+        ax.legend(loc="lower right")
     ax.grid(True, axis="x", alpha=0.3)
     return _save(fig, directory / "serve-writes.png")
 
