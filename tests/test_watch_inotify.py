@@ -189,3 +189,18 @@ def test_on_linux_a_watcher_reads_inotify_itself(tmp_path: Path) -> None:
         assert type(watcher._source).__name__ == "InotifySource"  # type: ignore[attr-defined]
     finally:
         project.close()
+
+
+def test_a_handler_failing_on_an_overflow_does_not_stop_the_batch(task_file: Path) -> None:
+    kinds: list[str] = []
+
+    def deliver(kind: str) -> None:
+        kinds.append(kind)
+        if len(kinds) == 1:
+            raise RuntimeError("a bug in handling the overflow")
+
+    source = InotifySource(task_file, deliver)
+    overflow = Event(wd=-1, mask=flags.Q_OVERFLOW, cookie=0, name="")
+    replaced = Event(wd=1, mask=flags.MOVED_TO, cookie=7, name="tasks.json")
+    assert source._pass_on([overflow, replaced]) is True
+    assert kinds == ["closed", "moved"]

@@ -119,16 +119,16 @@ class InotifySource:
                 # Events were lost, the task file's perhaps among them: treat it as changed in
                 # place, which gives it a new revision whatever its stat says.
                 log.warning("watcher: the kernel's event queue overflowed; re-reading the file")
-                self._deliver(_CLOSED)
+                kind: str | None = _CLOSED
             elif mask & flags.IGNORED:
                 log.warning("watcher: %s is no longer watched (deleted?)", self._directory)
                 return False
-            elif event.name == self._name:
-                kind = kind_of(mask)
-                if kind is None:
-                    continue
-                try:
-                    self._deliver(kind)
-                except Exception:  # a bug in handling one event must not deafen the watcher
-                    log.exception("watcher: handling a %s event failed", kind)
+            else:
+                kind = kind_of(mask) if event.name == self._name else None
+            if kind is None:
+                continue
+            try:
+                self._deliver(kind)
+            except Exception:  # a bug in handling one event must not deafen the watcher
+                log.exception("watcher: handling a %s event failed", kind)
         return True
