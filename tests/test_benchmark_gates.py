@@ -115,14 +115,24 @@ def test_postgres_invalidation_gate_fails_on_a_slow_tail() -> None:
 
     gates = shipped("3 instances over PostgreSQL")
     fast = [1.0 + i / 100 for i in range(200)]  # p99 under 3 ms
-    slow = (
-        fast[:-5] + [30.0] * 5
-    )  # p99 30 ms: a reader waiting for something other than the revision
+    # p99 71 ms: what a read path slowed on purpose (60 ms added to every uncached read)
+    # measured, a reader waiting for something other than the revision
+    slow = fast[:-5] + [71.0] * 5
     case = "3 instances, PostgreSQL NOTIFY"
     assert passes(_rows(case, fast, fast), gates)
     assert not passes(_rows(case, slow, fast), gates)
     # The file-watcher rows of the same benchmark do not satisfy it.
     assert not passes(_rows("3 instances", fast, fast), gates)
+
+
+def test_one_instance_invalidation_gate_fails_when_each_fresh_read_waits() -> None:
+    from benchmarks.invalidation import _rows
+
+    gates = shipped("fresh answer on one instance")
+    loaded = [4.0 + i / 20 for i in range(200)]  # p99 about 14 ms: a loaded machine's day
+    slowed = [64.0 + i / 20 for i in range(200)]  # 60 ms more on every uncached read
+    assert passes(_rows("1 instance", loaded, loaded), gates)
+    assert not passes(_rows("1 instance", slowed, loaded), gates)
 
 
 def test_contention_rounds_combine_into_one_figure_that_keeps_every_lost_update() -> None:
