@@ -58,7 +58,7 @@ def _leader_busy(group: GroupCommit) -> Iterator[None]:
 
 
 def _run_held(core: TaskMaster, writes: list[Any]) -> list[Any]:
-    """Start one thread per write while the turn is held; release it once all are queued."""
+    """Start one thread per write while a leader is busy; let them lead once all are queued."""
     outcomes: list[Any] = [None] * len(writes)
 
     def write(index: int) -> None:
