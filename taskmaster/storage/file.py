@@ -72,6 +72,7 @@ from taskmaster.storage.state_file import StateFile
 
 if TYPE_CHECKING:
     from taskmaster.storage.lock import DirectoryLock
+    from taskmaster.storage.quick_stat import StatFunction
     from taskmaster.storage.watch import FileWatcher
 
 T = TypeVar("T")
@@ -144,21 +145,32 @@ class FileStorage:
         # real file, whatever name (symlink) it was given by.
         self.path = Path(os.path.realpath(Path(path).absolute()))
         # A long-lived process checks the revision and the state on every read, from many
-        # threads: its stats keep the GIL (`quick_stat.py`). A one-shot command would only pay
-        # for loading ctypes.
-        self._state = StateFile(
+        # threads: its stats keep the GIL (`quick_stat.py`), chosen once for the directory (the
+        # mount table is read once). A one-shot command would only pay for loading ctypes.
+        state_path = (
             Path(state_file).absolute()
             if state_file is not None
-            else self.path.parent / "state.json",
+            else self.path.parent / "state.json"
+        )
+        stat: StatFunction = os.stat
+        state_stat = stat
+        if keep_document:
+            from taskmaster.storage.quick_stat import stat_for
+
+            stat = state_stat = stat_for(self.path.parent)
+            if state_path.parent != self.path.parent:  # named elsewhere: another file system?
+                state_stat = stat_for(state_path.parent)
+        self._state = StateFile(
+            state_path,
             Path(config_file).absolute() if config_file is not None else None,
-            quick_stats=keep_document,
+            stat=state_stat,
         )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.reference_lock = reference_lock
         self._reference_depth = 0
         self.durable = durable
-        self._revisions = RevisionFile(self.path, quick_stats=keep_document)
+        self._revisions = RevisionFile(self.path, stat=stat)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
         self._journal = FileJournal(
             self.path,

@@ -175,16 +175,12 @@ def above_every_derivation(recorded: RecordedRevision, signature: Signature) -> 
 class RevisionFile:
     """Reads and writes the sidecar, and answers "what is the current revision?" cheaply."""
 
-    def __init__(self, task_path: Path, *, quick_stats: bool = False) -> None:
-        """`quick_stats`: the fast path's two stats keep the GIL where that is safe
-        (`quick_stat.py`), for a server whose threads ask on every request."""
+    def __init__(self, task_path: Path, *, stat: StatFunction = os.stat) -> None:
+        """`stat`: what the fast path's two stats call (a server's keeps the GIL where that is
+        safe: `quick_stat.stat_for`)."""
         self.task_path = task_path
         self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
-        self._stat: StatFunction = os.stat
-        if quick_stats:
-            from taskmaster.storage.quick_stat import stat_for
-
-            self._stat = stat_for(task_path.parent)
+        self._stat = stat
         self._path = os.fsencode(self.path)
         self._task_path = os.fsencode(task_path)
         self._pinned: _Pinned | None = None

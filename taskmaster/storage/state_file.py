@@ -58,18 +58,16 @@ class StateFile:
     """
 
     def __init__(
-        self, state_file: Path, config_file: Path | None = None, *, quick_stats: bool = False
+        self, state_file: Path, config_file: Path | None = None, *, stat: StatFunction = os.stat
     ) -> None:
+        """`stat`: what `get` calls on every request (a server's keeps the GIL where that is
+        safe: `quick_stat.stat_for`)."""
         self.path = state_file
         self.config_path = config_file
         # Encoded once: building Path objects (or encoding) cost more than the stat calls.
         self._state = os.fsencode(state_file)
         self._config = os.fsencode(config_file) if config_file is not None else None
-        self._stat: StatFunction = os.stat
-        if quick_stats:  # a server asks on every request: keep the GIL where that is safe
-            from taskmaster.storage.quick_stat import stat_for
-
-            self._stat = stat_for(state_file.parent)
+        self._stat = stat
         self._seen: tuple[object, object, ProjectState] | None = None
         """(state.json's stat key, config.json's or _UNUSED, the state)."""
 
