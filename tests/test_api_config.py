@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -222,3 +224,49 @@ def test_waitress_gets_the_limits() -> None:
     assert adjustments.channel_timeout == 9
     assert adjustments.outbuf_high_watermark == 8192
     assert adjustments.channel_request_lookahead == 1
+
+
+@pytest.mark.parametrize(
+    ("descriptors", "expected"),
+    [({}, "select"), ({4: None, 9: None}, "select"), ({4: None, 1024: None}, "poll")],
+)
+def test_the_loop_waits_with_select_while_every_descriptor_fits_it(
+    monkeypatch: pytest.MonkeyPatch, descriptors: dict[int, object], expected: str
+) -> None:
+    from waitress import wasyncore
+
+    from taskmaster.api import connections
+
+    used: list[str] = []
+    monkeypatch.setattr(wasyncore, "poll", lambda timeout, m: used.append("select"))
+    monkeypatch.setattr(wasyncore, "poll2", lambda timeout, m: used.append("poll"))
+    connections.wait_once(0.0, descriptors)
+    assert used == [expected]
+
+
+def test_a_descriptor_closed_after_it_was_listed_is_closed_not_fatal() -> None:
+    # select() fails with EBADF on a descriptor closed behind its dispatcher's back; the turn
+    # is waited again with poll(), which reports it, and the dispatcher closes.
+    import socket
+
+    from waitress import wasyncore
+
+    from taskmaster.api import connections
+
+    closed: list[bool] = []
+
+    class Watched(wasyncore.dispatcher):
+        def handle_close(self) -> None:
+            closed.append(True)
+            self.close()
+
+    ours, theirs = socket.socketpair()
+    socket_map: dict[int, Any] = {}
+    Watched(ours, map=socket_map)
+    os.close(ours.detach())  # the number stays in the map, its file is gone
+    try:
+        connections.wait_once(1.0, socket_map)
+    finally:
+        theirs.close()
+    assert closed == [True]
+    assert socket_map == {}

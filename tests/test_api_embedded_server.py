@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import threading
 import time
@@ -143,3 +144,33 @@ def test_an_oversize_body_announced_with_expect_continue_is_refused_without_a_co
     finally:
         server.stop()
         thread.join(timeout=10)
+
+
+def test_a_connection_numbered_past_selects_limit_is_served(project: Project) -> None:
+    # The loop waits with select() while every descriptor fits it; the first connection whose
+    # descriptor does not must switch it to poll(), not stop it (select() raises for it).
+    from taskmaster.api.connections import SELECT_DESCRIPTOR_LIMIT
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < SELECT_DESCRIPTOR_LIMIT + 64:
+        pytest.skip(f"the hard descriptor limit ({hard}) leaves no room past select()'s")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, SELECT_DESCRIPTOR_LIMIT + 64), hard))
+    server, thread = _start(project)
+    fillers: list[int] = []
+    try:
+        with urllib.request.urlopen(f"{server.url}/api/v1/health", timeout=10) as response:
+            assert response.status == 200  # served while every descriptor fits select()
+        # Take every free number below the limit: the next accepted socket gets one above.
+        while not fillers or fillers[-1] < SELECT_DESCRIPTOR_LIMIT:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        for _ in range(3):  # several requests, each on a connection of its own
+            with urllib.request.urlopen(f"{server.url}/api/v1/tasks", timeout=10) as response:
+                assert [task["title"] for task in json.load(response)["tasks"]] == ["served"]
+        assert thread.is_alive()
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        server.stop()
+        thread.join(timeout=10)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert not thread.is_alive()
