@@ -6,14 +6,22 @@ apps in one process, and each must count only its own requests.
 
 from __future__ import annotations
 
+import bisect
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.utils import floatToGoString
 
 from taskmaster.cache import RevisionCache
 from taskmaster.errors import TaskMasterError
@@ -119,22 +127,84 @@ class _JournalCollector:
         yield GaugeMetricFamily("tm_journal_bytes", "Bytes the change journal takes.")
 
 
+class RequestTally:
+    """`tm_http_requests` and `tm_http_request_duration_seconds`: counted by each server thread
+    in a table of its own, summed when scraped.
+
+    prometheus_client's Counter and Histogram take a lock for every value they change, four on
+    every request here, which was a sixth of a cached read's time in the app; a thread's own
+    table needs none. Scrapes read the other threads' tables while they count: a scrape may
+    miss a request still being counted (the next one has it), and a histogram's count is the
+    sum of its buckets, so the two never disagree.
+    """
+
+    REQUESTS = ("tm_http_requests", "HTTP requests by route template, method and status.")
+    DURATION = (
+        "tm_http_request_duration_seconds",
+        "Time to produce a response (for event streams: until streaming starts).",
+    )
+
+    def __init__(self, buckets: tuple[float, ...] = DURATION_BUCKETS) -> None:
+        self._bounds = buckets
+        self._local = threading.local()
+        self._tables: list[dict[tuple[str, str, int], list[Any]]] = []
+        self._tables_lock = threading.Lock()  # only for adding a thread's table
+
+    def observe(self, route: str, method: str, status: int, seconds: float | None) -> None:
+        """Count one response and its duration (None: no start time was recorded)."""
+        try:
+            table = self._local.table
+        except AttributeError:
+            table = self._local.table = {}
+            with self._tables_lock:
+                self._tables.append(table)
+        key = (route, method, status)
+        row = table.get(key)
+        if row is None:  # [responses, seconds in total, responses per bucket (the last: +Inf)]
+            row = table[key] = [0, 0.0, [0] * (len(self._bounds) + 1)]
+        row[0] += 1
+        if seconds is not None:
+            row[1] += seconds
+            # A bucket holds what is at most its bound: the first bound not below `seconds`.
+            row[2][bisect.bisect_left(self._bounds, seconds)] += 1
+
+    def collect(self) -> Iterator[Metric]:
+        counts: dict[tuple[str, str, int], int] = {}
+        timed: dict[tuple[str, str], tuple[list[int], float]] = {}
+        with self._tables_lock:
+            tables = list(self._tables)
+        for table in tables:
+            for (route, method, status), row in list(table.items()):
+                counts[route, method, status] = counts.get((route, method, status), 0) + row[0]
+                buckets, total = timed.get((route, method), ([0] * len(row[2]), 0.0))
+                timed[route, method] = (
+                    [mine + theirs for mine, theirs in zip(buckets, row[2], strict=True)],
+                    total + row[1],
+                )
+        requests = CounterMetricFamily(*self.REQUESTS, labels=["route", "method", "status"])
+        for (route, method, status), count in sorted(counts.items()):
+            requests.add_metric([route, method, str(status)], count)
+        yield requests
+        duration = HistogramMetricFamily(*self.DURATION, labels=["route", "method"])
+        bounds = [*map(floatToGoString, self._bounds), "+Inf"]
+        for (route, method), (buckets, total) in sorted(timed.items()):
+            cumulative, running = [], 0
+            for bound, count in zip(bounds, buckets, strict=True):
+                running += count
+                cumulative.append((bound, running))
+            duration.add_metric([route, method], cumulative, sum_value=total)
+        yield duration
+
+    def describe(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(*self.REQUESTS, labels=["route", "method", "status"])
+        yield HistogramMetricFamily(*self.DURATION, labels=["route", "method"])
+
+
 class Metrics:
     def __init__(self, cache: RevisionCache[bytes]) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "tm_http_requests",
-            "HTTP requests by route template, method and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "tm_http_request_duration_seconds",
-            "Time to produce a response (for event streams: until streaming starts).",
-            ["route", "method"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
+        self.requests = RequestTally()
+        self.registry.register(self.requests)
         self.invalidation_lag = Histogram(
             "tm_cache_invalidation_lag_seconds",
             "Seconds from a change event's time to its handling by the response cache.",
@@ -162,24 +232,10 @@ class Metrics:
             "tm_rate_limited_requests", "Requests refused with 429.", registry=self.registry
         )
         self.registry.register(_CacheCollector(cache))
-        # Bounded like the label sets: route templates x methods x statuses.
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float | None) -> None:
         """Count one response and its duration (None: no start time was recorded)."""
-        # `labels()` builds and checks its key on every call; the children are looked up
-        # here instead, in one dict access (a fifth of a cached request's time before).
-        key = (route, method, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(route, method, str(status)),
-                self.duration.labels(route, method),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        if seconds is not None:
-            children[1].observe(seconds)
+        self.requests.observe(route, method, status, seconds)
 
     def watch_journal(self, storage: Storage) -> None:
         """Export the journal's entries and bytes (`tm_journal_entries`, `tm_journal_bytes`)."""
