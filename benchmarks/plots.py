@@ -32,9 +32,10 @@ def write_charts(
         path = chart(results, directory)
         if path is not None:
             written.append(path)
-    path = _serve_writes(results, directory, before or [])
-    if path is not None:
-        written.append(path)
+    for compared in (_serve_writes, _api):
+        path = compared(results, directory, before or [])
+        if path is not None:
+            written.append(path)
     return written
 
 
@@ -118,31 +119,55 @@ def _scale(results: list[Row], directory: Path) -> Path | None:
     return _save(fig, directory / "scale.png")
 
 
-_WHO = re.compile(r", \d+ (clients|processes)\b.*$")
+_SHARED = re.compile(r", \d+ (clients|processes|tasks)\b.*$")
 
 
 def case_label(case: str) -> str:
-    """A serve_writes case without what every case shares (the clients, the tasks):
-    "tm serve, TM_REFERENCE_LOCK=0, 8 clients, 100 tasks" -> "tm serve, TM_REFERENCE_LOCK=0"."""
-    return _WHO.sub("", case)
+    """A case without what every case of its benchmark shares (the clients, the tasks):
+    "tm serve, TM_REFERENCE_LOCK=0, 8 clients, 100 tasks" -> "tm serve, TM_REFERENCE_LOCK=0",
+    "cached, 100 tasks, 49899 B" -> "cached"."""
+    return _SHARED.sub("", case)
 
 
-def serve_writes_rates(results: list[Row]) -> dict[str, float]:
-    """Each throughput case of a serve_writes run: its label -> requests/s, in run order."""
+def rates(results: list[Row], benchmark: str) -> dict[str, float]:
+    """Each throughput case of one benchmark's run: its label -> requests/s, in run order."""
     return {
         case_label(str(r["case"])): float(r["requests_per_s"])
         for r in results
-        if r.get("benchmark") == "serve_writes" and isinstance(r.get("requests_per_s"), float)
+        if r.get("benchmark") == benchmark and isinstance(r.get("requests_per_s"), float)
     }
 
 
+def serve_writes_rates(results: list[Row]) -> dict[str, float]:
+    return rates(results, "serve_writes")
+
+
 def _serve_writes(results: list[Row], directory: Path, before: list[Row]) -> Path | None:
+    return _rates_chart(
+        serve_writes_rates(results),
+        serve_writes_rates(before),
+        "tm serve writes, 8 clients",
+        directory / "serve-writes.png",
+    )
+
+
+def _api(results: list[Row], directory: Path, before: list[Row]) -> Path | None:
+    return _rates_chart(
+        rates(results, "api"),
+        rates(before, "api"),
+        "GET /api/v1/tasks (100 tasks), 8 connections",
+        directory / "api.png",
+    )
+
+
+def _rates_chart(
+    after: dict[str, float], earlier: dict[str, float], title: str, path: Path
+) -> Path | None:
+    """Horizontal bars of requests/s per case, an earlier run's beside them when given."""
     import matplotlib.pyplot as plt
 
-    after = serve_writes_rates(results)
     if not after:
         return None
-    earlier = serve_writes_rates(before)
     labels = list(after)
     fig, ax = plt.subplots(figsize=(7.5, 4.5 if not earlier else 5.5))
     height = 0.4 if earlier else 0.8
@@ -165,11 +190,11 @@ def _serve_writes(results: list[Row], directory: Path, before: list[Row]) -> Pat
     ax.bar_label(new, fmt="%.0f", padding=3, fontsize="small")
     ax.set_yticks(list(rows), labels)
     ax.invert_yaxis()  # in the table's order
-    ax.set(xlabel="requests/s (median of rounds)", title="tm serve writes, 8 clients")
+    ax.set(xlabel="requests/s (median of rounds)", title=title)
     if earlier:
         ax.legend(loc="lower right")
     ax.grid(True, axis="x", alpha=0.3)
-    return _save(fig, directory / "serve-writes.png")
+    return _save(fig, path)
 
 
 def _save(fig: Any, path: Path) -> Path:

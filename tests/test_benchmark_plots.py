@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from benchmarks.__main__ import main
-from benchmarks.plots import case_label, serve_writes_rates
+from benchmarks.plots import case_label, rates, serve_writes_rates
 
 
 def test_a_case_loses_only_what_every_case_shares() -> None:
@@ -22,6 +22,7 @@ def test_a_case_loses_only_what_every_case_shares() -> None:
     )
     assert case_label("sqlite bare, 8 processes, no HTTP, 100 tasks") == "sqlite bare"
     assert case_label("tm serve (PostgreSQL), 8 clients, 100 tasks") == "tm serve (PostgreSQL)"
+    assert case_label("cached, 100 tasks, 49899 B") == "cached"
 
 
 def test_the_throughput_chart_takes_each_case_once_and_no_latency_row() -> None:
@@ -40,6 +41,7 @@ def test_the_throughput_chart_takes_each_case_once_and_no_latency_row() -> None:
         {"benchmark": "api", "case": "cached, 8 clients", "requests_per_s": 9.0},
     ]
     assert serve_writes_rates(results) == {"tm serve": 5.0, "tm serve, TM_REFERENCE_LOCK=0": 6.0}
+    assert rates(results, "api") == {"cached": 9.0}
 
 
 def test_plot_refuses_a_file_without_results(tmp_path: Path) -> None:
