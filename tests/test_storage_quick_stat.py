@@ -1,4 +1,5 @@
-"""The stat that keeps the GIL (`quick_stat.py`) answers as `os.stat` does, and only where safe."""
+"""The stat that keeps the GIL (`quick_stat.py`) gives the key `os.stat` gives (`stat_key`), and
+is used only where that is safe."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from taskmaster.storage import quick_stat
-from taskmaster.storage.quick_stat import held_stat, is_local, stat_for
+from taskmaster.storage.quick_stat import held_key, is_local, stat_key_for
+from taskmaster.storage.stat_key import key_of, os_key
 
 pytestmark = pytest.mark.skipif(
     quick_stat._statx is None, reason="statx is Linux's (elsewhere os.stat is used)"
@@ -21,7 +23,21 @@ pytestmark = pytest.mark.skipif(
 
 
 def _fields(st: os.stat_result) -> tuple[int, ...]:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    """`os.stat`'s answer as a key: the same fields, reached through the stat result."""
+    return key_of(st)
+
+
+def test_a_key_holds_the_stat_fields_the_checks_compare(tmp_path: Path) -> None:
+    file = tmp_path / "tasks.json"
+    file.write_bytes(b"{}" * 10)
+    os.utime(file, ns=(1, 1_234_567_891))
+    st = os.stat(file)
+    ino, size, c_sec, c_nsec, m_sec, m_nsec, major, minor = key_of(st)
+    assert (ino, size) == (st.st_ino, 20)
+    assert (m_sec, m_nsec) == (1, 234_567_891)
+    assert c_sec * 1_000_000_000 + c_nsec == st.st_ctime_ns
+    assert os.makedev(major, minor) == st.st_dev
+    assert os_key(os.fsencode(file)) == key_of(st)
 
 
 def test_it_gives_what_os_stat_gives_for_files_directories_and_links(tmp_path: Path) -> None:
@@ -31,32 +47,32 @@ def test_it_gives_what_os_stat_gives_for_files_directories_and_links(tmp_path: P
     link = tmp_path / "link"
     link.symlink_to(file)
     for path in (file, tmp_path, link):
-        assert tuple(held_stat(os.fsencode(path))) == _fields(os.stat(path))
-        assert tuple(held_stat(str(path))) == _fields(os.stat(path))
+        assert held_key(os.fsencode(path)) == _fields(os.stat(path))
+        assert held_key(str(path)) == _fields(os.stat(path))
 
 
 def test_a_change_shows_in_the_next_stat(tmp_path: Path) -> None:
     file = tmp_path / "tasks.json"
     file.write_bytes(b"one")
-    first = held_stat(str(file))
+    first = held_key(str(file))
     replacement = tmp_path / "new"
     replacement.write_bytes(b"three")
     os.replace(replacement, file)
-    second = held_stat(str(file))
-    assert second.st_ino != first.st_ino and second.st_size == 5
-    assert tuple(second) == _fields(os.stat(file))
+    second = held_key(str(file))
+    assert second[0] != first[0] and second[1] == 5  # another inode, its size
+    assert second == _fields(os.stat(file))
 
 
 def test_errors_are_the_ones_os_stat_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as missing:
-        held_stat(str(tmp_path / "missing"))
+        held_key(str(tmp_path / "missing"))
     assert missing.value.filename == str(tmp_path / "missing")
     file = tmp_path / "file"
     file.write_bytes(b"")
     with pytest.raises(NotADirectoryError):
         os.stat(file / "below")  # what the caller would have seen
     with pytest.raises(OSError) as below:
-        held_stat(str(file / "below"))
+        held_key(str(file / "below"))
     assert below.value.errno == errno.ENOTDIR
 
 
@@ -70,9 +86,9 @@ def test_a_statx_refused_by_a_sandbox_falls_back_to_os_stat(
     file = tmp_path / "tasks.json"
     file.write_bytes(b"{}")
     monkeypatch.setattr(quick_stat, "_statx", refused)
-    assert tuple(held_stat(str(file))) == _fields(os.stat(file))
+    assert held_key(str(file)) == _fields(os.stat(file))
     with pytest.raises(FileNotFoundError):
-        held_stat(str(tmp_path / "missing"))  # os.stat's own error, then
+        held_key(str(tmp_path / "missing"))  # os.stat's own error, then
 
 
 def test_threads_each_get_their_own_files_answer(tmp_path: Path) -> None:
@@ -87,7 +103,7 @@ def test_threads_each_get_their_own_files_answer(tmp_path: Path) -> None:
         expected = _fields(os.stat(file))
         encoded = os.fsencode(file)
         for _ in range(3000):
-            if tuple(held_stat(encoded)) != expected:
+            if held_key(encoded) != expected:
                 wrong.append(file)
                 return
 
@@ -106,8 +122,8 @@ def test_threads_each_get_their_own_files_answer(tmp_path: Path) -> None:
 
 def test_only_a_local_file_system_gets_it(tmp_path: Path) -> None:
     assert not is_local("/proc/self")  # procfs: not in the list
-    assert stat_for("/proc/self") is os.stat
-    assert stat_for(tmp_path) is (held_stat if is_local(tmp_path) else os.stat)
+    assert stat_key_for("/proc/self") is os_key
+    assert stat_key_for(tmp_path) is (held_key if is_local(tmp_path) else os_key)
 
 
 def test_the_mount_table_decides_by_the_longest_mount_point_above(
@@ -141,9 +157,9 @@ def test_a_server_storage_uses_it_and_a_one_shot_command_never_loads_it(tmp_path
     path = tmp_path / "tasks.json"
     server = FileStorage(path, keep_document=True)
     command = FileStorage(path)
-    expected = held_stat if is_local(tmp_path) else os.stat
-    assert server._revisions._stat is expected and server._state._stat is expected
-    assert command._revisions._stat is os.stat and command._state._stat is os.stat
+    expected = held_key if is_local(tmp_path) else os_key
+    assert server._revisions._stat_key is expected and server._state._stat_key is expected
+    assert command._revisions._stat_key is os_key and command._state._stat_key is os_key
     loaded = subprocess.run(
         [
             sys.executable,

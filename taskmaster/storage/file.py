@@ -68,11 +68,12 @@ from taskmaster.storage.revision import (
     derive_revision,
     is_settled,
 )
+from taskmaster.storage.stat_key import os_key
 from taskmaster.storage.state_file import StateFile
 
 if TYPE_CHECKING:
     from taskmaster.storage.lock import DirectoryLock
-    from taskmaster.storage.quick_stat import StatFunction
+    from taskmaster.storage.stat_key import StatKeyFunction
     from taskmaster.storage.watch import FileWatcher
 
 T = TypeVar("T")
@@ -152,25 +153,25 @@ class FileStorage:
             if state_file is not None
             else self.path.parent / "state.json"
         )
-        stat: StatFunction = os.stat
-        state_stat = stat
+        stat_key: StatKeyFunction = os_key
+        state_stat_key = stat_key
         if keep_document:
-            from taskmaster.storage.quick_stat import stat_for
+            from taskmaster.storage.quick_stat import stat_key_for
 
-            stat = state_stat = stat_for(self.path.parent)
+            stat_key = state_stat_key = stat_key_for(self.path.parent)
             if state_path.parent != self.path.parent:  # named elsewhere: another file system?
-                state_stat = stat_for(state_path.parent)
+                state_stat_key = stat_key_for(state_path.parent)
         self._state = StateFile(
             state_path,
             Path(config_file).absolute() if config_file is not None else None,
-            stat=state_stat,
+            stat_key=state_stat_key,
         )
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.reference_lock = reference_lock
         self._reference_depth = 0
         self.durable = durable
-        self._revisions = RevisionFile(self.path, stat=stat)
+        self._revisions = RevisionFile(self.path, stat_key=stat_key)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
         self._journal = FileJournal(
             self.path,

@@ -9,7 +9,8 @@ system answers from the kernel's caches in a microsecond or two, so on Linux the
 
 On a network or FUSE file system a stat may wait for a server, and holding the GIL then would
 stop every thread of the process: there (and wherever `statx` is missing, or the mount table
-cannot be read) `os.stat` is used. `stat_for(directory)` chooses once per directory.
+cannot be read) `os.stat` is used. `stat_key_for(directory)` chooses once per directory. Both
+give a file's key (`stat_key`): what the checks compare.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import os
 import struct
 import sys
 import threading
-from collections.abc import Callable
-from typing import NamedTuple
+
+from taskmaster.storage.stat_key import StatKey, StatKeyFunction, os_key
 
 LOCAL_FILE_SYSTEMS = frozenset(
     {
@@ -55,62 +56,36 @@ _STATX_REFUSED = frozenset({errno.ENOSYS, errno.EPERM})
 _LAYOUT = struct.Struct("=I28xQQ48xqI4xqI4x8xII")
 
 
-class Stat(NamedTuple):
-    """The fields of `os.stat_result` that the checks compare."""
-
-    st_dev: int
-    st_ino: int
-    st_size: int
-    st_mtime_ns: int
-    st_ctime_ns: int
-
-
-StatFunction = Callable[[bytes], "Stat | os.stat_result"]
-"""Called with the path encoded (`os.fsencode`): a conversion fewer on every request."""
-
-
-def stat_for(directory: str | os.PathLike[str]) -> StatFunction:
+def stat_key_for(directory: str | os.PathLike[str]) -> StatKeyFunction:
     """The stat to use for files in `directory`: one that keeps the GIL where that is safe."""
     if _statx is None or not is_local(directory):
-        return os.stat
-    return held_stat
+        return os_key
+    return held_key
 
 
-def held_stat(path: str | bytes) -> Stat:
-    """`os.stat(path)`'s comparable fields, through statx, the GIL held throughout."""
+def held_key(path: str | bytes) -> StatKey:
+    """`stat_key.os_key(path)`, through statx, the GIL held throughout."""
     assert _statx is not None
     try:
         buffer = _buffers.statx
     except AttributeError:  # one per thread: another thread may run between the call and the read
         buffer = _buffers.statx = ctypes.create_string_buffer(_STATX_SIZE)
     # Exactly bytes, an int and a buffer: the types ctypes passes as char *, int and a pointer
-    # without argtypes (see `_load_statx`).
-    encoded = path if type(path) is bytes else os.fsencode(path)
-    if _statx(_AT_FDCWD, encoded, 0, _STATX_BASIC_STATS, buffer) != 0:
+    # without argtypes (see `_load_statx`): a str would go as a wide string.
+    if type(path) is not bytes:
+        path = os.fsencode(path)
+    if _statx(_AT_FDCWD, path, 0, _STATX_BASIC_STATS, buffer) != 0:
         code = ctypes.get_errno()
         if code in _STATX_REFUSED:  # a sandbox that filters statx out: stat the usual way
-            return _os_stat(path)
+            return os_key(path)
         shown = os.fsdecode(path)
         if code == errno.ENOENT:
             raise FileNotFoundError(code, os.strerror(code), shown)
         raise OSError(code, os.strerror(code), shown)
-    mask, ino, size, c_sec, c_nsec, m_sec, m_nsec, dev_major, dev_minor = _LAYOUT.unpack_from(
-        buffer
-    )
-    if mask & _NEEDED != _NEEDED:  # a file system that could not fill them: ask the usual way
-        return _os_stat(path)
-    return Stat(
-        os.makedev(dev_major, dev_minor),
-        ino,
-        size,
-        m_sec * 1_000_000_000 + m_nsec,
-        c_sec * 1_000_000_000 + c_nsec,
-    )
-
-
-def _os_stat(path: str | bytes) -> Stat:
-    st = os.stat(path)
-    return Stat(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    fields = _LAYOUT.unpack_from(buffer)
+    if fields[0] & _NEEDED != _NEEDED:  # a file system that could not fill them: ask the usual way
+        return os_key(path)
+    return fields[1:]  # the key's fields, in its order (`stat_key`), after the mask
 
 
 def is_local(directory: str | os.PathLike[str]) -> bool:
@@ -148,7 +123,7 @@ def _load_statx() -> ctypes._NamedFuncPointer | None:
     with contextlib.suppress(OSError, AttributeError):
         # PyDLL: the call keeps the GIL (CDLL would release it, as os.stat does). No argtypes:
         # converting five arguments through them cost 0.7 microseconds a call, a third of the
-        # system call's own time, and `held_stat`, the only caller, passes exactly the types
+        # system call's own time, and `held_key`, the only caller, passes exactly the types
         # ctypes converts by itself (bytes, ints below 2**31, a buffer).
         function = ctypes.PyDLL(None, use_errno=True).statx
         function.restype = ctypes.c_int

@@ -62,9 +62,10 @@ import orjson
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.kept import KeptFile
 from taskmaster.storage.regular import open_regular
+from taskmaster.storage.stat_key import key_of, os_key
 
 if TYPE_CHECKING:
-    from taskmaster.storage.quick_stat import Stat, StatFunction
+    from taskmaster.storage.stat_key import StatKey, StatKeyFunction
 
 RECORD_SIZE = 192
 """Every record has this size, so that one in-place write covers the whole previous one."""
@@ -94,7 +95,7 @@ class Signature(NamedTuple):
     ctime_ns: int
 
     @classmethod
-    def of(cls, st: os.stat_result | Stat) -> Signature:
+    def of(cls, st: os.stat_result) -> Signature:
         return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -117,8 +118,10 @@ class Version:
 @dataclass(frozen=True, slots=True)
 class _Pinned:
     version: Version
-    # The sidecar's (inode, mtime) when its record was read (stat'ed first); None if absent.
-    rev_key: tuple[int, int] | None
+    # The sidecar's key (`stat_key`) when its record was read (stat'ed first); None if absent.
+    rev_key: StatKey | None
+    # The task file's key: the version's signature, as the fast path's stat gives it.
+    task_key: StatKey
     # Held open only so that the inode numbers above cannot be reused; never read through.
     rev_fd: int | None
     task_fd: int
@@ -175,12 +178,12 @@ def above_every_derivation(recorded: RecordedRevision, signature: Signature) -> 
 class RevisionFile:
     """Reads and writes the sidecar, and answers "what is the current revision?" cheaply."""
 
-    def __init__(self, task_path: Path, *, stat: StatFunction = os.stat) -> None:
-        """`stat`: what the fast path's two stats call (a server's keeps the GIL where that is
-        safe: `quick_stat.stat_for`)."""
+    def __init__(self, task_path: Path, *, stat_key: StatKeyFunction = os_key) -> None:
+        """`stat_key`: what the fast path's two stats call (a server's keeps the GIL where that
+        is safe: `quick_stat.stat_key_for`)."""
         self.task_path = task_path
         self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
-        self._stat = stat
+        self._stat_key = stat_key
         self._path = os.fsencode(self.path)
         self._task_path = os.fsencode(task_path)
         self._pinned: _Pinned | None = None
@@ -198,17 +201,12 @@ class RevisionFile:
         # newer one is published, so an inode we compare against was pinned when we stat'ed it,
         # or the state is newer than our stat: either way the answer is not older than the call.
         try:
-            st = self._stat(self._path)
-            rev_key: tuple[int, int] | None = (st.st_ino, st.st_mtime_ns)
+            rev_key: StatKey | None = self._stat_key(self._path)
         except FileNotFoundError:
             rev_key = None
-        task_sig = Signature.of(self._stat(self._task_path))
+        task_key = self._stat_key(self._task_path)
         pinned = self._pinned
-        if (
-            pinned is not None
-            and pinned.rev_key == rev_key
-            and pinned.version.signature == task_sig
-        ):
+        if pinned is not None and pinned.rev_key == rev_key and pinned.task_key == task_key:
             return pinned.version
         return self._refresh()
 
@@ -220,13 +218,15 @@ class RevisionFile:
             except BaseException:
                 _close(rev_fd)
                 raise
-            task_sig = Signature.of(os.fstat(task_fd))
+            task_st = os.fstat(task_fd)
+            task_sig = Signature.of(task_st)
             if recorded is None or recorded.signature != task_sig:
                 _close(rev_fd)
                 _close(task_fd)
                 return Unvouched(recorded, task_sig)
             version = Version(recorded.revision, task_sig)
-            old, self._pinned = self._pinned, _Pinned(version, rev_key, rev_fd, task_fd)
+            pinned = _Pinned(version, rev_key, key_of(task_st), rev_fd, task_fd)
+            old, self._pinned = self._pinned, pinned
             if old is not None:
                 _close(old.rev_fd)
                 _close(old.task_fd)
@@ -234,15 +234,14 @@ class RevisionFile:
 
     def _open_recorded(
         self,
-    ) -> tuple[int | None, tuple[int, int] | None, RecordedRevision | None]:
+    ) -> tuple[int | None, StatKey | None, RecordedRevision | None]:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return None, None, ABSENT
         try:
             # The stat before the content: a record newer than its stat only costs a refresh.
-            st = os.fstat(fd)
-            rev_key = (st.st_ino, st.st_mtime_ns)
+            rev_key = key_of(os.fstat(fd))
             for _ in range(_READ_ATTEMPTS):
                 recorded = decode_record(os.pread(fd, 4096, 0))
                 if recorded is not None:

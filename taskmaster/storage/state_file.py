@@ -17,9 +17,10 @@ from taskmaster.errors import CorruptStateFile
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.base import ProjectState
 from taskmaster.storage.regular import open_regular
+from taskmaster.storage.stat_key import os_key
 
 if TYPE_CHECKING:
-    from taskmaster.storage.quick_stat import StatFunction
+    from taskmaster.storage.stat_key import StatKey, StatKeyFunction
 
 _UNUSED = object()
 
@@ -58,30 +59,34 @@ class StateFile:
     """
 
     def __init__(
-        self, state_file: Path, config_file: Path | None = None, *, stat: StatFunction = os.stat
+        self,
+        state_file: Path,
+        config_file: Path | None = None,
+        *,
+        stat_key: StatKeyFunction = os_key,
     ) -> None:
-        """`stat`: what `get` calls on every request (a server's keeps the GIL where that is
-        safe: `quick_stat.stat_for`)."""
+        """`stat_key`: what `get` calls on every request (a server's keeps the GIL where that is
+        safe: `quick_stat.stat_key_for`)."""
         self.path = state_file
         self.config_path = config_file
         # Encoded once: building Path objects (or encoding) cost more than the stat calls.
         self._state = os.fsencode(state_file)
         self._config = os.fsencode(config_file) if config_file is not None else None
-        self._stat = stat
+        self._stat_key = stat_key
         self._seen: tuple[object, object, ProjectState] | None = None
         """(state.json's stat key, config.json's or _UNUSED, the state)."""
 
     def get(self) -> ProjectState:
-        state_key = _stat_key(self._state, self._stat)
+        state_key = _key(self._state, self._stat_key)
         seen = self._seen
         if (
             seen is not None
             and seen[0] == state_key
-            and (seen[1] is _UNUSED or seen[1] == _stat_key(self._config, self._stat))
+            and (seen[1] is _UNUSED or seen[1] == _key(self._config, self._stat_key))
         ):
             return seen[2]
         # Both keys are taken before the reads: a change racing them costs a re-read later.
-        config_key = _stat_key(self._config, self._stat)
+        config_key = _key(self._config, self._stat_key)
         state, from_state = self._load()
         self._seen = (state_key, _UNUSED if from_state else config_key, state)
         return state
@@ -121,11 +126,10 @@ class StateFile:
         replace_file(self.path, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
 
-def _stat_key(path: bytes | None, stat: StatFunction = os.stat) -> tuple[int, ...] | None:
+def _key(path: bytes | None, stat_key: StatKeyFunction) -> StatKey | None:
     if path is None:
         return None
     try:
-        st = stat(path)
+        return stat_key(path)
     except FileNotFoundError:
         return None
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
