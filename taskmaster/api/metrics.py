@@ -132,10 +132,10 @@ class RequestTally:
     in a table of its own, summed when scraped.
 
     prometheus_client's Counter and Histogram take a lock for every value they change, four on
-    every request here, which was a sixth of a cached read's time in the app; a thread's own
-    table needs none. Scrapes read the other threads' tables while they count: a scrape may
-    miss a request still being counted (the next one has it), and a histogram's count is the
-    sum of its buckets, so the two never disagree.
+    every request here; a thread's own table needs none (README, "Freshness and the cached
+    read", has the figures). Scrapes read the other threads' tables while they count: a scrape
+    may miss a request still being counted (the next one has it), and a histogram's count is
+    the sum of its buckets, so the two never disagree.
     """
 
     REQUESTS = ("tm_http_requests", "HTTP requests by route template, method and status.")

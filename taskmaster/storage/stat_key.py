@@ -3,8 +3,9 @@
 A key is (inode, size, ctime seconds, ctime nanoseconds, mtime seconds, mtime nanoseconds,
 device major, device minor): statx's fields in the order it lays them out, so that the stat a
 server holds the GIL for (`quick_stat.held_key`) returns the tuple it unpacks as it is. Building
-a stat result and then a signature from it took half of every check's time. Two keys are equal
-exactly when those fields are, whichever function made them.
+a stat result and then a signature from it took about a quarter of the revision check's time
+(8.1 against 6.3 microseconds in one thread). Two keys are equal exactly when those fields are,
+whichever function made them.
 """
 
 from __future__ import annotations
