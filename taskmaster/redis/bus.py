@@ -119,7 +119,7 @@ class RedisBus:
                 backoff = min(MAX_BACKOFF, backoff * 2)
 
     def _listen_once(self) -> None:
-        pubsub = self.link.client.pubsub()  # type: ignore[no-untyped-call]  # redis-py: untyped
+        pubsub = self.link.client.pubsub()  # type: ignore[no-untyped-call, unused-ignore]  # untyped in older redis-py
         try:
             pubsub.subscribe(self.channel)
             while not self._stop.is_set():
