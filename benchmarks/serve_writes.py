@@ -397,11 +397,15 @@ def latency(tasks: int, rounds: int, per_round: int) -> dict[str, object]:
 def run(*, quick: bool = False) -> list[dict[str, object]]:
     rows = throughput(*((3, 2.0) if quick else (5, 4.0)))
     for tasks in LATENCY_SIZES:
-        # A write at 10,000 tasks takes ~20 ms: fewer of them, in as many rounds. Six per quick
-        # round, not three: with three, one slow write in a round moved its median, and the
-        # ratio's spread over one day's runs was 0.95-1.66 x; with six, 0.92-1.07 x.
-        per_round = (10 if quick else 30) if tasks <= 1000 else (6 if quick else 8)
-        rows.append(latency(tasks, 5 if quick else 6, per_round))
+        # A write at 10,000 tasks takes ~15 ms: fewer of them per round than at 100 tasks, in
+        # more rounds. Six per quick round, not three: with three, one slow write in a round
+        # moved its median, and the ratio's spread over one day's runs was 0.95-1.66 x; with
+        # six, 0.92-1.07 x. Nine quick rounds of eight, not five of six: single samples on a
+        # shared machine vary by half either way, and one run in five rounds still read 1.55 x
+        # where the others read 0.93-0.96 x; the median of nine rounds needs five disturbed.
+        per_round = (10 if quick else 30) if tasks <= 1000 else 8
+        rounds = 5 if tasks <= 1000 else 9
+        rows.append(latency(tasks, rounds if quick else rounds + 2, per_round))
     return rows
 
 
