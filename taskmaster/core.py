@@ -24,7 +24,7 @@ from taskmaster.bus import EventBus, LocalBus
 from taskmaster.commands.base import Command, Work, current_tag_of
 from taskmaster.errors import NotFound, TaskMasterError
 from taskmaster.events import CHANGE_REVERTED, FILE_CHANGED, Event
-from taskmaster.group_commit import GroupCommit
+from taskmaster.group_commit import GroupCommit, GroupStats
 from taskmaster.journal.changes import Change
 from taskmaster.journal.entry import Entry, Origin, default_actor, matches, new_entry
 from taskmaster.journal.reversions import reverted_places
@@ -86,6 +86,10 @@ class TaskMaster:
     @property
     def key(self) -> str:
         return self.storage.key
+
+    def write_groups(self) -> GroupStats:
+        """How this facade's writes were grouped into commits so far (`group_commit`)."""
+        return self._group.stats()
 
     # reads (no lock) ----------------------------------------------------------------------
     def revision(self) -> int:

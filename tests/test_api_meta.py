@@ -102,6 +102,17 @@ def test_metrics_export_cache_counters_and_invalidation_lag(api: Api) -> None:
     assert _sample(text, 'tm_cache_invalidation_lag_seconds_bucket{le="+Inf"}') >= 1
 
 
+def test_metrics_show_how_writes_were_grouped(api: Api) -> None:
+    before = _sample(api.get("/metrics").text, "tm_write_group_writes_total")
+    api.add("one")
+    api.add("two")
+    text = api.get("/metrics").text
+    # one request at a time: each write its own group, and nobody waited for anyone
+    assert _sample(text, "tm_write_group_writes_total") == before + 2
+    assert _sample(text, "tm_write_groups_total") == _sample(text, "tm_write_group_writes_total")
+    assert _sample(text, "tm_write_group_wait_seconds_total") == 0
+
+
 def test_metrics_speak_openmetrics_when_asked(api: Api) -> None:
     result = api.get("/metrics", headers={"Accept": "application/openmetrics-text"})
     assert result.headers["content-type"].startswith("application/openmetrics-text")

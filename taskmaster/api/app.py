@@ -88,6 +88,7 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     )
     metrics = Metrics(cache)
     metrics.watch_journal(core.storage)
+    metrics.watch_write_groups(core.write_groups)
     hub = EventHub(
         core.bus,
         metrics,

@@ -10,7 +10,7 @@ import bisect
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -26,6 +26,7 @@ from prometheus_client.utils import floatToGoString
 from taskmaster.cache import RevisionCache
 from taskmaster.errors import TaskMasterError
 from taskmaster.events import CHANGE_REVERTED, Event
+from taskmaster.group_commit import GroupStats
 from taskmaster.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -125,6 +126,31 @@ class _JournalCollector:
         # Registering must not touch the storage (it may be down when the server starts).
         yield GaugeMetricFamily("tm_journal_entries", "Entries the change journal holds.")
         yield GaugeMetricFamily("tm_journal_bytes", "Bytes the change journal takes.")
+
+
+class _WriteGroupCollector:
+    """How this process's writes were grouped into commits (`taskmaster.group_commit`): writes
+    per group is `tm_write_group_writes_total / tm_write_groups_total`."""
+
+    GROUPS = ("tm_write_groups", "Commits made by group commit, each of one or more writes.")
+    WRITES = ("tm_write_group_writes", "Writes those commits held.")
+    WAITED = (
+        "tm_write_group_wait_seconds",
+        "Seconds group leaders waited for the writers they expected.",
+    )
+
+    def __init__(self, stats: Callable[[], GroupStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._stats()
+        yield CounterMetricFamily(*self.GROUPS, value=stats.groups)
+        yield CounterMetricFamily(*self.WRITES, value=stats.writes)
+        yield CounterMetricFamily(*self.WAITED, value=stats.waited_seconds)
+
+    def describe(self) -> Iterator[Metric]:
+        for name, documentation in (self.GROUPS, self.WRITES, self.WAITED):
+            yield CounterMetricFamily(name, documentation)
 
 
 class RequestTally:
@@ -240,6 +266,11 @@ class Metrics:
     def watch_journal(self, storage: Storage) -> None:
         """Export the journal's entries and bytes (`tm_journal_entries`, `tm_journal_bytes`)."""
         self.registry.register(_JournalCollector(storage))
+
+    def watch_write_groups(self, stats: Callable[[], GroupStats]) -> None:
+        """Export how writes were grouped (`tm_write_groups_total`, `tm_write_group_writes_total`,
+        `tm_write_group_wait_seconds_total`), read from `stats()` at scrape time."""
+        self.registry.register(_WriteGroupCollector(stats))
 
     def watch_redis(self, link: SharedLink, l2: SharedCache) -> None:
         """Export Redis's state, the shared cache and pub/sub delivery (with `observe_remote`)."""
