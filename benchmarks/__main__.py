@@ -66,6 +66,8 @@ def _format_row(row: dict[str, object]) -> str:
             f"L2 hits {row['l2_hits']:.0f} / misses {row['l2_misses']:.0f}: "
             f"hit rate {row['l2_hit_rate']:.0%}"
         )
+    if isinstance(row.get("writes_per_group"), float):
+        figures.append(f"{row['writes_per_group']:.1f} writes a group")
     if isinstance(row.get("peak_mib"), float):
         figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):

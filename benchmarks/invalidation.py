@@ -33,6 +33,7 @@ from benchmarks.project import (
     STORAGE_URL_ENV,
     postgres_cluster,
     postgres_project,
+    scraped,
     scratch_project,
     start_server,
     start_url_server,
@@ -211,14 +212,6 @@ def _direct_set_status(writer: TaskMaster) -> Callable[[str, str], object]:
     )
 
 
-def _metric(port: int, name: str) -> float:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/metrics")
-    text = conn.getresponse().read().decode()
-    conn.close()
-    return sum(float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
-
-
 def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str, object]:
     """A read-heavy mix on 3 instances sharing Redis: one write, then reads spread over the
     instances (the collection and single tasks). Counts the shared cache's hits on L1 misses."""
@@ -229,7 +222,7 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
         writer = open_project(root, settings=Settings(redis_url=redis_url)).core
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         names = ("tm_l2_cache_hits_total", "tm_l2_cache_misses_total")
-        before = [sum(_metric(port, name) for port in ports) for name in names]
+        before = [sum(scraped(port, name) for port in ports) for name in names]
         for i in range(rounds):
             _direct_set_status(writer)(str(1 + i % TASKS), ("in-progress", "done")[i // TASKS % 2])
             for _ in range(reads_per_write):
@@ -238,7 +231,7 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
                 conn.request("GET", path)
                 conn.getresponse().read()
         hits, misses = (
-            sum(_metric(port, name) for port in ports) - start
+            sum(scraped(port, name) for port in ports) - start
             for name, start in zip(names, before, strict=True)
         )
         writer.close()

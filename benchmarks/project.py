@@ -4,6 +4,7 @@ handling is the harness's)."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -151,11 +152,28 @@ def start_url_server(
     )
 
 
+def scraped(port: int, name: str) -> float:
+    """The value of metric `name` on the server at `port`'s /metrics: summed over its label
+    sets, if it has any."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    return sum(
+        float(line.rsplit(maxsplit=1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
+
+
 __all__ = [
     "POSTGRES_DURABILITY",
     "create_project",
     "postgres_cluster",
     "postgres_project",
+    "scraped",
     "scratch_project",
     "start_http",
     "start_server",

@@ -51,6 +51,7 @@ from benchmarks.project import (
     create_project,
     postgres_cluster,
     postgres_project,
+    scraped,
     start_http,
     start_server,
     start_url_server,
@@ -205,6 +206,11 @@ def _sqlite_held(db: Path) -> dict[int, Any]:
         connection.close()
 
 
+def _write_groups(port: int) -> tuple[float, float]:
+    """(commits, writes they held) so far, as the server at `port` counts them."""
+    return scraped(port, "tm_write_groups_total"), scraped(port, "tm_write_group_writes_total")
+
+
 def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
     with (
         tempfile.TemporaryDirectory(prefix="tm-bench-serve-") as scratch,
@@ -274,6 +280,11 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
             _clients_round(case, target, 0.3, statuses[case])
             if case in holders:
                 lost[case] += lost_writes(statuses[case], holders[case]())
+        # How each server grouped the measured rounds' writes into commits, from its metrics.
+        grouped_ports = {
+            case: int(targets[case]) for case in ("tm serve", UNLOCKED, POSTGRES) if case in targets
+        }
+        before = {case: _write_groups(port) for case, port in grouped_ports.items()}
         measured: dict[str, list[tuple[int, int, str]]] = {case: [] for case in targets}
         for round_ in range(rounds):
             order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
@@ -281,6 +292,11 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
                 measured[case].append(_clients_round(case, targets[case], seconds, statuses[case]))
                 if case in holders:
                     lost[case] += lost_writes(statuses[case], holders[case]())
+        writes_per_group = {}
+        for case, port in grouped_ports.items():
+            (groups, writes), (groups_before, writes_before) = _write_groups(port), before[case]
+            if groups > groups_before:
+                writes_per_group[case] = (writes - writes_before) / (groups - groups_before)
     rates = {case: [ack / seconds for ack, _, _ in runs] for case, runs in measured.items()}
     rows: list[dict[str, object]] = []
     for case, runs in measured.items():
@@ -299,6 +315,8 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         }
         if case in lost:
             row["lost_writes"] = lost[case]
+        if case in writes_per_group:
+            row["writes_per_group"] = writes_per_group[case]
         if case in ("tm serve", POSTGRES):
             row["ratio_to_sqlite_http"] = statistics.median(
                 ours / theirs

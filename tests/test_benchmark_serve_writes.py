@@ -142,9 +142,11 @@ def test_the_lost_writes_gate_fails_on_a_lost_write() -> None:
     gates = [
         g
         for g in load_gates()
-        if g["benchmark"] == "serve_writes" and "tm serve, 8 clients".startswith(g["case"])
+        if g["benchmark"] == "serve_writes"
+        and "tm serve, 8 clients".startswith(g["case"])
+        and g["figure"] in ("lost_writes", "acknowledged", "failed")
     ]
-    assert len(gates) == 3  # lost, acknowledged, failed
+    assert len(gates) == 3
     row = {
         "benchmark": "serve_writes",
         "case": "tm serve, 8 clients, 100 tasks",
@@ -155,6 +157,26 @@ def test_the_lost_writes_gate_fails_on_a_lost_write() -> None:
     assert all(v.passed for v in check([row], gates))
     assert not all(v.passed for v in check([{**row, "lost_writes": 1}], gates))
     assert not all(v.passed for v in check([{**row, "acknowledged": 0}], gates))
+
+
+def test_the_group_size_gates_fail_groups_of_one_cohort() -> None:
+    gates = [
+        g
+        for g in load_gates()
+        if g["benchmark"] == "serve_writes" and g["figure"] == "writes_per_group"
+    ]
+    assert len(gates) == 2  # the file and PostgreSQL
+
+    def rows(writes_per_group: float) -> list[dict[str, object]]:
+        return [
+            {"benchmark": "serve_writes", "case": case, "writes_per_group": writes_per_group}
+            for case in ("tm serve, 8 clients, 100 tasks", "tm serve (PostgreSQL), 8 clients")
+        ]
+
+    # Lingering for the writers the last group answered: 7.8-7.9; taking only those who queued
+    # during the last commit: 3.95-3.99.
+    assert [v.passed for v in check(rows(7.8), gates)] == [True, True]
+    assert [v.passed for v in check(rows(3.99), gates)] == [False, False]
 
 
 def test_gate_with_a_missing_gates_file_exits_2(
@@ -172,7 +194,7 @@ def test_the_postgres_server_gates_fail_on_a_lost_write_or_a_transaction_per_wri
         for g in load_gates()
         if g["benchmark"] == "serve_writes" and g["case"] == "tm serve (PostgreSQL), 8 clients"
     ]
-    assert len(gates) == 4  # lost, acknowledged, failed, the ratio to SQLite
+    assert len(gates) == 5  # lost, acknowledged, failed, the ratio to SQLite, the group size
     row = {
         "benchmark": "serve_writes",
         "case": "tm serve (PostgreSQL), 8 clients, 100 tasks",
@@ -180,6 +202,7 @@ def test_the_postgres_server_gates_fail_on_a_lost_write_or_a_transaction_per_wri
         "acknowledged": 10,
         "failed": 0,
         "ratio_to_sqlite_http": 0.38,  # the lowest of the three runs with group commit
+        "writes_per_group": 7.8,
     }
     assert all(v.passed for v in check([row], gates))
     assert not all(v.passed for v in check([{**row, "lost_writes": 1}], gates))
