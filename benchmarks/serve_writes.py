@@ -18,6 +18,10 @@ changing its own task's status in a loop (two statuses in turn, so every request
                stack's ceiling, and what the 8 clients themselves can reach;
 - sqlite bare: 8 processes, each its own UPDATE-and-commit loop with no HTTP: for reference.
 
+Each tm serve's own counters (`/metrics`, scraped before and after the measured rounds) give
+`writes_per_group`, the writes a commit held, and `wait_per_group_ms`, how long a group's leader
+waited for the writers it expected (`taskmaster/group_commit.py`).
+
 The cases take turns over rounds, in alternating order (as benchmarks/api.py), and tm serve's
 ratio is the median of the rounds' ratios, so both sides of each ratio were measured seconds
 apart. Every response must be 2xx; after every round the task file must hold each client's
@@ -206,9 +210,14 @@ def _sqlite_held(db: Path) -> dict[int, Any]:
         connection.close()
 
 
-def _write_groups(port: int) -> tuple[float, float]:
-    """(commits, writes they held) so far, as the server at `port` counts them."""
-    return scraped(port, "tm_write_groups_total"), scraped(port, "tm_write_group_writes_total")
+def _write_groups(port: int) -> tuple[float, float, float]:
+    """(commits, writes they held, seconds leaders waited) so far, as the server at `port`
+    counts them."""
+    return (
+        scraped(port, "tm_write_groups_total"),
+        scraped(port, "tm_write_group_writes_total"),
+        scraped(port, "tm_write_group_wait_seconds_total"),
+    )
 
 
 def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
@@ -292,11 +301,17 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
                 measured[case].append(_clients_round(case, targets[case], seconds, statuses[case]))
                 if case in holders:
                     lost[case] += lost_writes(statuses[case], holders[case]())
-        writes_per_group = {}
+        grouping: dict[str, dict[str, float]] = {}
         for case, port in grouped_ports.items():
-            (groups, writes), (groups_before, writes_before) = _write_groups(port), before[case]
-            if groups > groups_before:
-                writes_per_group[case] = (writes - writes_before) / (groups - groups_before)
+            groups, writes, waited = (
+                after - earlier
+                for after, earlier in zip(_write_groups(port), before[case], strict=True)
+            )
+            if groups > 0:
+                grouping[case] = {
+                    "writes_per_group": writes / groups,
+                    "wait_per_group_ms": waited / groups * 1000,
+                }
     rates = {case: [ack / seconds for ack, _, _ in runs] for case, runs in measured.items()}
     rows: list[dict[str, object]] = []
     for case, runs in measured.items():
@@ -315,8 +330,7 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         }
         if case in lost:
             row["lost_writes"] = lost[case]
-        if case in writes_per_group:
-            row["writes_per_group"] = writes_per_group[case]
+        row.update(grouping.get(case, {}))
         if case in ("tm serve", POSTGRES):
             row["ratio_to_sqlite_http"] = statistics.median(
                 ours / theirs
