@@ -121,7 +121,13 @@ class GroupCommit:
                 group = []
             else:  # nobody is committing, and this step is still queued: lead
                 self._leading = True
-                self._wait_for_expected()
+                try:
+                    self._wait_for_expected()
+                except BaseException:  # interrupted while waiting: leave nothing held
+                    self._queue.remove(request)
+                    self._leading = False
+                    self._changed.notify_all()
+                    raise
                 group, self._queue = self._queue[:MAX_GROUP], self._queue[MAX_GROUP:]
         if group:
             started = time.perf_counter()

@@ -300,6 +300,29 @@ def test_a_writer_that_does_not_come_back_costs_one_wait() -> None:
     assert len(outcomes) == 2
 
 
+class _InterruptedOnce(_FixedBudget):
+    """A linger whose first wait is interrupted, as Ctrl+C interrupts a CLI's main thread."""
+
+    def budget(self) -> float:
+        if not getattr(self, "interrupted", False):
+            self.interrupted = True
+            raise KeyboardInterrupt
+        return 0.0
+
+
+def test_a_leader_interrupted_while_lingering_leaves_the_queue_to_the_next() -> None:
+    storage = _Slow(0.0)
+    group = GroupCommit(lambda: storage, linger=_InterruptedOnce(3, 0.0))  # type: ignore[arg-type,return-value]
+    with pytest.raises(KeyboardInterrupt):
+        group.submit(Step(lambda _: "lost"), lambda _: None)
+    outcomes: list[Any] = []
+    thread = _submit_in_thread(group, outcomes)
+    thread.join(30)
+    assert not thread.is_alive(), "the interrupted leader kept the turn"
+    assert storage.groups == [1]  # the interrupted write was not committed later by another
+    assert isinstance(outcomes[0], Commit) and outcomes[0].result == "x"
+
+
 def _looping_writers(linger: Linger, writers: int, writes: int) -> GroupCommit:
     """`writers` threads, each writing `writes` times and taking a moment between writes to
     answer its client, against commits that take 3 ms."""
