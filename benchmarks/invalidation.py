@@ -212,6 +212,11 @@ def _direct_set_status(writer: TaskMaster) -> Callable[[str, str], object]:
     )
 
 
+def _summed(ports: list[int], names: tuple[str, ...]) -> list[float]:
+    """Each metric of `names` summed over the servers at `ports` (one scrape each)."""
+    return [sum(values) for values in zip(*(scraped(port, *names) for port in ports), strict=True)]
+
+
 def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str, object]:
     """A read-heavy mix on 3 instances sharing Redis: one write, then reads spread over the
     instances (the collection and single tasks). Counts the shared cache's hits on L1 misses."""
@@ -222,7 +227,7 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
         writer = open_project(root, settings=Settings(redis_url=redis_url)).core
         conns = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for port in ports]
         names = ("tm_l2_cache_hits_total", "tm_l2_cache_misses_total")
-        before = [sum(scraped(port, name) for port in ports) for name in names]
+        before = _summed(ports, names)
         for i in range(rounds):
             _direct_set_status(writer)(str(1 + i % TASKS), ("in-progress", "done")[i // TASKS % 2])
             for _ in range(reads_per_write):
@@ -231,8 +236,7 @@ def _l2_hit_rate(redis_url: str, rounds: int, reads_per_write: int) -> dict[str,
                 conn.request("GET", path)
                 conn.getresponse().read()
         hits, misses = (
-            sum(scraped(port, name) for port in ports) - start
-            for name, start in zip(names, before, strict=True)
+            after - start for after, start in zip(_summed(ports, names), before, strict=True)
         )
         writer.close()
         for conn in conns:

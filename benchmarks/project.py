@@ -152,20 +152,21 @@ def start_url_server(
     )
 
 
-def scraped(port: int, name: str) -> float:
-    """The value of metric `name` on the server at `port`'s /metrics: summed over its label
-    sets, if it has any."""
+def scraped(port: int, *names: str) -> tuple[float, ...]:
+    """The values of metrics `names` on the server at `port`, from one read of its /metrics:
+    each summed over its label sets, if it has any (0 where the metric is absent)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()
     finally:
         conn.close()
-    return sum(
-        float(line.rsplit(maxsplit=1)[1])
-        for line in text.splitlines()
-        if line.startswith((name + " ", name + "{"))
-    )
+    totals = dict.fromkeys(names, 0.0)
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name in totals:
+            totals[name] += float(line.rsplit(maxsplit=1)[1])
+    return tuple(totals[name] for name in names)
 
 
 __all__ = [

@@ -213,11 +213,13 @@ def _sqlite_held(db: Path) -> dict[int, Any]:
 def _write_groups(port: int) -> tuple[float, float, float]:
     """(commits, writes they held, seconds leaders waited) so far, as the server at `port`
     counts them."""
-    return (
-        scraped(port, "tm_write_groups_total"),
-        scraped(port, "tm_write_group_writes_total"),
-        scraped(port, "tm_write_group_wait_seconds_total"),
+    groups, writes, waited = scraped(
+        port,
+        "tm_write_groups_total",
+        "tm_write_group_writes_total",
+        "tm_write_group_wait_seconds_total",
     )
+    return groups, writes, waited
 
 
 def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
