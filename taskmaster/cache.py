@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import fnmatch
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
-
-from cachetools import TTLCache
 
 from taskmaster.events import Event
 
@@ -37,6 +36,8 @@ class SecondLevel(Protocol[V]):
 class _Entry(Generic[V]):
     value: V
     revision: int
+    expires: float
+    """On the cache's clock."""
 
 
 @dataclass(slots=True)
@@ -58,11 +59,19 @@ class RevisionCache(Generic[V]):
         ttl: float = DEFAULT_TTL,
         enabled: bool = True,
         second_level: SecondLevel[V] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """At most `maxsize` entries, each for at most `ttl` seconds of `clock`: an entry is
+        only ever used while its revision is current, so these bound memory, not staleness."""
         self._current_revision = current_revision
         self.second_level = second_level
-        self._entries: TTLCache[str, _Entry[V]] = TTLCache(maxsize=maxsize, ttl=ttl)
-        self._lock = threading.Lock()  # cachetools caches are not thread-safe
+        # A dict in the order entries were built, not cachetools' TTLCache: a hit there took
+        # 0.87 of the 1.2 microseconds a hit cost, on the path of every cached request.
+        self._entries: dict[str, _Entry[V]] = {}
+        self._maxsize = maxsize
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
         self._newest = 0
         self.enabled = enabled
         self.stats = CacheStats()
@@ -80,7 +89,7 @@ class RevisionCache(Generic[V]):
         revision = self._current_revision()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry.revision == revision:
+            if entry is not None and entry.revision == revision and entry.expires > self._clock():
                 self.stats.hits += 1
                 return entry.value, entry.revision
             self.stats.misses += 1
@@ -97,12 +106,26 @@ class RevisionCache(Generic[V]):
 
     def _install(self, key: str, value: V, revision: int) -> bool:
         with self._lock:
-            if revision >= self._newest:
-                self._newest = revision
-                self._entries[key] = _Entry(value, revision)
-                return True
-            self.stats.refused += 1
-            return False
+            if revision < self._newest:
+                self.stats.refused += 1
+                return False
+            self._newest = revision
+            if self._maxsize <= 0:
+                return False
+            now = self._clock()
+            self._entries.pop(key, None)  # to the end: the newest built
+            if len(self._entries) >= self._maxsize:
+                self._make_room(now)
+            self._entries[key] = _Entry(value, revision, now + self._ttl)
+            return True
+
+    def _make_room(self, now: float) -> None:
+        """Drop the expired entries, else the one built longest ago (callers hold the lock)."""
+        expired = [key for key, entry in self._entries.items() if entry.expires <= now]
+        for key in expired:
+            del self._entries[key]
+        if not expired:
+            del self._entries[next(iter(self._entries))]
 
     def clear_pattern(self, pattern: str) -> int:
         """Drop every entry whose key matches the glob `pattern`; returns how many."""
@@ -123,5 +146,7 @@ class RevisionCache(Generic[V]):
         self.clear_pattern("*")
 
     def __len__(self) -> int:
+        """The entries not yet expired."""
         with self._lock:
-            return len(self._entries)
+            now = self._clock()
+            return sum(1 for entry in self._entries.values() if entry.expires > now)

@@ -190,3 +190,56 @@ def test_the_bus_fed_cache_is_wired_by_subscribing_on_event(tmp_path: Path) -> N
     project.execute(AddTask(values={"title": "x"}))
     assert len(cache) == 0
     assert cache.stats.invalidations == 1
+
+
+def test_an_entry_lives_for_the_ttl_at_most() -> None:
+    now = [100.0]
+    cache: RevisionCache[str] = RevisionCache(lambda: 1, ttl=10, clock=lambda: now[0])
+    builds: list[float] = []
+
+    def build() -> tuple[str, int]:
+        builds.append(now[0])
+        return "v", 1
+
+    cache.get_or_build("a", build)
+    now[0] = 109.9
+    cache.get_or_build("a", build)
+    assert builds == [100.0] and len(cache) == 1
+    now[0] = 110.0  # expired: built again, though the revision is the same
+    assert len(cache) == 0
+    cache.get_or_build("a", build)
+    assert builds == [100.0, 110.0]
+
+
+def test_a_full_cache_drops_expired_entries_first_then_the_oldest_built() -> None:
+    now = [0.0]
+    cache: RevisionCache[str] = RevisionCache(lambda: 1, maxsize=2, ttl=10, clock=lambda: now[0])
+    built: list[str] = []
+
+    def builder(key: str) -> tuple[str, int]:
+        built.append(key)
+        return key, 1
+
+    cache.get_or_build("a", lambda: builder("a"))
+    now[0] = 5.0
+    cache.get_or_build("b", lambda: builder("b"))
+    now[0] = 6.0
+    cache.get_or_build("c", lambda: builder("c"))  # full: "a" goes, the oldest built
+    assert len(cache) == 2
+    for key in ("b", "c"):
+        cache.get_or_build(key, lambda: builder("again"))
+    assert built == ["a", "b", "c"]
+    now[0] = 15.5  # "b" expired: it makes room, "c" stays
+    cache.get_or_build("d", lambda: builder("d"))
+    cache.get_or_build("c", lambda: builder("again"))
+    assert built == ["a", "b", "c", "d"]
+    cache.get_or_build("a", lambda: builder("a"))  # "a" was dropped: built again
+    assert built[-1] == "a"
+
+
+def test_a_cache_of_size_zero_keeps_nothing() -> None:
+    cache: RevisionCache[str] = RevisionCache(lambda: 1, maxsize=0)
+    builds: list[int] = []
+    for _ in range(2):
+        cache.get_or_build("a", lambda: (builds.append(1), ("v", 1))[1])
+    assert builds == [1, 1] and len(cache) == 0
