@@ -55,10 +55,12 @@ from taskmaster.storage.base import (
     Step,
     journal_entry,
 )
+from taskmaster.storage.change_gate import gate_for
 from taskmaster.storage.regular import open_regular
 from taskmaster.storage.resident import Resident, run_steps
 from taskmaster.storage.revision import (
     ABSENT,
+    REVISION_SUFFIX,
     SETTLE_WINDOW_NS,
     RecordedRevision,
     RevisionFile,
@@ -72,6 +74,7 @@ from taskmaster.storage.stat_key import os_key
 from taskmaster.storage.state_file import StateFile
 
 if TYPE_CHECKING:
+    from taskmaster.storage.change_gate import ChangeGate
     from taskmaster.storage.lock import DirectoryLock
     from taskmaster.storage.stat_key import StatKeyFunction
     from taskmaster.storage.watch import FileWatcher
@@ -153,25 +156,27 @@ class FileStorage:
             if state_file is not None
             else self.path.parent / "state.json"
         )
+        config_path = Path(config_file).absolute() if config_file is not None else None
         stat_key: StatKeyFunction = os_key
         state_stat_key = stat_key
+        self._gate: ChangeGate | None = None
         if keep_document:
-            from taskmaster.storage.quick_stat import stat_key_for
+            from taskmaster.storage.quick_stat import held_key, stat_key_for
 
             stat_key = state_stat_key = stat_key_for(self.path.parent)
             if state_path.parent != self.path.parent:  # named elsewhere: another file system?
                 state_stat_key = stat_key_for(state_path.parent)
-        self._state = StateFile(
-            state_path,
-            Path(config_file).absolute() if config_file is not None else None,
-            stat_key=state_stat_key,
-        )
+            if stat_key is held_key and state_stat_key is held_key:  # local file systems
+                watched = [self.path, self.path.with_name(self.path.name + REVISION_SUFFIX)]
+                watched += [state_path, *([config_path] if config_path is not None else [])]
+                self._gate = gate_for(watched)
+        self._state = StateFile(state_path, config_path, stat_key=state_stat_key, gate=self._gate)
         self.lock_path = lock_path_for(self.path)
         self.lock_timeout = lock_timeout
         self.reference_lock = reference_lock
         self._reference_depth = 0
         self.durable = durable
-        self._revisions = RevisionFile(self.path, stat_key=stat_key)
+        self._revisions = RevisionFile(self.path, stat_key=stat_key, gate=self._gate)
         # `journal=False` only measures what the journal costs (the benchmarks' baseline).
         self._journal = FileJournal(
             self.path,
@@ -666,6 +671,8 @@ class FileStorage:
                 orphan.unlink()
 
     def close(self) -> None:
+        if self._gate is not None:
+            self._gate.close()
         self._revisions.close()
         self._journal.close()
 

@@ -10,7 +10,7 @@ A reader trusts the counter only while the task file still shows that signature,
 descriptor open on both inodes it validated: an inode number cannot be reused while a descriptor
 holds it, so "same inode number as the pinned one" really means "the same file". The fast path is
 two ``stat`` calls (in a server, ones that keep the GIL on a local file system:
-`quick_stat.py`).
+`quick_stat.py`; and while an inotify queue over the files stays empty, none: `change_gate.py`).
 
 Anything else that changed the task file (an editor, the reference Node tool, ``touch``, ``git
 checkout``, a lost sidecar) shows up as a signature mismatch. Readers then *derive* the revision
@@ -60,11 +60,13 @@ from typing import TYPE_CHECKING, NamedTuple
 import orjson
 
 from taskmaster.storage.atomic import replace_file
+from taskmaster.storage.change_gate import Gated
 from taskmaster.storage.kept import KeptFile
 from taskmaster.storage.regular import open_regular
 from taskmaster.storage.stat_key import key_of, os_key
 
 if TYPE_CHECKING:
+    from taskmaster.storage.change_gate import ChangeGate
     from taskmaster.storage.stat_key import StatKey, StatKeyFunction
 
 RECORD_SIZE = 192
@@ -178,9 +180,16 @@ def above_every_derivation(recorded: RecordedRevision, signature: Signature) -> 
 class RevisionFile:
     """Reads and writes the sidecar, and answers "what is the current revision?" cheaply."""
 
-    def __init__(self, task_path: Path, *, stat_key: StatKeyFunction = os_key) -> None:
+    def __init__(
+        self,
+        task_path: Path,
+        *,
+        stat_key: StatKeyFunction = os_key,
+        gate: ChangeGate | None = None,
+    ) -> None:
         """`stat_key`: what the fast path's two stats call (a server's keeps the GIL where that
-        is safe: `quick_stat.stat_key_for`)."""
+        is safe: `quick_stat.stat_key_for`). `gate`: one watching the task file and the
+        sidecar, which spares those stats while nothing changed (`change_gate.py`)."""
         self.task_path = task_path
         self.path = task_path.with_name(task_path.name + REVISION_SUFFIX)
         self._stat_key = stat_key
@@ -190,6 +199,10 @@ class RevisionFile:
         self._refresh_lock = threading.Lock()
         self._in_place = True
         self._writer = KeptFile(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        self._gated: Gated[Version | Unvouched] | None = None
+        if gate is not None:
+            # Only a vouched version is kept: an unvouched one is polled until it settles.
+            self._gated = Gated(gate, self._stat_current, lambda found: isinstance(found, Version))
 
     # reading ------------------------------------------------------------------------------
     def current(self) -> Version | Unvouched:
@@ -197,6 +210,10 @@ class RevisionFile:
         vouch for it: either a writer is between its task file rename and its sidecar update, or
         another program changed the file. The caller then polls or derives (`derive_revision`).
         """
+        gated = self._gated
+        return gated.get() if gated is not None else self._stat_current()
+
+    def _stat_current(self) -> Version | Unvouched:
         # Stat before loading the pinned state. A pinned state's descriptors stay open until a
         # newer one is published, so an inode we compare against was pinned when we stat'ed it,
         # or the state is newer than our stat: either way the answer is not older than the call.

@@ -16,10 +16,12 @@ import orjson
 from taskmaster.errors import CorruptStateFile
 from taskmaster.storage.atomic import replace_file
 from taskmaster.storage.base import ProjectState
+from taskmaster.storage.change_gate import Gated
 from taskmaster.storage.regular import open_regular
 from taskmaster.storage.stat_key import os_key
 
 if TYPE_CHECKING:
+    from taskmaster.storage.change_gate import ChangeGate
     from taskmaster.storage.stat_key import StatKey, StatKeyFunction
 
 _UNUSED = object()
@@ -64,9 +66,11 @@ class StateFile:
         config_file: Path | None = None,
         *,
         stat_key: StatKeyFunction = os_key,
+        gate: ChangeGate | None = None,
     ) -> None:
         """`stat_key`: what `get` calls on every request (a server's keeps the GIL where that is
-        safe: `quick_stat.stat_key_for`)."""
+        safe: `quick_stat.stat_key_for`). `gate`: one watching both files, which spares those
+        stats while nothing changed (`change_gate.py`)."""
         self.path = state_file
         self.config_path = config_file
         # Encoded once: building Path objects (or encoding) cost more than the stat calls.
@@ -75,8 +79,13 @@ class StateFile:
         self._stat_key = stat_key
         self._seen: tuple[object, object, ProjectState] | None = None
         """(state.json's stat key, config.json's or _UNUSED, the state)."""
+        self._gated = Gated(gate, self._stat_get) if gate is not None else None
 
     def get(self) -> ProjectState:
+        gated = self._gated
+        return gated.get() if gated is not None else self._stat_get()
+
+    def _stat_get(self) -> ProjectState:
         state_key = _key(self._state, self._stat_key)
         seen = self._seen
         if (
