@@ -43,6 +43,17 @@ def test_equivalent_queries_share_one_entry(api: Api) -> None:
     assert api.cache.stats.hits == hits + 1
 
 
+def test_a_plain_list_and_one_naming_the_defaults_share_one_entry(api: Api) -> None:
+    """A request without a query skips the parsing; it must mean what the defaults mean."""
+    plain = api.get("/api/v1/tasks")
+    hits = api.cache.stats.hits
+    spelled = api.get("/api/v1/tasks", query_string="ready=false&with_subtasks=true&junk=1")
+    assert api.cache.stats.hits == hits + 1
+    assert spelled.content == plain.content
+    api.get("/api/v1/tasks", query_string="with_subtasks=false")
+    assert api.cache.stats.hits == hits + 1  # not the defaults: an entry of its own
+
+
 def test_a_write_through_the_api_makes_the_next_get_fresh(api: Api) -> None:
     assert api.get("/api/v1/tasks/1").json["status"] == "pending"
     api.put("/api/v1/tasks/1/status", {"status": "done"})

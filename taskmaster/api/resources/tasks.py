@@ -3,6 +3,8 @@ and the task to work on next. Bodies use the stored task shape (camelCase, like 
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 import falcon
@@ -34,6 +36,54 @@ def _without_subtasks(task: Task) -> Task:
     return {key: value for key, value in task.items() if key != "subtasks"}
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """What `GET /api/v1/tasks` was asked, validated (a 400 naming the parameter otherwise)."""
+
+    tag: str | None = None
+    statuses: tuple[str, ...] | None = None
+    ready: bool = False
+    with_subtasks: bool = True
+    limit: int = 0
+    cursor: str | None = None
+    fields: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, req: falcon.Request) -> ListQuery:
+        if not req.query_string:  # a board's or an agent's plain poll: nothing to parse
+            return _PLAIN_LIST
+        # In the order a request with several bad parameters has always been told about them.
+        tag = inputs.query_tag(req)
+        statuses = inputs.query_statuses(req)
+        ready = inputs.query_bool(req, "ready", False)
+        with_subtasks = inputs.query_bool(req, "with_subtasks", True)
+        limit = inputs.query_int(req, "limit", 0, minimum=1, maximum=100_000)
+        cursor = req.get_param("cursor") or None
+        fields_text = req.get_param("fields")
+        try:
+            fields = paging.parse_fields(fields_text) if fields_text is not None else None
+        except ValueError as err:
+            raise invalid("fields", str(err)) from None
+        return cls(
+            tag, tuple(statuses) if statuses else None, ready, with_subtasks, limit, cursor, fields
+        )
+
+    @functools.cached_property
+    def cache_params(self) -> dict[str, object]:
+        """The cache key's parameters besides the tag (which may be the current one)."""
+        return {
+            "status": ",".join(self.statuses) if self.statuses else None,
+            "ready": self.ready,
+            "with_subtasks": self.with_subtasks,
+            "limit": self.limit,
+            "cursor": self.cursor,
+            "fields": ",".join(self.fields) if self.fields is not None else None,
+        }
+
+
+_PLAIN_LIST = ListQuery()
+
+
 class TaskCollection:
     def __init__(self, state: ApiState) -> None:
         self.state = state
@@ -45,17 +95,10 @@ class TaskCollection:
         continues after its last task, and `changed` says the tag changed since the first
         page (see `taskmaster.paging`)."""
         core = self.state.core
-        tag = self.state.tag_or_current(inputs.query_tag(req))
-        statuses = inputs.query_statuses(req)
-        ready = inputs.query_bool(req, "ready", False)
-        with_subtasks = inputs.query_bool(req, "with_subtasks", True)
-        limit = inputs.query_int(req, "limit", 0, minimum=1, maximum=100_000)
-        cursor = req.get_param("cursor") or None
-        fields_text = req.get_param("fields")
-        try:
-            fields = paging.parse_fields(fields_text) if fields_text is not None else None
-        except ValueError as err:
-            raise invalid("fields", str(err)) from None
+        query = ListQuery.of(req)
+        tag = self.state.tag_or_current(query.tag)
+        statuses, ready, with_subtasks = query.statuses, query.ready, query.with_subtasks
+        limit, cursor, fields = query.limit, query.cursor, query.fields
         if cursor is not None:
             try:
                 paging.decode_cursor(cursor, tag)
@@ -64,7 +107,7 @@ class TaskCollection:
         paged = bool(limit) or cursor is not None
 
         def build() -> tuple[Any, int]:
-            read = core.list_tasks(tag, status=statuses, ready=ready)
+            read = core.list_tasks(tag, status=list(statuses) if statuses else None, ready=ready)
             result = read.value
             tasks = result.tasks
             body: dict[str, Any] = {"tag": result.tag, "revision": read.revision}
@@ -78,15 +121,7 @@ class TaskCollection:
                 tasks = [paging.project(task, fields) for task in tasks]
             return {**body, "tasks": tasks}, read.revision
 
-        params = {
-            "tag": tag,
-            "status": ",".join(statuses) if statuses else None,
-            "ready": ready,
-            "with_subtasks": with_subtasks,
-            "limit": limit,
-            "cursor": cursor,
-            "fields": ",".join(fields) if fields is not None else None,
-        }
+        params = {"tag": tag, **query.cache_params}
         self.state.respond_read(req, resp, req.path, params, build)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
