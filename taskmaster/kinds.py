@@ -10,6 +10,7 @@ tool schemas and the OpenAPI document are built from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +23,6 @@ from taskmaster.model import (
     TaskId,
     json_type_name,
 )
-from taskmaster.ops.claims import parse_lease
 
 Schema = dict[str, Any]
 
@@ -131,8 +131,35 @@ def _token(value: Any, name: str) -> int:
     return value
 
 
-def _duration(value: Any, name: str) -> float:
-    return parse_lease(value, name)
+_DURATION = re.compile(
+    r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?"
+)
+
+
+def parse_duration(value: Any, name: str) -> float:
+    """A length of time in seconds, more than zero: a number, or text such as ``90``, ``30s``,
+    ``5m``, ``1h30m``, ``2d``. What a kind of argument allows beyond that (a lease: at most
+    seven days) is its operation's rule."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            seconds = float(text)
+        except ValueError:
+            match = _DURATION.fullmatch(text)
+            if match and text and any(match.groups()):
+                days, hours, minutes, secs = (float(part or 0) for part in match.groups())
+                seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
+    if seconds is None or seconds != seconds:  # NaN is no length
+        raise BadArgument(
+            f"{name!r} must be a duration such as 90, 30s, 5m or 1h30m, not {value!r}",
+            argument=name,
+        )
+    if not seconds > 0:
+        raise BadArgument(f"{name!r} must be more than 0 seconds, not {value!r}", argument=name)
+    return seconds
 
 
 def _dump_ids(ids: tuple[TaskId, ...]) -> list[str]:
@@ -175,7 +202,7 @@ DURATION = Kind(
             },
         ]
     },
-    _duration,
+    parse_duration,
 )
 """A length of time: seconds, or text such as 30s, 5m, 1h30m."""
 

@@ -315,6 +315,21 @@ def test_a_bad_lease_is_refused_naming_the_argument(text: object) -> None:
         parse_lease(text)
 
 
+@pytest.mark.parametrize("seconds", [0.0, -1.0, 7 * 86400 + 1.0])
+def test_a_claim_or_renewal_refuses_a_lease_its_front_end_let_through(seconds: float) -> None:
+    """The seven days are the claim's rule, not the argument kind's: whatever parsed the
+    duration, the operation checks it, and changes nothing when it refuses."""
+    doc = three()
+    with pytest.raises(BadArgument, match="at most 7 days"):
+        claim_task(doc, "master", None, "a", seconds, T0)
+    assert doc.data == three().data
+    token = claim_task(doc, "master", None, "a", LEASE, T0)["claim"]["token"]
+    before = copy.deepcopy(doc.data)
+    with pytest.raises(BadArgument, match="at most 7 days"):
+        renew_claim(doc, token, seconds, T0 + 1)
+    assert doc.data == before
+
+
 # a property: whatever agents do, in whatever order, one live claim per task and fresh tokens -----
 
 ACTIONS = st.lists(

@@ -28,13 +28,13 @@ Everything here is pure: the caller passes the time (`now`, seconds since the ep
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from taskmaster.errors import BadArgument, ClaimHeld, ClaimLost, InvalidInput, TaskNotFound
+from taskmaster.kinds import parse_duration
 from taskmaster.model import DEFAULT_TAG, Document, Task, TaskId, status_of, subtask_view
 from taskmaster.ops._refs import find_in, named_unambiguous
 from taskmaster.ops.next import next_task
@@ -55,34 +55,19 @@ RELEASED = "released"
 SUPERSEDED = "superseded"
 """Ended because the same agent claimed the task again: the new token replaces the old."""
 
-_DURATION = re.compile(
-    r"(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?"
-)
-
 
 def parse_lease(value: Any, name: str = "lease") -> float:
-    """A lease length: seconds as a number, or text such as ``90``, ``30s``, ``5m``,
-    ``1h30m``, ``2d``; more than zero and at most seven days."""
-    seconds: float | None = None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower()
-        try:
-            seconds = float(text)
-        except ValueError:
-            match = _DURATION.fullmatch(text)
-            if match and text and any(match.groups()):
-                days, hours, minutes, secs = (float(part or 0) for part in match.groups())
-                seconds = ((days * 24 + hours) * 60 + minutes) * 60 + secs
-    if seconds is None or seconds != seconds:  # NaN is no length
-        raise BadArgument(
-            f"{name!r} must be a duration such as 90, 30s, 5m or 1h30m, not {value!r}",
-            argument=name,
-        )
+    """A lease length: a duration (`kinds.parse_duration`) of at most seven days."""
+    return checked_lease(parse_duration(value, name), name, value)
+
+
+def checked_lease(seconds: float, name: str = "lease", given: object = None) -> float:
+    """`seconds` if a lease may be that long (more than 0, at most seven days); BadArgument
+    naming `name` (and what was `given`, by default the seconds) otherwise."""
     if not 0 < seconds <= MAX_LEASE:
+        shown = seconds if given is None else given
         raise BadArgument(
-            f"{name!r} must be more than 0 seconds and at most 7 days, not {value!r}",
+            f"{name!r} must be more than 0 seconds and at most 7 days, not {shown!r}",
             argument=name,
         )
     return seconds
@@ -336,6 +321,7 @@ def claim_task(
     again gets a new token, and its old one stops being a claim (``superseded``).
     """
     agent = check_agent(agent)
+    checked_lease(lease)
     # One scan of the tag for the items with claims serves every step below: they stay the
     # same items (expiry moves a record into the history; the new claim comes last).
     scanned = list(_claimed(doc.tasks(tag)))
@@ -436,6 +422,7 @@ def _live_ref(doc: Document, token: int, now: float) -> ClaimRef:
 
 def renew_claim(doc: Document, token: int, lease: float, now: float) -> dict[str, Any]:
     """Extend a live claim to `lease` from now; ClaimLost once it is not live any more."""
+    checked_lease(lease)
     ref = _live_ref(doc, token, now)
     ref.record["expiresAt"] = iso_time(now + lease)
     ref.record["renewedAt"] = iso_time(now)
