@@ -98,6 +98,11 @@ class TaskMaster:
     def snapshot(self) -> Snapshot:
         return self.storage.read()
 
+    def clock(self) -> float:
+        """The storage's time now (seconds since the epoch): what leases are measured by, so
+        that a front end's "time left" agrees with what a write would be judged by."""
+        return self.storage.clock()
+
     def current_tag(self) -> str:
         """The tag commands without a tag work on: the project's, or master if that is gone.
 

@@ -107,7 +107,7 @@ class App:
     def clock(self) -> float:
         """The storage's time now: what leases are measured by, so "time left" agrees with
         what a write would be judged by."""
-        return self.core.storage.clock()
+        return self.core.clock()
 
     def tag_for(self, tag: str | None) -> str | None:
         """A command's own `--tag` wins over the group's; None means the current tag."""
