@@ -131,6 +131,8 @@ def test_no_gate_where_a_directory_is_reached_through_a_symbolic_link(tmp_path: 
     directory, watched = _project(tmp_path)
     (tmp_path / "link").symlink_to(directory)
     assert gate_for([tmp_path / "link" / "tasks.json"]) is None
+    (tmp_path / "above").symlink_to(directory.parent)  # a link further up the path
+    assert gate_for([tmp_path / "above" / ".taskmaster" / "tasks.json"]) is None
     (directory / "state.json").symlink_to(watched)
     assert gate_for([directory / "state.json"]) is None
 

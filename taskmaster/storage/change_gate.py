@@ -1,4 +1,4 @@
-"""One system call instead of a stat per file: a server's read checks skipped while nothing changed.
+"""One system call a check instead of its stats: a server's checks skipped while nothing changed.
 
 Every cached answer of `tm serve` is checked against the files it depends on: the revision
 sidecar and the task file (`revision.py`), state.json (`state_file.py`). Those are three stats a
@@ -42,12 +42,17 @@ T = TypeVar("T")
 # is installed on Linux only, and `Gated` is used everywhere.
 _MODIFY, _ATTRIB, _CLOSE_WRITE = 0x002, 0x004, 0x008
 _MOVED_FROM, _MOVED_TO, _CREATE, _DELETE = 0x040, 0x080, 0x100, 0x200
-_DELETE_SELF, _MOVE_SELF, _ONLYDIR = 0x400, 0x800, 0x0100_0000
+_DELETE_SELF, _MOVE_SELF, _ONLYDIR, _DONT_FOLLOW = 0x400, 0x800, 0x0100_0000, 0x0200_0000
 _CHANGES = _MODIFY | _ATTRIB | _CLOSE_WRITE
 _SELF = _DELETE_SELF | _MOVE_SELF
-_DIRECTORY = _CHANGES | _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _SELF | _ONLYDIR
+# A directory is watched only as itself: a symbolic link in its place is no directory, and the
+# watch fails. Every directory from the files up to / has a watch, so no part of a path can be
+# a link (re-pointing one would be an event in a directory nobody watches).
+_DIRECTORY = (
+    _CHANGES | _CREATE | _DELETE | _MOVED_FROM | _MOVED_TO | _SELF | _ONLYDIR | _DONT_FOLLOW
+)
 _FILE = _CHANGES | _SELF
-_ABOVE = _SELF | _ONLYDIR
+_ABOVE = _SELF | _ONLYDIR | _DONT_FOLLOW
 _POLLIN = 0x001
 _DRAIN_BYTES = 64 * 1024
 
@@ -148,8 +153,6 @@ class ChangeGate:
     def _watch(self) -> None:
         """Watch what the paths name now; OSError where one goes through a symbolic link."""
         for directory in self._directories:
-            if os.path.realpath(directory) != directory:
-                raise OSError(errno.ELOOP, "reached through a symbolic link", directory)
             self._inotify.add_watch(directory, _DIRECTORY)
         for ancestor in self._above:
             self._inotify.add_watch(ancestor, _ABOVE)
