@@ -389,6 +389,9 @@ class Unreliable:
         self._check()
         return self.inner.state()
 
+    def change_epoch(self) -> int | None:
+        return self.inner.change_epoch()
+
     def read(self) -> Snapshot:
         self._check()
         return self.inner.read()

@@ -260,6 +260,12 @@ class Storage(Protocol):
         transaction): reads judge leases by it, as writes do."""
         ...
 
+    def change_epoch(self) -> int | None:
+        """A number that stays the same exactly while nothing the reads depend on (the document,
+        its revision, the project state) has changed, asked cheaply on every read; None when
+        the storage cannot tell, or something is changing (a reader then checks as usual)."""
+        ...
+
     def read(self) -> Snapshot:
         """The current document, state and revision, without the write exclusion."""
         ...

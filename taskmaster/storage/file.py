@@ -317,6 +317,12 @@ class FileStorage:
         """This machine's clock: every process sharing the project shares it."""
         return time.time()
 
+    def change_epoch(self) -> int | None:
+        """The change gate's quiet epoch (`change_gate.py`): only a server's storage on a local
+        file system has a gate."""
+        gate = self._gate
+        return gate.quiet_epoch() if gate is not None else None
+
     def read(self) -> Snapshot:
         """The current document, state and revision, without the write lock."""
         give_up = time.monotonic() + self.lock_timeout

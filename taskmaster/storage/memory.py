@@ -115,6 +115,9 @@ class MemoryStorage:
         """This machine's clock: every process sharing the project shares it."""
         return time.time()
 
+    def change_epoch(self) -> int | None:
+        return None  # its revision is the check, and a cheap one
+
     def read(self) -> Snapshot:
         stored = self._current()
         return Snapshot(Document.from_json(stored.raw, self._key), stored.state, stored.revision)

@@ -324,6 +324,9 @@ class PostgresStorage:
             lambda connection: ProjectState(self._project_row(connection).current_tag)
         )
 
+    def change_epoch(self) -> int | None:
+        return None  # only the database can tell: its revision check is the round trip
+
     def clock(self) -> float:
         """The database server's clock (one round trip): leases are judged by one clock
         however many machines share the project."""
