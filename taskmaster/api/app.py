@@ -22,6 +22,7 @@ from taskmaster.api.middleware import (
     MetricsMiddleware,
     RateLimitMiddleware,
 )
+from taskmaster.api.quiet_answers import QuietAnswers, QuietAnswersMiddleware
 from taskmaster.api.ratelimit import RateLimiter
 from taskmaster.api.resources.claims import ClaimCollection, ClaimItem, ClaimRenewal
 from taskmaster.api.resources.commands import (
@@ -120,6 +121,13 @@ def create_app(project: Project, config: Config | None = None) -> TaskMasterApp:
     if tokens:
         middleware.append(AuthMiddleware(tokens))
     middleware.append(BodyMiddleware(config.max_body_bytes))
+    if config.cache_enabled and config.cache_maxsize > 0:
+        # Its `process_resource` runs after every `process_request`: the rate limit,
+        # authentication and the body checks still see every request.
+        state.answers = QuietAnswers(
+            core.change_epoch, maxsize=config.cache_maxsize, ttl=config.cache_ttl
+        )
+        middleware.append(QuietAnswersMiddleware(state.answers, state.answer_again))
 
     app = TaskMasterApp(middleware=middleware)
     app.state = state

@@ -1,9 +1,11 @@
 """What every resource shares, and the two shapes of a response: a cached read and a write.
 
 Reads: the body is serialised once (orjson) and the bytes are cached in the `RevisionCache`
-under ``GET:<path>?<sorted query>``, so a hit costs two `stat` calls and a dict lookup. The
-cache checks the entry's revision against the file's on every hit, which is what makes it
-correct even when an invalidation event is lost; events only make misses happen sooner.
+under ``GET:<path>?<sorted query>``, so a hit costs the revision and state checks and a dict
+lookup. The cache checks the entry's revision against the file's on every hit, which is what
+makes it correct even when an invalidation event is lost; events only make misses happen
+sooner. In a server whose storage keeps a change epoch, a read repeated while nothing changed
+is answered before its handler runs (`quiet_answers`).
 
 Writes: a command runs with the request's `If-Match` as its expected revision, so "the project
 is still at the revision you saw" is checked under the same lock as the write itself; and with
@@ -25,6 +27,7 @@ import orjson
 
 from taskmaster.api.actors import origin_of
 from taskmaster.api.problems import Problem, invalid
+from taskmaster.api.quiet_answers import QuietAnswers, request_key
 from taskmaster.cache import RevisionCache
 from taskmaster.commands import Command
 from taskmaster.compose import Project
@@ -53,6 +56,8 @@ class ApiState:
     metrics: Metrics
     hub: EventHub
     watcher: ChangeFeed | None = None
+    answers: QuietAnswers | None = None
+    """Answers kept for the storage's current change epoch (None: every read is checked)."""
     closers: list[Callable[[], None]] = field(default_factory=list)
     _closed: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -106,12 +111,17 @@ class ApiState:
         build: Callable[[], tuple[Any, int]],
     ) -> None:
         body, revision = self.cached(path, params, build)
-        resp.etag = etag(revision)
-        if not_modified(req, revision):
-            resp.status = falcon.HTTP_304
-            return
-        resp.content_type = JSON
-        resp.data = body
+        epoch = getattr(req.context, "quiet_epoch", None)
+        if epoch is not None and self.answers is not None:
+            self.answers.remember(request_key(req), epoch, body, revision)
+        answer(req, resp, body, revision)
+
+    def answer_again(
+        self, req: falcon.Request, resp: falcon.Response, body: bytes, revision: int
+    ) -> None:
+        """A kept answer (`quiet_answers`), counted as the cache hit it stands for."""
+        self.cache.count_hit()
+        answer(req, resp, body, revision)
 
     def redis_health(self) -> dict[str, Any]:
         """Redis's part of /api/v1/health: "disabled" in the embedded default."""
@@ -210,6 +220,16 @@ def _param(value: object) -> str:
 
 def etag(revision: int) -> str:
     return f'"{revision}"'
+
+
+def answer(req: falcon.Request, resp: falcon.Response, body: bytes, revision: int) -> None:
+    """A read's answer: the body at `revision`, or 304 when the client holds that revision."""
+    resp.etag = etag(revision)
+    if not_modified(req, revision):
+        resp.status = falcon.HTTP_304
+        return
+    resp.content_type = JSON
+    resp.data = body
 
 
 def not_modified(req: falcon.Request, revision: int) -> bool:
