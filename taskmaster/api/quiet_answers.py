@@ -85,7 +85,7 @@ class QuietAnswersMiddleware:
     def __init__(
         self,
         answers: QuietAnswers,
-        respond: Callable[[falcon.Request, falcon.Response, bytes, int], None],
+        respond: Respond,
     ) -> None:
         self.answers = answers
         self.respond = respond

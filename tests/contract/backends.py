@@ -126,6 +126,10 @@ class FileBackend(Backend):
         "program's write to state.json keeps the revision and is not announced",
     }
 
+    keep_document = False
+    """Whether its stores keep their document, as a long-lived process's do (and with it, on a
+    local file system, a change gate)."""
+
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
@@ -138,12 +142,12 @@ class FileBackend(Backend):
         project = Path(tempfile.mkdtemp(prefix="project-", dir=self.root))
         tasks = project / ".taskmaster" / "tasks" / "tasks.json"
         tasks.parent.mkdir(parents=True)
-        return self._track(FileStorage(tasks))
+        return self._track(FileStorage(tasks, keep_document=self.keep_document))
 
     def reopen(self, store: Storage) -> Storage:
         from taskmaster.storage.file import FileStorage
 
-        return self._track(FileStorage(self._path(store)))
+        return self._track(FileStorage(self._path(store), keep_document=self.keep_document))
 
     def outside_change(
         self,
@@ -189,16 +193,7 @@ class KeptFileBackend(FileBackend):
 
     name = "file-kept"
     described = "file"
-
-    def blank(self) -> Storage:
-        store = super().blank()
-        store.keep_document = True  # type: ignore[attr-defined]
-        return store
-
-    def reopen(self, store: Storage) -> Storage:
-        from taskmaster.storage.file import FileStorage
-
-        return self._track(FileStorage(self._path(store), keep_document=True))
+    keep_document = True
 
     def opener(self, store: Storage) -> str:
         path = str(self._path(store))

@@ -6,7 +6,7 @@ import pytest
 
 from taskmaster.errors import RevisionMismatch, TaskFileMissing
 from taskmaster.model import Document
-from taskmaster.storage.base import Draft, ProjectState
+from taskmaster.storage.base import Draft, ProjectState, Storage
 from tests.contract.backends import Backend, empty_document
 from tests.contract.operations import add_task, switch_to, titles
 
@@ -228,3 +228,37 @@ def test_close_is_idempotent(backend: Backend) -> None:
     store.close()
     feed.stop()
     assert not feed.running
+
+
+def _settled_epoch(store: Storage) -> int | None:
+    """The change epoch once the store's reads have seen what is there (each check drains what
+    the last change left queued; a replaced file's old watch goes a check later)."""
+    for _ in range(5):
+        store.revision()
+        store.state()
+        epoch = store.change_epoch()
+        if epoch is not None:
+            return epoch
+    return None
+
+
+def test_the_change_epoch_ends_with_every_commit_and_every_outside_change(
+    backend: Backend,
+) -> None:
+    store = backend.make()
+    first = _settled_epoch(store)
+    if first is None:  # a store that keeps no epoch never shows one: every read is checked
+        store.transact(add_task("one"))
+        assert _settled_epoch(store) is None and store.change_epoch() is None
+        return
+    assert store.change_epoch() == first  # nothing changed: the same epoch
+    store.transact(add_task("one"))
+    assert store.change_epoch() != first
+    second = _settled_epoch(store)
+    assert second is not None and second != first
+    backend.outside_change(store)
+    assert store.change_epoch() != second
+    third = _settled_epoch(store)
+    assert third is not None and third != second
+    backend.outside_change(store, state=ProjectState("feature"))
+    assert store.change_epoch() != third
