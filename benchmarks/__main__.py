@@ -70,6 +70,8 @@ def _format_row(row: dict[str, object]) -> str:
         figures.append(f"{row['writes_per_group']:.1f} writes a group")
     if isinstance(row.get("wait_per_group_ms"), float):
         figures.append(f"leader waited {row['wait_per_group_ms']:.2f} ms a group")
+    if isinstance(row.get("cpu_ms_per_request"), float):
+        figures.append(f"CPU {row['cpu_ms_per_request']:.3f} ms a request")
     if isinstance(row.get("peak_mib"), float):
         figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator
@@ -169,8 +170,22 @@ def scraped(port: int, *names: str) -> tuple[float, ...]:
     return tuple(totals[name] for name in names)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`;
+    None where there is no /proc (or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            # After the command name, which may hold spaces and parentheses: the state is
+            # field 3, utime and stime are fields 14 and 15.
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 __all__ = [
     "POSTGRES_DURABILITY",
+    "cpu_seconds",
     "create_project",
     "postgres_cluster",
     "postgres_project",

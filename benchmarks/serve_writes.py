@@ -16,7 +16,16 @@ changing its own task's status in a loop (two statuses in turn, so every request
                `synchronous=FULL` UPDATE per request: the target, tm serve >= 1.0 x this;
 - health:      `GET /api/v1/health` on the same `tm serve`, which writes nothing: the HTTP
                stack's ceiling, and what the 8 clients themselves can reach;
-- sqlite bare: 8 processes, each its own UPDATE-and-commit loop with no HTTP: for reference.
+- sqlite bare: 8 processes, each its own UPDATE-and-commit loop with no HTTP: for reference;
+- tm in process: the same writes from 8 threads of the benchmark's own process, through the
+               facade `tm serve` writes with (`TaskMaster.execute`: the kept document, group
+               commit, a watcher) on a project of their own, with no HTTP: what the storage
+               path alone costs, next to what the HTTP stack costs (health).
+
+`cpu_ms_per_request` is the CPU time (user + system, from /proc) that the process serving a
+case used over its measured rounds, per acknowledged request: with health's and tm in
+process's, it says how a tm serve write's CPU divides between the HTTP stack and the storage
+path, against the SQLite app's whole request.
 
 Each tm serve's own counters (`/metrics`, scraped before and after the measured rounds) give
 `writes_per_group`, the writes a commit held, and `wait_per_group_ms`, how long a group's leader
@@ -38,10 +47,12 @@ rounds' ratios, target 1.5.
 from __future__ import annotations
 
 import http.client
+import os
 import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -52,6 +63,7 @@ import orjson
 from benchmarks.data import synthetic_document
 from benchmarks.fanout import run_together
 from benchmarks.project import (
+    cpu_seconds,
     create_project,
     postgres_cluster,
     postgres_project,
@@ -64,7 +76,8 @@ from benchmarks.project import (
 from benchmarks.sqlite_app import connect, create_db
 from benchmarks.stats import summarise
 from benchmarks.transaction import durable_replace
-from taskmaster.compose import Settings, open_storage
+from taskmaster.commands.tasks import SetStatus
+from taskmaster.compose import Settings, open_project, open_storage
 from taskmaster.config import DEFAULT_THREADS, REFERENCE_LOCK_ENV
 from taskmaster.model import DEFAULT_TAG
 
@@ -80,6 +93,7 @@ STATUSES = ("in-progress", "done")
 TARGET_RATIO_TO_SQLITE_HTTP = 1.0
 UNLOCKED = "tm serve, TM_REFERENCE_LOCK=0"
 POSTGRES = "tm serve (PostgreSQL)"
+IN_PROCESS = "tm in process"
 TARGET_RATIO_TO_FLOOR = 1.5
 LATENCY_SIZES = (100, 10000)
 
@@ -165,11 +179,48 @@ def _bare_sqlite_client(
     results.put((task_id, acknowledged, 0, last, ""))
 
 
+def _in_process_round(root: str, seconds: float, statuses: dict[int, str]) -> tuple[int, int, str]:
+    """The clients' writes from 8 threads of this process, each its own task's status in a
+    loop, through the facade a server writes with, on the project at `root` (opened for the
+    round, so that no thread of it runs while the other cases fork their clients)."""
+    project = open_project(Path(root), settings=Settings(keep_document=True))
+    project.core.watch()  # as tm serve's: the writes' own file events reach a watcher too
+    counts = dict.fromkeys(statuses, 0)
+    failures: list[str] = []
+    barrier = threading.Barrier(len(statuses))
+
+    def writer(task_id: int) -> None:
+        status = next_status(statuses[task_id])
+        barrier.wait()
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            args = {"ids": [str(task_id)], "status": status, "tag": None}
+            try:
+                project.core.execute(SetStatus.from_args(args))
+            except Exception as err:  # counted and shown, as an HTTP client's non-2xx
+                failures.append(f"{type(err).__name__}: {err}")
+                continue
+            counts[task_id] += 1
+            statuses[task_id], status = status, next_status(status)
+
+    threads = [threading.Thread(target=writer, args=(task_id,)) for task_id in statuses]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        project.close()
+    return sum(counts.values()), len(failures), failures[0] if failures else ""
+
+
 def _clients_round(
     case: str, target: int | str, seconds: float, statuses: dict[int, str]
 ) -> tuple[int, int, str]:
     """One timed round of the 8 clients on `case`; (acknowledged, failed, first failure).
     `statuses` (task id -> last acknowledged status) is updated for the next round."""
+    if case == IN_PROCESS:
+        return _in_process_round(str(target), seconds, statuses)
     if case == "sqlite bare":
         worker: Any = _bare_sqlite_client
         argses = [(target, i, next_status(statuses[i]), seconds) for i in statuses]
@@ -243,9 +294,13 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         http_db, bare_db = Path(scratch) / "http.sqlite", Path(scratch) / "bare.sqlite"
         create_db(http_db, TASKS, STATUSES[-1])
         create_db(bare_db, TASKS, STATUSES[-1])
+        # The storage path alone, in this process: a project of its own.
+        in_process_root = Path(scratch) / "in-process"
+        in_process_root.mkdir()
+        in_process_file = create_project(in_process_root, document)
         threads = str(DEFAULT_THREADS)
-        tm_port, _ = start_server(supervisor, root, "tm serve", "--threads", threads)
-        unlocked_port, _ = start_server(
+        tm_port, tm_proc = start_server(supervisor, root, "tm serve", "--threads", threads)
+        unlocked_port, unlocked_proc = start_server(
             supervisor,
             unlocked_root,
             UNLOCKED,
@@ -253,7 +308,7 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
             threads,
             env={REFERENCE_LOCK_ENV: "0"},
         )
-        sqlite_port, _ = start_http(
+        sqlite_port, sqlite_proc = start_http(
             supervisor,
             "sqlite http",
             lambda port: [
@@ -267,20 +322,31 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
             "sqlite http": sqlite_port,
             "health": tm_port,
             "sqlite bare": str(bare_db),
+            IN_PROCESS: str(in_process_root),
+        }
+        # Whose CPU time a case's requests cost: the process that served them.
+        serving = {
+            "tm serve": tm_proc.pid,
+            UNLOCKED: unlocked_proc.pid,
+            "sqlite http": sqlite_proc.pid,
+            "health": tm_proc.pid,
+            IN_PROCESS: os.getpid(),
         }
         holders: dict[str, Callable[[], dict[int, Any]]] = {
             "tm serve": lambda: held_statuses(orjson.loads(task_file.read_bytes())),
             UNLOCKED: lambda: held_statuses(orjson.loads(unlocked_file.read_bytes())),
             "sqlite http": lambda: _sqlite_held(http_db),
             "sqlite bare": lambda: _sqlite_held(bare_db),
+            IN_PROCESS: lambda: held_statuses(orjson.loads(in_process_file.read_bytes())),
         }
         if cluster is not None:
             url = postgres_project(cluster, document, prefix="serve")
             empty = Path(scratch) / "postgres-instance"
             empty.mkdir()
-            targets[POSTGRES], _ = start_url_server(
+            targets[POSTGRES], postgres_proc = start_url_server(
                 supervisor, empty, url, POSTGRES, "--threads", threads
             )
+            serving[POSTGRES] = postgres_proc.pid
             holders[POSTGRES] = lambda: _stored_statuses(url)
         statuses = {case: dict.fromkeys(owned, STATUSES[-1]) for case in targets}
         # Checked after every round, each client's last write a change from the one before:
@@ -297,10 +363,20 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         }
         before = {case: _write_groups(port) for case, port in grouped_ports.items()}
         measured: dict[str, list[tuple[int, int, str]]] = {case: [] for case in targets}
+        cpu: dict[str, float | None] = dict.fromkeys(serving, 0.0)
         for round_ in range(rounds):
             order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
             for case in order:
+                used = cpu_seconds(serving[case]) if case in serving else None
                 measured[case].append(_clients_round(case, targets[case], seconds, statuses[case]))
+                if case in serving:
+                    now = cpu_seconds(serving[case])
+                    so_far = cpu[case]
+                    cpu[case] = (
+                        None
+                        if used is None or now is None or so_far is None
+                        else so_far + now - used
+                    )
                 if case in holders:
                     lost[case] += lost_writes(statuses[case], holders[case]())
         grouping: dict[str, dict[str, float]] = {}
@@ -317,7 +393,9 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
     rates = {case: [ack / seconds for ack, _, _ in runs] for case, runs in measured.items()}
     rows: list[dict[str, object]] = []
     for case, runs in measured.items():
-        who = "processes, no HTTP" if case == "sqlite bare" else "clients"
+        who = {"sqlite bare": "processes, no HTTP", IN_PROCESS: "threads, no HTTP"}.get(
+            case, "clients"
+        )
         failures = [failure for _, _, failure in runs if failure]
         row: dict[str, object] = {
             "benchmark": NAME,
@@ -333,7 +411,10 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         if case in lost:
             row["lost_writes"] = lost[case]
         row.update(grouping.get(case, {}))
-        if case in ("tm serve", POSTGRES):
+        used = cpu.get(case)
+        if used is not None and row["acknowledged"]:
+            row["cpu_ms_per_request"] = used / sum(ack for ack, _, _ in runs) * 1000
+        if case in ("tm serve", POSTGRES, IN_PROCESS):
             row["ratio_to_sqlite_http"] = statistics.median(
                 ours / theirs
                 for ours, theirs in zip(rates[case], rates["sqlite http"], strict=True)

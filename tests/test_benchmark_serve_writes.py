@@ -4,18 +4,22 @@ database read afterwards), and its gates."""
 from __future__ import annotations
 
 import http.client
+import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 
 from benchmarks.__main__ import main as bench_main
+from benchmarks.data import synthetic_document
 from benchmarks.gates import check, load_gates
-from benchmarks.project import start_http, supervised
+from benchmarks.project import cpu_seconds, create_project, start_http, supervised
 from benchmarks.serve_writes import (
     STATUSES,
+    _in_process_round,
     held_statuses,
     lost_writes,
     next_status,
@@ -23,6 +27,8 @@ from benchmarks.serve_writes import (
 )
 from benchmarks.sqlite_app import create_db
 from benchmarks.transaction import durable_replace
+from taskmaster.model import DEFAULT_TAG
+from taskmaster.storage.file import FileStorage
 
 SPEED_GATES = Path(__file__).parents[1] / "benchmarks" / "gates-speed.toml"
 
@@ -56,6 +62,38 @@ def test_durable_replace_without_a_journal_leaves_only_the_target(tmp_path: Path
     durable_replace(b'{"a": 1}\n', target)
     assert target.read_bytes() == b'{"a": 1}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]
+
+
+def test_cpu_seconds_counts_what_a_process_has_used_and_nothing_for_one_gone() -> None:
+    before = cpu_seconds(os.getpid())
+    assert before is not None
+    busy_until = time.process_time() + 0.1
+    while time.process_time() < busy_until:
+        pass
+    after = cpu_seconds(os.getpid())
+    assert after is not None and after >= before + 0.05
+    with supervised() as supervisor:
+        gone = supervisor.spawn("gone", [sys.executable, "-c", "pass"])
+        gone.popen.wait()
+    assert cpu_seconds(gone.pid) is None
+
+
+def test_the_in_process_round_commits_every_write_it_counts(tmp_path: Path) -> None:
+    document = synthetic_document(20)
+    for task in document.data[DEFAULT_TAG]["tasks"]:
+        task["status"] = STATUSES[-1]
+    task_file = create_project(tmp_path, document)
+    statuses = dict.fromkeys(range(1, 9), STATUSES[-1])
+    acknowledged, failed, failure = _in_process_round(str(tmp_path), 0.3, statuses)
+    assert failed == 0 and failure == ""
+    assert acknowledged > 0
+    # every counted write was a change with its journal entry, and each task holds its last
+    entries = FileStorage(task_file).history()
+    assert len(entries) == acknowledged
+    assert len({entry["revision"] for entry in entries}) == acknowledged
+    held = held_statuses(orjson.loads(task_file.read_bytes()))
+    assert lost_writes(statuses, held) == 0
+    assert all(held[task_id] == STATUSES[-1] for task_id in range(9, 21))
 
 
 def _put(port: int, task_id: int | str, body: bytes) -> tuple[int, bytes]:
