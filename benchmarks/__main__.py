@@ -72,6 +72,8 @@ def _format_row(row: dict[str, object]) -> str:
         figures.append(f"leader waited {row['wait_per_group_ms']:.2f} ms a group")
     if isinstance(row.get("cpu_ms_per_request"), float):
         figures.append(f"CPU {row['cpu_ms_per_request']:.3f} ms a request")
+    if isinstance(row.get("cores_used"), float):
+        figures.append(f"on {row['cores_used']:.2f} cores")
     if isinstance(row.get("peak_mib"), float):
         figures.append(f"peak {row['peak_mib']:.1f} MiB")
     for key in ("median_ms", "p95_ms", "p99_ms", "max_ms"):

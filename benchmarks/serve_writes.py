@@ -25,7 +25,9 @@ changing its own task's status in a loop (two statuses in turn, so every request
 `cpu_ms_per_request` is the CPU time (user + system, from /proc) that the process serving a
 case used over its measured rounds, per acknowledged request: with health's and tm in
 process's, it says how a tm serve write's CPU divides between the HTTP stack and the storage
-path, against the SQLite app's whole request.
+path, against the SQLite app's whole request; `cores_used` is that CPU time over the rounds'
+length (a Python process's threads share one interpreter lock: about one core at most, but
+for what they do in system calls).
 
 Each tm serve's own counters (`/metrics`, scraped before and after the measured rounds) give
 `writes_per_group`, the writes a commit held, and `wait_per_group_ms`, how long a group's leader
@@ -414,6 +416,7 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         used = cpu.get(case)
         if used is not None and row["acknowledged"]:
             row["cpu_ms_per_request"] = used / sum(ack for ack, _, _ in runs) * 1000
+            row["cores_used"] = used / (rounds * seconds)
         if case in ("tm serve", POSTGRES, IN_PROCESS):
             row["ratio_to_sqlite_http"] = statistics.median(
                 ours / theirs
