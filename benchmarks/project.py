@@ -18,7 +18,7 @@ from harness.postgres_server import (
     PostgresServerMissing,
     postgres_required,
 )
-from harness.processes import Proc, Supervisor, free_port, supervised, wait_http
+from harness.processes import Proc, Supervisor, free_port, stat_fields, supervised, wait_http
 from harness.targets import tm_executable
 from taskmaster.compose import STORAGE_URL_ENV, Settings, open_storage, project_at
 from taskmaster.model import DEFAULT_TAG, Document
@@ -173,12 +173,8 @@ def scraped(port: int, *names: str) -> tuple[float, ...]:
 def cpu_seconds(pid: int) -> float | None:
     """The CPU time (user + system) process `pid` has used so far, from `/proc/<pid>/stat`;
     None where there is no /proc (or the process is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            # After the command name, which may hold spaces and parentheses: the state is
-            # field 3, utime and stime are fields 14 and 15.
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
+    fields = stat_fields(pid)
+    if fields is None:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

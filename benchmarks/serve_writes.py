@@ -365,19 +365,18 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         }
         before = {case: _write_groups(port) for case, port in grouped_ports.items()}
         measured: dict[str, list[tuple[int, int, str]]] = {case: [] for case in targets}
-        cpu: dict[str, float | None] = dict.fromkeys(serving, 0.0)
+        # Each round's CPU time of the serving process (None where /proc could not say).
+        spent: dict[str, list[float | None]] = {case: [] for case in serving}
         for round_ in range(rounds):
             order = list(targets) if round_ % 2 == 0 else list(reversed(targets))
             for case in order:
-                used = cpu_seconds(serving[case]) if case in serving else None
+                pid = serving.get(case)
+                started = cpu_seconds(pid) if pid is not None else None
                 measured[case].append(_clients_round(case, targets[case], seconds, statuses[case]))
-                if case in serving:
-                    now = cpu_seconds(serving[case])
-                    so_far = cpu[case]
-                    cpu[case] = (
-                        None
-                        if used is None or now is None or so_far is None
-                        else so_far + now - used
+                if pid is not None:
+                    ended = cpu_seconds(pid)
+                    spent[case].append(
+                        None if started is None or ended is None else ended - started
                     )
                 if case in holders:
                     lost[case] += lost_writes(statuses[case], holders[case]())
@@ -413,8 +412,9 @@ def throughput(rounds: int, seconds: float) -> list[dict[str, object]]:
         if case in lost:
             row["lost_writes"] = lost[case]
         row.update(grouping.get(case, {}))
-        used = cpu.get(case)
-        if used is not None and row["acknowledged"]:
+        cpu = spent.get(case, [])
+        if cpu and None not in cpu and row["acknowledged"]:
+            used = sum(seconds_of for seconds_of in cpu if seconds_of is not None)
             row["cpu_ms_per_request"] = used / sum(ack for ack, _, _ in runs) * 1000
             row["cores_used"] = used / (rounds * seconds)
         if case in ("tm serve", POSTGRES, IN_PROCESS):

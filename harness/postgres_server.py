@@ -29,7 +29,7 @@ import subprocess
 from pathlib import Path
 
 from harness.local_server import LocalServer
-from harness.processes import Supervisor
+from harness.processes import Supervisor, stat_fields
 
 REQUIRE_ENV = "TM_REQUIRE_POSTGRES"
 MISSING = (
@@ -220,13 +220,10 @@ def _children_of(parent: int) -> list[int]:
     """The pids whose parent is `parent`, read from /proc (empty where there is none)."""
     found = []
     for stat_file in glob.glob("/proc/[0-9]*/stat"):
-        try:
-            with open(stat_file, "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        if len(fields) > 1 and int(fields[1]) == parent:
-            found.append(int(stat_file.split("/")[2]))
+        pid = int(stat_file.split("/")[2])
+        fields = stat_fields(pid)  # None: gone meanwhile
+        if fields is not None and int(fields[1]) == parent:
+            found.append(pid)
     return found
 
 

@@ -285,6 +285,20 @@ class Barriers:
             time.sleep(poll)
 
 
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of `/proc/<pid>/stat` after the command name (which may hold spaces and
+    parentheses): [0] the state letter, [1] the parent's pid, [11] and [12] the user and system
+    CPU time in clock ticks. None where there is no such process (or no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    _, name_end, rest = text.rpartition(")")
+    fields = rest.split()
+    return fields if name_end and len(fields) > 12 else None
+
+
 def pids_mentioning(text: str) -> list[int]:
     """Live processes whose command line contains `text` (a /proc scan; Linux)."""
     found = []
@@ -294,11 +308,10 @@ def pids_mentioning(text: str) -> list[int]:
             continue
         try:
             cmdline = (entry / "cmdline").read_bytes()
-            status = (entry / "stat").read_text()
         except OSError:
             continue
-        state = status.rsplit(")", 1)[-1].split()[0] if ")" in status else "?"
-        if needle in cmdline and state != "Z":
+        fields = stat_fields(int(entry.name))
+        if needle in cmdline and fields is not None and fields[0] != "Z":
             found.append(int(entry.name))
     return found
 

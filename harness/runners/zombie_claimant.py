@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 from typing import Any
 
 from harness.actors import read_document
 from harness.claims_check import ACQUIRE, WORK, step_of
 from harness.history import OK, Op, read_history
-from harness.processes import Proc
+from harness.processes import Proc, stat_fields
 from harness.runners.base import ScenarioRun
 from harness.runners.double_claim import crashed, record_claims, spawn_claimer
 from harness.runners.mixed_frontends import _wait_flags
@@ -39,11 +38,8 @@ PHASE = "zombie"
 
 def _state(proc: Proc) -> str:
     """The process's state letter (`T`: stopped), from /proc."""
-    try:
-        stat = Path(f"/proc/{proc.pid}/stat").read_text()
-    except OSError:
-        return "?"
-    return stat.rsplit(")", 1)[-1].split()[0]
+    fields = stat_fields(proc.pid)
+    return fields[0] if fields is not None else "?"
 
 
 def _wait_stopped(proc: Proc, timeout: float = 2.0) -> bool:
